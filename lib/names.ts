@@ -1,0 +1,25 @@
+/**
+ * User names (PROTOCOL.md section 3): `^[A-Za-z0-9_.-]{1,32}$`. The directory, the pins, the
+ * associated data and the safety number use `canonName(name)`, its ASCII lowercase (never a
+ * locale lowercase); the display keeps the case the user registered.
+ */
+import { ChatError } from './errors';
+
+export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
+export const NAME_MAX_LEN = 32;
+
+export function isValidName(name: unknown): name is string {
+  return typeof name === 'string' && NAME_PATTERN.test(name);
+}
+
+/** ASCII lowercase; the pattern admits nothing else, so this is exact. */
+export function canonName(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
+}
+
+export function checkName(name: unknown): string {
+  if (!isValidName(name)) {
+    throw new ChatError('bad_name', 'a name is 1 to 32 letters, digits, "_", "." or "-"');
+  }
+  return name;
+}
