@@ -1,0 +1,524 @@
+/**
+ * The secure session between a client and the relay (PROTOCOL.md sections 4, 5 and 9):
+ * cleartext ClientHello / ServerHello negotiation, then Noise XX with the chosen suite and a
+ * prologue that binds both hellos, then Noise transport messages carrying JSON.
+ *
+ * The Noise engine (lib/crypto/noise.ts) does no I/O; this driver moves its bytes over a socket.
+ * Everything that arrives here is validated before anyone else sees it: frames by the decoder,
+ * handshake payloads and messages by lib/net/messages.ts.
+ */
+import { EventEmitter } from 'node:events';
+import type * as net from 'node:net';
+import { CipherState, type DhFunction, HandshakeState } from '../crypto/noise';
+import {
+  type Bytes,
+  concatBytes,
+  type KeyPair,
+  utf8,
+  x25519KeyPairNative,
+  x25519NativeWith,
+} from '../crypto/primitives';
+import { ChatError, type ErrorCode, isChatError } from '../errors';
+import { encodeFrame, FrameDecoder } from './framing';
+import {
+  type ClientHello,
+  type LoginPayload,
+  parseClientHello,
+  parseLoginPayload,
+  parseServerHello,
+  parseServerInfo,
+  type ServerInfo,
+} from './messages';
+
+/** The suites we implement, in our order of preference (section 5). */
+export const SUPPORTED_SUITES = ['Noise_XX_25519_ChaChaPoly_SHA256', 'Noise_XX_25519_AESGCM_SHA256'] as const;
+export type Suite = (typeof SUPPORTED_SUITES)[number];
+
+/** Section 9: the handshake must finish within 10 s of accept (a monotonic clock: Node timers). */
+export const HANDSHAKE_DEADLINE_MS = 10_000;
+/** Section 7: 90 s of silence closes a connection; a ping is due after 30 s. */
+export const IDLE_TIMEOUT_MS = 90_000;
+export const PING_INTERVAL_MS = 30_000;
+/** A frame started but not finished within this time is a stall (half a frame, then nothing). */
+export const FRAME_DEADLINE_MS = 10_000;
+/** Noise transport messages carry at most 65535 - 16 bytes of plaintext. */
+export const MAX_TRANSPORT_PLAINTEXT = 65535 - 16;
+
+const PROLOGUE_LABEL = 'ChatSecure/1\n';
+
+/** Section 5.3: prologue = "ChatSecure/1\n" || u16(len CH) || CH || u16(len SH) || SH. */
+export function handshakePrologue(clientHello: Bytes, serverHello: Bytes): Bytes {
+  const u16 = (n: number) => new Uint8Array([n >> 8, n & 0xff]);
+  return concatBytes(
+    utf8(PROLOGUE_LABEL),
+    u16(clientHello.length),
+    clientHello,
+    u16(serverHello.length),
+    serverHello,
+  );
+}
+
+/** X25519 through Node's native crypto (byte-identical to tweetnacl; a test proves it). */
+const nativeDh: DhFunction = (local, remote) => x25519NativeWith(local, remote);
+
+export interface ChannelTimeouts {
+  handshakeDeadlineMs?: number;
+  idleTimeoutMs?: number;
+  frameDeadlineMs?: number;
+}
+
+/** Why a channel closed: a code for programs, a sentence for people. */
+export interface CloseReason {
+  readonly code: ErrorCode | 'closed';
+  readonly message: string;
+  /** True when we closed it (our decision), false when the peer or the network did. */
+  readonly local: boolean;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frame I/O over a socket, with a queue for the handshake's request/response steps.
+
+class FrameSocket {
+  private readonly decoder = new FrameDecoder();
+  private readonly queue: Bytes[] = [];
+  private waiter: { resolve: (b: Bytes) => void; reject: (e: Error) => void } | undefined;
+  private failure: ChatError | undefined;
+  private frameTimer: NodeJS.Timeout | undefined;
+  private corked = false;
+  onFrame: ((frame: Bytes) => void) | undefined;
+  onFailure: ((err: ChatError) => void) | undefined;
+
+  constructor(
+    readonly socket: net.Socket,
+    private readonly frameDeadlineMs: number,
+  ) {
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err: NodeJS.ErrnoException) =>
+      this.fail(new ChatError('connection_closed', `connection error (${err.code ?? 'unknown'})`)),
+    );
+    socket.on('close', () => this.fail(new ChatError('connection_closed', 'the connection closed')));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.failure) return;
+    let frames: Bytes[];
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (err) {
+      this.fail(isChatError(err) ? err : new ChatError('bad_frame', 'invalid frame'));
+      return;
+    }
+    this.armFrameTimer();
+    for (const f of frames) {
+      if (this.failure) return;
+      if (this.onFrame) this.onFrame(f);
+      else if (this.waiter) {
+        const w = this.waiter;
+        this.waiter = undefined;
+        w.resolve(f);
+      } else this.queue.push(f);
+    }
+  }
+
+  /** A peer that sends part of a frame and stops is cut off after the frame deadline. */
+  private armFrameTimer(): void {
+    if (this.decoder.pendingFrame) {
+      if (!this.frameTimer) {
+        this.frameTimer = setTimeout(
+          () => this.fail(new ChatError('bad_frame', 'a frame was left unfinished')),
+          this.frameDeadlineMs,
+        );
+        this.frameTimer.unref();
+      }
+    } else if (this.frameTimer) {
+      clearTimeout(this.frameTimer);
+      this.frameTimer = undefined;
+    }
+  }
+
+  next(): Promise<Bytes> {
+    if (this.failure) return Promise.reject(this.failure);
+    const f = this.queue.shift();
+    if (f) return Promise.resolve(f);
+    return new Promise((resolve, reject) => {
+      this.waiter = { resolve, reject };
+    });
+  }
+
+  /** Switches from request/response reading to event delivery, draining what is queued. */
+  deliverTo(onFrame: (frame: Bytes) => void): void {
+    this.onFrame = onFrame;
+    while (this.queue.length && !this.failure) onFrame(this.queue.shift() as Bytes);
+  }
+
+  /**
+   * Writes one frame. Writes within one tick are corked together so a burst of messages
+   * costs one system call (issue 6: one write per message was the relay's first bottleneck).
+   */
+  write(payload: Bytes): void {
+    if (this.failure || this.socket.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        if (!this.socket.destroyed) this.socket.uncork();
+      });
+    }
+    this.socket.write(encodeFrame(payload));
+  }
+
+  fail(err: ChatError): void {
+    if (this.failure) return;
+    this.failure = err;
+    if (this.frameTimer) clearTimeout(this.frameTimer);
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w) w.reject(err);
+    if (this.onFailure) this.onFailure(err);
+  }
+
+  get failed(): ChatError | undefined {
+    return this.failure;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The established channel
+
+export interface SecureChannelEvents<In> {
+  /** A validated message from the peer. */
+  message: [In];
+  /** A frame that decrypted but is not a valid message: the caller answers with its code. */
+  invalid: [ChatError, string | undefined];
+  /** The channel is gone; its keys are already dropped. */
+  close: [CloseReason];
+}
+
+/**
+ * An authenticated, encrypted message channel. `In` is what the peer sends (validated by
+ * `parse`), `Out` what we send. Every frame is a Noise transport message; a frame that fails
+ * to decrypt closes the channel (section 5.4).
+ */
+export class SecureChannel<In, Out> extends EventEmitter<SecureChannelEvents<In>> {
+  private closed: CloseReason | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private lastActivity = 0;
+
+  constructor(
+    private readonly io: FrameSocket,
+    private readonly sendCs: CipherState,
+    private readonly recvCs: CipherState,
+    private readonly parse: (bytes: Bytes) => In,
+    /** The peer's authenticated Noise static key. */
+    readonly remoteStatic: Bytes,
+    /** The handshake hash: a session id for debug logs. */
+    readonly handshakeHash: Bytes,
+    readonly suite: Suite,
+    private readonly idleTimeoutMs: number,
+  ) {
+    super();
+    io.onFailure = (err) => this.finish({ code: err.code, message: err.message, local: false });
+    if (io.failed)
+      queueMicrotask(() => this.finish({ code: 'connection_closed', message: 'closed', local: false }));
+    this.touch();
+  }
+
+  /** Starts delivering messages; call once listeners are attached. */
+  start(): void {
+    this.io.deliverTo((frame) => this.onFrame(frame));
+  }
+
+  private touch(): void {
+    this.lastActivity = performance.now();
+    if (this.idleTimer || !Number.isFinite(this.idleTimeoutMs)) return;
+    const check = () => {
+      const idle = performance.now() - this.lastActivity;
+      if (idle >= this.idleTimeoutMs) {
+        this.destroy({ code: 'connection_closed', message: 'no traffic for too long', local: true });
+      } else {
+        this.idleTimer = setTimeout(check, this.idleTimeoutMs - idle);
+        this.idleTimer.unref();
+      }
+    };
+    this.idleTimer = setTimeout(check, this.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  /** Milliseconds since the peer last sent a frame (monotonic). */
+  get idleMs(): number {
+    return performance.now() - this.lastActivity;
+  }
+
+  get isOpen(): boolean {
+    return this.closed === undefined;
+  }
+
+  private onFrame(frame: Bytes): void {
+    if (this.closed) return;
+    let plaintext: Bytes;
+    try {
+      plaintext = this.recvCs.decryptWithAd(new Uint8Array(0), frame);
+    } catch (err) {
+      const code: ErrorCode = isChatError(err, 'nonce_exhausted') ? 'nonce_exhausted' : 'bad_frame';
+      this.destroy({ code, message: 'a transport message failed to decrypt', local: true });
+      return;
+    }
+    this.touch();
+    let msg: In;
+    try {
+      msg = this.parse(plaintext);
+    } catch (err) {
+      const e = isChatError(err) ? err : new ChatError('bad_message', 'invalid message');
+      this.emit('invalid', e, extractRid(plaintext));
+      return;
+    }
+    this.emit('message', msg);
+  }
+
+  /** Sends one message. Oversized messages throw `too_large`; a closed channel drops silently. */
+  send(msg: Out): void {
+    if (this.closed) return;
+    const bytes = utf8(JSON.stringify(msg));
+    if (bytes.length > MAX_TRANSPORT_PLAINTEXT)
+      throw new ChatError('too_large', 'message over the frame limit');
+    let ct: Bytes;
+    try {
+      ct = this.sendCs.encryptWithAd(new Uint8Array(0), bytes);
+    } catch (err) {
+      if (!isChatError(err, 'nonce_exhausted')) throw err;
+      this.destroy({ code: 'nonce_exhausted', message: err.message, local: true });
+      return;
+    }
+    this.io.write(ct);
+  }
+
+  /** Ends the channel gracefully: what was written is flushed, then the socket ends. */
+  close(reason: Omit<CloseReason, 'local'> = { code: 'closed', message: 'closed' }): void {
+    if (this.closed) return;
+    const socket = this.io.socket;
+    this.finish({ ...reason, local: true });
+    socket.end();
+    // A peer that never reads must not hold the socket open forever.
+    setTimeout(() => socket.destroy(), 2000).unref();
+  }
+
+  /** Ends the channel at once. */
+  destroy(reason: Omit<CloseReason, 'local'> & { local?: boolean }): void {
+    if (this.closed) return;
+    this.finish({ local: true, ...reason });
+    this.io.socket.destroy();
+  }
+
+  private finish(reason: CloseReason): void {
+    if (this.closed) return;
+    this.closed = reason;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    // Section 5.4: when a connection ends, both sides drop its session keys.
+    this.sendCs.destroy();
+    this.recvCs.destroy();
+    if (!this.io.failed) this.io.fail(new ChatError('connection_closed', reason.message));
+    if (!this.io.socket.destroyed && !reason.local) this.io.socket.destroy();
+    this.emit('close', reason);
+  }
+}
+
+/** Best effort: the `rid` of a message that failed validation, so the error can answer it. */
+function extractRid(plaintext: Bytes): string | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(plaintext).toString('utf8'));
+    if (v && typeof v === 'object' && 'rid' in v) {
+      const rid = (v as { rid: unknown }).rid;
+      if (typeof rid === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(rid)) return rid;
+    }
+  } catch {
+    // not JSON: no rid
+  }
+  return undefined;
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new ChatError('handshake_timeout', `the handshake did not finish within ${ms / 1000} s`));
+    }, ms);
+    timer.unref();
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+function asHandshakeError(err: unknown): ChatError {
+  if (isChatError(err)) {
+    if (err.code === 'decrypt_failed' || err.code === 'bad_key' || err.code === 'bad_state') {
+      return new ChatError('handshake_failed', 'the secure handshake failed', 'handshake');
+    }
+    return err;
+  }
+  return new ChatError('handshake_failed', 'the secure handshake failed', 'handshake');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Relay side
+
+export interface AcceptOptions<In> extends ChannelTimeouts {
+  readonly staticKey: KeyPair;
+  readonly serverInfo: ServerInfo;
+  /** Suites the relay accepts, in any order: the client's preference decides. */
+  readonly suites?: readonly Suite[];
+  readonly parse: (bytes: Bytes) => In;
+}
+
+export interface Accepted<In, Out> {
+  readonly channel: SecureChannel<In, Out>;
+  /** Message 3's payload; the relay checks `idcert` against `channel.remoteStatic`. */
+  readonly login: LoginPayload;
+}
+
+/**
+ * Runs the relay's side of section 5 on an accepted socket. On failure the socket is closed
+ * and the promise rejects with a coded ChatError (the caller logs the code).
+ */
+export async function acceptSecureChannel<In, Out>(
+  socket: net.Socket,
+  opts: AcceptOptions<In>,
+): Promise<Accepted<In, Out>> {
+  const io = new FrameSocket(socket, opts.frameDeadlineMs ?? FRAME_DEADLINE_MS);
+  const suites = opts.suites ?? SUPPORTED_SUITES;
+  const run = async (): Promise<Accepted<In, Out>> => {
+    // 1. ClientHello (cleartext).
+    const chBytes = await io.next();
+    const ch: ClientHello = parseClientHello(chBytes);
+    const suite = ch.suites.find((s): s is Suite => (suites as readonly string[]).includes(s));
+    if (!suite) {
+      io.write(utf8(JSON.stringify({ v: 1, error: 'no_common_suite', suites })));
+      throw new ChatError('no_common_suite', 'the client offered no suite this relay supports');
+    }
+    // 2. ServerHello (cleartext).
+    const shBytes = utf8(JSON.stringify({ v: 1, suite }));
+    io.write(shBytes);
+    // 3. Noise XX, responder.
+    const hs = new HandshakeState({
+      protocolName: suite,
+      initiator: false,
+      prologue: handshakePrologue(chBytes, shBytes),
+      s: opts.staticKey,
+      dh: nativeDh,
+      generateKeyPair: x25519KeyPairNative,
+    });
+    // -> e
+    hs.readMessage(await io.next());
+    // <- e, ee, s, es
+    io.write(hs.writeMessage(utf8(JSON.stringify(opts.serverInfo))));
+    // -> s, se
+    const login = parseLoginPayload(hs.readMessage(await io.next()));
+    const t = hs.transport();
+    if (!t.send || !t.recv || !t.remoteStatic)
+      throw new ChatError('handshake_failed', 'handshake incomplete');
+    const channel = new SecureChannel<In, Out>(
+      io,
+      t.send,
+      t.recv,
+      opts.parse,
+      t.remoteStatic,
+      t.handshakeHash,
+      suite,
+      opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
+    );
+    return { channel, login };
+  };
+  try {
+    return await withDeadline(run(), opts.handshakeDeadlineMs ?? HANDSHAKE_DEADLINE_MS, () => undefined);
+  } catch (err) {
+    const e = asHandshakeError(err);
+    io.fail(e);
+    // Let a refusal hello flush before the socket goes.
+    if (e.code === 'no_common_suite') socket.end();
+    else socket.destroy();
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client side
+
+export interface ConnectOptions<In> extends ChannelTimeouts {
+  readonly staticKey: KeyPair;
+  /** Suites to offer, in order of preference. */
+  readonly suites?: readonly Suite[];
+  /**
+   * Decides whether the relay's static key is trusted (section 6). It runs after message 2
+   * and before message 3 says anything about the user; throw to abort the handshake.
+   */
+  readonly verifyServer: (remoteStatic: Bytes) => void;
+  /** Message 3's payload, sent only once the relay's key is trusted. */
+  readonly login: LoginPayload;
+  readonly parse: (bytes: Bytes) => In;
+}
+
+export interface Connected<In, Out> {
+  readonly channel: SecureChannel<In, Out>;
+  readonly serverInfo: ServerInfo;
+}
+
+/** Runs the client's side of section 5 on a connected socket. */
+export async function connectSecureChannel<In, Out>(
+  socket: net.Socket,
+  opts: ConnectOptions<In>,
+): Promise<Connected<In, Out>> {
+  const io = new FrameSocket(socket, opts.frameDeadlineMs ?? FRAME_DEADLINE_MS);
+  const offered = opts.suites ?? SUPPORTED_SUITES;
+  const run = async (): Promise<Connected<In, Out>> => {
+    const chBytes = utf8(JSON.stringify({ v: 1, app: 'chatsecure', suites: offered }));
+    io.write(chBytes);
+    const shBytes = await io.next();
+    const sh = parseServerHello(shBytes);
+    if ('error' in sh) {
+      // Unauthenticated refusal: report it, never retry with another list on our own.
+      throw new ChatError('no_common_suite', 'the relay supports none of the offered cipher suites');
+    }
+    const suite = offered.find((s) => s === sh.suite);
+    if (!suite) throw new ChatError('handshake_failed', 'the relay chose a suite we did not offer');
+    const hs = new HandshakeState({
+      protocolName: suite,
+      initiator: true,
+      prologue: handshakePrologue(chBytes, shBytes),
+      s: opts.staticKey,
+      dh: nativeDh,
+      generateKeyPair: x25519KeyPairNative,
+    });
+    // -> e
+    io.write(hs.writeMessage());
+    // <- e, ee, s, es
+    const infoBytes = hs.readMessage(await io.next());
+    const rs = hs.remoteStatic;
+    if (!rs) throw new ChatError('handshake_failed', 'the relay sent no static key');
+    // Section 5.3: check the relay's key before saying anything about the user.
+    opts.verifyServer(rs);
+    const serverInfo = parseServerInfo(infoBytes);
+    // -> s, se
+    io.write(hs.writeMessage(utf8(JSON.stringify(opts.login))));
+    const t = hs.transport();
+    if (!t.send || !t.recv) throw new ChatError('handshake_failed', 'handshake incomplete');
+    const channel = new SecureChannel<In, Out>(
+      io,
+      t.send,
+      t.recv,
+      opts.parse,
+      rs,
+      t.handshakeHash,
+      suite,
+      opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS,
+    );
+    return { channel, serverInfo };
+  };
+  try {
+    return await withDeadline(run(), opts.handshakeDeadlineMs ?? HANDSHAKE_DEADLINE_MS, () => undefined);
+  } catch (err) {
+    const e = asHandshakeError(err);
+    io.fail(e);
+    socket.destroy();
+    throw e;
+  }
+}
