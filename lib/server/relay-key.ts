@@ -1,0 +1,52 @@
+/**
+ * The relay's static X25519 key (PROTOCOL.md section 3): created on the first `--serve`,
+ * kept in the server data dir with mode 0600, loaded on every later start.
+ */
+import * as path from 'node:path';
+import {
+  fromBase64,
+  type KeyPair,
+  toBase64,
+  x25519KeyPair,
+  x25519PublicKey,
+  constantTimeEqual,
+} from '../crypto/primitives';
+import { ChatError } from '../errors';
+import { readFileIfExists, writeSecretFile } from '../paths';
+
+export const RELAY_KEY_FILE = 'relay.key';
+
+export function relayKeyPath(serverDir: string): string {
+  return path.join(serverDir, RELAY_KEY_FILE);
+}
+
+/** Loads the relay key; undefined when there is none yet. A damaged file is an error, never replaced. */
+export function loadRelayKey(serverDir: string): KeyPair | undefined {
+  const file = relayKeyPath(serverDir);
+  const raw = readFileIfExists(file);
+  if (!raw) return undefined;
+  try {
+    const v = JSON.parse(raw.toString('utf8')) as { v?: unknown; secretKey?: unknown; publicKey?: unknown };
+    if (v.v !== 1 || typeof v.secretKey !== 'string' || typeof v.publicKey !== 'string')
+      throw new Error('fields');
+    const secretKey = fromBase64(v.secretKey, 32);
+    const publicKey = fromBase64(v.publicKey, 32);
+    if (!constantTimeEqual(x25519PublicKey(secretKey), publicKey)) throw new Error('mismatch');
+    return { secretKey, publicKey };
+  } catch {
+    throw new ChatError('corrupt_store', `the relay key file ${file} is damaged; restore it from a backup`);
+  }
+}
+
+export function loadOrCreateRelayKey(serverDir: string): { key: KeyPair; created: boolean } {
+  const existing = loadRelayKey(serverDir);
+  if (existing) return { key: existing, created: false };
+  const key = x25519KeyPair();
+  const body = JSON.stringify({
+    v: 1,
+    secretKey: toBase64(key.secretKey),
+    publicKey: toBase64(key.publicKey),
+  });
+  writeSecretFile(relayKeyPath(serverDir), body + '\n');
+  return { key, created: true };
+}

@@ -1,0 +1,58 @@
+/**
+ * `chatsecure --serve`: loads or creates the relay key, opens the store, listens, prints the
+ * fingerprint and the address, and stops cleanly on SIGINT / SIGTERM.
+ */
+import type { ServeOptions } from '../cli';
+import { fingerprint } from '../crypto/primitives';
+import { closeLogger, createLogger, flushLogger } from '../log';
+import { ensurePrivateDir, logFile, resolveDataDir, serverDir } from '../paths';
+import { Relay } from './relay';
+import { loadOrCreateRelayKey } from './relay-key';
+import { openRelayStore } from './sqlite-store';
+
+export async function serve(opts: ServeOptions): Promise<void> {
+  const dataDir = resolveDataDir(opts.dataDir);
+  const dir = serverDir(dataDir);
+  ensurePrivateDir(dir);
+  const logger = createLogger({
+    file: opts.logFile ?? logFile(dataDir, { serve: true }),
+    level: opts.logLevel,
+    debug: opts.debug,
+    name: 'relay',
+  });
+  try {
+    const { key, created } = loadOrCreateRelayKey(dir);
+    const fp = fingerprint(key.publicKey);
+    if (created) logger.info({ fingerprint: fp }, 'created a new relay key');
+    const store = openRelayStore(dir);
+    const relay = await Relay.start({ host: opts.host, port: opts.port, key, store, logger });
+    const { host, port } = relay.address;
+    process.stdout.write(
+      `ChatSecure relay listening on ${host.includes(':') ? `[${host}]` : host}:${port}\n` +
+        `Relay key fingerprint: ${fp}\n` +
+        `Data: ${dir}\n`,
+    );
+
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'stopping');
+        relay.stop().then(resolve, (err) => {
+          logger.error({ err }, 'error while stopping');
+          resolve();
+        });
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+    process.stdout.write('ChatSecure relay stopped.\n');
+  } catch (err) {
+    logger.error({ err }, 'relay failed');
+    flushLogger(logger);
+    throw err;
+  } finally {
+    await closeLogger(logger);
+  }
+}

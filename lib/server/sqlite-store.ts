@@ -1,0 +1,349 @@
+/**
+ * The default RelayStore: one SQLite file, `<dir>/relay.db` (see ../sqlite-db.ts for open, modes,
+ * WAL + synchronous = FULL and error mapping).
+ *
+ * Uniqueness is enforced by the schema, not by look-then-insert: the canonical name and the signing
+ * key are each UNIQUE, so two relays (or two handles) registering one name at once cannot both win.
+ * Queue limits read per-recipient and per-sender counters kept by triggers, so a check costs one
+ * index lookup instead of a scan of up to 10,000 rows.
+ */
+import { ChatError } from '../errors';
+import { canonName } from '../names';
+import { constantTimeEqual } from '../crypto/primitives';
+import { bytes, guarded, openSqliteFile, type SqliteDb } from '../sqlite-db';
+import {
+  QUEUE_MAX_PER_RECIPIENT,
+  QUEUE_MAX_PER_SENDER,
+  QUEUE_TTL_MS,
+  type EnqueueResult,
+  type NewUser,
+  type OneTimePrekey,
+  type PrekeyBundle,
+  type PublishResult,
+  type QueuedEnvelope,
+  type RegisterResult,
+  type RelayStore,
+  type SignedPrekey,
+  type UserRecord,
+} from './store';
+
+export const RELAY_DB_FILE = 'relay.db';
+const WHAT = 'relay store';
+/** 'CSRV' */
+const RELAY_APPLICATION_ID = 0x43535256;
+const RELAY_SCHEMA_VERSION = 1;
+const U32_MAX = 0xffff_ffff;
+
+const SCHEMA = `
+CREATE TABLE users (
+  canon TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  sign_key BLOB NOT NULL UNIQUE,
+  dh_key BLOB NOT NULL,
+  idcert BLOB NOT NULL,
+  registered_at INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL
+);
+CREATE TABLE signed_prekeys (
+  canon TEXT PRIMARY KEY REFERENCES users(canon) ON DELETE CASCADE,
+  id INTEGER NOT NULL,
+  pub BLOB NOT NULL,
+  sig BLOB NOT NULL
+);
+-- A handed-out prekey keeps its row (consumed = 1) so its id can never be published again.
+CREATE TABLE one_time_prekeys (
+  canon TEXT NOT NULL REFERENCES users(canon) ON DELETE CASCADE,
+  id INTEGER NOT NULL,
+  pub BLOB NOT NULL,
+  consumed INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (canon, id)
+) WITHOUT ROWID;
+CREATE INDEX one_time_prekeys_unused ON one_time_prekeys (canon, consumed, id);
+CREATE TABLE queue (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  id TEXT NOT NULL,
+  to_canon TEXT NOT NULL REFERENCES users(canon) ON DELETE CASCADE,
+  from_name TEXT NOT NULL,
+  from_canon TEXT NOT NULL,
+  env BLOB NOT NULL,
+  ts INTEGER NOT NULL,
+  UNIQUE (to_canon, id)
+);
+CREATE INDEX queue_ts ON queue (ts);
+CREATE TABLE queue_totals (to_canon TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE queue_per_sender (
+  to_canon TEXT NOT NULL,
+  from_canon TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  PRIMARY KEY (to_canon, from_canon)
+) WITHOUT ROWID;
+CREATE TRIGGER queue_counted AFTER INSERT ON queue BEGIN
+  INSERT INTO queue_totals VALUES (new.to_canon, 1)
+    ON CONFLICT (to_canon) DO UPDATE SET n = n + 1;
+  INSERT INTO queue_per_sender VALUES (new.to_canon, new.from_canon, 1)
+    ON CONFLICT (to_canon, from_canon) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER queue_uncounted AFTER DELETE ON queue BEGIN
+  UPDATE queue_totals SET n = n - 1 WHERE to_canon = old.to_canon;
+  DELETE FROM queue_totals WHERE to_canon = old.to_canon AND n <= 0;
+  UPDATE queue_per_sender SET n = n - 1 WHERE to_canon = old.to_canon AND from_canon = old.from_canon;
+  DELETE FROM queue_per_sender WHERE to_canon = old.to_canon AND from_canon = old.from_canon AND n <= 0;
+END;
+`;
+
+interface UserRow {
+  canon: string;
+  name: string;
+  sign_key: Buffer;
+  dh_key: Buffer;
+  idcert: Buffer;
+  registered_at: number;
+  last_seen: number;
+}
+
+interface QueueRow {
+  id: string;
+  to_canon: string;
+  from_name: string;
+  env: Buffer;
+  ts: number;
+}
+
+function toUser(r: UserRow): UserRecord {
+  return {
+    name: r.name,
+    canon: r.canon,
+    signKey: bytes(r.sign_key),
+    dhKey: bytes(r.dh_key),
+    idcert: bytes(r.idcert),
+    registeredAt: r.registered_at,
+    lastSeen: r.last_seen,
+  };
+}
+
+function toQueued(r: QueueRow): QueuedEnvelope {
+  return { id: r.id, to: r.to_canon, from: r.from_name, env: bytes(r.env), ts: r.ts };
+}
+
+function checkPrekeyId(id: number): void {
+  if (!Number.isInteger(id) || id < 0 || id > U32_MAX) {
+    throw new ChatError('bad_message', 'a prekey id is an unsigned 32-bit integer', 'store.publishPrekeys');
+  }
+}
+
+function unknownUser(canon: string, operation: string): ChatError {
+  return new ChatError('unknown_user', `no user named ${canon} is registered`, operation);
+}
+
+/** Open (or create) `<dir>/relay.db`; `dir` is created 0700, the file 0600. */
+export function openRelayStore(dir: string): RelayStore {
+  const db = openSqliteFile(dir, RELAY_DB_FILE, {
+    what: WHAT,
+    applicationId: RELAY_APPLICATION_ID,
+    schemaVersion: RELAY_SCHEMA_VERSION,
+    schema: SCHEMA,
+  });
+  return new SqliteRelayStore(db, `${dir}/${RELAY_DB_FILE}`);
+}
+
+class SqliteRelayStore implements RelayStore {
+  private readonly db: SqliteDb;
+  private readonly file: string;
+  private closed = false;
+  private readonly q;
+
+  constructor(db: SqliteDb, file: string) {
+    this.db = db;
+    this.file = file;
+    this.q = {
+      insertUser: db.prepare(
+        `INSERT INTO users (canon, name, sign_key, dh_key, idcert, registered_at, last_seen)
+         VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      userByCanon: db.prepare('SELECT * FROM users WHERE canon = ?'),
+      users: db.prepare('SELECT * FROM users ORDER BY canon'),
+      setLastSeen: db.prepare('UPDATE users SET last_seen = ? WHERE canon = ?'),
+      deleteUser: db.prepare('DELETE FROM users WHERE canon = ?'),
+      spk: db.prepare('SELECT id, pub, sig FROM signed_prekeys WHERE canon = ?'),
+      putSpk: db.prepare(
+        `INSERT INTO signed_prekeys (canon, id, pub, sig) VALUES (?, ?, ?, ?)
+         ON CONFLICT (canon) DO UPDATE SET id = excluded.id, pub = excluded.pub, sig = excluded.sig`,
+      ),
+      insertOpk: db.prepare(
+        'INSERT INTO one_time_prekeys (canon, id, pub) VALUES (?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      oldestOpk: db.prepare(
+        'SELECT id, pub FROM one_time_prekeys WHERE canon = ? AND consumed = 0 ORDER BY id LIMIT 1',
+      ),
+      consumeOpk: db.prepare('UPDATE one_time_prekeys SET consumed = 1 WHERE canon = ? AND id = ?'),
+      countOpks: db.prepare('SELECT count(*) AS n FROM one_time_prekeys WHERE canon = ? AND consumed = 0'),
+      userExists: db.prepare('SELECT 1 FROM users WHERE canon = ?'),
+      queued: db.prepare('SELECT 1 FROM queue WHERE to_canon = ? AND id = ?'),
+      total: db.prepare('SELECT n FROM queue_totals WHERE to_canon = ?'),
+      perSender: db.prepare('SELECT n FROM queue_per_sender WHERE to_canon = ? AND from_canon = ?'),
+      insertQueued: db.prepare(
+        'INSERT INTO queue (id, to_canon, from_name, from_canon, env, ts) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+      pending: db.prepare(
+        'SELECT id, to_canon, from_name, env, ts FROM queue WHERE to_canon = ? ORDER BY seq LIMIT ?',
+      ),
+      ack: db.prepare('DELETE FROM queue WHERE to_canon = ? AND id = ?'),
+      expire: db.prepare('DELETE FROM queue WHERE ts < ?'),
+    };
+  }
+
+  /** Every operation: refused after close, and SQLite failures mapped to ChatErrors. */
+  private run<T>(operation: string, fn: () => T): Promise<T> {
+    try {
+      if (this.closed) throw new ChatError('storage_failed', `the ${WHAT} is closed`, operation);
+      return Promise.resolve(guarded(WHAT, this.file, operation, fn));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  register(user: NewUser, now: number): Promise<RegisterResult> {
+    return this.run('store.register', () => {
+      const r = this.q.insertUser.run(user.canon, user.name, user.signKey, user.dhKey, user.idcert, now, now);
+      if (r.changes === 1) return 'ok';
+      // The insert lost on a unique index; say which one. Reading after the failed insert is
+      // safe: rows are never updated to another identity, only deleted by freeName.
+      const holder = this.q.userByCanon.get(user.canon) as UserRow | undefined;
+      if (holder !== undefined) {
+        const same =
+          constantTimeEqual(holder.sign_key, user.signKey) && constantTimeEqual(holder.dh_key, user.dhKey);
+        return same ? 'existing' : 'name_taken';
+      }
+      return 'identity_taken';
+    });
+  }
+
+  lookup(canon: string): Promise<UserRecord | undefined> {
+    return this.run('store.lookup', () => {
+      const r = this.q.userByCanon.get(canon) as UserRow | undefined;
+      return r === undefined ? undefined : toUser(r);
+    });
+  }
+
+  listUsers(): Promise<UserRecord[]> {
+    return this.run('store.listUsers', () => (this.q.users.all() as UserRow[]).map(toUser));
+  }
+
+  setLastSeen(canon: string, now: number): Promise<void> {
+    return this.run('store.setLastSeen', () => {
+      this.q.setLastSeen.run(now, canon);
+    });
+  }
+
+  freeName(canon: string): Promise<boolean> {
+    // Prekeys and queued envelopes go with the user (ON DELETE CASCADE): they were made for an
+    // identity that is gone.
+    return this.run('store.freeName', () => this.q.deleteUser.run(canon).changes === 1);
+  }
+
+  publishPrekeys(
+    canon: string,
+    spk: SignedPrekey | undefined,
+    opks: readonly OneTimePrekey[],
+  ): Promise<PublishResult> {
+    return this.run('store.publishPrekeys', () => {
+      if (spk !== undefined) checkPrekeyId(spk.id);
+      for (const k of opks) checkPrekeyId(k.id);
+      const tx = this.db.transaction((): PublishResult => {
+        if (this.q.userExists.get(canon) === undefined) throw unknownUser(canon, 'store.publishPrekeys');
+        if (spk !== undefined) {
+          const cur = this.q.spk.get(canon) as { id: number; pub: Buffer; sig: Buffer } | undefined;
+          // Republishing the current spk unchanged is a harmless retry; the same id with other
+          // bytes is a reused id.
+          if (cur !== undefined && cur.id === spk.id) {
+            if (!constantTimeEqual(cur.pub, spk.pub) || !constantTimeEqual(cur.sig, spk.sig)) {
+              throw new DuplicateId();
+            }
+          }
+          this.q.putSpk.run(canon, spk.id, spk.pub, spk.sig);
+        }
+        for (const k of opks) {
+          if (this.q.insertOpk.run(canon, k.id, k.pub).changes !== 1) throw new DuplicateId();
+        }
+        return 'ok';
+      });
+      try {
+        return tx();
+      } catch (err) {
+        if (err instanceof DuplicateId) return 'duplicate_id'; // rolled back: nothing was stored
+        throw err;
+      }
+    });
+  }
+
+  takeBundle(canon: string): Promise<PrekeyBundle | undefined> {
+    return this.run('store.takeBundle', () =>
+      // One transaction, so two requesters can never be handed the same one-time prekey.
+      this.db
+        .transaction((): PrekeyBundle | undefined => {
+          const s = this.q.spk.get(canon) as { id: number; pub: Buffer; sig: Buffer } | undefined;
+          if (s === undefined) return undefined;
+          const spk: SignedPrekey = { id: s.id, pub: bytes(s.pub), sig: bytes(s.sig) };
+          const o = this.q.oldestOpk.get(canon) as { id: number; pub: Buffer } | undefined;
+          if (o === undefined) return { spk };
+          this.q.consumeOpk.run(canon, o.id);
+          return { spk, opk: { id: o.id, pub: bytes(o.pub) } };
+        })
+        .immediate(),
+    );
+  }
+
+  countOpks(canon: string): Promise<number> {
+    return this.run('store.countOpks', () => (this.q.countOpks.get(canon) as { n: number }).n);
+  }
+
+  enqueue(env: QueuedEnvelope): Promise<EnqueueResult> {
+    return this.run('store.enqueue', () =>
+      this.db
+        .transaction((): EnqueueResult => {
+          if (this.q.userExists.get(env.to) === undefined) throw unknownUser(env.to, 'store.enqueue');
+          if (this.q.queued.get(env.to, env.id) !== undefined) return 'duplicate';
+          const fromCanon = canonName(env.from);
+          const total = (this.q.total.get(env.to) as { n: number } | undefined)?.n ?? 0;
+          if (total >= QUEUE_MAX_PER_RECIPIENT) return 'queue_full';
+          const mine = (this.q.perSender.get(env.to, fromCanon) as { n: number } | undefined)?.n ?? 0;
+          if (mine >= QUEUE_MAX_PER_SENDER) return 'queue_full';
+          this.q.insertQueued.run(env.id, env.to, env.from, fromCanon, env.env, env.ts);
+          return 'ok';
+        })
+        .immediate(),
+    );
+  }
+
+  pending(canon: string, limit?: number): Promise<QueuedEnvelope[]> {
+    return this.run('store.pending', () =>
+      (this.q.pending.all(canon, limit ?? QUEUE_MAX_PER_RECIPIENT) as QueueRow[]).map(toQueued),
+    );
+  }
+
+  ack(canon: string, id: string): Promise<boolean> {
+    return this.run('store.ack', () => this.q.ack.run(canon, id).changes === 1);
+  }
+
+  countQueued(canon: string): Promise<number> {
+    return this.run(
+      'store.countQueued',
+      () => (this.q.total.get(canon) as { n: number } | undefined)?.n ?? 0,
+    );
+  }
+
+  expire(now: number): Promise<number> {
+    return this.run('store.expire', () => this.q.expire.run(now - QUEUE_TTL_MS).changes);
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return this.run('store.close', () => {
+      this.closed = true;
+      this.db.close();
+    });
+  }
+}
+
+/** Internal signal to roll back a publish; never escapes this file. */
+class DuplicateId extends Error {}

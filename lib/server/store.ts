@@ -1,0 +1,119 @@
+/**
+ * What the relay keeps (DESIGN.md, "Where data lives"): the directory (name → identity), prekeys,
+ * and the offline queue. Routing code sees only this interface; SQLite (sqlite-store.ts) is the
+ * default backend.
+ *
+ * Every operation returns a Promise so that a networked backend (Redis, for several relays) can be
+ * added without touching routing code. The SQLite backend does its work synchronously at the call,
+ * so two calls made in order also happen in that order.
+ *
+ * Failures reject with ChatError `storage_failed` or `corrupt_store`; misuse (an unknown user, a
+ * malformed id) rejects with the wire code the router would send.
+ */
+
+/** PROTOCOL.md section 9: envelopes queued per offline user. */
+export const QUEUE_MAX_PER_RECIPIENT = 10_000;
+/** PROTOCOL.md section 9: no one sender may fill more than a tenth of someone's queue. */
+export const QUEUE_MAX_PER_SENDER = 1_000;
+/** PROTOCOL.md section 9: queued envelopes are kept 30 days. */
+export const QUEUE_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** What registration stores; the router has already checked `idcert` (PROTOCOL.md section 3). */
+export interface NewUser {
+  /** The name as registered (display case). */
+  readonly name: string;
+  /** `canonName(name)`. */
+  readonly canon: string;
+  readonly signKey: Uint8Array;
+  readonly dhKey: Uint8Array;
+  readonly idcert: Uint8Array;
+}
+
+export interface UserRecord extends NewUser {
+  readonly registeredAt: number;
+  /** Last time the user was seen online (ms since the epoch); set at registration. */
+  readonly lastSeen: number;
+}
+
+/**
+ * - `ok`: a new name, now held by this identity;
+ * - `existing`: this identity already holds this name (a login);
+ * - `name_taken`: another identity holds the name;
+ * - `identity_taken`: this identity already holds another name (one identity, one name).
+ */
+export type RegisterResult = 'ok' | 'existing' | 'name_taken' | 'identity_taken';
+
+export interface SignedPrekey {
+  /** u32 (PROTOCOL.md section 3). */
+  readonly id: number;
+  readonly pub: Uint8Array;
+  /** Checked by the router against the registered signKey before publishing. */
+  readonly sig: Uint8Array;
+}
+
+export interface OneTimePrekey {
+  readonly id: number;
+  readonly pub: Uint8Array;
+}
+
+/** `duplicate_id`: an opk id this user already published (even one since handed out). */
+export type PublishResult = 'ok' | 'duplicate_id';
+
+export interface PrekeyBundle {
+  readonly spk: SignedPrekey;
+  /** Absent when none is left (PROTOCOL.md section 7, `keys.bundle`). */
+  readonly opk?: OneTimePrekey;
+}
+
+export interface QueuedEnvelope {
+  /** The outer id (32 lowercase hex), unique per recipient. */
+  readonly id: string;
+  /** Recipient, canonical. */
+  readonly to: string;
+  /** Sender, as registered (display case). */
+  readonly from: string;
+  /** Opaque end-to-end envelope bytes. */
+  readonly env: Uint8Array;
+  /** Relay clock when it was accepted (ms since the epoch). */
+  readonly ts: number;
+}
+
+/** `duplicate`: an envelope with this id already waits for this recipient (a resend). */
+export type EnqueueResult = 'ok' | 'queue_full' | 'duplicate';
+
+export interface RelayStore {
+  // Directory (PROTOCOL.md section 3, handshake message 3).
+  /** One atomic insert: concurrent registrations of one name by two identities cannot both win. */
+  register(user: NewUser, now: number): Promise<RegisterResult>;
+  lookup(canon: string): Promise<UserRecord | undefined>;
+  /** Every registered user, ordered by canonical name. */
+  listUsers(): Promise<UserRecord[]>;
+  setLastSeen(canon: string, now: number): Promise<void>;
+  /** Operator command (PROTOCOL.md 8.4): forget the user, their prekeys and their queue. */
+  freeName(canon: string): Promise<boolean>;
+
+  // Prekeys (PROTOCOL.md sections 3 and 7, `keys.*`).
+  /** All or nothing: one duplicate opk id refuses the whole request. Replaces the signed prekey. */
+  publishPrekeys(
+    canon: string,
+    spk: SignedPrekey | undefined,
+    opks: readonly OneTimePrekey[],
+  ): Promise<PublishResult>;
+  /** The signed prekey and the oldest unused one-time prekey, which is consumed; undefined without an spk. */
+  takeBundle(canon: string): Promise<PrekeyBundle | undefined>;
+  /** One-time prekeys not yet handed out. */
+  countOpks(canon: string): Promise<number>;
+
+  // Offline queue (PROTOCOL.md sections 7 and 9).
+  /** Durable (synchronous = FULL) once it resolves: only then may the router answer `sent queued`. */
+  enqueue(env: QueuedEnvelope): Promise<EnqueueResult>;
+  /** In arrival order; at most `limit` when given. */
+  pending(canon: string, limit?: number): Promise<QueuedEnvelope[]>;
+  /** Delete on the recipient's `ack`; false if there was nothing to delete. */
+  ack(canon: string, id: string): Promise<boolean>;
+  countQueued(canon: string): Promise<number>;
+  /** Delete envelopes older than QUEUE_TTL_MS; returns how many. */
+  expire(now: number): Promise<number>;
+
+  close(): Promise<void>;
+}

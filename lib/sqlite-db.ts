@@ -1,0 +1,237 @@
+/**
+ * Opening a ChatSecure SQLite file, shared by the relay store and the client store.
+ *
+ * - The folder is created 0700 and the file 0600 before SQLite touches it (DESIGN.md, "Where data
+ *   lives"); SQLite gives the -wal and -shm files the mode of the database file.
+ * - WAL with `synchronous = FULL`: a transaction that returned is on disk, so an acknowledged
+ *   envelope or a decrypted message survives a crash or power loss.
+ * - A file that is not ours, truncated or garbled is reported as `corrupt_store` and left exactly as
+ *   it was: nothing is written to it before its header and schema have been read.
+ * - Every SQLite or file-system failure becomes a ChatError with a sentence a person can act on.
+ *   SQLite's messages never include bound values, so no key or body can leak through them.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { ChatError, isChatError } from './errors';
+
+export type SqliteDb = Database.Database;
+
+export const DATA_DIR_MODE = 0o700;
+export const DATA_FILE_MODE = 0o600;
+/** Another connection may hold the write lock briefly (a second handle in tests, a backup tool). */
+const BUSY_TIMEOUT_MS = 5000;
+
+export interface SqliteFileSpec {
+  /** Shown in error sentences: "relay store", "client store". */
+  readonly what: string;
+  /** `PRAGMA application_id`, so a client.db opened as a relay store is refused, not migrated. */
+  readonly applicationId: number;
+  readonly schemaVersion: number;
+  /** Run once, in a transaction, on a new (empty) file. */
+  readonly schema: string;
+  /** Overwrite deleted content (message keys, prekey secrets) instead of leaving it in free pages. */
+  readonly secureDelete?: boolean;
+}
+
+const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
+
+/**
+ * By shape, not `instanceof`: the native addon keeps the SqliteError class of the first copy of
+ * better-sqlite3 loaded in the process (a second module registry, as jest makes per test file,
+ * gets errors of the first one's class, and jest's per-file contexts even a different `Error`).
+ */
+export function isSqliteError(err: unknown): err is InstanceType<typeof Database.SqliteError> {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { name?: unknown }).name === 'SqliteError' &&
+    typeof (err as { code?: unknown }).code === 'string' &&
+    (err as { code: string }).code.startsWith('SQLITE_')
+  );
+}
+
+function sqliteCode(err: unknown): string | undefined {
+  return isSqliteError(err) ? err.code : undefined;
+}
+
+function errnoCode(err: unknown): string | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return typeof code === 'string' && /^E[A-Z]+$/.test(code) ? code : undefined;
+}
+
+/**
+ * Map a failure from SQLite or the file system to `corrupt_store` / `storage_failed`; a ChatError
+ * passes through unchanged, and anything else (a programming error) is rethrown as it is.
+ */
+export function storageError(err: unknown, what: string, file: string, operation: string): unknown {
+  if (isChatError(err)) return err;
+  const sc = sqliteCode(err);
+  if (sc !== undefined) {
+    // Extended codes (SQLITE_CORRUPT_VTAB, SQLITE_READONLY_DBMOVED, ...) share the primary prefix.
+    const primary = sc.split('_').slice(0, 2).join('_');
+    if (CORRUPT_CODES.has(primary)) {
+      return new ChatError(
+        'corrupt_store',
+        `the ${what} at ${file} is corrupt, truncated or not a ChatSecure database (${sc}); ` +
+          'it was left untouched: restore it from a backup or move it aside',
+        operation,
+      );
+    }
+    return new ChatError(
+      'storage_failed',
+      `the ${what} at ${file} could not be used: ${describeSqlite(sc)} (${sc})`,
+      operation,
+    );
+  }
+  const ec = errnoCode(err);
+  if (ec !== undefined) {
+    return new ChatError(
+      'storage_failed',
+      `the ${what} at ${file} could not be used: ${describeErrno(ec)} (${ec})`,
+      operation,
+    );
+  }
+  return err;
+}
+
+function describeSqlite(code: string): string {
+  if (code.startsWith('SQLITE_FULL')) return 'the disk is full';
+  if (code.startsWith('SQLITE_READONLY')) return 'the file or its folder is read-only';
+  if (code.startsWith('SQLITE_CANTOPEN'))
+    return 'the file cannot be opened (missing folder, a folder in its place, or no permission)';
+  if (code.startsWith('SQLITE_PERM') || code.startsWith('SQLITE_AUTH')) return 'permission denied';
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+    return 'another process keeps it locked';
+  if (code.startsWith('SQLITE_IOERR')) return 'a read or write failed';
+  if (code.startsWith('SQLITE_NOMEM')) return 'out of memory';
+  return 'SQLite refused the operation';
+}
+
+function describeErrno(code: string): string {
+  switch (code) {
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EROFS':
+      return 'the file system is read-only';
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return 'the disk is full';
+    case 'ENOTDIR':
+      return 'a file stands where a folder should be';
+    case 'EISDIR':
+      return 'a folder stands where the file should be';
+    case 'ENOENT':
+      return 'a folder on its path does not exist';
+    default:
+      return 'the file system refused the operation';
+  }
+}
+
+/** Run `fn`, mapping storage failures to ChatErrors (see `storageError`). */
+export function guarded<T>(what: string, file: string, operation: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw storageError(err, what, file, operation);
+  }
+}
+
+/**
+ * Create `dir` (0700) and `<dir>/<fileName>` (0600) if missing and open it as a ChatSecure store.
+ * An existing file is checked (header, application id, schema version) before anything is written.
+ */
+export function openSqliteFile(dir: string, fileName: string, spec: SqliteFileSpec): SqliteDb {
+  const file = path.join(dir, fileName);
+  return guarded(spec.what, file, 'store.open', () => {
+    fs.mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
+    createPrivateFile(file);
+    const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    try {
+      checkAndInit(db, spec, file);
+      return db;
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  });
+}
+
+function createPrivateFile(file: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(
+      file,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL,
+      DATA_FILE_MODE,
+    );
+  } catch (err) {
+    if (errnoCode(err) !== 'EEXIST') throw err;
+    // Existing file: tighten a loose mode (an old copy restored by hand), never its contents.
+    const st = fs.statSync(file);
+    if (st.isFile() && (st.mode & 0o077) !== 0) fs.chmodSync(file, DATA_FILE_MODE);
+    return;
+  }
+  fs.closeSync(fd);
+}
+
+function checkAndInit(db: SqliteDb, spec: SqliteFileSpec, file: string): void {
+  // Reading first: a garbage or truncated file fails here (SQLITE_NOTADB / SQLITE_CORRUPT) before
+  // the journal-mode change below could write anything to it.
+  const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
+    n: number;
+  };
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const fresh = tables.n === 0 && appId === 0 && version === 0;
+  if (!fresh && appId !== spec.applicationId) {
+    throw new ChatError(
+      'corrupt_store',
+      `the ${spec.what} at ${file} is not a ChatSecure ${spec.what} (another program's database, or the wrong file); ` +
+        'it was left untouched: move it aside',
+      'store.open',
+    );
+  }
+  if (version > spec.schemaVersion) {
+    throw new ChatError(
+      'storage_failed',
+      `the ${spec.what} at ${file} was written by a newer chatsecure (schema ${version}, this one knows ${spec.schemaVersion}); ` +
+        'upgrade chatsecure',
+      'store.open',
+    );
+  }
+  // Every page is read once, so a file truncated or garbled in the middle is reported at start
+  // rather than in the middle of a delivery; still before anything is written.
+  const check = db.pragma('quick_check(1)', { simple: true }) as string;
+  if (check !== 'ok') {
+    throw new ChatError(
+      'corrupt_store',
+      `the ${spec.what} at ${file} failed its integrity check; it was left untouched: restore it from a backup or move it aside`,
+      'store.open',
+    );
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  if (spec.secureDelete === true) db.pragma('secure_delete = ON');
+  if (fresh) {
+    db.transaction(() => {
+      db.exec(spec.schema);
+      db.pragma(`application_id = ${spec.applicationId | 0}`);
+      db.pragma(`user_version = ${spec.schemaVersion | 0}`);
+    })();
+  } else if (version < spec.schemaVersion) {
+    // Version 1 is the first schema; later versions add their migrations here.
+    throw new ChatError(
+      'corrupt_store',
+      `the ${spec.what} at ${file} has an unknown schema version ${version}`,
+      'store.open',
+    );
+  }
+}
+
+/** SQLite returns BLOBs as Buffers; callers get plain Uint8Arrays (what primitives.ts expects). */
+export function bytes(b: Buffer | Uint8Array): Uint8Array {
+  return new Uint8Array(b);
+}
