@@ -1,0 +1,889 @@
+/**
+ * The whole client without a screen (DESIGN.md): one connection to the relay that it keeps
+ * alive, an outbox, the history, contacts and end-to-end sessions in the user's store. The
+ * line mode and the full-screen UI are thin views over its events and methods.
+ *
+ * Map: `start` → `connectLoop` (backoff) → `connectOnce` (handshake, TOFU) → `onWelcome` →
+ * `flush` (outbox). Relay messages land in `onRelayMessage`; envelopes in `onDeliver`.
+ */
+import { EventEmitter } from 'node:events';
+import * as net from 'node:net';
+import type { Logger } from 'pino';
+import type { Identity } from '../crypto/identity';
+import { MAX_BODY_BYTES, type InnerMessage } from '../crypto/inner-message';
+import { preKeyBundleFromJSON } from '../crypto/prekeys';
+import { fingerprint, fromBase64, randomBytes, toBase64, toHex } from '../crypto/primitives';
+import { formatSafetyNumber, safetyNumber } from '../crypto/safety-number';
+import { ChatError, isChatError } from '../errors';
+import { canonName, checkName } from '../names';
+import { type ClientMessage, parseRelayMessage, type RelayMessage, type UserEntry } from '../net/messages';
+import {
+  type ChannelTimeouts,
+  connectSecureChannel,
+  PING_INTERVAL_MS,
+  type SecureChannel,
+} from '../net/secure-channel';
+import { EndToEnd, contactIdentity, toStoredIdentity, type PrekeyUpload } from './e2e';
+import { changedKeyMessage, decideServerTrust, type KnownServers } from './known-servers';
+import type { ClientStore, MessageRecord } from './store';
+import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
+
+export interface ReconnectPolicy {
+  /** First delay; doubled on every failed attempt up to `maxMs`, with jitter. */
+  readonly baseMs: number;
+  readonly maxMs: number;
+}
+
+export const DEFAULT_RECONNECT: ReconnectPolicy = { baseMs: 500, maxMs: 30_000 };
+/** A request the relay does not answer in this time fails (the connection is probably gone). */
+export const REQUEST_TIMEOUT_MS = 15_000;
+/** Typing notices are refreshed at most this often, and end by themselves after this long. */
+export const TYPING_TIMEOUT_MS = 6_000;
+const UNSENT_KEY = 'unsent';
+
+export interface ClientOptions {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly identity: Identity;
+  readonly store: ClientStore;
+  readonly knownServers: KnownServers;
+  readonly knownServersFile: string;
+  readonly logger: Logger;
+  readonly logFile?: string;
+  readonly acceptNewServer?: boolean;
+  readonly serverFingerprint?: string;
+  readonly readReceipts?: boolean;
+  readonly reconnect?: Partial<ReconnectPolicy>;
+  readonly timeouts?: ChannelTimeouts;
+  /** Wall clock, ms since the epoch. */
+  readonly now?: () => number;
+}
+
+type Channel = SecureChannel<RelayMessage, ClientMessage>;
+/** A request as the caller writes it: the rid is added by `request`. */
+type Request =
+  Extract<ClientMessage, { rid: string }> extends infer T
+    ? T extends unknown
+      ? Omit<T, 'rid'>
+      : never
+    : never;
+
+interface PendingRequest {
+  readonly expect: RelayMessage['t'];
+  readonly resolve: (m: RelayMessage) => void;
+  readonly reject: (e: ChatError) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface Unsent {
+  readonly id: string;
+  readonly peer: string;
+}
+
+/** Codes after which reconnecting cannot help: the user must act. */
+const PERMANENT = new Set([
+  'name_taken',
+  'identity_taken',
+  'bad_name',
+  'server_key_changed',
+  'replaced',
+  'no_common_suite',
+]);
+
+export class Client extends EventEmitter<ClientEvents> {
+  readonly name: string;
+  readonly canon: string;
+  readonly hostPort: string;
+  readonly logFile: string;
+  private readonly store: ClientStore;
+  private readonly log: Logger;
+  private readonly e2e: EndToEnd;
+  private readonly now: () => number;
+  private readonly reconnectPolicy: ReconnectPolicy;
+  private channel: Channel | undefined;
+  private conn: ConnectionState = { state: 'closed', reason: 'not started' };
+  private stopped = false;
+  private attempt = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private rid = 0;
+  private readonly requests = new Map<string, PendingRequest>();
+  private readonly onlineUsers = new Map<string, string>();
+  private readonly lastSeen = new Map<string, number | null>();
+  private fingerprintSeen: string | undefined;
+  private pendingTrust: { fingerprint: string; publicKey: Uint8Array } | undefined;
+  private flushing = false;
+  private flushAgain = false;
+  private readonly typingSent = new Map<string, number>();
+  private readonly typingTimers = new Map<string, NodeJS.Timeout>();
+  private readReceipts: boolean;
+
+  constructor(private readonly opts: ClientOptions) {
+    super();
+    this.name = opts.name;
+    this.canon = canonName(opts.name);
+    this.hostPort = `${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${opts.port}`;
+    this.logFile = opts.logFile ?? '';
+    this.store = opts.store;
+    this.log = opts.logger;
+    this.now = opts.now ?? Date.now;
+    this.readReceipts = opts.readReceipts ?? true;
+    this.reconnectPolicy = { ...DEFAULT_RECONNECT, ...opts.reconnect };
+    this.e2e = new EndToEnd(opts.store, opts.identity, opts.name, this.now);
+  }
+
+  get connection(): ConnectionState {
+    return this.conn;
+  }
+
+  /** The relay's fingerprint as last seen (trusted or not). */
+  get serverFingerprint(): string | undefined {
+    return this.fingerprintSeen;
+  }
+
+  private setState(s: ConnectionState): void {
+    this.conn = s;
+    this.emit('state', s);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Connection
+
+  /** Connects, and keeps reconnecting after drops until `close`. */
+  start(): void {
+    this.stopped = false;
+    void this.connectLoop();
+  }
+
+  private async connectLoop(): Promise<void> {
+    if (this.stopped || this.channel) return;
+    this.attempt++;
+    this.setState({ state: 'connecting', attempt: this.attempt });
+    try {
+      await this.connectOnce();
+    } catch (err) {
+      const e = isChatError(err) ? err : new ChatError('connection_closed', 'could not reach the relay');
+      this.log.warn({ code: e.code, attempt: this.attempt }, 'connect failed');
+      this.afterDisconnect(e.code, e.message);
+    }
+  }
+
+  private afterDisconnect(code: string, message: string): void {
+    this.channel = undefined;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    for (const [rid, r] of this.requests) {
+      clearTimeout(r.timer);
+      r.reject(new ChatError('connection_closed', 'the connection to the relay closed'));
+      this.requests.delete(rid);
+    }
+    if (this.onlineUsers.size) {
+      for (const name of this.onlineUsers.values()) this.emit('presence', { user: name, online: false });
+      this.onlineUsers.clear();
+    }
+    if (this.stopped) {
+      this.setState({ state: 'closed', reason: 'closed' });
+      return;
+    }
+    if (code === 'server_key_unknown' && this.pendingTrust) {
+      this.setState({ state: 'closed', reason: message, code });
+      this.emit('server-unknown', { hostPort: this.hostPort, fingerprint: this.pendingTrust.fingerprint });
+      return;
+    }
+    if (PERMANENT.has(code)) {
+      this.stopped = true;
+      this.setState({ state: 'closed', reason: message, code });
+      this.emit('error', { code, message });
+      return;
+    }
+    // Exponential backoff with jitter: base * 2^(attempt-1), capped, times a factor in [0.5, 1).
+    const { baseMs, maxMs } = this.reconnectPolicy;
+    const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(this.attempt - 1, 20));
+    const delay = Math.round(ceiling * (0.5 + Math.random() * 0.5));
+    this.setState({ state: 'offline', retryAt: this.now() + delay, reason: message });
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.connectLoop();
+    }, delay);
+  }
+
+  /** The answer to a 'server-unknown' event: accept (remembered in known_servers) or refuse. */
+  trustServer(accept: boolean): void {
+    const t = this.pendingTrust;
+    this.pendingTrust = undefined;
+    if (!t) return;
+    if (!accept) {
+      this.stopped = true;
+      this.setState({ state: 'closed', reason: 'relay key refused', code: 'server_key_unknown' });
+      return;
+    }
+    this.opts.knownServers.remember(this.hostPort, t.publicKey);
+    this.log.info({ fingerprint: t.fingerprint }, 'relay key accepted and remembered');
+    // Section 6: reconnect, and require that same key (now in known_servers).
+    this.attempt = 0;
+    this.stopped = false;
+    void this.connectLoop();
+  }
+
+  private dial(): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: this.opts.host, port: this.opts.port, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new ChatError('connection_closed', 'the relay did not answer'));
+      }, 10_000);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.removeAllListeners('error');
+        resolve(socket);
+      });
+      socket.once('error', (err: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        reject(
+          new ChatError(
+            'connection_closed',
+            `cannot reach the relay at ${this.hostPort} (${err.code ?? 'error'})`,
+          ),
+        );
+      });
+    });
+  }
+
+  private verifyServer(publicKey: Uint8Array): void {
+    const fp = fingerprint(publicKey);
+    this.fingerprintSeen = fp;
+    const check = this.opts.knownServers.check(this.hostPort, publicKey);
+    const decision = decideServerTrust({
+      check,
+      acceptNew: this.opts.acceptNewServer ?? false,
+      pinnedFingerprint: this.opts.serverFingerprint,
+      offered: fp,
+    });
+    switch (decision.action) {
+      case 'accept':
+        return;
+      case 'remember':
+        this.opts.knownServers.remember(this.hostPort, publicKey);
+        this.log.info({ fingerprint: fp }, 'relay key remembered');
+        return;
+      case 'ask':
+        this.pendingTrust = { fingerprint: fp, publicKey };
+        throw new ChatError('server_key_unknown', `the relay at ${this.hostPort} is not known yet (${fp})`);
+      case 'refuse': {
+        const message =
+          check.status === 'changed'
+            ? changedKeyMessage(this.hostPort, this.opts.knownServersFile, check.pinned, check.offered)
+            : (decision.reason ?? 'the relay key is refused');
+        throw new ChatError('server_key_changed', message);
+      }
+    }
+  }
+
+  private async connectOnce(): Promise<void> {
+    const socket = await this.dial();
+    const id = this.opts.identity;
+    const { channel } = await connectSecureChannel<RelayMessage, ClientMessage>(socket, {
+      staticKey: id.dhKey,
+      verifyServer: (k) => this.verifyServer(k),
+      login: { user: this.name, signKey: toBase64(id.signKey.publicKey), idcert: toBase64(id.idcert) },
+      parse: parseRelayMessage,
+      ...this.opts.timeouts,
+    });
+    if (this.stopped) {
+      channel.close();
+      return;
+    }
+    this.channel = channel;
+    let welcomed = false;
+    channel.on('message', (m) => {
+      if (!welcomed) {
+        if (m.t === 'welcome') {
+          welcomed = true;
+          this.onWelcome(m);
+        } else if (m.t === 'error') {
+          this.log.warn({ code: m.code }, 'login refused');
+          channel.close({ code: 'closed', message: m.message });
+          this.afterDisconnect(m.code, m.message);
+        }
+        return;
+      }
+      this.onRelayMessage(m);
+    });
+    channel.on('invalid', (err) => this.log.warn({ code: err.code }, 'invalid message from the relay'));
+    channel.on('close', (reason) => {
+      if (this.channel !== channel) return;
+      this.log.info({ code: reason.code }, 'disconnected');
+      this.afterDisconnect(reason.code, reason.message);
+    });
+    channel.start();
+  }
+
+  private onWelcome(m: Extract<RelayMessage, { t: 'welcome' }>): void {
+    this.attempt = 0;
+    this.log.info({ queued: m.queued, online: m.users.length }, 'logged in');
+    this.setState({ state: 'online' });
+    for (const u of m.users) {
+      if (canonName(u) === this.canon) continue;
+      this.onlineUsers.set(canonName(u), u);
+      this.emit('presence', { user: u, online: true });
+    }
+    this.pingTimer = setInterval(() => {
+      const ch = this.channel;
+      if (ch && ch.idleMs >= PING_INTERVAL_MS) ch.send({ t: 'ping', rid: this.nextRid() });
+    }, PING_INTERVAL_MS / 3);
+    this.pingTimer.unref();
+    const fp = this.fingerprintSeen ?? '';
+    const force = this.store.kv.get('prekeys.relay') !== fp;
+    this.publishPrekeys(this.e2e.prekeysDue(force), fp);
+    void this.flush();
+  }
+
+  private publishPrekeys(upload: PrekeyUpload | undefined, relayFp?: string): void {
+    if (!upload || !this.channel) return;
+    this.channel.send({ t: 'keys.publish', rid: this.nextRid(), spk: upload.spk, opks: upload.opks });
+    if (relayFp !== undefined) this.store.kv.set('prekeys.relay', relayFp);
+    this.log.info({ opks: upload.opks.length, spk: upload.spk.id }, 'prekeys published');
+  }
+
+  private nextRid(): string {
+    return `c${++this.rid}`;
+  }
+
+  private request<T extends RelayMessage['t']>(
+    msg: Request,
+    expect: T,
+  ): Promise<Extract<RelayMessage, { t: T }>> {
+    const channel = this.channel;
+    if (!channel || this.conn.state !== 'online') {
+      return Promise.reject(new ChatError('connection_closed', 'not connected to the relay'));
+    }
+    const rid = this.nextRid();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.requests.delete(rid);
+        reject(new ChatError('connection_closed', 'the relay did not answer in time'));
+      }, REQUEST_TIMEOUT_MS);
+      this.requests.set(rid, { expect, resolve: resolve as (m: RelayMessage) => void, reject, timer });
+      channel.send({ ...msg, rid } as ClientMessage);
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Relay messages
+
+  private onRelayMessage(m: RelayMessage): void {
+    const rid = 'rid' in m ? m.rid : undefined;
+    if (rid !== undefined && m.t !== 'ping') {
+      const pending = this.requests.get(rid);
+      if (pending) {
+        this.requests.delete(rid);
+        clearTimeout(pending.timer);
+        if (m.t === 'error') pending.reject(new ChatError(asCode(m.code), m.message));
+        else pending.resolve(m);
+        return;
+      }
+    }
+    switch (m.t) {
+      case 'ping':
+        this.channel?.send({ t: 'pong', rid: m.rid });
+        return;
+      case 'pong':
+      case 'welcome':
+      case 'users':
+      case 'keys.bundle':
+        return;
+      case 'presence': {
+        const c = canonName(m.user);
+        if (c === this.canon) return;
+        if (m.online) this.onlineUsers.set(c, m.user);
+        else {
+          this.onlineUsers.delete(c);
+          this.lastSeen.set(c, this.now());
+        }
+        this.emit('presence', { user: m.user, online: m.online });
+        return;
+      }
+      case 'keys.low':
+        if (rid === undefined || m.remaining < 20) this.publishPrekeys(this.e2e.topUp(m.remaining));
+        return;
+      case 'sent':
+        this.onSent(m.id, m.status);
+        return;
+      case 'deliver':
+        this.onDeliver(m);
+        return;
+      case 'error':
+        this.onRelayError(m);
+        return;
+      default: {
+        const never: never = m;
+        this.log.warn({ t: (never as { t: string }).t }, 'unexpected message');
+      }
+    }
+  }
+
+  private onRelayError(m: Extract<RelayMessage, { t: 'error' }>): void {
+    this.log.warn({ code: m.code }, 'relay error');
+    if (m.rid?.startsWith('o')) {
+      const id = m.rid.slice(1);
+      const rec = this.store.pendingOutgoing().find((r) => r.id === id);
+      if (rec && (m.code === 'rate_limited' || m.code === 'queue_full' || m.code === 'internal')) {
+        // Kept in the outbox: retried on the next flush.
+        setTimeout(() => void this.flush(), 2000).unref();
+      }
+      this.emit('error', { code: m.code, message: m.message, peer: rec ? canonName(rec.to) : undefined });
+      return;
+    }
+    this.emit('error', { code: m.code, message: m.message });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending
+
+  private unsent(): Unsent[] {
+    const raw = this.store.kv.get(UNSENT_KEY);
+    return raw ? (JSON.parse(raw) as Unsent[]) : [];
+  }
+
+  private setUnsent(list: Unsent[]): void {
+    this.store.kv.set(UNSENT_KEY, JSON.stringify(list));
+  }
+
+  /**
+   * Stores a text for `to` and sends it as soon as it can (now, or after reconnecting). The
+   * message is in the history with state `sending` when this returns.
+   */
+  send(to: string, body: string): ChatMessage {
+    checkName(to);
+    if (Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES) {
+      throw new ChatError('too_large', `a message holds at most ${MAX_BODY_BYTES / 1024} KiB of text`);
+    }
+    if (body.length === 0) throw new ChatError('bad_message', 'an empty message');
+    const peer = canonName(to);
+    if (peer === this.canon) throw new ChatError('bad_name', 'you cannot send a message to yourself');
+    const contact = this.store.getContact(peer);
+    if (contact?.state === 'changed') {
+      throw new ChatError(
+        'identity_changed',
+        `the safety number with ${contact.name} changed; check it with /verify ${contact.name}, then /accept ${contact.name}`,
+      );
+    }
+    const now = this.now();
+    const msg: ChatMessage = {
+      id: toHex(randomBytes(16)),
+      peer,
+      peerName: contact?.name ?? this.onlineUsers.get(peer) ?? to,
+      direction: 'out',
+      body,
+      ts: now,
+      localTs: now,
+      state: 'sending',
+    };
+    this.store.transaction(() => {
+      this.store.addMessage(msg);
+      this.setUnsent([...this.unsent(), { id: msg.id, peer }]);
+    });
+    this.log.debug({ to: peer }, 'message stored for sending');
+    void this.flush();
+    return msg;
+  }
+
+  /** Encrypts and sends what waits, once online. One flush at a time; a new request reruns it. */
+  private async flush(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = true;
+    try {
+      do {
+        this.flushAgain = false;
+        if (this.conn.state !== 'online') break;
+        await this.encryptUnsent();
+        for (const rec of this.store.pendingOutgoing()) this.transmit(rec.id, rec.to, rec.envelope);
+      } while (this.flushAgain);
+    } catch (err) {
+      this.log.error({ code: isChatError(err) ? err.code : 'internal' }, 'flush failed');
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async encryptUnsent(): Promise<void> {
+    const byPeer = new Map<string, string[]>();
+    for (const u of this.unsent()) byPeer.set(u.peer, [...(byPeer.get(u.peer) ?? []), u.id]);
+    for (const [peer, ids] of byPeer) {
+      try {
+        if (!this.e2e.hasSession(peer)) {
+          const m = await this.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
+          this.e2e.startSession(m.user, preKeyBundleFromJSON(m));
+          this.emit('contact', { name: m.user, state: this.store.getContact(peer)?.state ?? 'unverified' });
+        }
+      } catch (err) {
+        const e = isChatError(err) ? err : new ChatError('internal', 'could not start a session');
+        if (e.code === 'connection_closed') return;
+        if (e.code === 'identity_changed') {
+          const c = this.store.getContact(peer);
+          this.emit('contact', { name: c?.name ?? peer, state: 'changed' });
+        }
+        this.log.warn({ code: e.code, peer }, 'cannot start a session');
+        this.emit('error', { code: e.code, message: e.message, peer });
+        if (e.code === 'unknown_user') this.dropUnsent(peer);
+        continue;
+      }
+      const history = new Map(this.store.history(peer, 5000).map((r) => [r.id, r]));
+      for (const id of ids) {
+        const rec = history.get(id);
+        if (!rec || rec.direction !== 'out') {
+          this.setUnsent(this.unsent().filter((u) => u.id !== id));
+          continue;
+        }
+        this.e2e.encrypt(peer, { kind: 'text', id, ts: rec.ts, body: rec.body }, (envelope) => {
+          this.store.queueOutgoing({ id, to: rec.peerName, envelope, createdAt: this.now() });
+          this.setUnsent(this.unsent().filter((u) => u.id !== id));
+        });
+      }
+    }
+  }
+
+  /** A recipient that does not exist: its unsent messages can never go. */
+  private dropUnsent(peer: string): void {
+    this.setUnsent(this.unsent().filter((u) => u.peer !== peer));
+  }
+
+  /** Sends stored envelope bytes; a resend sends the same bytes, never re-encrypts (section 8). */
+  private transmit(id: string, to: string, envelope: Uint8Array): void {
+    this.channel?.send({ t: 'send', rid: `o${id}`, id, to, env: toBase64(envelope) });
+  }
+
+  private onSent(id: string, status: 'delivered' | 'queued'): void {
+    const rec = this.store.pendingOutgoing().find((r) => r.id === id);
+    this.store.markSent(id, status);
+    if (!rec) return;
+    const peer = canonName(rec.to);
+    if (this.store.setState(peer, id, status === 'queued' ? 'queued' : 'sent')) {
+      this.emit('receipt', { peer, ids: [id], state: status === 'queued' ? 'queued' : 'sent' });
+    }
+  }
+
+  /** Receipts and typing notices: end to end, stored in the outbox like texts (except typing). */
+  private sendControl(peer: string, inner: InnerMessage): void {
+    if (!this.e2e.hasSession(peer)) return;
+    const contact = this.store.getContact(peer);
+    if (contact?.state === 'changed') return;
+    const id = toHex(randomBytes(16));
+    const to = contact?.name ?? peer;
+    if (inner.kind === 'typing') {
+      if (this.conn.state !== 'online') return;
+      const env = this.e2e.encrypt(peer, inner, () => undefined);
+      this.transmit(id, to, env);
+      return;
+    }
+    this.e2e.encrypt(peer, inner, (envelope) =>
+      this.store.queueOutgoing({ id, to, envelope, createdAt: this.now() }),
+    );
+    void this.flush();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Receiving
+
+  private onDeliver(m: Extract<RelayMessage, { t: 'deliver' }>): void {
+    const peer = canonName(m.from);
+    const env = fromBase64(m.env);
+    const contact = this.store.getContact(peer);
+    if (contact?.state === 'changed') {
+      // Section 8.4: held until the user accepts the new identity.
+      this.store.holdIncoming({ id: m.id, from: m.from, env, ts: m.ts });
+      this.ack(m.id);
+      return;
+    }
+    this.receive(m.id, m.from, env);
+  }
+
+  private ack(id: string): void {
+    this.channel?.send({ t: 'ack', id });
+  }
+
+  private receive(outerId: string, from: string, env: Uint8Array): void {
+    const peer = canonName(from);
+    let stored: ChatMessage | undefined;
+    let receipt: { ids: string[]; state: 'delivered' | 'read' } | undefined;
+    let typing: boolean | undefined;
+    try {
+      const r = this.e2e.decrypt(from, env, (inner) => {
+        switch (inner.kind) {
+          case 'text': {
+            const now = this.now();
+            const msg: ChatMessage = {
+              id: inner.id,
+              peer,
+              peerName: this.store.getContact(peer)?.name ?? from,
+              direction: 'in',
+              body: inner.body,
+              ts: inner.ts,
+              localTs: now,
+              state: 'received',
+            };
+            if (this.store.addMessage(msg)) stored = msg;
+            return;
+          }
+          case 'receipt': {
+            // Accepted only for ids we sent to this same contact (setState is keyed by peer).
+            const changed = inner.of.filter((id) => this.store.setState(peer, id, inner.state));
+            if (changed.length) receipt = { ids: changed, state: inner.state };
+            return;
+          }
+          case 'typing':
+            typing = inner.on;
+            return;
+        }
+      });
+      this.ack(outerId);
+      if (r.t === 'duplicate') {
+        this.log.debug({ from: peer }, 'duplicate message dropped');
+        return;
+      }
+      if (r.pinned) this.emit('contact', { name: from, state: 'unverified' });
+    } catch (err) {
+      const e = isChatError(err) ? err : new ChatError('decrypt_failed', 'decryption failed');
+      if (e.code === 'storage_failed' || e.code === 'corrupt_store') {
+        // Not acked: the relay delivers it again once the store works.
+        this.log.error({ code: e.code, from: peer }, 'could not store a message');
+        this.emit('error', { code: e.code, message: e.message, peer });
+        return;
+      }
+      this.ack(outerId);
+      if (e.code === 'duplicate_message') {
+        // Section 8: a message key already used is acked and dropped silently.
+        this.log.debug({ from: peer }, 'replayed envelope dropped');
+        return;
+      }
+      if (e.code === 'identity_changed') {
+        this.onIdentityChanged(peer, from, outerId, env);
+        return;
+      }
+      this.log.warn({ code: e.code, from: peer }, 'an envelope did not decrypt');
+      this.emit('error', {
+        code: e.code,
+        message: `a message from ${from} could not be decrypted (${e.code})`,
+        peer,
+      });
+      return;
+    }
+    if (stored) {
+      this.log.debug({ from: peer }, 'message received');
+      this.emit('message', stored);
+      this.sendControl(peer, { kind: 'receipt', of: [stored.id], state: 'delivered' });
+      this.clearTyping(peer);
+    }
+    if (receipt) this.emit('receipt', { peer, ids: receipt.ids, state: receipt.state });
+    if (typing !== undefined) this.onTyping(peer, from, typing);
+  }
+
+  private onIdentityChanged(peer: string, from: string, outerId: string, env: Uint8Array): void {
+    // The new identity is in the prekey envelope; remember it as pending and hold the envelope.
+    try {
+      const parsed = JSON.parse(Buffer.from(env).toString('utf8')) as { ik?: unknown };
+      const ik = parsed.ik as { signKey: string; dhKey: string; idcert: string };
+      this.store.markChanged(
+        peer,
+        toStoredIdentity(from, {
+          signKey: fromBase64(ik.signKey, 32),
+          dhKey: fromBase64(ik.dhKey, 32),
+          idcert: fromBase64(ik.idcert, 64),
+        }),
+      );
+      this.store.holdIncoming({ id: outerId, from, env, ts: this.now() });
+    } catch {
+      this.log.warn({ from: peer }, 'identity change without a readable identity');
+    }
+    const name = this.store.getContact(peer)?.name ?? from;
+    this.log.warn({ peer }, 'safety number changed');
+    this.emit('contact', { name, state: 'changed' });
+    this.emit('error', {
+      code: 'identity_changed',
+      message: `the safety number with ${name} changed: sending is blocked; compare it with /verify ${name}, then /accept ${name}`,
+      peer,
+    });
+  }
+
+  private onTyping(peer: string, from: string, on: boolean): void {
+    this.clearTyping(peer, false);
+    if (on) {
+      const t = setTimeout(() => this.clearTyping(peer), TYPING_TIMEOUT_MS);
+      t.unref();
+      this.typingTimers.set(peer, t);
+    }
+    this.emit('typing', { peer, peerName: from, on });
+  }
+
+  private clearTyping(peer: string, emit = true): void {
+    const t = this.typingTimers.get(peer);
+    if (!t) return;
+    clearTimeout(t);
+    this.typingTimers.delete(peer);
+    if (emit) this.emit('typing', { peer, peerName: peer, on: false });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Queries and actions for the views
+
+  /** Who is registered and who is online (the 2016 `list`). */
+  async list(): Promise<UserEntry[]> {
+    const m = await this.request({ t: 'list' }, 'users');
+    for (const u of m.users) this.lastSeen.set(canonName(u.name), u.lastSeen);
+    return [...m.users];
+  }
+
+  history(peer: string, limit = 500): ChatMessage[] {
+    return this.store.history(canonName(peer), limit).map(toChatMessage);
+  }
+
+  /** Messages and receipts not yet taken by the relay. */
+  outboxSize(): number {
+    return this.unsent().length + this.store.pendingOutgoing().length;
+  }
+
+  isOnline(peer: string): boolean {
+    return this.onlineUsers.has(canonName(peer));
+  }
+
+  /** Contacts and conversations, with presence and unread counts. */
+  contacts(): ContactInfo[] {
+    const out = new Map<string, ContactInfo>();
+    for (const c of this.store.contacts()) {
+      out.set(c.canon, {
+        name: c.name,
+        canon: c.canon,
+        state: c.state,
+        online: this.onlineUsers.has(c.canon),
+        unread: this.store.unreadCount(c.canon),
+        lastSeen: this.lastSeen.get(c.canon) ?? null,
+      });
+    }
+    for (const conv of this.store.conversations()) {
+      if (out.has(conv.peer)) continue;
+      out.set(conv.peer, {
+        name: conv.peerName,
+        canon: conv.peer,
+        state: 'unverified',
+        online: this.onlineUsers.has(conv.peer),
+        unread: conv.unread,
+        lastSeen: this.lastSeen.get(conv.peer) ?? null,
+      });
+    }
+    for (const [canon, name] of this.onlineUsers) {
+      if (!out.has(canon)) {
+        out.set(canon, { name, canon, state: 'unverified', online: true, unread: 0, lastSeen: null });
+      }
+    }
+    return [...out.values()].sort((a, b) => a.canon.localeCompare(b.canon));
+  }
+
+  /** The conversation is on screen: mark it read and, unless turned off, send read receipts. */
+  markShown(peer: string): void {
+    const c = canonName(peer);
+    const ids = this.store.markRead(c);
+    if (ids.length && this.readReceipts) this.sendControl(c, { kind: 'receipt', of: ids, state: 'read' });
+  }
+
+  setReadReceipts(on: boolean): void {
+    this.readReceipts = on;
+  }
+
+  /** Typing notices, rate-limited: an `on` at most every few seconds, an `off` once. */
+  setTyping(peer: string, on: boolean): void {
+    const c = canonName(peer);
+    const last = this.typingSent.get(c);
+    const now = this.now();
+    if (on && last !== undefined && now - last < TYPING_TIMEOUT_MS / 2) return;
+    if (!on && last === undefined) return;
+    if (on) this.typingSent.set(c, now);
+    else this.typingSent.delete(c);
+    try {
+      this.sendControl(c, { kind: 'typing', on });
+    } catch (err) {
+      this.log.debug({ code: isChatError(err) ? err.code : 'internal' }, 'typing notice not sent');
+    }
+  }
+
+  private contactOrThrow(peer: string) {
+    const c = this.store.getContact(canonName(peer));
+    if (!c) throw new ChatError('unknown_user', `you have no keys for ${peer} yet: exchange a message first`);
+    return c;
+  }
+
+  /** The 60-digit safety number with `peer`, as 12 groups of 5 (section 3). */
+  safetyNumber(peer: string): string {
+    const c = this.contactOrThrow(peer);
+    const them = c.state === 'changed' && c.pendingIdentity ? c.pendingIdentity : c;
+    const ours = {
+      name: this.name,
+      identity: { signKey: this.opts.identity.signKey.publicKey, dhKey: this.opts.identity.dhKey.publicKey },
+    };
+    return formatSafetyNumber(safetyNumber(ours, { name: c.name, identity: contactIdentity(them) }));
+  }
+
+  contactState(peer: string): ContactInfo['state'] | undefined {
+    return this.store.getContact(canonName(peer))?.state;
+  }
+
+  /** Marks `peer` verified (after comparing the safety number out of band). */
+  verify(peer: string): void {
+    const c = this.contactOrThrow(peer);
+    if (c.state === 'changed') {
+      throw new ChatError('identity_changed', `accept ${c.name}'s new identity first (/accept ${c.name})`);
+    }
+    this.store.setVerified(c.canon, true);
+    this.emit('contact', { name: c.name, state: 'verified' });
+  }
+
+  /** Accepts a changed identity: pins it, clears verified, archives old sessions, releases held messages. */
+  acceptIdentity(peer: string): void {
+    const c = this.contactOrThrow(peer);
+    if (c.state !== 'changed') return;
+    const held = this.store.transaction(() => {
+      this.store.acceptChange(c.canon, this.now());
+      this.store.archiveSessions(c.canon, undefined, '');
+      return this.store.releaseHeld(c.canon);
+    });
+    this.log.info({ peer: c.canon }, 'new identity accepted');
+    this.emit('contact', { name: c.name, state: 'unverified' });
+    for (const h of held) this.receive(h.id, h.from, h.env);
+    void this.flush();
+  }
+
+  /** Disconnects for good. The caller closes the store. */
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    for (const t of this.typingTimers.values()) clearTimeout(t);
+    const ch = this.channel;
+    if (ch) {
+      await new Promise<void>((resolve) => {
+        ch.once('close', () => resolve());
+        ch.close({ code: 'closed', message: 'bye' });
+      });
+    }
+    this.setState({ state: 'closed', reason: 'closed' });
+  }
+}
+
+function toChatMessage(r: MessageRecord): ChatMessage {
+  return {
+    id: r.id,
+    peer: r.peer,
+    peerName: r.peerName,
+    direction: r.direction,
+    body: r.body,
+    ts: r.ts,
+    localTs: r.localTs,
+    state: r.state,
+  };
+}
+
+function asCode(code: string): ChatError['code'] {
+  return code as ChatError['code'];
+}

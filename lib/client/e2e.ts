@@ -1,0 +1,253 @@
+/**
+ * The end-to-end layer bound to the client's store (PROTOCOL.md section 8): which session
+ * sends, building sessions from bundles, decrypting deliveries with the store updated in one
+ * transaction, and our prekeys. The crypto is in lib/crypto (pure); this file only decides
+ * what to load and what to save, as libsignal's stores do.
+ */
+import { type Identity, identitiesEqual, type PublicIdentity } from '../crypto/identity';
+import { encodeInnerMessage, type InnerMessage, parseInnerMessage } from '../crypto/inner-message';
+import {
+  makeOneTimePreKeys,
+  makeSignedPreKey,
+  oneTimePreKeysToAdd,
+  type PreKeyBundle,
+  SIGNED_PREKEY_KEEP_MS,
+  SIGNED_PREKEY_ROTATE_MS,
+  ONE_TIME_PREKEYS_AT_REGISTRATION,
+} from '../crypto/prekeys';
+import { toBase64, x25519PublicKey } from '../crypto/primitives';
+import {
+  parseSessionFromStorage,
+  serializeSessionForStorage,
+  canSend,
+  type Session,
+} from '../crypto/ratchet/session';
+import {
+  decryptEnvelope,
+  encryptMessage,
+  initiateSession,
+  type DecryptResult,
+} from '../crypto/session-manager';
+import { ChatError } from '../errors';
+import { canonName } from '../names';
+import type { SignedPrekey as WireSignedPrekey, OneTimePrekey as WireOneTimePrekey } from '../net/messages';
+import type { ClientStore, Contact, Identity as StoredIdentity } from './store';
+
+export interface PrekeyUpload {
+  readonly spk: WireSignedPrekey;
+  readonly opks: WireOneTimePrekey[];
+}
+
+export type Decrypted =
+  | { readonly t: 'message'; readonly inner: InnerMessage; readonly pinned: boolean }
+  /** The inner id was already seen: the session advanced, nothing to show. */
+  | { readonly t: 'duplicate' };
+
+export function toStoredIdentity(name: string, pub: PublicIdentity): StoredIdentity {
+  return { name, canon: canonName(name), signKey: pub.signKey, dhKey: pub.dhKey, idcert: pub.idcert };
+}
+
+export function contactIdentity(c: Pick<Contact, 'signKey' | 'dhKey' | 'idcert'>): PublicIdentity {
+  return { signKey: c.signKey, dhKey: c.dhKey, idcert: c.idcert };
+}
+
+export class EndToEnd {
+  constructor(
+    private readonly store: ClientStore,
+    private readonly identity: Identity,
+    private readonly name: string,
+    private readonly now: () => number,
+  ) {}
+
+  private get ours() {
+    return { identity: this.identity, name: this.name };
+  }
+
+  /** The contact's live sessions, the one to send with first. */
+  private loadSessions(peer: string): Session[] {
+    return this.store
+      .sessions(peer)
+      .filter((r) => !r.archived)
+      .sort((a, b) => b.lastUsed - a.lastUsed)
+      .map((r) => parseSessionFromStorage(r.state));
+  }
+
+  private saveSession(peer: string, s: Session, lastUsed: number): void {
+    this.store.saveSession(peer, s.id, serializeSessionForStorage(s), lastUsed);
+  }
+
+  /** Section 8: the session that most recently decrypted an incoming message sends. */
+  sendingSession(peer: string): Session | undefined {
+    const live = this.loadSessions(peer).filter(canSend);
+    live.sort((a, b) => (b.lastDecryptedAt ?? 0) - (a.lastDecryptedAt ?? 0));
+    return live[0];
+  }
+
+  hasSession(peer: string): boolean {
+    return this.sendingSession(peer) !== undefined;
+  }
+
+  /**
+   * Builds a session from a bundle. Pins the identity if none is pinned; a bundle whose
+   * identity differs from the pin is `identity_changed` (the contact is marked changed).
+   */
+  startSession(theirName: string, bundle: PreKeyBundle): void {
+    const peer = canonName(theirName);
+    const contact = this.store.getContact(peer);
+    if (contact?.state === 'changed') {
+      throw new ChatError(
+        'identity_changed',
+        `the safety number with ${contact.name} changed; verify it first`,
+      );
+    }
+    const pinned = contact ? contactIdentity(contact) : undefined;
+    if (pinned && !identitiesEqual(pinned, bundle.identity)) {
+      this.store.markChanged(peer, toStoredIdentity(theirName, bundle.identity));
+      throw new ChatError('identity_changed', `the safety number with ${theirName} changed; verify it first`);
+    }
+    const { session } = initiateSession({
+      ours: this.ours,
+      theirName,
+      bundle,
+      ...(pinned ? { pinned } : {}),
+    });
+    this.store.transaction(() => {
+      if (!contact) this.store.pinContact(toStoredIdentity(theirName, bundle.identity), this.now());
+      this.saveSession(peer, session, this.now());
+    });
+  }
+
+  /**
+   * Encrypts one inner message and saves the advanced sending chain with `alsoStore` in the
+   * same transaction, before the bytes can leave the process (section 8).
+   */
+  encrypt(peer: string, inner: InnerMessage, alsoStore: (envelope: Uint8Array) => void): Uint8Array {
+    const session = this.sendingSession(peer);
+    if (!session) throw new ChatError('no_session', 'no session with this contact yet');
+    const { envelopeBytes, session: next } = encryptMessage(session, encodeInnerMessage(inner));
+    this.store.transaction(() => {
+      this.saveSession(peer, next, next.lastDecryptedAt ?? this.now());
+      alsoStore(envelopeBytes);
+    });
+    return envelopeBytes;
+  }
+
+  /**
+   * Decrypts a delivery from `fromName` and, in ONE transaction, saves the ratchet step, pins a
+   * first identity, consumes the one-time prekey, and runs `alsoStore` (which stores the message).
+   * Every failure throws a coded error and changes nothing.
+   */
+  decrypt(fromName: string, env: Uint8Array, alsoStore: (inner: InnerMessage) => void): Decrypted {
+    const peer = canonName(fromName);
+    const contact = this.store.getContact(peer);
+    const pinned = contact ? contactIdentity(contact) : undefined;
+    const all = this.store.sessions(peer).map((r) => parseSessionFromStorage(r.state));
+    const result: DecryptResult = decryptEnvelope({
+      ours: this.ours,
+      fromName,
+      envelopeBytes: env,
+      sessions: all,
+      ...(pinned ? { pinned } : {}),
+      prekeys: {
+        signedPreKey: (id) => {
+          const s = this.store.signedPrekeys().find((k) => k.id === id);
+          return s ? { secretKey: s.secret, publicKey: s.pub } : undefined;
+        },
+        oneTimePreKey: (id) => {
+          const o = this.store.oneTimePrekey(id);
+          return o ? { secretKey: o.secret, publicKey: o.pub } : undefined;
+        },
+      },
+      now: this.now(),
+    });
+    const inner = parseInnerMessage(result.plaintext);
+    let duplicate = false;
+    let newlyPinned = false;
+    this.store.transaction(() => {
+      this.saveSession(peer, result.session, this.now());
+      if (result.t === 'new') {
+        this.store.archiveSessions(peer, undefined, result.session.id);
+        if (result.consumedOpkId !== undefined) this.store.deleteOneTimePrekey(result.consumedOpkId);
+        if (!contact) {
+          this.store.pinContact(toStoredIdentity(fromName, result.theirIdentity), this.now());
+          newlyPinned = true;
+        }
+      }
+      if (inner.kind === 'text') {
+        if (this.store.seenRecently(peer, inner.id)) {
+          duplicate = true;
+          return;
+        }
+        this.store.rememberSeen(peer, inner.id, this.now());
+      }
+      alsoStore(inner);
+    });
+    return duplicate ? { t: 'duplicate' } : { t: 'message', inner, pinned: newlyPinned };
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Our prekeys (section 3)
+
+  private currentSignedPrekey() {
+    const all = this.store.signedPrekeys();
+    return all.sort((a, b) => b.createdAt - a.createdAt)[0];
+  }
+
+  /**
+   * What to publish at login: a new signed prekey when there is none or it is 7 days old, and
+   * 100 one-time prekeys when none is held. Undefined when nothing is due. `force` republishes
+   * the current ones (a relay that does not know us yet).
+   */
+  prekeysDue(force: boolean): PrekeyUpload | undefined {
+    const now = this.now();
+    let spk = this.currentSignedPrekey();
+    let fresh = false;
+    if (!spk || now - spk.createdAt >= SIGNED_PREKEY_ROTATE_MS) {
+      const id = this.store.nextPrekeyId(1);
+      const made = makeSignedPreKey(this.identity, id, now);
+      spk = {
+        id,
+        secret: made.keyPair.secretKey,
+        pub: made.keyPair.publicKey,
+        sig: made.sig,
+        createdAt: now,
+      };
+      this.store.saveSignedPrekey(spk);
+      fresh = true;
+    }
+    // Retired signed prekeys are kept 14 more days for envelopes still queued for them.
+    for (const old of this.store.signedPrekeys()) {
+      if (old.id !== spk.id && now - old.createdAt > SIGNED_PREKEY_ROTATE_MS + SIGNED_PREKEY_KEEP_MS) {
+        this.store.deleteSignedPrekey(old.id);
+      }
+    }
+    let opks: WireOneTimePrekey[] = [];
+    if (this.store.countOneTimePrekeys() === 0) {
+      opks = this.makeOneTimePrekeys(ONE_TIME_PREKEYS_AT_REGISTRATION);
+      fresh = true;
+    }
+    if (!fresh && !force) return undefined;
+    return { spk: { id: spk.id, pub: toBase64(spk.pub), sig: toBase64(spk.sig) }, opks };
+  }
+
+  /** Top-up after `keys.low` (fewer than 20 left on the relay). */
+  topUp(remaining: number): PrekeyUpload | undefined {
+    const add = oneTimePreKeysToAdd(remaining);
+    if (add <= 0) return undefined;
+    const spk = this.currentSignedPrekey();
+    if (!spk) return undefined;
+    return {
+      spk: { id: spk.id, pub: toBase64(spk.pub), sig: toBase64(spk.sig) },
+      opks: this.makeOneTimePrekeys(add),
+    };
+  }
+
+  private makeOneTimePrekeys(count: number): WireOneTimePrekey[] {
+    const first = this.store.nextPrekeyId(count);
+    const made = makeOneTimePreKeys(first, count);
+    this.store.saveOneTimePrekeys(
+      made.map((k) => ({ id: k.id, secret: k.keyPair.secretKey, pub: x25519PublicKey(k.keyPair.secretKey) })),
+    );
+    return made.map((k) => ({ id: k.id, pub: toBase64(k.keyPair.publicKey) }));
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * `chatsecure --user NAME`: locks the user's data dir, opens the log, the identity and the
+ * store, and runs the full-screen UI on a terminal or the line mode otherwise.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { UserOptions } from '../cli';
+import { ChatError } from '../errors';
+import { closeLogger, createLogger, flushLogger } from '../log';
+import { ensurePrivateDir, logFile, resolveDataDir, userDir } from '../paths';
+import { Client } from './client';
+import { identityNeedsPassphrase, loadOrCreateIdentity } from './identity-store';
+import { KnownServers } from './known-servers';
+import { lockDataDir } from './lock';
+import { openClientStore } from './sqlite-store';
+
+export const KNOWN_SERVERS_FILE = 'known_servers';
+
+function readPassphrase(opts: UserOptions): string | undefined {
+  if (opts.passphraseFile) {
+    try {
+      return fs.readFileSync(opts.passphraseFile, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new ChatError(
+        'bad_args',
+        `cannot read the passphrase file ${opts.passphraseFile} (${(err as NodeJS.ErrnoException).code})`,
+      );
+    }
+  }
+  return process.env.CHATSECURE_PASSPHRASE || undefined;
+}
+
+export async function runClient(opts: UserOptions): Promise<void> {
+  const dataDir = resolveDataDir(opts.dataDir);
+  const dir = userDir(dataDir, opts.user);
+  ensurePrivateDir(dir);
+  const lock = lockDataDir(dir);
+  const file = opts.logFile ?? logFile(dataDir, { user: opts.user });
+  const logger = createLogger({ file, level: opts.logLevel, debug: opts.debug, name: opts.user });
+  const interactive = !opts.plain && Boolean(process.stdin.isTTY) && Boolean(process.stdout.isTTY);
+  let store: ReturnType<typeof openClientStore> | undefined;
+  let client: Client | undefined;
+  try {
+    let passphrase = readPassphrase(opts);
+    if (passphrase === undefined && identityNeedsPassphrase(dir)) {
+      if (!interactive) {
+        throw new ChatError(
+          'bad_passphrase',
+          'this identity is sealed: give its passphrase with --passphrase-file or CHATSECURE_PASSPHRASE',
+        );
+      }
+      const { askPassphraseDialog } = await import('../ui/screen/passphrase-prompt.js');
+      passphrase = await askPassphraseDialog({ user: opts.user });
+      if (passphrase === undefined) throw new ChatError('bad_passphrase', 'no passphrase given');
+    }
+    const { identity, created } = loadOrCreateIdentity(dir, passphrase);
+    if (created) logger.info({ sealed: passphrase !== undefined }, 'created a new identity');
+    store = openClientStore(dir);
+    const knownServersFile = path.join(dir, KNOWN_SERVERS_FILE);
+    client = new Client({
+      name: opts.user,
+      host: opts.server.host,
+      port: opts.server.port,
+      identity,
+      store,
+      knownServers: new KnownServers(knownServersFile),
+      knownServersFile,
+      logger,
+      logFile: file,
+      acceptNewServer: opts.acceptNewServer,
+      serverFingerprint: opts.serverFingerprint,
+      readReceipts: opts.readReceipts,
+    });
+    let status: number;
+    if (interactive) {
+      const { runScreen } = await import('../ui/screen/run-screen.js');
+      status = await runScreen(client, {
+        bell: opts.bell,
+        readReceipts: opts.readReceipts,
+        onExit: () => flushLogger(logger),
+      });
+    } else {
+      const { runLineMode } = await import('../ui/line-mode.js');
+      status = await runLineMode(client, { json: opts.json, input: process.stdin, output: process.stdout });
+    }
+    process.exitCode = status;
+  } finally {
+    await client?.close().catch(() => undefined);
+    store?.close();
+    lock.release();
+    await closeLogger(logger);
+  }
+}

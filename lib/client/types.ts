@@ -1,0 +1,60 @@
+/**
+ * What the client core tells its views (line mode, full-screen UI) and what they can ask of
+ * it. The views never touch a socket or a key: they call `Client` methods and render events.
+ */
+import type { ContactState, MessageState } from './store';
+
+export type { ContactState, MessageState };
+
+/** The connection to the relay, as a state machine the status line can show. */
+export type ConnectionState =
+  | { readonly state: 'connecting'; readonly attempt: number }
+  | { readonly state: 'online' }
+  /** Disconnected; a reconnect is due at `retryAt` (ms since the epoch, our clock). */
+  | { readonly state: 'offline'; readonly retryAt: number; readonly reason: string }
+  /** Stopped for good: closed by the user, or refused (changed relay key, name taken, ...). */
+  | { readonly state: 'closed'; readonly reason: string; readonly code?: string };
+
+export interface ChatMessage {
+  /** Inner id (32 hex). */
+  readonly id: string;
+  /** Contact, canonical name. */
+  readonly peer: string;
+  /** Contact as displayed. */
+  readonly peerName: string;
+  readonly direction: 'in' | 'out';
+  readonly body: string;
+  /** The sender's claimed time (ms since the epoch); shown, never used for order. */
+  readonly ts: number;
+  /** When it was stored here; history is in this order. */
+  readonly localTs: number;
+  readonly state: MessageState;
+}
+
+export interface ContactInfo {
+  readonly name: string;
+  readonly canon: string;
+  readonly state: ContactState;
+  readonly online: boolean;
+  readonly unread: number;
+  readonly lastSeen: number | null;
+}
+
+export interface ClientEvents {
+  /** Connection state changed. */
+  state: [ConnectionState];
+  /** Someone came online or went offline. */
+  presence: [{ readonly user: string; readonly online: boolean }];
+  /** A new incoming text message, already stored. */
+  message: [ChatMessage];
+  /** One of our messages changed state: sent / queued / delivered / read. */
+  receipt: [{ readonly peer: string; readonly ids: readonly string[]; readonly state: MessageState }];
+  /** The contact is typing (on) or stopped (off). */
+  typing: [{ readonly peer: string; readonly peerName: string; readonly on: boolean }];
+  /** A contact's trust state changed (pinned, verified, safety number changed, accepted). */
+  contact: [{ readonly name: string; readonly state: ContactState }];
+  /** Something went wrong that the user should see; `code` is stable, `message` is a sentence. */
+  error: [{ readonly code: string; readonly message: string; readonly peer?: string }];
+  /** The relay's key is unknown; the view must ask (the answer goes to `trustServer`). */
+  'server-unknown': [{ readonly hostPort: string; readonly fingerprint: string }];
+}
