@@ -21,6 +21,7 @@ import {
   sign,
   toBase64,
   verify,
+  verifyNacl,
   x25519,
   x25519KeyPair,
   x25519KeyPairNative,
@@ -88,6 +89,23 @@ describe('Ed25519 with contexts', () => {
     expect(verify(ed25519KeyPair().publicKey, 'chatsecure-idcert-v1', data, sig)).toBe(false);
     data[0] ^= 1;
     expect(verify(k.publicKey, 'chatsecure-idcert-v1', data, sig)).toBe(false);
+  });
+
+  it('native verify agrees with tweetnacl on random keys, data and flips', () => {
+    fc.assert(
+      fc.property(key32, fc.uint8Array({ maxLength: 100 }), fc.nat(), (seed, data, flip) => {
+        const k = ed25519KeyPair(seed);
+        const sig = sign(k.secretKey, 'chatsecure-spk-v1', data);
+        expect(verify(k.publicKey, 'chatsecure-spk-v1', data, sig)).toBe(true);
+        expect(verifyNacl(k.publicKey, 'chatsecure-spk-v1', data, sig)).toBe(true);
+        const bad = Uint8Array.from(sig);
+        bad[flip % 64] ^= 1 << (flip % 8);
+        expect(verify(k.publicKey, 'chatsecure-spk-v1', data, bad)).toBe(
+          verifyNacl(k.publicKey, 'chatsecure-spk-v1', data, bad),
+        );
+      }),
+      { numRuns: 30 },
+    );
   });
 
   it('refuses the identity point, with which a zero signature would verify everything', () => {
