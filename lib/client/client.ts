@@ -115,6 +115,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private pendingTrust: { fingerprint: string; publicKey: Uint8Array } | undefined;
   private flushing = false;
   private flushAgain = false;
+  private retryFlushTimer: NodeJS.Timeout | undefined;
+  private retryFlushDelay = 0;
   private readonly typingSent = new Map<string, number>();
   private readonly typingTimers = new Map<string, NodeJS.Timeout>();
   private readReceipts: boolean;
@@ -395,8 +397,10 @@ export class Client extends EventEmitter<ClientEvents> {
       case 'presence': {
         const c = canonName(m.user);
         if (c === this.canon) return;
-        if (m.online) this.onlineUsers.set(c, m.user);
-        else {
+        if (m.online) {
+          this.onlineUsers.set(c, m.user);
+          if (this.unsent().some((u) => u.peer === c)) void this.flush();
+        } else {
           this.onlineUsers.delete(c);
           this.lastSeen.set(c, this.now());
         }
@@ -427,10 +431,8 @@ export class Client extends EventEmitter<ClientEvents> {
     if (m.rid?.startsWith('o')) {
       const id = m.rid.slice(1);
       const rec = this.store.pendingOutgoing().find((r) => r.id === id);
-      if (rec && (m.code === 'rate_limited' || m.code === 'queue_full' || m.code === 'internal')) {
-        // Kept in the outbox: retried on the next flush.
-        setTimeout(() => void this.flush(), 2000).unref();
-      }
+      // Kept in the outbox: retried later, never dropped.
+      if (rec) this.scheduleRetry();
       this.emit('error', { code: m.code, message: m.message, peer: rec ? canonName(rec.to) : undefined });
       return;
     }
@@ -501,6 +503,7 @@ export class Client extends EventEmitter<ClientEvents> {
         if (this.conn.state !== 'online') break;
         await this.encryptUnsent();
         for (const rec of this.store.pendingOutgoing()) this.transmit(rec.id, rec.to, rec.envelope);
+        if (this.unsent().length === 0) this.retryFlushDelay = 0;
       } while (this.flushAgain);
     } catch (err) {
       this.log.error({ code: isChatError(err) ? err.code : 'internal' }, 'flush failed');
@@ -527,8 +530,9 @@ export class Client extends EventEmitter<ClientEvents> {
           this.emit('contact', { name: c?.name ?? peer, state: 'changed' });
         }
         this.log.warn({ code: e.code, peer }, 'cannot start a session');
-        this.emit('error', { code: e.code, message: e.message, peer });
-        if (e.code === 'unknown_user') this.dropUnsent(peer);
+        this.emit('error', { code: e.code, message: `${e.message}; the message waits and is retried`, peer });
+        // Nothing typed is dropped: a user who has not published keys yet may do so any moment.
+        this.scheduleRetry();
         continue;
       }
       const history = new Map(this.store.history(peer, 5000).map((r) => [r.id, r]));
@@ -546,9 +550,15 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
-  /** A recipient that does not exist: its unsent messages can never go. */
-  private dropUnsent(peer: string): void {
-    this.setUnsent(this.unsent().filter((u) => u.peer !== peer));
+  /** Retries a flush later (a missing bundle, a rate limit), backing off up to a minute. */
+  private scheduleRetry(): void {
+    if (this.retryFlushTimer) return;
+    this.retryFlushDelay = Math.min(60_000, this.retryFlushDelay * 2 || 2000);
+    this.retryFlushTimer = setTimeout(() => {
+      this.retryFlushTimer = undefined;
+      void this.flush();
+    }, this.retryFlushDelay);
+    this.retryFlushTimer.unref();
   }
 
   /** Sends stored envelope bytes; a resend sends the same bytes, never re-encrypts (section 8). */
@@ -858,6 +868,7 @@ export class Client extends EventEmitter<ClientEvents> {
   async close(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.retryFlushTimer) clearTimeout(this.retryFlushTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const t of this.typingTimers.values()) clearTimeout(t);
     const ch = this.channel;

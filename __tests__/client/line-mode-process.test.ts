@@ -1,0 +1,71 @@
+/**
+ * The real binaries: a relay process and two line-mode clients (`--plain`) talking through
+ * pipes, as a script or a 2016 user would drive them.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { BIN, startRelayProcess, tempDir, waitFor } from '../helpers/relay-harness';
+
+interface Proc {
+  child: ChildProcessWithoutNullStreams;
+  out: () => string;
+  exit: Promise<number | null>;
+}
+
+function client(port: number, name: string, dataDir: string, extra: string[] = []): Proc {
+  const child = spawn(
+    process.execPath,
+    [BIN, '--user', name, '--server', `127.0.0.1:${port}`, '--data-dir', dataDir, '--plain', ...extra],
+    { stdio: 'pipe' },
+  );
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return { child, out: () => out, exit: new Promise((r) => child.on('exit', (c) => r(c))) };
+}
+
+it('two line-mode clients chat through a relay process; /list shows both online', async () => {
+  const dataDir = tempDir();
+  const relay = await startRelayProcess(dataDir);
+  const procs: Proc[] = [];
+  const start = (name: string, extra: string[] = []) => {
+    const p = client(relay.port, name, dataDir, extra);
+    procs.push(p);
+    return p;
+  };
+  try {
+    // Unknown relay key in line mode: refused without --accept-new-server, with the fingerprint shown.
+    const refused = start('Adam');
+    expect(await refused.exit).toBe(1);
+    expect(refused.out()).toContain(relay.fingerprint);
+    expect(refused.out()).toMatch(/--accept-new-server/);
+
+    const adam = start('Adam', ['--accept-new-server']);
+    const eve = start('Eve', ['--server-fingerprint', relay.fingerprint]);
+    await waitFor(
+      () => adam.out().includes('* connected') && eve.out().includes('* connected'),
+      15000,
+      'both connected',
+    );
+    adam.child.stdin.write('Eve: hello from Adam\n');
+    await waitFor(() => /\[\d\d:\d\d:\d\d\] Adam: hello from Adam/.test(eve.out()), 15000, 'Eve to see it');
+    eve.child.stdin.write('/msg Adam hi back\n');
+    await waitFor(() => /\[\d\d:\d\d:\d\d\] Eve: hi back/.test(adam.out()), 15000, 'Adam to see it');
+    await waitFor(() => /read to eve/.test(adam.out()), 15000, 'the read receipt');
+    adam.child.stdin.write('/list\n');
+    await waitFor(
+      () => /Adam \(online\)/.test(adam.out()) && /Eve \(online\)/.test(adam.out()),
+      15000,
+      '/list',
+    );
+    adam.child.stdin.write('/exit\n');
+    eve.child.stdin.end();
+    expect(await adam.exit).toBe(0);
+    expect(await eve.exit).toBe(0);
+  } catch (err) {
+    for (const p of procs) process.stderr.write(`--- client output ---\n${p.out()}\n`);
+    throw err;
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill();
+    await relay.stop();
+  }
+}, 60000);
