@@ -1,0 +1,61 @@
+/**
+ * Width: blessed 0.2.0 counts an emoji as one cell and knows only old CJK tables, so the
+ * terminal draws two cells where blessed reserved one and every column after it shifts, leaving
+ * stale characters. We point blessed's width functions at ours (lib/ui/width.ts). All text the
+ * UI draws first goes through `toDrawable`, so every code point is either a base character of
+ * width 1 or 2, or a combining mark of width 0 that blessed merges into the previous cell.
+ * neo-blessed is pinned exactly; __tests__/ui/width-blessed.test.ts fails if this stops holding.
+ */
+import type blessed from 'neo-blessed';
+import unicode from 'neo-blessed/lib/unicode';
+import { codePointWidth, displayWidth } from '../width';
+
+let patched = false;
+
+// Width 2 by `codePointWidth`: the same ranges, minus the combining marks inside them.
+const WIDE =
+  /((?![\u302a-\u302f\u3099\u309a])(?:\p{Emoji_Presentation}|[\u1100-\u115f\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\u{16fe0}-\u{16fe4}\u{17000}-\u{18aff}\u{1b000}-\u{1b2ff}\u{1f200}-\u{1f202}\u{1f210}-\u{1f23b}\u{1f240}-\u{1f248}\u{1f250}-\u{1f251}\u{20000}-\u{2fffd}\u{30000}-\u{3fffd}]))/gu;
+
+export function useOurWidths(): void {
+  if (patched) return;
+  patched = true;
+  unicode.charWidth = (str, i = 0) => {
+    const cp = typeof str === 'number' ? str : str.codePointAt(i);
+    return cp === undefined ? 0 : codePointWidth(cp);
+  };
+  unicode.strWidth = (s) => displayWidth(s);
+  // blessed merges a code point into the previous cell when this says it is combining.
+  unicode.combining = new Proxy(
+    {},
+    { get: (_t, p) => typeof p === 'string' && Number(p) >= 0x300 && codePointWidth(Number(p)) === 0 },
+  );
+  unicode.chars.all = WIDE;
+}
+
+interface WrappedLines extends Array<string> {
+  rtof: number[];
+  ftor: number[][];
+  fake: string[];
+  real: string[];
+  mwidth: number;
+}
+
+/**
+ * blessed's own line wrapping measures a line by UTF-16 length, so a line holding an emoji
+ * (a surrogate pair) is cut one cell early for each. Our renderers already make every line fit
+ * its box in cells (lib/ui/width.ts), so boxes drawn by us skip blessed's wrapping: one content
+ * line is one screen line, as blessed's `_wrapContent` would return it with nothing to wrap.
+ */
+export function drawPreSized(el: blessed.Widgets.BlessedElement): void {
+  (el as unknown as { _wrapContent: (content: string) => WrappedLines })._wrapContent = (content: string) => {
+    const lines = content.split('\n');
+    const out = lines.slice() as WrappedLines;
+    out.rtof = lines.map((_, i) => i);
+    out.ftor = lines.map((_, i) => [i]);
+    out.fake = lines;
+    out.real = out;
+    // eslint-disable-next-line no-control-regex -- SGR sequences from blessed's tags take no cells
+    out.mwidth = lines.reduce((m, l) => Math.max(m, displayWidth(l.replace(/\x1b\[[\d;]*m/g, ''))), 0);
+    return out;
+  };
+}

@@ -1,0 +1,100 @@
+/**
+ * The terminal: a blessed screen on the given streams, raw mode, bracketed paste, and the one
+ * `restore()` that every exit path calls (quit, signal, crash). Raw input goes through
+ * `PasteSplitter` before blessed sees it, so a pasted newline is never an Enter.
+ */
+import { PassThrough } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import blessed from 'neo-blessed';
+import { PASTE_MARKER_WAIT_MS, PasteSplitter, type InputPiece } from '../input-line';
+import { useOurWidths } from './blessed-width';
+
+/** xterm's bracketed paste mode (DECSET 2004). */
+const PASTE_MODE_ON = '\x1b[?2004h';
+const PASTE_MODE_OFF = '\x1b[?2004l';
+
+export interface TerminalStreams {
+  readonly input?: NodeJS.ReadableStream;
+  readonly output?: NodeJS.WritableStream;
+}
+
+export interface Terminal {
+  readonly screen: blessed.Widgets.Screen;
+  /** A whole paste (between the bracketed-paste markers). */
+  onPaste(fn: (text: string, truncated: boolean) => void): void;
+  /** Leaves the alternate screen, shows the cursor, ends raw mode. Safe to call twice. */
+  restore(): void;
+}
+
+type RawInput = NodeJS.ReadableStream & {
+  isTTY?: boolean;
+  isRaw?: boolean;
+  setRawMode?: (on: boolean) => void;
+};
+
+export function openTerminal(streams: TerminalStreams): Terminal {
+  useOurWidths();
+  const input = (streams.input ?? process.stdin) as RawInput;
+  const output = (streams.output ?? process.stdout) as NodeJS.WritableStream;
+  const keys = new PassThrough();
+  const splitter = new PasteSplitter();
+  const decoder = new StringDecoder('utf8');
+  let pasteHandler: (text: string, truncated: boolean) => void = () => undefined;
+
+  const wasRaw = input.isRaw === true;
+  if (input.isTTY && input.setRawMode) input.setRawMode(true);
+  let wait: NodeJS.Timeout | undefined;
+  const deliver = (pieces: InputPiece[]) => {
+    for (const piece of pieces) {
+      if (piece.t === 'keys') keys.write(piece.data);
+      else pasteHandler(piece.text, piece.truncated);
+    }
+  };
+  const onData = (chunk: Buffer | string) => {
+    if (wait) clearTimeout(wait);
+    wait = undefined;
+    deliver(splitter.feed(typeof chunk === 'string' ? chunk : decoder.write(chunk)));
+    if (splitter.holding) wait = setTimeout(() => deliver(splitter.flush()), PASTE_MARKER_WAIT_MS);
+  };
+  input.on('data', onData);
+  input.resume();
+
+  const screen = blessed.screen({
+    input: keys as unknown as NodeJS.ReadableStream,
+    output: output as NodeJS.WritableStream,
+    terminal: process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm-256color',
+    fullUnicode: true,
+    forceUnicode: true,
+    smartCSR: true,
+    autoPadding: false,
+    warnings: false,
+    resizeTimeout: 30,
+    title: 'ChatSecure',
+  } as unknown as blessed.Widgets.IScreenOptions);
+  // Draw borders as UTF-8 box characters, not through the terminal's alternate character set:
+  // every terminal we support speaks UTF-8, and ACS is what breaks under tmux, mosh and some locales.
+  (screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
+  output.write(PASTE_MODE_ON);
+
+  let restored = false;
+  return {
+    screen,
+    onPaste(fn) {
+      pasteHandler = fn;
+    },
+    restore() {
+      if (restored) return;
+      restored = true;
+      output.write(PASTE_MODE_OFF);
+      try {
+        screen.destroy();
+      } finally {
+        if (wait) clearTimeout(wait);
+        input.removeListener('data', onData);
+        if (input.isTTY && input.setRawMode) input.setRawMode(wasRaw);
+        input.pause();
+        keys.end();
+      }
+    },
+  };
+}

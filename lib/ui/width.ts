@@ -1,0 +1,198 @@
+/**
+ * Display width of text in terminal cells, and a drawable form of any text.
+ *
+ * Terminals disagree about some sequences (an emoji ZWJ family is 2 cells in one terminal and 6 in
+ * another; `❤️` is 1 or 2; flags are 1, 2 or 4), and a disagreement shifts every column after it
+ * and leaves stale characters. So `toDrawable` first rewrites a string into code points on which
+ * terminals agree (a base character plus combining marks), and `displayWidth` then counts cells:
+ * East Asian Wide / Fullwidth and emoji presentation = 2, combining marks = 0, everything else 1.
+ * It also removes control characters, so a message body can never move the cursor or recolour
+ * the screen (a peer's text is hostile input).
+ */
+
+/** East Asian Width W and F (Unicode 15, UAX #11), plus the astral planes of CJK ideographs. */
+const WIDE_RANGES: readonly (readonly [number, number])[] = [
+  [0x1100, 0x115f],
+  [0x2329, 0x232a],
+  [0x2e80, 0x303e],
+  [0x3041, 0x33ff],
+  [0x3400, 0x4dbf],
+  [0x4e00, 0x9fff],
+  [0xa000, 0xa4cf],
+  [0xa960, 0xa97f],
+  [0xac00, 0xd7a3],
+  [0xf900, 0xfaff],
+  [0xfe10, 0xfe19],
+  [0xfe30, 0xfe6f],
+  [0xff00, 0xff60],
+  [0xffe0, 0xffe6],
+  [0x16fe0, 0x16fe4],
+  [0x17000, 0x18aff],
+  [0x1b000, 0x1b2ff],
+  [0x1f200, 0x1f202],
+  [0x1f210, 0x1f23b],
+  [0x1f240, 0x1f248],
+  [0x1f250, 0x1f251],
+  [0x20000, 0x2fffd],
+  [0x30000, 0x3fffd],
+];
+
+/** Emoji that are drawn as pictures by default are 2 cells wide (UTS #51, Unicode 9 and later). */
+const EMOJI_PRESENTATION = /^\p{Emoji_Presentation}$/u;
+const ZERO_WIDTH = /^[\p{Mn}\p{Me}]$/u;
+const PICTOGRAPHIC = /\p{Extended_Pictographic}/u;
+/** Regional indicators A..Z: a pair is a flag, drawn so differently that we spell it out. */
+const RI_FIRST = 0x1f1e6;
+const RI_LAST = 0x1f1ff;
+const ZWJ = 0x200d;
+
+function inRanges(cp: number, ranges: readonly (readonly [number, number])[]): boolean {
+  let lo = 0;
+  let hi = ranges.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const [a, b] = ranges[mid];
+    if (cp < a) hi = mid - 1;
+    else if (cp > b) lo = mid + 1;
+    else return true;
+  }
+  return false;
+}
+
+/** Cells taken by one code point of a drawable string (see `toDrawable`). */
+export function codePointWidth(cp: number): 0 | 1 | 2 {
+  if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0;
+  if (cp < 0x300) return 1;
+  const ch = String.fromCodePoint(cp);
+  if (ZERO_WIDTH.test(ch) || cp === ZWJ || (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0x1160 && cp <= 0x11ff)) {
+    return 0;
+  }
+  if (inRanges(cp, WIDE_RANGES) || EMOJI_PRESENTATION.test(ch)) return 2;
+  return 1;
+}
+
+/** Cells a drawable string takes (its code points' widths summed). */
+export function displayWidth(s: string): number {
+  let w = 0;
+  for (const ch of s) w += codePointWidth(ch.codePointAt(0) as number);
+  return w;
+}
+
+// Characters replaced by `?`: controls (C0, C1, DEL), lone surrogates, unassigned and private-use
+// code points, bidi overrides (they reorder what follows: "Trojan Source").
+const UNDRAWABLE = /[\p{Cc}\p{Cs}\p{Cn}\p{Co}\u202a-\u202e\u2066-\u2069]/u;
+// Format characters that draw nothing and that terminals handle differently: dropped.
+const DROPPED = /[\p{Cf}\ufe00-\ufe0f\u{e0000}-\u{e007f}]|\p{Emoji_Modifier}/u;
+
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * Rewrites `s` so that every terminal draws it in `displayWidth(result)` cells:
+ * - controls and what cannot be drawn become `?`; a tab becomes spaces (TAB_WIDTH);
+ * - an emoji ZWJ sequence becomes its emoji side by side (👨‍👩‍👧 → 👨👩👧), skin tones
+ *   and variation selectors are dropped, a flag becomes its two letters (🇫🇷 → FR);
+ * - text is NFC-normalised so that accents are precomposed where Unicode can;
+ * - combining marks stay after their base character, or go if there is none.
+ * Newlines are kept only when `keepNewlines` is set (the conversation view wraps on them).
+ */
+export function toDrawable(s: string, keepNewlines = false): string {
+  let out = '';
+  for (const { segment } of graphemes.segment(s.normalize('NFC'))) {
+    out += drawableGrapheme(segment, keepNewlines);
+  }
+  return out;
+}
+
+export const TAB_WIDTH = 4;
+
+function drawableGrapheme(g: string, keepNewlines: boolean): string {
+  if (g === '\n' || g === '\r\n') return keepNewlines ? '\n' : ' ';
+  if (g === '\t') return ' '.repeat(TAB_WIDTH);
+  const cps = [...g].map((c) => c.codePointAt(0) as number);
+  if (cps.length === 2 && cps.every((cp) => cp >= RI_FIRST && cp <= RI_LAST)) {
+    return cps.map((cp) => String.fromCharCode(0x41 + cp - RI_FIRST)).join('');
+  }
+  let out = '';
+  let hasBase = false;
+  for (const cp of cps) {
+    const ch = String.fromCodePoint(cp);
+    if (cp >= RI_FIRST && cp <= RI_LAST) {
+      out += String.fromCharCode(0x41 + cp - RI_FIRST);
+      hasBase = true;
+    } else if (UNDRAWABLE.test(ch)) {
+      out += '?';
+      hasBase = true;
+    } else if (DROPPED.test(ch)) {
+      // ZWJ, variation selectors, skin tones, tags: nothing to draw on their own.
+    } else if (codePointWidth(cp) === 0) {
+      if (hasBase) out += ch;
+    } else {
+      out += ch;
+      hasBase = true;
+    }
+  }
+  // An emoji sequence that lost all its pictures (only modifiers) still shows something.
+  if (out === '' && PICTOGRAPHIC.test(g)) return '?';
+  return out;
+}
+
+/** The longest prefix of a drawable string that fits in `width` cells. */
+export function sliceToWidth(s: string, width: number): string {
+  let w = 0;
+  let out = '';
+  for (const ch of s) {
+    const cw = codePointWidth(ch.codePointAt(0) as number);
+    if (w + cw > width) break;
+    w += cw;
+    out += ch;
+  }
+  return out;
+}
+
+/** A drawable string cut to `width` cells (with `…` when cut) and padded with spaces to it. */
+export function fitToWidth(s: string, width: number, ellipsis = true): string {
+  if (width <= 0) return '';
+  if (displayWidth(s) <= width) return s + ' '.repeat(width - displayWidth(s));
+  const cut = ellipsis ? sliceToWidth(s, width - 1) + '…' : sliceToWidth(s, width);
+  return cut + ' '.repeat(width - displayWidth(cut));
+}
+
+/**
+ * Wraps a drawable string into lines of at most `width` cells: at spaces when a word fits,
+ * otherwise inside the word; a wide character never straddles two lines. Newlines break lines.
+ */
+export function wrapToWidth(s: string, width: number): string[] {
+  if (width < 2) width = 2;
+  const out: string[] = [];
+  for (const para of s.split('\n')) {
+    let line = '';
+    let lineW = 0;
+    for (const word of para.split(/(?<= )/)) {
+      const ww = displayWidth(word);
+      // A word fits if its letters do; the space after it may hang past the edge (trimmed).
+      if (lineW + displayWidth(word.trimEnd()) <= width) {
+        line += word;
+        lineW += ww;
+        continue;
+      }
+      if (line !== '' && displayWidth(word.trimEnd()) <= width) {
+        out.push(line.trimEnd());
+        line = word;
+        lineW = ww;
+        continue;
+      }
+      for (const ch of word) {
+        const cw = codePointWidth(ch.codePointAt(0) as number);
+        if (lineW + cw > width) {
+          out.push(line.trimEnd());
+          line = '';
+          lineW = 0;
+        }
+        line += ch;
+        lineW += cw;
+      }
+    }
+    out.push(line.trimEnd());
+  }
+  return out;
+}
