@@ -37,6 +37,8 @@ export interface UserOptions extends CommonOptions {
   passphraseFile?: string;
   readReceipts: boolean;
   bell: boolean;
+  /** Remove this relay's pinned key from known_servers, then exit (a relay key that changed on purpose). */
+  forgetServer?: string;
 }
 
 export type Command =
@@ -195,6 +197,10 @@ export function parseArgs(args: string[]): Command {
       default: true,
       describe: 'client: ring on a message off screen (--no-bell)',
     })
+    .option('forget-server', {
+      type: 'string',
+      describe: "client: remove HOST:PORT's pinned key from known_servers (after an expected key change)",
+    })
     .version(VERSION)
     .help()
     .alias('help', 'h')
@@ -256,6 +262,13 @@ export function parseArgs(args: string[]): Command {
       passphraseFile: a['passphrase-file'],
       readReceipts: a['read-receipts'],
       bell: a.bell,
+      ...(a['forget-server'] !== undefined
+        ? {
+            forgetServer: ((hp) => `${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${hp.port}`)(
+              parseHostPort(a['forget-server']),
+            ),
+          }
+        : {}),
     },
   };
 }

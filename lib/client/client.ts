@@ -274,7 +274,10 @@ export class Client extends EventEmitter<ClientEvents> {
       case 'refuse': {
         const message =
           check.status === 'changed'
-            ? changedKeyMessage(this.hostPort, this.opts.knownServersFile, check.pinned, check.offered)
+            ? changedKeyMessage(this.hostPort, this.opts.knownServersFile, check.pinned, check.offered, {
+                line: check.line,
+                user: this.name,
+              })
             : (decision.reason ?? 'the relay key is refused');
         throw new ChatError('server_key_changed', message);
       }

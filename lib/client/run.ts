@@ -34,6 +34,15 @@ export async function runClient(opts: UserOptions): Promise<void> {
   const dataDir = resolveDataDir(opts.dataDir);
   const dir = userDir(dataDir, opts.user);
   ensurePrivateDir(dir);
+  if (opts.forgetServer !== undefined) {
+    const removed = new KnownServers(path.join(dir, KNOWN_SERVERS_FILE)).forget(opts.forgetServer);
+    process.stdout.write(
+      removed
+        ? `Removed the pinned key of ${opts.forgetServer}; the next connection asks you to trust its new key.\n`
+        : `No key was pinned for ${opts.forgetServer}.\n`,
+    );
+    return;
+  }
   const lock = lockDataDir(dir);
   const file = opts.logFile ?? logFile(dataDir, { user: opts.user });
   const logger = createLogger({ file, level: opts.logLevel, debug: opts.debug, name: opts.user });
