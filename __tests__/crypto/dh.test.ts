@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { isChatError } from '../../lib/errors';
 import { dh, keyPairFromSecret } from '../../lib/crypto/dh';
-import { x25519, x25519PublicKey } from '../../lib/crypto/primitives';
+import { x25519Nacl as x25519, x25519PublicKeyNacl as x25519PublicKey } from '../../lib/crypto/primitives';
 
 describe('dh (native X25519)', () => {
   test('public keys and shared secrets match tweetnacl for random secrets', () => {
