@@ -1,20 +1,10 @@
-import { isChatError } from '../../lib/errors';
 import { encodeEnvelope, envelopeToJSON, parseEnvelope, type Envelope } from '../../lib/crypto/envelope';
 import { publicIdentity } from '../../lib/crypto/identity';
 import { toBase64, utf8, x25519KeyPair } from '../../lib/crypto/primitives';
 import { encodeHeader } from '../../lib/crypto/ratchet/header';
 import type { OurRatchetPublic } from '../../lib/crypto/ratchet/ratchet-key';
 import { makeUser, seededRandom } from './e2e-helpers';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isChatError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
+import { codeOf } from '../helpers/error-code';
 
 describe('envelope (PROTOCOL.md section 8)', () => {
   const random = seededRandom(7);

@@ -14,16 +14,7 @@ import {
 } from '../../lib/crypto/identity';
 import { ed25519KeyPair, toBase64, verify, x25519KeyPair } from '../../lib/crypto/primitives';
 import { seededRandom } from './e2e-helpers';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isChatError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
+import { codeOf } from '../helpers/error-code';
 
 describe('identity (PROTOCOL.md section 3)', () => {
   const alice = createIdentity(seededRandom(1));

@@ -1,4 +1,3 @@
-import { isChatError } from '../../lib/errors';
 import {
   encodeInnerMessage,
   MAX_BODY_BYTES,
@@ -6,16 +5,7 @@ import {
   type InnerMessage,
 } from '../../lib/crypto/inner-message';
 import { utf8 } from '../../lib/crypto/primitives';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isChatError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
+import { codeOf } from '../helpers/error-code';
 
 const ID = '0123456789abcdef0123456789abcdef';
 

@@ -1,7 +1,7 @@
 /** The Noise engine beyond the vectors: state-machine misuse, tampering, nonce limits, rekey. */
 import { CipherState, HandshakeState, MAX_NONCE, parseProtocolName } from '../../lib/crypto/noise';
 import { x25519KeyPair } from '../../lib/crypto/primitives';
-import { isChatError } from '../../lib/errors';
+import { codeOf as code } from '../helpers/error-code';
 
 const XX = 'Noise_XX_25519_ChaChaPoly_SHA256';
 
@@ -9,15 +9,6 @@ function pair() {
   const i = new HandshakeState({ protocolName: XX, initiator: true, s: x25519KeyPair() });
   const r = new HandshakeState({ protocolName: XX, initiator: false, s: x25519KeyPair() });
   return { i, r };
-}
-
-function code(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    return isChatError(e) ? e.code : 'other';
-  }
-  return undefined;
 }
 
 it('refuses unsupported names with unsupported_pattern', () => {

@@ -1,4 +1,3 @@
-import { isChatError } from '../../lib/errors';
 import { publicIdentity } from '../../lib/crypto/identity';
 import {
   makeOneTimePreKeys,
@@ -20,16 +19,7 @@ import {
 } from '../../lib/crypto/prekeys';
 import { concatBytes, toBase64, verify } from '../../lib/crypto/primitives';
 import { bundleOf, makeUser, seededRandom, T0 } from './e2e-helpers';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isChatError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
+import { codeOf } from '../helpers/error-code';
 
 const DAY = 24 * 60 * 60 * 1000;
 

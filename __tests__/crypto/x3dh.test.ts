@@ -1,19 +1,9 @@
-import { isChatError } from '../../lib/errors';
 import { publicIdentity } from '../../lib/crypto/identity';
 import { makeSignedPreKey, publicSignedPreKey, type PreKeyBundle } from '../../lib/crypto/prekeys';
 import { concatBytes, hkdfSha256, utf8, x25519 } from '../../lib/crypto/primitives';
 import { associatedData, x3dhInitiate, x3dhRespond } from '../../lib/crypto/x3dh';
 import { bundleOf, hex, makeUser, seededRandom, T0 } from './e2e-helpers';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isChatError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
+import { codeOf } from '../helpers/error-code';
 
 describe('X3DH (PROTOCOL.md section 8)', () => {
   const alice = makeUser('Alice', 20, 0);

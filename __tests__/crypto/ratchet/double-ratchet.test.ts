@@ -1,5 +1,4 @@
 /** Scenario tests of the Double Ratchet state machine (PROTOCOL.md section 8), below sessions. */
-import { isChatError } from '../../../lib/errors';
 import { encodeHeader, HEADER_LEN, parseHeader } from '../../../lib/crypto/ratchet/header';
 import {
   initInitiatorRatchet,
@@ -26,6 +25,7 @@ import {
   type Bytes,
 } from '../../../lib/crypto/primitives';
 import { seededRandom, T0 } from '../e2e-helpers';
+import { codeOf } from '../../helpers/error-code';
 
 const AD = utf8('test associated data');
 const random = seededRandom(99, 'ratchet');
@@ -61,16 +61,6 @@ function recv(state: RatchetState, wire: Wire, now = T0): { text: string; state:
     random,
   });
   return { text: Buffer.from(out.plaintext).toString('utf8'), state: out.state };
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isChatError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
 }
 
 /** Sends `count` messages, returning them all. */
