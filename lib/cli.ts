@@ -118,6 +118,8 @@ export function parseArgs(args: string[]): Command {
       (a) => {
         if (a.user !== undefined && !isValidName(a.user))
           throw new ChatError('bad_name', `"${a.user}" is not a valid name`);
+        if (a.serve && a.user !== undefined)
+          throw new ChatError('bad_args', 'choose one: --serve or --user NAME');
         if (!a.serve && a.user === undefined) a.serve = true;
         command = { kind: 'fingerprint', opts: { ...commonOpts(a), serve: Boolean(a.serve), user: a.user } };
       },

@@ -15,14 +15,15 @@ export async function printFingerprint(
   if (opts.user !== undefined) {
     const { loadPublicIdentity } = await import('./client/identity-store.js');
     const pub = loadPublicIdentity(dataDir, opts.user);
-    if (!pub) throw new ChatError('bad_args', `there is no identity for ${opts.user} in ${dataDir}`);
+    if (!pub)
+      throw new ChatError('storage_failed', `there is no identity for ${opts.user} in ${dataDir} yet`);
     process.stdout.write(`${fingerprint(pub.dhKey)}\n`);
     return;
   }
   const key = loadRelayKey(serverDir(dataDir));
   if (!key) {
     throw new ChatError(
-      'bad_args',
+      'storage_failed',
       `there is no relay key in ${serverDir(dataDir)} yet; run chatsecure --serve once`,
     );
   }
