@@ -402,7 +402,9 @@ describe('hostile input only ever throws ChatError (property)', () => {
     const copy: Record<string, unknown> | unknown[] = Array.isArray(v) ? [...v] : { ...(v as object) };
     const keys = Object.keys(copy);
     if (keys.length === 0 || path.length === 0) {
-      (copy as Record<string, unknown>)[newKey] = replacement;
+      // On an array, append instead: setting `length` (or a huge index) is not a JSON mutation.
+      if (Array.isArray(copy)) copy.push(replacement);
+      else copy[newKey] = replacement;
       return copy;
     }
     const k = keys[path[0] % keys.length];
