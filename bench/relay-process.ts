@@ -1,0 +1,70 @@
+/**
+ * The relay under test, in its own process (forked by bench/run.ts; load clients never share it).
+ * A real Relay with a real SQLite store in a fresh temp dir and a pino log at `info`.
+ *
+ * The only departure from `chatsecure --serve`: the per-connection request rate limit is raised,
+ * since a handful of connections must be able to push tens of thousands of messages a second.
+ * Every other limit (delivery window, queue caps, frame size) is the default.
+ *
+ * Argument: the data dir. Run with --expose-gc so memory is measured after a full collection.
+ */
+import * as path from 'node:path';
+import { toBase64 } from '../lib/crypto/primitives';
+import { closeLogger, createLogger } from '../lib/log';
+import { Relay } from '../lib/server/relay';
+import { loadOrCreateRelayKey } from '../lib/server/relay-key';
+import { openRelayStore } from '../lib/server/sqlite-store';
+import type { RelayCommand, RelayReport } from './ipc';
+
+/** High enough never to refuse the bench's load; the real default is 50 a second. */
+const BENCH_REQUESTS_PER_SECOND = 1_000_000;
+
+function report(r: RelayReport): void {
+  process.send?.(r);
+}
+
+async function main(): Promise<void> {
+  const dir = process.argv[2];
+  if (!dir) throw new Error('usage: relay-process DATA_DIR');
+  const logger = createLogger({ file: path.join(dir, 'relay.log'), name: 'relay', level: 'info' });
+  const { key } = loadOrCreateRelayKey(dir);
+  const relay = await Relay.start({
+    host: '127.0.0.1',
+    port: 0,
+    key,
+    store: openRelayStore(dir),
+    logger,
+    limits: { requestsPerSecond: BENCH_REQUESTS_PER_SECOND, requestBurst: BENCH_REQUESTS_PER_SECOND },
+  });
+  const gc = (globalThis as { gc?: () => void }).gc;
+  process.on('message', (cmd: RelayCommand) => {
+    switch (cmd.t) {
+      case 'mem': {
+        if (gc) {
+          gc();
+          gc();
+        }
+        const m = process.memoryUsage();
+        report({ t: 'mem', rss: m.rss, heapUsed: m.heapUsed, external: m.external });
+        return;
+      }
+      case 'stop':
+        void relay
+          .stop()
+          .then(() => closeLogger(logger))
+          .then(() => {
+            report({ t: 'stopped' });
+            process.disconnect();
+          });
+        return;
+    }
+  });
+  // The orchestrator going away must not leave a relay behind.
+  process.on('disconnect', () => setTimeout(() => process.exit(0), 3000).unref());
+  report({ t: 'ready', port: relay.address.port, publicKey: toBase64(key.publicKey) });
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench relay failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
