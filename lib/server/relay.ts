@@ -71,6 +71,15 @@ interface Session {
   chain: Promise<void>;
   /** Outer ids delivered and not yet acked. */
   readonly inflight: Set<string>;
+  /** Outer ids acked whose delete is not yet committed: `pump` must not deliver them again. */
+  readonly acking: Set<string>;
+  /** Store writes answered after their commit (not on `chain`, so requests pipeline); `stop` waits for them. */
+  readonly writes: Set<Promise<void>>;
+  /**
+   * True when the store may hold envelopes for this user that are not in `inflight`. While false,
+   * a newly stored envelope is the next in order and is delivered at once, without a store read.
+   */
+  backlog: boolean;
   pumping: boolean;
   pumpAgain: boolean;
 }
@@ -171,7 +180,7 @@ export class Relay {
       },
       (err: unknown) => {
         this.handshaking.delete(socket);
-        this.log.warn({ conn, code: codeOf(err), err: errInfo(err) }, 'handshake failed; connection closed');
+        this.log.warn({ conn, code: codeOf(err), err }, 'handshake failed; connection closed');
       },
     );
   }
@@ -241,6 +250,9 @@ export class Relay {
       fetches: new TokenBucket(this.limits.keysFetchPerMinute / 60, this.limits.keysFetchPerMinute),
       chain: Promise.resolve(),
       inflight: new Set(),
+      acking: new Set(),
+      writes: new Set(),
+      backlog: true,
       pumping: false,
       pumpAgain: false,
     };
@@ -253,6 +265,12 @@ export class Relay {
     const queued = await this.opts.store.countQueued(canon);
     channel.send({ t: 'welcome', users: this.online, queued });
     this.log.info({ conn, user: user.name, queued }, 'logged in');
+    // One-time prekeys handed out while the owner was away: ask for more at once (a new
+    // registration publishes its first 100 right after welcome, so it is not asked).
+    if (result === 'existing') {
+      const remaining = await this.opts.store.countOpks(canon);
+      if (remaining < this.limits.opkLowWater) channel.send({ t: 'keys.low', remaining });
+    }
     for (const other of this.sessions.values()) {
       if (other !== session) other.channel.send({ t: 'presence', user: user.name, online: true });
     }
@@ -297,16 +315,58 @@ export class Relay {
     }
     session.chain = session.chain
       .then(() => this.handle(session, msg))
-      .catch((err: unknown) => {
-        const code: WireErrorCode = isChatError(err) && isWireErrorCode(err.code) ? err.code : 'internal';
-        this.log.error({ conn: session.conn, user: session.user.name, code, t: msg.t }, 'request failed');
-        session.channel.send({
-          t: 'error',
-          ...('rid' in msg ? { rid: msg.rid } : {}),
-          code,
-          message: code === 'internal' ? 'the relay could not handle this request' : (err as Error).message,
-        });
-      });
+      .catch((err: unknown) => this.failed(session, msg, err));
+  }
+
+  private failed(session: Session, msg: ClientMessage, err: unknown): void {
+    const code: WireErrorCode = isChatError(err) && isWireErrorCode(err.code) ? err.code : 'internal';
+    // The operator reads the real cause (storage_failed: the disk is full); the client only the wire code.
+    this.log.error(
+      {
+        conn: session.conn,
+        user: session.user.name,
+        code: codeOf(err),
+        wire: code,
+        err,
+        t: msg.t,
+      },
+      'request failed',
+    );
+    session.channel.send({
+      t: 'error',
+      ...('rid' in msg ? { rid: msg.rid } : {}),
+      code,
+      message: code === 'internal' ? 'the relay could not handle this request' : (err as Error).message,
+    });
+  }
+
+  /** Runs `then` after a batched store write commits, off the request chain; `stop` waits for it. */
+  private afterWrite<T>(session: Session, msg: ClientMessage, write: Promise<T>, then: (v: T) => void): void {
+    const done: Promise<void> = write.then(then).catch((err: unknown) => this.failed(session, msg, err));
+    session.writes.add(done);
+    void done.finally(() => session.writes.delete(done));
+  }
+
+  /**
+   * A just-stored envelope for an online user: sent at once when nothing older waits in the
+   * store and the window has room (same order as `pump` would give), else left to `pump`.
+   */
+  private deliverNew(canon: string, env: { id: string; from: string; env: string; ts: number }): void {
+    const r = this.sessions.get(canon);
+    if (!r || !r.channel.isOpen || r.inflight.has(env.id)) return;
+    if (!r.backlog && !r.pumping && r.inflight.size < this.limits.deliveryWindow) {
+      r.inflight.add(env.id);
+      r.channel.send({ t: 'deliver', id: env.id, from: env.from, env: env.env, ts: env.ts });
+      return;
+    }
+    r.backlog = true;
+    this.pumpLater(r);
+  }
+
+  private pumpLater(session: Session): void {
+    void this.pump(session).catch((err: unknown) =>
+      this.log.error({ conn: session.conn, code: codeOf(err) }, 'delivery failed'),
+    );
   }
 
   private error(session: Session, rid: string, code: WireErrorCode, message: string): void {
@@ -395,37 +455,52 @@ export class Relay {
       }
       case 'send': {
         const canon = canonName(msg.to);
-        const target = await store.lookup(canon);
+        // An online user's record is at hand; only offline recipients cost a lookup.
+        const target = this.sessions.get(canon)?.user ?? (await store.lookup(canon));
         if (!target) {
           this.error(session, msg.rid, 'unknown_user', `no user is called ${msg.to}`);
           return;
         }
-        const r = await store.enqueue({
+        const ts = this.now();
+        const stored = store.enqueue({
           id: msg.id,
           to: canon,
           from: session.user.name,
           env: fromBase64(msg.env),
-          ts: this.now(),
+          ts,
         });
-        if (r === 'queue_full') {
-          this.error(session, msg.rid, 'queue_full', `${target.name} has too many messages waiting`);
-          return;
-        }
-        // Stored durably before we answer: from here the relay is responsible for it.
-        const recipient = this.sessions.get(canon);
-        session.channel.send({
-          t: 'sent',
-          rid: msg.rid,
-          id: msg.id,
-          status: recipient ? 'delivered' : 'queued',
+        // The store commits in call order, so this connection's next request may be read while
+        // this one commits; answers and deliveries still follow the order of the sends.
+        this.afterWrite(session, msg, stored, (r) => {
+          if (r === 'queue_full') {
+            this.error(session, msg.rid, 'queue_full', `${target.name} has too many messages waiting`);
+            return;
+          }
+          // Stored durably before we answer: from here the relay is responsible for it.
+          const recipient = this.sessions.get(canon);
+          session.channel.send({
+            t: 'sent',
+            rid: msg.rid,
+            id: msg.id,
+            status: recipient ? 'delivered' : 'queued',
+          });
+          if (!recipient) return;
+          if (r === 'ok') this.deliverNew(canon, { id: msg.id, from: session.user.name, env: msg.env, ts });
+          else this.pumpLater(recipient);
         });
-        if (recipient) await this.pump(recipient);
         return;
       }
       case 'ack': {
-        session.inflight.delete(msg.id);
-        await store.ack(session.user.canon, msg.id);
-        if (session.inflight.size <= this.limits.deliveryWindow / 2) await this.pump(session);
+        const id = msg.id;
+        session.inflight.delete(id);
+        session.acking.add(id);
+        const deleted = store.ack(session.user.canon, id);
+        this.afterWrite(session, msg, deleted, () => {
+          session.acking.delete(id);
+          if (session.backlog && session.inflight.size <= this.limits.deliveryWindow / 2) {
+            this.pumpLater(session);
+          }
+        });
         return;
       }
       default: {
@@ -450,10 +525,17 @@ export class Relay {
         session.pumpAgain = false;
         const room = this.limits.deliveryWindow - session.inflight.size;
         if (room <= 0 || !session.channel.isOpen) break;
-        const waiting = await this.opts.store.pending(session.user.canon, session.inflight.size + room);
+        const limit = session.inflight.size + session.acking.size + room;
+        // Cleared before the read: an envelope stored while we wait sets it again (deliverNew).
+        session.backlog = false;
+        const waiting = await this.opts.store.pending(session.user.canon, limit);
+        if (waiting.length >= limit) session.backlog = true;
         for (const env of waiting) {
-          if (session.inflight.has(env.id)) continue;
-          if (session.inflight.size >= this.limits.deliveryWindow) break;
+          if (session.inflight.has(env.id) || session.acking.has(env.id)) continue;
+          if (session.inflight.size >= this.limits.deliveryWindow) {
+            session.backlog = true;
+            break;
+          }
           session.inflight.add(env.id);
           session.channel.send({
             t: 'deliver',
@@ -480,11 +562,12 @@ export class Relay {
     for (const s of this.handshaking) s.destroy();
     const chains: Promise<void>[] = [];
     for (const session of this.sessions.values()) {
-      chains.push(session.chain);
+      chains.push(session.chain, ...session.writes);
       session.channel.close({ code: 'closed', message: 'the relay is stopping' });
     }
     // Let requests already taken finish their store writes before the store closes.
     await Promise.allSettled(chains);
+    await Promise.allSettled([...this.sessions.values()].flatMap((s) => [...s.writes]));
     this.sessions.clear();
     await closed;
     await this.opts.store.close();
@@ -494,9 +577,4 @@ export class Relay {
 
 function codeOf(err: unknown): string {
   return isChatError(err) ? err.code : 'internal';
-}
-
-/** What of an error may be logged: its code and sentence, never its other fields. */
-function errInfo(err: unknown): { code: string; message: string } {
-  return { code: codeOf(err), message: err instanceof Error ? err.message : String(err) };
 }

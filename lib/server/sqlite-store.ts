@@ -7,7 +7,7 @@
  * Queue limits read per-recipient and per-sender counters kept by triggers, so a check costs one
  * index lookup instead of a scan of up to 10,000 rows.
  */
-import { ChatError } from '../errors';
+import { ChatError, isChatError } from '../errors';
 import { canonName } from '../names';
 import { constantTimeEqual } from '../crypto/primitives';
 import { bytes, guarded, openSqliteFile, type SqliteDb } from '../sqlite-db';
@@ -146,11 +146,26 @@ export function openRelayStore(dir: string): RelayStore {
   return new SqliteRelayStore(db, `${dir}/${RELAY_DB_FILE}`);
 }
 
+/** One queue write waiting for the batch commit. */
+interface BatchedOp {
+  readonly operation: string;
+  readonly fn: () => unknown;
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (err: unknown) => void;
+}
+
 class SqliteRelayStore implements RelayStore {
   private readonly db: SqliteDb;
   private readonly file: string;
   private closed = false;
   private readonly q;
+  /**
+   * Queue writes (enqueue, ack) of one event-loop turn, committed together in one transaction
+   * (issue 6: one synchronous = FULL commit per message capped the relay near 1,000 msgs/s).
+   * Each promise resolves only after that commit, so `sent` still follows a durable write.
+   */
+  private batch: BatchedOp[] = [];
+  private flushScheduled = false;
 
   constructor(db: SqliteDb, file: string) {
     this.db = db;
@@ -202,6 +217,58 @@ class SqliteRelayStore implements RelayStore {
     }
   }
 
+  /** Queues `fn` for the next batch commit; its promise settles after the commit. */
+  private batched<T>(operation: string, fn: () => T): Promise<T> {
+    if (this.closed) {
+      return Promise.reject(new ChatError('storage_failed', `the ${WHAT} is closed`, operation));
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.batch.push({ operation, fn, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /**
+   * Commits the pending queue writes in one IMMEDIATE transaction. An op that refuses with a
+   * ChatError (an unknown user) has written nothing and fails alone; any SQLite failure rolls
+   * the whole batch back and fails every op in it. Called before every queue read, so reads
+   * see every write made before them (the order promise of store.ts).
+   */
+  private flush(): void {
+    this.flushScheduled = false;
+    const ops = this.batch;
+    if (ops.length === 0) return;
+    this.batch = [];
+    const results: ({ ok: true; v: unknown } | { ok: false; err: unknown })[] = [];
+    try {
+      guarded(WHAT, this.file, 'store.commit', () =>
+        this.db
+          .transaction(() => {
+            for (const op of ops) {
+              try {
+                results.push({ ok: true, v: op.fn() });
+              } catch (err) {
+                if (!isChatError(err)) throw err;
+                results.push({ ok: false, err });
+              }
+            }
+          })
+          .immediate(),
+      );
+    } catch (err) {
+      for (const op of ops) op.reject(err);
+      return;
+    }
+    ops.forEach((op, i) => {
+      const r = results[i];
+      if (r.ok) op.resolve(r.v);
+      else op.reject(r.err);
+    });
+  }
+
   register(user: NewUser, now: number): Promise<RegisterResult> {
     return this.run('store.register', () => {
       const r = this.q.insertUser.run(user.canon, user.name, user.signKey, user.dhKey, user.idcert, now, now);
@@ -238,6 +305,7 @@ class SqliteRelayStore implements RelayStore {
   freeName(canon: string): Promise<boolean> {
     // Prekeys and queued envelopes go with the user (ON DELETE CASCADE): they were made for an
     // identity that is gone.
+    this.flush();
     return this.run('store.freeName', () => this.q.deleteUser.run(canon).changes === 1);
   }
 
@@ -298,34 +366,33 @@ class SqliteRelayStore implements RelayStore {
   }
 
   enqueue(env: QueuedEnvelope): Promise<EnqueueResult> {
-    return this.run('store.enqueue', () =>
-      this.db
-        .transaction((): EnqueueResult => {
-          if (this.q.userExists.get(env.to) === undefined) throw unknownUser(env.to, 'store.enqueue');
-          if (this.q.queued.get(env.to, env.id) !== undefined) return 'duplicate';
-          const fromCanon = canonName(env.from);
-          const total = (this.q.total.get(env.to) as { n: number } | undefined)?.n ?? 0;
-          if (total >= QUEUE_MAX_PER_RECIPIENT) return 'queue_full';
-          const mine = (this.q.perSender.get(env.to, fromCanon) as { n: number } | undefined)?.n ?? 0;
-          if (mine >= QUEUE_MAX_PER_SENDER) return 'queue_full';
-          this.q.insertQueued.run(env.id, env.to, env.from, fromCanon, env.env, env.ts);
-          return 'ok';
-        })
-        .immediate(),
-    );
+    // Checks and insert run inside the batch transaction, in call order.
+    return this.batched('store.enqueue', (): EnqueueResult => {
+      if (this.q.userExists.get(env.to) === undefined) throw unknownUser(env.to, 'store.enqueue');
+      if (this.q.queued.get(env.to, env.id) !== undefined) return 'duplicate';
+      const fromCanon = canonName(env.from);
+      const total = (this.q.total.get(env.to) as { n: number } | undefined)?.n ?? 0;
+      if (total >= QUEUE_MAX_PER_RECIPIENT) return 'queue_full';
+      const mine = (this.q.perSender.get(env.to, fromCanon) as { n: number } | undefined)?.n ?? 0;
+      if (mine >= QUEUE_MAX_PER_SENDER) return 'queue_full';
+      this.q.insertQueued.run(env.id, env.to, env.from, fromCanon, env.env, env.ts);
+      return 'ok';
+    });
   }
 
   pending(canon: string, limit?: number): Promise<QueuedEnvelope[]> {
+    this.flush();
     return this.run('store.pending', () =>
       (this.q.pending.all(canon, limit ?? QUEUE_MAX_PER_RECIPIENT) as QueueRow[]).map(toQueued),
     );
   }
 
   ack(canon: string, id: string): Promise<boolean> {
-    return this.run('store.ack', () => this.q.ack.run(canon, id).changes === 1);
+    return this.batched('store.ack', () => this.q.ack.run(canon, id).changes === 1);
   }
 
   countQueued(canon: string): Promise<number> {
+    this.flush();
     return this.run(
       'store.countQueued',
       () => (this.q.total.get(canon) as { n: number } | undefined)?.n ?? 0,
@@ -333,11 +400,14 @@ class SqliteRelayStore implements RelayStore {
   }
 
   expire(now: number): Promise<number> {
+    this.flush();
     return this.run('store.expire', () => this.q.expire.run(now - QUEUE_TTL_MS).changes);
   }
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    // What was accepted is committed before the file closes.
+    this.flush();
     return this.run('store.close', () => {
       this.closed = true;
       this.db.close();
