@@ -146,7 +146,20 @@ export function openSqliteFile(dir: string, fileName: string, spec: SqliteFileSp
   const file = path.join(dir, fileName);
   return guarded(spec.what, file, 'store.open', () => {
     fs.mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
-    createPrivateFile(file);
+    if (fs.existsSync(file)) {
+      tightenMode(file);
+      // A new store is created under another name and renamed into place once initialised, so
+      // an empty file here is always a truncated store: reported, never silently re-created.
+      if (fs.statSync(file).size === 0) {
+        throw new ChatError(
+          'corrupt_store',
+          `the ${spec.what} at ${file} is empty (truncated); it was left untouched: restore it from a backup or move it aside`,
+          'store.open',
+        );
+      }
+    } else {
+      createFresh(file, spec);
+    }
     const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
     try {
       checkAndInit(db, spec, file);
@@ -158,22 +171,35 @@ export function openSqliteFile(dir: string, fileName: string, spec: SqliteFileSp
   });
 }
 
-function createPrivateFile(file: string): void {
-  let fd: number;
-  try {
-    fd = fs.openSync(
-      file,
-      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL,
-      DATA_FILE_MODE,
-    );
-  } catch (err) {
-    if (errnoCode(err) !== 'EEXIST') throw err;
-    // Existing file: tighten a loose mode (an old copy restored by hand), never its contents.
-    const st = fs.statSync(file);
-    if (st.isFile() && (st.mode & 0o077) !== 0) fs.chmodSync(file, DATA_FILE_MODE);
-    return;
-  }
+/** Existing file: tighten a loose mode (an old copy restored by hand), never its contents. */
+function tightenMode(file: string): void {
+  const st = fs.statSync(file);
+  if (st.isFile() && (st.mode & 0o077) !== 0) fs.chmodSync(file, DATA_FILE_MODE);
+}
+
+/** Initialises a new store as `<file>.new` (0600), syncs it, then renames it into place. */
+function createFresh(file: string, spec: SqliteFileSpec): void {
+  const tmp = `${file}.new`;
+  for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`, `${tmp}-journal`]) fs.rmSync(f, { force: true });
+  const fd = fs.openSync(
+    tmp,
+    fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL,
+    DATA_FILE_MODE,
+  );
   fs.closeSync(fd);
+  const db = new Database(tmp, { timeout: BUSY_TIMEOUT_MS });
+  try {
+    checkAndInit(db, spec, file);
+  } finally {
+    db.close();
+  }
+  const sync = fs.openSync(tmp, 'r');
+  fs.fsyncSync(sync);
+  fs.closeSync(sync);
+  fs.renameSync(tmp, file);
+  const dirFd = fs.openSync(path.dirname(file), 'r');
+  fs.fsyncSync(dirFd);
+  fs.closeSync(dirFd);
 }
 
 function checkAndInit(db: SqliteDb, spec: SqliteFileSpec, file: string): void {
