@@ -300,20 +300,22 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     this.channel = channel;
     let welcomed = false;
-    channel.on('message', (m) => {
-      if (!welcomed) {
-        if (m.t === 'welcome') {
-          welcomed = true;
-          this.onWelcome(m);
-        } else if (m.t === 'error') {
-          this.log.warn({ code: m.code }, 'login refused');
-          channel.close({ code: 'closed', message: m.message });
-          this.afterDisconnect(m.code, m.message);
+    channel.on('message', (m) =>
+      this.guardStore(m.t, () => {
+        if (!welcomed) {
+          if (m.t === 'welcome') {
+            welcomed = true;
+            this.onWelcome(m);
+          } else if (m.t === 'error') {
+            this.log.warn({ code: m.code }, 'login refused');
+            channel.close({ code: 'closed', message: m.message });
+            this.afterDisconnect(m.code, m.message);
+          }
+          return;
         }
-        return;
-      }
-      this.onRelayMessage(m);
-    });
+        this.onRelayMessage(m);
+      }),
+    );
     channel.on('invalid', (err) => this.log.warn({ code: err.code }, 'invalid message from the relay'));
     channel.on('close', (reason) => {
       if (this.channel !== channel) return;
@@ -321,6 +323,23 @@ export class Client extends EventEmitter<ClientEvents> {
       this.afterDisconnect(reason.code, reason.message);
     });
     channel.start();
+  }
+
+  /**
+   * A full disk or a damaged store while handling a relay message is reported (an `error` event
+   * with the store's sentence), never thrown out of the socket handler, where it would end the
+   * process. What it interrupted is safe to redo: an unacked delivery comes again on the next
+   * connection, and an outbox entry not marked sent is sent again with the same bytes (the relay
+   * drops an id still queued; the receiver drops an envelope it already decrypted, section 8).
+   */
+  private guardStore(t: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (!isChatError(err, 'storage_failed') && !isChatError(err, 'corrupt_store')) throw err;
+      this.log.error({ code: err.code, t }, 'the store failed while handling a relay message');
+      this.emit('error', { code: err.code, message: err.message });
+    }
   }
 
   private onWelcome(m: Extract<RelayMessage, { t: 'welcome' }>): void {
