@@ -65,6 +65,8 @@ it('delivers to a user never online with the sender: with a one-time prekey, the
 
   const eve = await user('Eve', { dir: eveDir });
   await waitForMessages(eve, 2);
+  // Her one-time prekeys ran out while she was away: the relay says keys.low and she tops up.
+  await waitFor(async () => (await relayStore().countOpks('eve')) >= 20, 10000, 'Eve to top up her prekeys');
   expect(eve.messages.map((m) => `${m.peerName}: ${m.body}`).sort()).toEqual([
     'Adam: with a one-time prekey',
     'Bob: with the signed prekey only',

@@ -360,3 +360,34 @@ describe('the passphrase prompt', () => {
     t.dispose();
   });
 });
+
+describe('a contact whose identity changes', () => {
+  test('the changed-safety-number warning shows, with the way to verify and accept', async () => {
+    const s = await screenFor('Dave', { bell: false });
+    await s.user.online();
+    const frank = await makeUser(relay.port, 'Frank');
+    users.push(frank);
+    s.user.client.send('Frank', 'hello Frank');
+    await waitFor(() => frank.messages.length === 1, 10000, 'Frank to receive');
+    await frank.stop();
+    users.splice(users.indexOf(frank), 1);
+    // Frank lost his device: the operator frees the name and he registers a new identity.
+    const store = (relay.relay as unknown as { opts: { store: { freeName(c: string): Promise<boolean> } } })
+      .opts.store;
+    await store.freeName('frank');
+    const frank2 = await makeUser(relay.port, 'Frank');
+    users.push(frank2);
+    frank2.client.send('Dave', 'new phone, same Frank');
+    const text = await s.t.waitForText('Safety number changed: Frank');
+    expect(text).toMatch(/\/verify Frank/);
+    expect(text).toMatch(/\/accept Frank/);
+    expect(text).not.toContain('new phone, same Frank');
+    s.t.type('c');
+    await s.t.waitFor((x) => !x.includes('Safety number changed: Frank'), 'the dialog to close');
+    // The sidebar marks Frank's changed key.
+    expect(s.t.lines().some((l) => /Frank/.test(l) && l.includes('!'))).toBe(true);
+    opened.splice(opened.indexOf(s), 1);
+    expect(await quit(s)).toBe(0);
+    s.t.dispose();
+  });
+});
