@@ -71,6 +71,8 @@ type Request =
 
 interface PendingRequest {
   readonly expect: RelayMessage['t'];
+  /** Pages of a `users` answer received so far (every page but the last has `more`). */
+  readonly pages: UserEntry[];
   readonly resolve: (m: RelayMessage) => void;
   readonly reject: (e: ChatError) => void;
   readonly timer: NodeJS.Timeout;
@@ -387,7 +389,13 @@ export class Client extends EventEmitter<ClientEvents> {
         this.requests.delete(rid);
         reject(new ChatError('connection_closed', 'the relay did not answer in time'));
       }, REQUEST_TIMEOUT_MS);
-      this.requests.set(rid, { expect, resolve: resolve as (m: RelayMessage) => void, reject, timer });
+      this.requests.set(rid, {
+        expect,
+        pages: [],
+        resolve: resolve as (m: RelayMessage) => void,
+        reject,
+        timer,
+      });
       channel.send({ ...msg, rid } as ClientMessage);
     });
   }
@@ -400,6 +408,11 @@ export class Client extends EventEmitter<ClientEvents> {
     if (rid !== undefined && m.t !== 'ping') {
       const pending = this.requests.get(rid);
       if (pending) {
+        if (m.t === 'users') {
+          pending.pages.push(...m.users);
+          if (m.more) return;
+          m = { ...m, users: pending.pages };
+        }
         this.requests.delete(rid);
         clearTimeout(pending.timer);
         if (m.t === 'error') pending.reject(new ChatError(asCode(m.code), m.message));

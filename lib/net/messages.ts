@@ -111,7 +111,13 @@ export type ClientMessage =
 /** Relay -> client (section 7). */
 export type RelayMessage =
   | { readonly t: 'welcome'; readonly users: readonly string[]; readonly queued: number }
-  | { readonly t: 'users'; readonly rid: string; readonly users: readonly UserEntry[] }
+  /** Paged: every page but the last has `more: true` (a large directory does not fit one frame). */
+  | {
+      readonly t: 'users';
+      readonly rid: string;
+      readonly users: readonly UserEntry[];
+      readonly more?: boolean;
+    }
   | { readonly t: 'presence'; readonly user: string; readonly online: boolean }
   | {
       readonly t: 'keys.bundle';
@@ -123,7 +129,8 @@ export type RelayMessage =
       readonly spk: SignedPrekey;
       readonly opk?: OneTimePrekey;
     }
-  | { readonly t: 'keys.low'; readonly remaining: number }
+  /** Unsolicited when fewer than 20 one-time prekeys are left; with `rid`, the answer to `keys.publish`. */
+  | { readonly t: 'keys.low'; readonly remaining: number; readonly rid?: string }
   | { readonly t: 'sent'; readonly rid: string; readonly id: string; readonly status: SendStatus }
   | {
       readonly t: 'deliver';
@@ -390,7 +397,7 @@ const CLIENT_BODIES: Bodies<ClientMessage> = {
 
 const RELAY_BODIES: Bodies<RelayMessage> = {
   welcome: { users: array(name, Number.MAX_SAFE_INTEGER, 'too_large'), queued: count },
-  users: { rid, users: array(userEntry, Number.MAX_SAFE_INTEGER, 'too_large') },
+  users: { rid, users: array(userEntry, Number.MAX_SAFE_INTEGER, 'too_large'), more: optional(bool) },
   presence: { user: name, online: bool },
   'keys.bundle': {
     rid,
@@ -401,7 +408,7 @@ const RELAY_BODIES: Bodies<RelayMessage> = {
     spk: signedPrekey,
     opk: optional(oneTimePrekey),
   },
-  'keys.low': { remaining: count },
+  'keys.low': { remaining: count, rid: optional(rid) },
   sent: { rid, id, status: oneOf<SendStatus>(['delivered', 'queued']) },
   deliver: { id, from: name, env: envelope, ts: millis },
   ping: { rid },

@@ -36,6 +36,13 @@ export interface RelayLimits {
   readonly deliveryWindow: number;
   /** Fewer one-time prekeys than this and the owner is told `keys.low`. */
   readonly opkLowWater: number;
+  /**
+   * Names in `welcome` and entries per `users` page. A frame holds 65535 bytes and a name up to
+   * 32 characters: 1,000 names (~35 KB) and 500 directory entries (~40 KB) always fit. More
+   * online users follow `welcome` as `presence` messages; more entries, as further pages.
+   */
+  readonly welcomeMaxUsers: number;
+  readonly usersPageSize: number;
 }
 
 export const DEFAULT_LIMITS: RelayLimits = {
@@ -44,6 +51,8 @@ export const DEFAULT_LIMITS: RelayLimits = {
   keysFetchPerMinute: 10,
   deliveryWindow: 100,
   opkLowWater: 20,
+  welcomeMaxUsers: 1000,
+  usersPageSize: 500,
 };
 
 export interface RelayOptions {
@@ -263,7 +272,10 @@ export class Relay {
     channel.start();
 
     const queued = await this.opts.store.countQueued(canon);
-    channel.send({ t: 'welcome', users: this.online, queued });
+    const online = this.online;
+    const cap = this.limits.welcomeMaxUsers;
+    channel.send({ t: 'welcome', users: online.slice(0, cap), queued });
+    for (const name of online.slice(cap)) channel.send({ t: 'presence', user: name, online: true });
     this.log.info({ conn, user: user.name, queued }, 'logged in');
     // One-time prekeys handed out while the owner was away: ask for more at once (a new
     // registration publishes its first 100 right after welcome, so it is not asked).
@@ -384,16 +396,21 @@ export class Relay {
       case 'pong':
         return;
       case 'list': {
-        const users = await store.listUsers();
-        session.channel.send({
-          t: 'users',
-          rid: msg.rid,
-          users: users.map((u) => ({
-            name: u.name,
-            online: this.sessions.has(u.canon),
-            lastSeen: u.lastSeen ?? null,
-          })),
-        });
+        const users = (await store.listUsers()).map((u) => ({
+          name: u.name,
+          online: this.sessions.has(u.canon),
+          lastSeen: u.lastSeen ?? null,
+        }));
+        const size = this.limits.usersPageSize;
+        for (let i = 0; i === 0 || i < users.length; i += size) {
+          const more = i + size < users.length;
+          session.channel.send({
+            t: 'users',
+            rid: msg.rid,
+            users: users.slice(i, i + size),
+            ...(more ? { more } : {}),
+          });
+        }
         return;
       }
       case 'keys.publish': {
@@ -412,7 +429,7 @@ export class Relay {
           return;
         }
         const remaining = await store.countOpks(session.user.canon);
-        session.channel.send({ t: 'keys.low', remaining, rid: msg.rid } as RelayMessage);
+        session.channel.send({ t: 'keys.low', remaining, rid: msg.rid });
         return;
       }
       case 'keys.fetch': {
