@@ -28,13 +28,17 @@ interface Options {
   readonly quick: boolean;
   readonly e2e: E2eMode;
   readonly profile: boolean;
+  /** `--only crypto,throughput,handshakes,idle`: run just those parts (all by default). */
+  readonly only: ReadonlySet<string> | undefined;
 }
 
 function parseArgs(argv: readonly string[]): Options {
   const e2eAt = argv.indexOf('--e2e');
   const e2e = e2eAt >= 0 ? argv[e2eAt + 1] : 'aead';
   if (e2e !== 'aead' && e2e !== 'ratchet') throw new Error('--e2e is aead or ratchet');
-  return { quick: argv.includes('--quick'), e2e, profile: argv.includes('--profile') };
+  const onlyAt = argv.indexOf('--only');
+  const only = onlyAt >= 0 ? new Set((argv[onlyAt + 1] ?? '').split(',')) : undefined;
+  return { quick: argv.includes('--quick'), e2e, profile: argv.includes('--profile'), only };
 }
 
 /** Settings of one run; the default is bounded to about 4 minutes on the 2-core machine. */
@@ -377,8 +381,12 @@ async function main(): Promise<void> {
   const started = new Date();
   const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
 
-  log('crypto primitive rates');
-  const crypto: CryptoRow[] = cryptoRates(p.cryptoMs);
+  const want = (part: string) => !opts.only || opts.only.has(part);
+  let crypto: CryptoRow[] = [];
+  if (want('crypto')) {
+    log('crypto primitive rates');
+    crypto = cryptoRates(p.cryptoMs);
+  }
 
   const workers = startWorkers();
   const throughput: ThroughputResult[] = [];
@@ -388,7 +396,7 @@ async function main(): Promise<void> {
   try {
     const r = await startRelay(opts, 'load');
     try {
-      for (const clients of p.sizes) {
+      for (const clients of want('throughput') ? p.sizes : []) {
         log(`throughput with ${clients} clients`);
         const setupMs = await makePairs(workers, r.port, r.key, clients, opts.e2e, `c${clients}`);
         throughput.push(await measureThroughput(r.relay, workers, clients, setupMs, p));
@@ -404,15 +412,19 @@ async function main(): Promise<void> {
       await stopRelay(r);
     }
     // A fresh relay: closing 1,000 clients leaves the old one busy with ~500,000 presence messages.
-    log('handshakes');
-    const h = await startRelay(opts, 'handshakes');
-    try {
-      handshakes = await measureHandshakes(workers, h.port, h.key, p);
-    } finally {
-      await stopRelay(h);
+    if (want('handshakes')) {
+      log('handshakes');
+      const h = await startRelay(opts, 'handshakes');
+      try {
+        handshakes = await measureHandshakes(workers, h.port, h.key, p);
+      } finally {
+        await stopRelay(h);
+      }
     }
-    log('idle connections');
-    memory = await measureIdleMemory(opts, workers, p);
+    if (want('idle')) {
+      log('idle connections');
+      memory = await measureIdleMemory(opts, workers, p);
+    }
   } finally {
     for (const w of workers) w.kill();
   }

@@ -138,14 +138,23 @@ function b64url(b: Bytes): string {
  * Imported through JWK (about 6 µs; DER import is about 80 µs on these machines). Never
  * exported through JWK: Node 20.20 can deadlock there.
  */
+const EMPTY_KEY = new Uint8Array(0);
+
 export class NativeX25519Key {
   private readonly key: crypto.KeyObject;
 
-  constructor(secretKey: Bytes, publicKey: Bytes = x25519PublicKey(secretKey)) {
-    this.key = crypto.createPrivateKey({
-      key: { kty: 'OKP', crv: 'X25519', d: b64url(secretKey), x: b64url(publicKey) },
-      format: 'jwk',
-    });
+  constructor(secretKey: Bytes, publicKey: Bytes = x25519PublicKey(secretKey), key?: crypto.KeyObject) {
+    this.key =
+      key ??
+      crypto.createPrivateKey({
+        key: { kty: 'OKP', crv: 'X25519', d: b64url(secretKey), x: b64url(publicKey) },
+        format: 'jwk',
+      });
+  }
+
+  /** Wraps a key object Node generated (no import at all). */
+  static fromKeyObject(key: crypto.KeyObject): NativeX25519Key {
+    return new NativeX25519Key(EMPTY_KEY, EMPTY_KEY, key);
   }
 
   dh(publicKey: Bytes): Bytes {
@@ -169,8 +178,19 @@ export class NativeX25519Key {
 
 /** X25519 with Node's native crypto; byte-identical to `x25519` (a test proves it). */
 export function x25519NativeWith(local: KeyPair, publicKey: Bytes): Bytes {
-  return new NativeX25519Key(local.secretKey, local.publicKey).dh(publicKey);
+  let key = nativeKeys.get(local.secretKey);
+  if (!key) {
+    key = new NativeX25519Key(local.secretKey, local.publicKey);
+    nativeKeys.set(local.secretKey, key);
+  }
+  return key.dh(publicKey);
 }
+
+/**
+ * Native key objects by the secret key's bytes, so a key used for several DHs (the relay's
+ * static key, a handshake's ephemeral) is imported once. Weak: it lives as long as the bytes.
+ */
+const nativeKeys = new WeakMap<Bytes, NativeX25519Key>();
 
 /** X25519 with Node's native crypto, from a secret key alone. */
 export function x25519Native(secretKey: Bytes, publicKey: Bytes): Bytes {
@@ -184,10 +204,12 @@ export function x25519KeyPairNative(): KeyPair {
   const { publicKey, privateKey } = crypto.generateKeyPairSync('x25519');
   const spki = publicKey.export({ format: 'der', type: 'spki' });
   const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
-  return {
+  const pair = {
     publicKey: new Uint8Array(spki.subarray(spki.length - 32)),
     secretKey: new Uint8Array(pkcs8.subarray(pkcs8.length - 32)),
   };
+  nativeKeys.set(pair.secretKey, NativeX25519Key.fromKeyObject(privateKey));
+  return pair;
 }
 
 /** PKCS#8 DER prefix of a raw X25519 private key (RFC 8410). */
