@@ -78,9 +78,13 @@ interface PendingRequest {
   readonly timer: NodeJS.Timeout;
 }
 
+/** A text typed but not yet encrypted (no session yet): everything needed to encrypt it later. */
 interface Unsent {
   readonly id: string;
   readonly peer: string;
+  readonly peerName: string;
+  readonly body: string;
+  readonly ts: number;
 }
 
 /** Codes after which reconnecting cannot help: the user must act. */
@@ -518,7 +522,7 @@ export class Client extends EventEmitter<ClientEvents> {
     };
     this.store.transaction(() => {
       this.store.addMessage(msg);
-      this.setUnsent([...this.unsent(), { id: msg.id, peer }]);
+      this.setUnsent([...this.unsent(), { id: msg.id, peer, peerName: msg.peerName, body, ts: now }]);
     });
     this.log.debug({ to: peer }, 'message stored for sending');
     void this.flush();
@@ -548,9 +552,9 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private async encryptUnsent(): Promise<void> {
-    const byPeer = new Map<string, string[]>();
-    for (const u of this.unsent()) byPeer.set(u.peer, [...(byPeer.get(u.peer) ?? []), u.id]);
-    for (const [peer, ids] of byPeer) {
+    const byPeer = new Map<string, Unsent[]>();
+    for (const u of this.unsent()) byPeer.set(u.peer, [...(byPeer.get(u.peer) ?? []), u]);
+    for (const [peer, texts] of byPeer) {
       try {
         if (!this.e2e.hasSession(peer)) {
           const m = await this.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
@@ -570,16 +574,10 @@ export class Client extends EventEmitter<ClientEvents> {
         this.scheduleRetry();
         continue;
       }
-      const history = new Map(this.store.history(peer, 5000).map((r) => [r.id, r]));
-      for (const id of ids) {
-        const rec = history.get(id);
-        if (!rec || rec.direction !== 'out') {
-          this.setUnsent(this.unsent().filter((u) => u.id !== id));
-          continue;
-        }
-        this.e2e.encrypt(peer, { kind: 'text', id, ts: rec.ts, body: rec.body }, (envelope) => {
-          this.store.queueOutgoing({ id, to: rec.peerName, envelope, createdAt: this.now() });
-          this.setUnsent(this.unsent().filter((u) => u.id !== id));
+      for (const u of texts) {
+        this.e2e.encrypt(peer, { kind: 'text', id: u.id, ts: u.ts, body: u.body }, (envelope) => {
+          this.store.queueOutgoing({ id: u.id, to: u.peerName, envelope, createdAt: this.now() });
+          this.setUnsent(this.unsent().filter((x) => x.id !== u.id));
         });
       }
     }

@@ -196,7 +196,12 @@ const nativeKeys = new WeakMap<Bytes, NativeX25519Key>();
 export function x25519Native(secretKey: Bytes, publicKey: Bytes): Bytes {
   if (secretKey.length !== X25519_KEY_LEN)
     throw new ChatError('bad_key', 'X25519 secret key must be 32 bytes');
-  return new NativeX25519Key(secretKey).dh(publicKey);
+  let key = nativeKeys.get(secretKey);
+  if (!key) {
+    key = new NativeX25519Key(secretKey);
+    nativeKeys.set(secretKey, key);
+  }
+  return key.dh(publicKey);
 }
 
 /** Generates an X25519 pair with Node's generator, exporting through DER (never JWK). */
