@@ -22,6 +22,17 @@ export interface CommonOptions {
   debug: boolean;
 }
 
+/** `chatsecure logs [FILE]` (lib/logs-command.ts). */
+export interface LogsOptions extends CommonOptions {
+  file?: string;
+  user?: string;
+  follow: boolean;
+  level?: string;
+  since?: string;
+  grep?: string;
+  json: boolean;
+}
+
 export interface ServeOptions extends CommonOptions {
   host: string;
   port: number;
@@ -49,15 +60,7 @@ export type Command =
   | { kind: 'fingerprint'; opts: CommonOptions & { serve: boolean; user?: string } }
   | {
       kind: 'logs';
-      opts: CommonOptions & {
-        file?: string;
-        user?: string;
-        follow: boolean;
-        level?: string;
-        since?: string;
-        grep?: string;
-        json: boolean;
-      };
+      opts: LogsOptions;
     };
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];

@@ -13,20 +13,12 @@
 import * as fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { prettyFactory } from 'pino-pretty';
-import type { CommonOptions } from './cli';
+import type { LogsOptions } from './cli';
 import { ChatError } from './errors';
 import { canonName, isValidName } from './names';
 import { logFile, resolveDataDir } from './paths';
 
-export interface LogsOptions extends CommonOptions {
-  file?: string;
-  user?: string;
-  follow: boolean;
-  level?: string;
-  since?: string;
-  grep?: string;
-  json: boolean;
-}
+export type { LogsOptions };
 
 /** pino's level numbers; `silent` shows nothing. */
 export const LOG_LEVEL_VALUES: Readonly<Record<string, number>> = {

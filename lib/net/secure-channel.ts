@@ -337,16 +337,30 @@ function extractRid(plaintext: Bytes): string | undefined {
   return undefined;
 }
 
-function withDeadline<T>(p: Promise<T>, ms: number, onTimeout: () => void): Promise<T> {
+/**
+ * Runs one side's handshake steps under the deadline (a monotonic timer). On any failure the
+ * socket goes (after flushing, for a no_common_suite refusal) and a coded error is thrown.
+ */
+async function underDeadline<T>(io: FrameSocket, steps: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      onTimeout();
-      reject(new ChatError('handshake_timeout', `the handshake did not finish within ${ms / 1000} s`));
-    }, ms);
+    timer = setTimeout(
+      () => reject(new ChatError('handshake_timeout', `the handshake did not finish within ${ms / 1000} s`)),
+      ms,
+    );
     timer.unref();
   });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  try {
+    return await Promise.race([steps, timeout]);
+  } catch (err) {
+    const e = asHandshakeError(err);
+    io.fail(e);
+    if (e.code === 'no_common_suite') io.socket.end();
+    else io.socket.destroy();
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function asHandshakeError(err: unknown): ChatError {
@@ -428,16 +442,7 @@ export async function acceptSecureChannel<In, Out>(
     );
     return { channel, login };
   };
-  try {
-    return await withDeadline(run(), opts.handshakeDeadlineMs ?? HANDSHAKE_DEADLINE_MS, () => undefined);
-  } catch (err) {
-    const e = asHandshakeError(err);
-    io.fail(e);
-    // Let a refusal hello flush before the socket goes.
-    if (e.code === 'no_common_suite') socket.end();
-    else socket.destroy();
-    throw e;
-  }
+  return underDeadline(io, run(), opts.handshakeDeadlineMs ?? HANDSHAKE_DEADLINE_MS);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -513,12 +518,5 @@ export async function connectSecureChannel<In, Out>(
     );
     return { channel, serverInfo };
   };
-  try {
-    return await withDeadline(run(), opts.handshakeDeadlineMs ?? HANDSHAKE_DEADLINE_MS, () => undefined);
-  } catch (err) {
-    const e = asHandshakeError(err);
-    io.fail(e);
-    socket.destroy();
-    throw e;
-  }
+  return underDeadline(io, run(), opts.handshakeDeadlineMs ?? HANDSHAKE_DEADLINE_MS);
 }
