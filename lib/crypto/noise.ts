@@ -19,7 +19,7 @@ import {
   sha256,
   utf8,
   wipe,
-  x25519,
+  x25519NativeWith,
   x25519KeyPair,
 } from './primitives';
 
@@ -296,8 +296,8 @@ export class SymmetricState {
 /** X25519 between one of our key pairs and a remote public key. */
 export type DhFunction = (local: KeyPair, remotePublic: Bytes) => Bytes;
 
-/** The default DH: tweetnacl (PROTOCOL.md section 2). */
-export const naclDh: DhFunction = (local, remotePublic) => x25519(local.secretKey, remotePublic);
+/** The default DH: primitives.x25519 (native, proved identical to tweetnacl; PROTOCOL.md section 2). */
+export const defaultDh: DhFunction = (local, remotePublic) => x25519NativeWith(local, remotePublic);
 
 export interface HandshakeOptions {
   /** Full protocol name, e.g. `Noise_XX_25519_ChaChaPoly_SHA256`. */
@@ -312,7 +312,7 @@ export interface HandshakeOptions {
   readonly rs?: Bytes;
   /** The peer's ephemeral public key, when it is a pre-message. */
   readonly re?: Bytes;
-  /** X25519 implementation; defaults to tweetnacl. The relay may pass the native one. */
+  /** X25519 implementation; defaults to primitives.x25519. Tests may inject another. */
   readonly dh?: DhFunction;
   /** Ephemeral generator, for tests that need determinism; defaults to fresh random keys. */
   readonly generateKeyPair?: () => KeyPair;
@@ -350,7 +350,7 @@ export class HandshakeState {
     this.e = opts.e;
     this.rs = opts.rs;
     this.re = opts.re;
-    this.dh = opts.dh ?? naclDh;
+    this.dh = opts.dh ?? defaultDh;
     this.generateKeyPair = opts.generateKeyPair ?? (() => x25519KeyPair());
 
     this.ss.mixHash(opts.prologue ?? EMPTY);

@@ -9,15 +9,8 @@
  */
 import { EventEmitter } from 'node:events';
 import type * as net from 'node:net';
-import { CipherState, type DhFunction, HandshakeState } from '../crypto/noise';
-import {
-  type Bytes,
-  concatBytes,
-  type KeyPair,
-  utf8,
-  x25519KeyPairNative,
-  x25519NativeWith,
-} from '../crypto/primitives';
+import { CipherState, HandshakeState } from '../crypto/noise';
+import { type Bytes, concatBytes, type KeyPair, utf8, x25519KeyPairNative } from '../crypto/primitives';
 import { ChatError, type ErrorCode, isChatError } from '../errors';
 import { encodeFrame, FrameDecoder } from './framing';
 import {
@@ -57,9 +50,6 @@ export function handshakePrologue(clientHello: Bytes, serverHello: Bytes): Bytes
     serverHello,
   );
 }
-
-/** X25519 through Node's native crypto (byte-identical to tweetnacl; a test proves it). */
-const nativeDh: DhFunction = (local, remote) => x25519NativeWith(local, remote);
 
 export interface ChannelTimeouts {
   handshakeDeadlineMs?: number;
@@ -418,7 +408,6 @@ export async function acceptSecureChannel<In, Out>(
       initiator: false,
       prologue: handshakePrologue(chBytes, shBytes),
       s: opts.staticKey,
-      dh: nativeDh,
       generateKeyPair: x25519KeyPairNative,
     });
     // -> e
@@ -490,7 +479,6 @@ export async function connectSecureChannel<In, Out>(
       initiator: true,
       prologue: handshakePrologue(chBytes, shBytes),
       s: opts.staticKey,
-      dh: nativeDh,
       generateKeyPair: x25519KeyPairNative,
     });
     // -> e
