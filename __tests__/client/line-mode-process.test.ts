@@ -3,6 +3,7 @@
  * pipes, as a script or a 2016 user would drive them.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import { makeUser } from '../helpers/client-harness';
 import { BIN, startRelayProcess, tempDir, waitFor } from '../helpers/relay-harness';
 
 interface Proc {
@@ -64,6 +65,44 @@ it('two line-mode clients chat through a relay process; /list shows both online'
   } catch (err) {
     for (const p of procs) process.stderr.write(`--- client output ---\n${p.out()}\n`);
     throw err;
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill();
+    await relay.stop();
+  }
+}, 60000);
+
+it('prints at start the messages stored but never shown by an earlier run', async () => {
+  const dataDir = tempDir();
+  const relay = await startRelayProcess(dataDir);
+  const procs: Proc[] = [];
+  try {
+    const common = ['--server-fingerprint', relay.fingerprint];
+    const eve = client(relay.port, 'Eve', dataDir, common);
+    procs.push(eve);
+    await waitFor(() => eve.out().includes('* connected'), 15000, 'Eve connected');
+    eve.child.stdin.end('/exit\n');
+    expect(await eve.exit).toBe(0);
+
+    // Eve's store receives a message while no view shows it: a Client object stands in for the
+    // moment between storing and printing (the line mode would have printed it at once).
+    const adam = await makeUser(relay.port, 'Adam');
+    adam.client.send('Eve', 'stored while you were away');
+    await waitFor(() => adam.client.outboxSize() === 0, 10000, 'the relay to take it');
+    const eveStore = await makeUser(relay.port, 'Eve', { dir: `${dataDir}/users/eve` });
+    await waitFor(() => eveStore.messages.length === 1, 10000, 'Eve’s store to hold it');
+    await eveStore.stop();
+    await adam.stop();
+
+    const again = client(relay.port, 'Eve', dataDir, common);
+    procs.push(again);
+    await waitFor(
+      () => again.out().includes('Adam: stored while you were away'),
+      15000,
+      'the unshown message',
+    );
+    again.child.stdin.end('/exit\n');
+    expect(await again.exit).toBe(0);
+    expect(again.out().match(/stored while you were away/g)).toHaveLength(1);
   } finally {
     for (const p of procs) if (p.child.exitCode === null) p.child.kill();
     await relay.stop();

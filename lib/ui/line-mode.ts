@@ -216,6 +216,16 @@ export function runLineMode(client: Client, opts: LineModeOptions): Promise<numb
       finish(client.outboxSize() > 0 ? 1 : 0);
     });
   });
+  // Messages stored but never shown (the last run ended before printing them) come first.
+  for (const c of client.contacts()) {
+    if (c.unread === 0) continue;
+    for (const m of client.history(c.canon)) {
+      if (m.direction !== 'in' || m.state !== 'received') continue;
+      if (opts.json) emitJson('message', m);
+      else out(formatMessage(m, client.name));
+    }
+    client.markShown(c.canon);
+  }
   client.start();
   return done;
 }
