@@ -112,6 +112,29 @@ describe('a full disk', () => {
     45000,
   );
 
+  onTmpfs(
+    'a running client receives what failed to store by itself once space returns',
+    async () => {
+      const d = disk();
+      const relay: TestRelay = await startRelay({ dir: dir('chatsecure-relay-') });
+      cleanup.push(() => relay.stop());
+      const adam = await makeUser(relay.port, 'Adam', { dir: dir('chatsecure-adam-') });
+      cleanup.push(() => adam.stop());
+      const eve = await makeUser(relay.port, 'Eve', { dir: path.join(d.dir, 'eve') });
+      cleanup.push(() => eve.stop());
+      adam.client.send('Eve', 'first');
+      await waitForMessages(eve, 1);
+      d.fill();
+      adam.client.send('Eve', 'while full');
+      await waitFor(() => eve.errors.some((e) => e.code === 'storage_failed'), 10000, "Eve's storage error");
+      d.free();
+      // No restart: the client reconnects after a pause and the relay delivers again.
+      await waitForMessages(eve, 2, 20000);
+      expect(eve.messages.map((m) => m.body)).toEqual(['first', 'while full']);
+    },
+    45000,
+  );
+
   describe('the relay on a full disk', () => {
     let relay: RelayProcess | undefined;
     let d: TinyDisk;

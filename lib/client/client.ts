@@ -123,6 +123,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private flushAgain = false;
   private retryFlushTimer: NodeJS.Timeout | undefined;
   private retryFlushDelay = 0;
+  private redeliverTimer: NodeJS.Timeout | undefined;
+  private storageFailures = 0;
   private readonly typingSent = new Map<string, number>();
   private readonly typingTimers = new Map<string, NodeJS.Timeout>();
   private readReceipts: boolean;
@@ -691,9 +693,10 @@ export class Client extends EventEmitter<ClientEvents> {
     } catch (err) {
       const e = isChatError(err) ? err : new ChatError('decrypt_failed', 'decryption failed');
       if (e.code === 'storage_failed' || e.code === 'corrupt_store') {
-        // Not acked: the relay delivers it again once the store works.
+        // Not acked: the relay delivers it again on the next connection, which we make later.
         this.log.error({ code: e.code, from: peer }, 'could not store a message');
         this.emit('error', { code: e.code, message: e.message, peer });
+        this.receiveAgainLater();
         return;
       }
       this.ack(outerId);
@@ -714,6 +717,7 @@ export class Client extends EventEmitter<ClientEvents> {
       });
       return;
     }
+    this.storageFailures = 0;
     if (stored) {
       this.log.debug({ from: peer }, 'message received');
       this.emit('message', stored);
@@ -722,6 +726,20 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     if (receipt) this.emit('receipt', { peer, ids: receipt.ids, state: receipt.state });
     if (typing !== undefined) this.onTyping(peer, from, typing);
+  }
+
+  /**
+   * The relay redelivers unacked envelopes only on a new connection: after a store failure,
+   * reconnect after a pause that grows (5 s, 10 s, ... 60 s) while the store keeps failing.
+   */
+  private receiveAgainLater(): void {
+    if (this.redeliverTimer) return;
+    const delay = Math.min(60_000, 5_000 * 2 ** this.storageFailures++);
+    this.redeliverTimer = setTimeout(() => {
+      this.redeliverTimer = undefined;
+      this.channel?.close({ code: 'closed', message: 'reconnecting to receive again after a store failure' });
+    }, delay);
+    this.redeliverTimer.unref();
   }
 
   private onIdentityChanged(peer: string, from: string, outerId: string, env: Uint8Array): void {
@@ -902,6 +920,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.stopped = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.retryFlushTimer) clearTimeout(this.retryFlushTimer);
+    if (this.redeliverTimer) clearTimeout(this.redeliverTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const t of this.typingTimers.values()) clearTimeout(t);
     const ch = this.channel;
