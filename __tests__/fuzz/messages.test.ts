@@ -64,6 +64,13 @@ const VALID_MESSAGES: (ClientMessage | RelayMessage)[] = [
   },
   { t: 'presence', user: 'Eve', online: false },
   {
+    t: 'presence.batch',
+    changes: [
+      { user: 'Eve', online: true },
+      { user: 'Bob', online: false },
+    ],
+  },
+  {
     t: 'keys.bundle',
     rid: 'r4',
     user: 'Eve',

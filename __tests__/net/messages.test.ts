@@ -62,6 +62,13 @@ const RELAY: RelayMessage[] = [
   },
   { t: 'presence', user: 'Eve', online: false },
   {
+    t: 'presence.batch',
+    changes: [
+      { user: 'Eve', online: true },
+      { user: 'Bob', online: false },
+    ],
+  },
+  {
     t: 'keys.bundle',
     rid: 'r4',
     user: 'Eve',
@@ -112,7 +119,7 @@ describe('section 7 messages round-trip', () => {
     expect(parseRelayMessage(serializeMessage(m))).toEqual(m);
   });
 
-  it('covers every message type of PROTOCOL.md section 7', () => {
+  it('covers every message type of PROTOCOL.md section 7, and presence.batch', () => {
     expect(new Set(CLIENT.map((m) => m.t))).toEqual(
       new Set(['list', 'keys.publish', 'keys.fetch', 'send', 'ack', 'ping', 'pong']),
     );
@@ -121,6 +128,7 @@ describe('section 7 messages round-trip', () => {
         'welcome',
         'users',
         'presence',
+        'presence.batch',
         'keys.bundle',
         'keys.low',
         'sent',

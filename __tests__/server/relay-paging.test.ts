@@ -40,3 +40,19 @@ it('a newcomer learns every online user, and /list returns the whole directory',
   expect(pages.map((p) => p.users.length)).toEqual([2, 2, 2]);
   expect(pages.map((p) => p.more ?? false)).toEqual([true, true, false]);
 });
+
+it('gathers the presence changes of one moment into one frame per recipient', async () => {
+  const watcher = await loginClient(relay.port, 'Watcher');
+  raw.push(watcher);
+  const frames: { t: string; n: number }[] = [];
+  watcher.channel.on('message', (m) => {
+    if (m.t === 'presence') frames.push({ t: m.t, n: 1 });
+    if (m.t === 'presence.batch') frames.push({ t: m.t, n: m.changes.length });
+  });
+  // Five users leave at once: their departures reach the watcher in fewer than five frames.
+  const leaving = raw.slice(0, 5);
+  for (const c of leaving) c.channel.destroy({ code: 'closed', message: 'bye' });
+  await waitFor(() => frames.reduce((a, f) => a + f.n, 0) >= 5, 5000, 'five departures');
+  expect(frames.length).toBeLessThan(5);
+  expect(frames.some((f) => f.t === 'presence.batch')).toBe(true);
+});

@@ -435,19 +435,12 @@ export class Client extends EventEmitter<ClientEvents> {
       case 'users':
       case 'keys.bundle':
         return;
-      case 'presence': {
-        const c = canonName(m.user);
-        if (c === this.canon) return;
-        if (m.online) {
-          this.onlineUsers.set(c, m.user);
-          if (this.unsent().some((u) => u.peer === c)) void this.flush();
-        } else {
-          this.onlineUsers.delete(c);
-          this.lastSeen.set(c, this.now());
-        }
-        this.emit('presence', { user: m.user, online: m.online });
+      case 'presence':
+        this.onPresence(m.user, m.online);
         return;
-      }
+      case 'presence.batch':
+        for (const c of m.changes) this.onPresence(c.user, c.online);
+        return;
       case 'keys.low':
         if (rid === undefined || m.remaining < 20) this.publishPrekeys(this.e2e.topUp(m.remaining));
         return;
@@ -465,6 +458,19 @@ export class Client extends EventEmitter<ClientEvents> {
         this.log.warn({ t: (never as { t: string }).t }, 'unexpected message');
       }
     }
+  }
+
+  private onPresence(user: string, online: boolean): void {
+    const c = canonName(user);
+    if (c === this.canon) return;
+    if (online) {
+      this.onlineUsers.set(c, user);
+      if (this.unsent().some((u) => u.peer === c)) void this.flush();
+    } else {
+      this.onlineUsers.delete(c);
+      this.lastSeen.set(c, this.now());
+    }
+    this.emit('presence', { user, online });
   }
 
   private onRelayError(m: Extract<RelayMessage, { t: 'error' }>): void {

@@ -87,6 +87,14 @@ export interface UserEntry {
 
 export type SendStatus = 'delivered' | 'queued';
 
+export interface PresenceChange {
+  readonly user: string;
+  readonly online: boolean;
+}
+
+/** Presence changes per `presence.batch` frame: 1,000 names of at most 32 characters fit easily. */
+export const MAX_PRESENCE_BATCH = 1000;
+
 /** Client -> relay (section 7). */
 export type ClientMessage =
   | { readonly t: 'list'; readonly rid: string }
@@ -119,6 +127,8 @@ export type RelayMessage =
       readonly more?: boolean;
     }
   | { readonly t: 'presence'; readonly user: string; readonly online: boolean }
+  /** Several presence changes of one moment in one frame (a login storm), oldest first. */
+  | { readonly t: 'presence.batch'; readonly changes: readonly PresenceChange[] }
   | {
       readonly t: 'keys.bundle';
       readonly rid: string;
@@ -381,6 +391,7 @@ function object<T>(fields: Fields<T>): Codec<T> {
 const signedPrekey = object<SignedPrekey>({ id: u32, pub: x25519Key, sig: signature });
 const oneTimePrekey = object<OneTimePrekey>({ id: u32, pub: x25519Key });
 const userEntry = object<UserEntry>({ name, online: bool, lastSeen: nullable(millis) });
+const presenceChange = object<PresenceChange>({ user: name, online: bool });
 
 /** `{t, ...fields}` for each message type; `t` itself is handled by `messageCodec`. */
 type Bodies<M extends { t: string }> = { readonly [K in M['t']]: Fields<Omit<Extract<M, { t: K }>, 't'>> };
@@ -399,6 +410,7 @@ const RELAY_BODIES: Bodies<RelayMessage> = {
   welcome: { users: array(name, Number.MAX_SAFE_INTEGER, 'too_large'), queued: count },
   users: { rid, users: array(userEntry, Number.MAX_SAFE_INTEGER, 'too_large'), more: optional(bool) },
   presence: { user: name, online: bool },
+  'presence.batch': { changes: array(presenceChange, MAX_PRESENCE_BATCH, 'too_large') },
   'keys.bundle': {
     rid,
     user: name,

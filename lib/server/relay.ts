@@ -12,7 +12,13 @@ import type { Logger } from 'pino';
 import { fromBase64, type KeyPair, toBase64, verify, toHex, concatBytes } from '../crypto/primitives';
 import { ChatError, isChatError, isWireErrorCode, type WireErrorCode } from '../errors';
 import { canonName, isValidName } from '../names';
-import { type ClientMessage, parseClientMessage, type RelayMessage } from '../net/messages';
+import {
+  type ClientMessage,
+  MAX_PRESENCE_BATCH,
+  parseClientMessage,
+  type PresenceChange,
+  type RelayMessage,
+} from '../net/messages';
 import {
   acceptSecureChannel,
   type ChannelTimeouts,
@@ -101,6 +107,8 @@ export class Relay {
   private readonly log: Logger;
   private readonly now: () => number;
   private nextConn = 1;
+  private presenceChanges: PresenceChange[] = [];
+  private presenceScheduled = false;
   private stopping = false;
   private expiryTimer: NodeJS.Timeout | undefined;
 
@@ -275,7 +283,10 @@ export class Relay {
     const online = this.online;
     const cap = this.limits.welcomeMaxUsers;
     channel.send({ t: 'welcome', users: online.slice(0, cap), queued });
-    for (const name of online.slice(cap)) channel.send({ t: 'presence', user: name, online: true });
+    const rest = online.slice(cap).map((name) => ({ user: name, online: true }));
+    for (let i = 0; i < rest.length; i += MAX_PRESENCE_BATCH) {
+      channel.send({ t: 'presence.batch', changes: rest.slice(i, i + MAX_PRESENCE_BATCH) });
+    }
     this.log.info({ conn, user: user.name, queued }, 'logged in');
     // One-time prekeys handed out while the owner was away: ask for more at once (a new
     // registration publishes its first 100 right after welcome, so it is not asked).
@@ -283,9 +294,7 @@ export class Relay {
       const remaining = await this.opts.store.countOpks(canon);
       if (remaining < this.limits.opkLowWater) channel.send({ t: 'keys.low', remaining });
     }
-    for (const other of this.sessions.values()) {
-      if (other !== session) other.channel.send({ t: 'presence', user: user.name, online: true });
-    }
+    this.announce(user.name, true);
     await this.pump(session);
   }
 
@@ -299,9 +308,30 @@ export class Relay {
     void this.opts.store.setLastSeen(canon, this.now()).catch((err) => {
       this.log.error({ code: codeOf(err) }, 'could not record last seen');
     });
-    for (const other of this.sessions.values()) {
-      other.channel.send({ t: 'presence', user: session.user.name, online: false });
-    }
+    this.announce(session.user.name, false);
+  }
+
+  /**
+   * Presence changes are gathered for one event-loop turn and sent to everyone online as one
+   * frame each (`presence` for one change, `presence.batch` for more): during a login storm of
+   * k users a turn, that is n frames instead of k * n.
+   */
+  private announce(user: string, online: boolean): void {
+    this.presenceChanges.push({ user, online });
+    if (this.presenceScheduled) return;
+    this.presenceScheduled = true;
+    setImmediate(() => {
+      this.presenceScheduled = false;
+      const changes = this.presenceChanges;
+      this.presenceChanges = [];
+      for (const s of this.sessions.values()) {
+        const mine = changes.filter((c) => canonName(c.user) !== s.user.canon);
+        if (mine.length === 1) s.channel.send({ t: 'presence', ...mine[0] });
+        for (let i = 0; mine.length > 1 && i < mine.length; i += MAX_PRESENCE_BATCH) {
+          s.channel.send({ t: 'presence.batch', changes: mine.slice(i, i + MAX_PRESENCE_BATCH) });
+        }
+      }
+    });
   }
 
   private onInvalid(session: Session, err: ChatError, rid: string | undefined): void {
