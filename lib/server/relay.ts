@@ -107,7 +107,7 @@ export class Relay {
   private readonly log: Logger;
   private readonly now: () => number;
   private nextConn = 1;
-  private presenceChanges: PresenceChange[] = [];
+  private presenceChanges: (PresenceChange & { readonly canon: string })[] = [];
   private presenceScheduled = false;
   private stopping = false;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -317,15 +317,19 @@ export class Relay {
    * k users a turn, that is n frames instead of k * n.
    */
   private announce(user: string, online: boolean): void {
-    this.presenceChanges.push({ user, online });
+    this.presenceChanges.push({ user, online, canon: canonName(user) });
     if (this.presenceScheduled) return;
     this.presenceScheduled = true;
     setImmediate(() => {
       this.presenceScheduled = false;
       const changes = this.presenceChanges;
       this.presenceChanges = [];
+      const wire: PresenceChange[] = changes.map((c) => ({ user: c.user, online: c.online }));
       for (const s of this.sessions.values()) {
-        const mine = changes.filter((c) => canonName(c.user) !== s.user.canon);
+        // The shared list, unless this recipient is one of the changes (it is not told of itself).
+        const mine = changes.some((c) => c.canon === s.user.canon)
+          ? wire.filter((_, i) => changes[i].canon !== s.user.canon)
+          : wire;
         if (mine.length === 1) s.channel.send({ t: 'presence', ...mine[0] });
         for (let i = 0; mine.length > 1 && i < mine.length; i += MAX_PRESENCE_BATCH) {
           s.channel.send({ t: 'presence.batch', changes: mine.slice(i, i + MAX_PRESENCE_BATCH) });
