@@ -7,46 +7,14 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { BIN, type RelayProcess, tempDir } from '../helpers/relay-harness';
+import { BIN, type RelayProcess, startRelayProcess, tempDir } from '../helpers/relay-harness';
 
 /** How long a binary that should fail at start may take before the test gives up on it. */
 const RUN_TIMEOUT_MS = 15_000;
-const RELAY_START_TIMEOUT_MS = 15_000;
 
-/**
- * `chatsecure --serve` on a given port: the restart of a relay that `startRelayProcess` (which
- * always asks for port 0) started first, so clients find it where they left it.
- */
-export async function startRelayOnPort(dataDir: string, port: number): Promise<RelayProcess> {
-  const child = spawn(
-    process.execPath,
-    [BIN, '--serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const start = Date.now();
-  while (!/Relay key fingerprint: (SHA256:\S+)/.test(out)) {
-    if (child.exitCode !== null) throw new Error(`relay exited: ${err}`);
-    if (Date.now() - start > RELAY_START_TIMEOUT_MS) {
-      child.kill('SIGKILL');
-      throw new Error(`relay did not start: ${out} ${err}`);
-    }
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return {
-    child,
-    port,
-    fingerprint: /Relay key fingerprint: (SHA256:\S+)/.exec(out)?.[1] as string,
-    stdout: () => out,
-    async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
+/** `chatsecure --serve` again on the port a first start chose, so clients find it where they left it. */
+export function startRelayOnPort(dataDir: string, port: number): Promise<RelayProcess> {
+  return startRelayProcess(dataDir, [], port);
 }
 
 export interface BinResult {

@@ -5,7 +5,6 @@
  * come out; whatever parses re-serializes to the same message.
  */
 import fc from 'fast-check';
-import { ed25519KeyPair, randomBytes, toBase64, toHex, x25519KeyPair } from '../../lib/crypto/primitives';
 import {
   parseClientHello,
   parseClientMessage,
@@ -28,6 +27,7 @@ import {
   mutationArb,
   runFuzz,
 } from './fuzz-config';
+import { CLIENT, edpub, RELAY, sig } from '../helpers/sample-messages';
 
 const PARSERS = [
   parseClientMessage,
@@ -38,53 +38,7 @@ const PARSERS = [
   parseLoginPayload,
 ] as const;
 
-const xpub = () => toBase64(x25519KeyPair().publicKey);
-const edpub = toBase64(ed25519KeyPair().publicKey);
-const sig = toBase64(randomBytes(64));
-const id = toHex(randomBytes(16));
-const env = toBase64(randomBytes(300));
-const spk = { id: 7, pub: xpub(), sig };
-
-const VALID_MESSAGES: (ClientMessage | RelayMessage)[] = [
-  { t: 'list', rid: 'r1' },
-  { t: 'keys.publish', rid: 'r2', spk, opks: [{ id: 1, pub: xpub() }] },
-  { t: 'keys.fetch', rid: 'r4', user: 'Eve' },
-  { t: 'send', rid: 'r5', id, to: 'Eve', env },
-  { t: 'ack', id },
-  { t: 'ping', rid: 'p' },
-  { t: 'pong', rid: 'p' },
-  { t: 'welcome', users: ['Adam', 'Eve'], queued: 3 },
-  {
-    t: 'users',
-    rid: 'r1',
-    users: [
-      { name: 'Adam', online: true, lastSeen: 1 },
-      { name: 'e', online: false, lastSeen: null },
-    ],
-  },
-  { t: 'presence', user: 'Eve', online: false },
-  {
-    t: 'presence.batch',
-    changes: [
-      { user: 'Eve', online: true },
-      { user: 'Bob', online: false },
-    ],
-  },
-  {
-    t: 'keys.bundle',
-    rid: 'r4',
-    user: 'Eve',
-    signKey: edpub,
-    dhKey: xpub(),
-    idcert: sig,
-    spk,
-    opk: { id: 9, pub: xpub() },
-  },
-  { t: 'keys.low', remaining: 19 },
-  { t: 'sent', rid: 'r5', id, status: 'queued' },
-  { t: 'deliver', id, from: 'Adam', env, ts: 1700000000123 },
-  { t: 'error', rid: 'r5', code: 'rate_limited', message: 'slow down' },
-];
+const VALID_MESSAGES: (ClientMessage | RelayMessage)[] = [...CLIENT, ...RELAY];
 const VALID_PAYLOADS: unknown[] = [
   ...VALID_MESSAGES.map((m) => JSON.parse(Buffer.from(serializeMessage(m)).toString('utf8'))),
   { v: 1, app: 'chatsecure', suites: ['Noise_XX_25519_ChaChaPoly_SHA256'] },

@@ -206,14 +206,16 @@ export interface RelayProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Starts the real binary: `chatsecure --serve --port 0 --data-dir DIR`. */
-export async function startRelayProcess(dataDir: string, extra: string[] = []): Promise<RelayProcess> {
+/** Starts the real binary: `chatsecure --serve --port PORT --data-dir DIR` (port 0: any free one). */
+export async function startRelayProcess(
+  dataDir: string,
+  extra: string[] = [],
+  port = 0,
+): Promise<RelayProcess> {
   const child = spawn(
     process.execPath,
-    [BIN, '--serve', '--host', '127.0.0.1', '--port', '0', '--data-dir', dataDir, ...extra],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+    [BIN, '--serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, ...extra],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
   let err = '';
@@ -223,18 +225,19 @@ export async function startRelayProcess(dataDir: string, extra: string[] = []): 
   const start = Date.now();
   while (!/Relay key fingerprint: (SHA256:\S+)/.test(out)) {
     if (child.exitCode !== null) throw new Error(`relay exited: ${err}`);
-    if (Date.now() - start > 15000) throw new Error(`relay did not start: ${out} ${err}`);
+    if (Date.now() - start > 15000) {
+      child.kill('SIGKILL');
+      throw new Error(`relay did not start: ${out} ${err}`);
+    }
     await new Promise((r) => setTimeout(r, 25));
   }
-  const port = Number(/listening on [^\s]+:(\d+)/.exec(out)?.[1]);
-  const fingerprint = /Relay key fingerprint: (SHA256:\S+)/.exec(out)?.[1] as string;
   return {
     child,
-    port,
-    fingerprint,
+    port: Number(/listening on [^\s]+:(\d+)/.exec(out)?.[1]),
+    fingerprint: /Relay key fingerprint: (SHA256:\S+)/.exec(out)?.[1] as string,
     stdout: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (child.exitCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
     },
   };

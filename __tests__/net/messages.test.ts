@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { isChatError, type ErrorCode } from '../../lib/errors';
-import { ed25519KeyPair, randomBytes, toBase64, toHex, x25519KeyPair } from '../../lib/crypto/primitives';
+import { randomBytes, toBase64 } from '../../lib/crypto/primitives';
 import {
   type ClientMessage,
   type RelayMessage,
@@ -19,75 +19,10 @@ import {
   serializeServerHello,
   serializeServerInfo,
 } from '../../lib/net/messages';
+import { CLIENT, edpub, env, msgId, RELAY, sig, spk, xpub } from '../helpers/sample-messages';
 
 const enc = (v: unknown): Uint8Array => new Uint8Array(Buffer.from(JSON.stringify(v), 'utf8'));
 const dec = (b: Uint8Array): Record<string, unknown> => JSON.parse(Buffer.from(b).toString('utf8'));
-
-const xpub = (): string => toBase64(x25519KeyPair().publicKey);
-const edpub = toBase64(ed25519KeyPair().publicKey);
-const sig = toBase64(randomBytes(64));
-const msgId = toHex(randomBytes(16));
-const env = toBase64(randomBytes(300));
-const spk = { id: 7, pub: xpub(), sig };
-
-const CLIENT: ClientMessage[] = [
-  { t: 'list', rid: 'r1' },
-  {
-    t: 'keys.publish',
-    rid: 'r-2',
-    spk,
-    opks: [
-      { id: 1, pub: xpub() },
-      { id: 0xffffffff, pub: xpub() },
-    ],
-  },
-  { t: 'keys.publish', rid: 'r_3', spk, opks: [] },
-  { t: 'keys.fetch', rid: 'r4', user: 'Eve' },
-  { t: 'send', rid: 'r5', id: msgId, to: 'eve.s-mith_2', env },
-  { t: 'ack', id: msgId },
-  { t: 'ping', rid: 'p' },
-  { t: 'pong', rid: 'p' },
-];
-
-const RELAY: RelayMessage[] = [
-  { t: 'welcome', users: ['Adam', 'Eve'], queued: 3 },
-  { t: 'welcome', users: [], queued: 0 },
-  {
-    t: 'users',
-    rid: 'r1',
-    users: [
-      { name: 'Adam', online: true, lastSeen: 1700000000000 },
-      { name: 'eve', online: false, lastSeen: null },
-    ],
-  },
-  { t: 'presence', user: 'Eve', online: false },
-  {
-    t: 'presence.batch',
-    changes: [
-      { user: 'Eve', online: true },
-      { user: 'Bob', online: false },
-    ],
-  },
-  {
-    t: 'keys.bundle',
-    rid: 'r4',
-    user: 'Eve',
-    signKey: edpub,
-    dhKey: xpub(),
-    idcert: sig,
-    spk,
-    opk: { id: 9, pub: xpub() },
-  },
-  { t: 'keys.bundle', rid: 'r4', user: 'Eve', signKey: edpub, dhKey: xpub(), idcert: sig, spk },
-  { t: 'keys.low', remaining: 19 },
-  { t: 'sent', rid: 'r5', id: msgId, status: 'delivered' },
-  { t: 'sent', rid: 'r5', id: msgId, status: 'queued' },
-  { t: 'deliver', id: msgId, from: 'Adam', env, ts: 1700000000123 },
-  { t: 'ping', rid: 'x' },
-  { t: 'pong', rid: 'x' },
-  { t: 'error', rid: 'r5', code: 'rate_limited', message: 'slow down' },
-  { t: 'error', code: 'bad_message', message: 'field to is missing' },
-];
 
 function codeOf(fn: () => unknown): ErrorCode | 'no error' | 'not a ChatError' {
   try {
