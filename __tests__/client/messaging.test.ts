@@ -81,7 +81,8 @@ it('queues for an offline Eve across a relay restart; she receives every message
 });
 
 it('reconnects by itself after a cut; nothing typed is lost or shown twice', async () => {
-  const adam = await user('Adam');
+  // A reconnect delay of 250-500 ms leaves a window to type in while offline.
+  const adam = await user('Adam', { client: { reconnect: { baseMs: 500, maxMs: 1000 } } });
   const eve = await user('Eve');
   adam.client.send('Eve', 'before the cut');
   await waitForMessages(eve, 1);
@@ -89,7 +90,7 @@ it('reconnects by itself after a cut; nothing typed is lost or shown twice', asy
   // Cut Adam's TCP connection under him, then type while he is offline.
   const channel = (adam.client as unknown as { channel: { io: { socket: net.Socket } } }).channel;
   channel.io.socket.destroy();
-  await waitFor(() => adam.client.connection.state !== 'online');
+  await waitFor(() => adam.client.connection.state === 'offline', 5000, 'Adam offline');
   adam.client.send('Eve', 'typed while offline 1');
   adam.client.send('Eve', 'typed while offline 2');
   await adam.online();
