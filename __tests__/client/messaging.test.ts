@@ -165,3 +165,20 @@ it('refuses a 20 KiB body with too_large before anything is stored', async () =>
   expect(isChatError(err, 'too_large')).toBe(true);
   expect(adam.client.history('Eve')).toEqual([]);
 });
+
+it('sends a burst of 150 messages once each: nothing is resent while the relay answers, nothing rate-limited', async () => {
+  const eve = await user('Eve');
+  const adam = await user('Adam');
+  for (let i = 0; i < 150; i++) adam.client.send('Eve', `burst ${i}`);
+  await waitForMessages(eve, 150, 20000);
+  await waitFor(() => adam.client.outboxSize() === 0, 10000, 'the outbox to drain');
+  expect(adam.errors.filter((e) => e.code === 'rate_limited')).toEqual([]);
+  expect(eve.errors.filter((e) => e.code === 'rate_limited')).toEqual([]);
+  expect(eve.messages.map((m) => m.body)).toEqual(Array.from({ length: 150 }, (_, i) => `burst ${i}`));
+  // Eve's delivered receipts went out in batches, not one envelope each.
+  await waitFor(
+    () => adam.client.history('Eve').every((m) => m.state === 'delivered'),
+    10000,
+    'delivered marks',
+  );
+});

@@ -40,6 +40,8 @@ export const REQUEST_TIMEOUT_MS = 15_000;
 /** Typing notices are refreshed at most this often, and end by themselves after this long. */
 export const TYPING_TIMEOUT_MS = 6_000;
 const UNSENT_KEY = 'unsent';
+/** Ids per receipt envelope: 500 ids of 34 JSON bytes stay well inside the 32 KiB inner limit. */
+const RECEIPT_IDS_MAX = 500;
 
 export interface ClientOptions {
   readonly name: string;
@@ -124,6 +126,9 @@ export class Client extends EventEmitter<ClientEvents> {
   private retryFlushTimer: NodeJS.Timeout | undefined;
   private retryFlushDelay = 0;
   private redeliverTimer: NodeJS.Timeout | undefined;
+  private readonly deliveredReceipts = new Map<string, string[]>();
+  /** Outbox ids sent on this connection and not yet answered (`sent` or an error). */
+  private readonly inFlight = new Set<string>();
   private storageFailures = 0;
   private readonly typingSent = new Map<string, number>();
   private readonly typingTimers = new Map<string, NodeJS.Timeout>();
@@ -181,6 +186,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private afterDisconnect(code: string, message: string): void {
     this.channel = undefined;
+    this.inFlight.clear();
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const [rid, r] of this.requests) {
       clearTimeout(r.timer);
@@ -477,6 +483,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.log.warn({ code: m.code }, 'relay error');
     if (m.rid?.startsWith('o')) {
       const id = m.rid.slice(1);
+      this.inFlight.delete(id);
       const rec = this.store.pendingOutgoing().find((r) => r.id === id);
       // Kept in the outbox: retried later, never dropped.
       if (rec) this.scheduleRetry();
@@ -549,7 +556,10 @@ export class Client extends EventEmitter<ClientEvents> {
         this.flushAgain = false;
         if (this.conn.state !== 'online') break;
         await this.encryptUnsent();
-        for (const rec of this.store.pendingOutgoing()) this.transmit(rec.id, rec.to, rec.envelope);
+        // Each stored envelope goes once per connection; one unanswered is resent after a reconnect.
+        for (const rec of this.store.pendingOutgoing()) {
+          if (!this.inFlight.has(rec.id)) this.transmit(rec.id, rec.to, rec.envelope);
+        }
         if (this.unsent().length === 0) this.retryFlushDelay = 0;
       } while (this.flushAgain);
     } catch (err) {
@@ -604,10 +614,13 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Sends stored envelope bytes; a resend sends the same bytes, never re-encrypts (section 8). */
   private transmit(id: string, to: string, envelope: Uint8Array): void {
-    this.channel?.send({ t: 'send', rid: `o${id}`, id, to, env: toBase64(envelope) });
+    if (!this.channel) return;
+    this.inFlight.add(id);
+    this.channel.send({ t: 'send', rid: `o${id}`, id, to, env: toBase64(envelope) });
   }
 
   private onSent(id: string, status: 'delivered' | 'queued'): void {
+    this.inFlight.delete(id);
     const rec = this.store.pendingOutgoing().find((r) => r.id === id);
     this.store.markSent(id, status);
     if (!rec) return;
@@ -619,6 +632,12 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Receipts and typing notices: end to end, stored in the outbox like texts (except typing). */
   private sendControl(peer: string, inner: InnerMessage): void {
+    if (inner.kind === 'receipt' && inner.of.length > RECEIPT_IDS_MAX) {
+      for (let i = 0; i < inner.of.length; i += RECEIPT_IDS_MAX) {
+        this.sendControl(peer, { ...inner, of: inner.of.slice(i, i + RECEIPT_IDS_MAX) });
+      }
+      return;
+    }
     if (!this.e2e.hasSession(peer)) return;
     const contact = this.store.getContact(peer);
     if (contact?.state === 'changed') return;
@@ -727,11 +746,39 @@ export class Client extends EventEmitter<ClientEvents> {
     if (stored) {
       this.log.debug({ from: peer }, 'message received');
       this.emit('message', stored);
-      this.sendControl(peer, { kind: 'receipt', of: [stored.id], state: 'delivered' });
+      this.queueDeliveredReceipt(peer, stored.id);
       this.clearTyping(peer);
     }
     if (receipt) this.emit('receipt', { peer, ids: receipt.ids, state: receipt.state });
     if (typing !== undefined) this.onTyping(peer, from, typing);
+  }
+
+  /**
+   * Delivered receipts for one turn's messages from a contact go as one receipt envelope
+   * (`of` lists them all): a burst of queued messages costs one send, not one each.
+   */
+  private queueDeliveredReceipt(peer: string, id: string): void {
+    const ids = this.deliveredReceipts.get(peer);
+    if (ids) {
+      ids.push(id);
+      return;
+    }
+    this.deliveredReceipts.set(peer, [id]);
+    if (this.deliveredReceipts.size > 1) return;
+    setImmediate(() => {
+      const all = [...this.deliveredReceipts];
+      this.deliveredReceipts.clear();
+      for (const [p, of] of all) {
+        try {
+          this.sendControl(p, { kind: 'receipt', of, state: 'delivered' });
+        } catch (err) {
+          this.log.warn(
+            { code: isChatError(err) ? err.code : 'internal', peer: p },
+            'delivered receipt not sent',
+          );
+        }
+      }
+    });
   }
 
   /**
