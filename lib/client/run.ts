@@ -63,7 +63,9 @@ export async function runClient(opts: UserOptions): Promise<void> {
       if (passphrase === undefined) throw new ChatError('bad_passphrase', 'no passphrase given');
     }
     const { identity, created } = loadOrCreateIdentity(dir, passphrase);
-    if (created) logger.info({ sealed: passphrase !== undefined }, 'created a new identity');
+    // Only whether it is sealed is logged, never the passphrase.
+    const sealed = passphrase !== undefined;
+    if (created) logger.info({ sealed }, 'created a new identity');
     store = openClientStore(dir);
     const knownServersFile = path.join(dir, KNOWN_SERVERS_FILE);
     client = new Client({
