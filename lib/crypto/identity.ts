@@ -24,8 +24,8 @@ import {
   X25519_KEY_LEN,
   type Bytes,
   type KeyPair,
+  x25519KeyPair,
 } from './primitives';
-import { keyPairFromSecret } from './dh';
 import { parseJsonBytes, readBytes, readObject, readString, readU32, type Fields } from './json-fields';
 import { redactWith } from './redact';
 import { systemRandom, type RandomSource } from './random-source';
@@ -70,7 +70,7 @@ export function identityFromKeyPairs(signKey: KeyPair, dhKey: KeyPair): Identity
 export function createIdentity(random: RandomSource = systemRandom): Identity {
   return identityFromKeyPairs(
     ed25519KeyPair(random(ED25519_SEED_LEN)),
-    keyPairFromSecret(random(X25519_KEY_LEN)),
+    x25519KeyPair(random(X25519_KEY_LEN)),
   );
 }
 
@@ -268,7 +268,7 @@ export function parseIdentity(text: string, passphrase?: string): Identity {
     }
   }
   const signKey = ed25519KeyPair(signSeed);
-  const dhKey = keyPairFromSecret(dhSecret);
+  const dhKey = x25519KeyPair(dhSecret);
   wipe(signSeed);
   if (
     !constantTimeEqual(signKey.publicKey, file.pub.signKey) ||

@@ -24,8 +24,8 @@ import {
   X25519_KEY_LEN,
   type Bytes,
   type KeyPair,
+  x25519KeyPair,
 } from './primitives';
-import { keyPairFromSecret } from './dh';
 import { systemRandom, type RandomSource } from './random-source';
 import { redactWith } from './redact';
 
@@ -93,7 +93,7 @@ export function makeSignedPreKey(
   random: RandomSource = systemRandom,
 ): SignedPreKey {
   checkId(id);
-  const keyPair = redactedPair(keyPairFromSecret(random(X25519_KEY_LEN)));
+  const keyPair = redactedPair(x25519KeyPair(random(X25519_KEY_LEN)));
   const sig = sign(identity.signKey.secretKey, 'chatsecure-spk-v1', spkSignedData(id, keyPair.publicKey));
   return { id, keyPair, sig, createdAt: now };
 }
@@ -122,7 +122,7 @@ export function makeOneTimePreKeys(
   }
   const out: OneTimePreKey[] = [];
   for (let i = 0; i < count; i++) {
-    out.push({ id: firstId + i, keyPair: redactedPair(keyPairFromSecret(random(X25519_KEY_LEN))) });
+    out.push({ id: firstId + i, keyPair: redactedPair(x25519KeyPair(random(X25519_KEY_LEN))) });
   }
   return out;
 }
@@ -236,7 +236,7 @@ export function preKeyBundleFromJSON(value: unknown): PreKeyBundle {
 
 function readKeyPair(o: Fields, what: string): KeyPair {
   const pub = readBytes(o, 'pub', X25519_KEY_LEN, 'corrupt_store', what);
-  const kp = keyPairFromSecret(readBytes(o, 'sec', X25519_KEY_LEN, 'corrupt_store', what));
+  const kp = x25519KeyPair(readBytes(o, 'sec', X25519_KEY_LEN, 'corrupt_store', what));
   if (!constantTimeEqual(kp.publicKey, pub))
     throw new ChatError('corrupt_store', `a stored ${what} does not match its public key`);
   return redactedPair(kp);

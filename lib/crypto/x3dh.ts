@@ -25,8 +25,9 @@ import {
   X25519_KEY_LEN,
   type Bytes,
   type KeyPair,
+  x25519NativeWith,
+  x25519KeyPair,
 } from './primitives';
-import { dh, keyPairFromSecret } from './dh';
 import { systemRandom, type RandomSource } from './random-source';
 
 const X3DH_INFO = 'ChatSecure_X3DH_v1';
@@ -120,13 +121,13 @@ export function x3dhInitiate(p: X3dhInitiateParams): X3dhInitiatorResult {
   verifySignedPreKey(bundle.identity.signKey, bundle.spk);
   if (bundle.opk) checkX25519Public(bundle.opk.pub, 'one-time prekey');
 
-  const ek: KeyPair = keyPairFromSecret((p.random ?? systemRandom)(X25519_KEY_LEN));
+  const ek: KeyPair = x25519KeyPair((p.random ?? systemRandom)(X25519_KEY_LEN));
   const dhs = [
-    dh(p.ours.dhKey, bundle.spk.pub), // DH1 = DH(IK_A, SPK_B)
-    dh(ek, bundle.identity.dhKey), // DH2 = DH(EK_A, IK_B)
-    dh(ek, bundle.spk.pub), // DH3 = DH(EK_A, SPK_B)
+    x25519NativeWith(p.ours.dhKey, bundle.spk.pub), // DH1 = DH(IK_A, SPK_B)
+    x25519NativeWith(ek, bundle.identity.dhKey), // DH2 = DH(EK_A, IK_B)
+    x25519NativeWith(ek, bundle.spk.pub), // DH3 = DH(EK_A, SPK_B)
   ];
-  if (bundle.opk) dhs.push(dh(ek, bundle.opk.pub)); // DH4 = DH(EK_A, OPK_B)
+  if (bundle.opk) dhs.push(x25519NativeWith(ek, bundle.opk.pub)); // DH4 = DH(EK_A, OPK_B)
   wipe(ek.secretKey);
 
   const ours = publicIdentity(p.ours);
@@ -164,11 +165,11 @@ export function x3dhRespond(p: X3dhRespondParams): X3dhResponderResult {
     throw new ChatError('no_session', 'the one-time prekey this envelope names is not held', 'x3dh.respond');
   }
   const dhs = [
-    dh(p.signedPreKey, m.ik.dhKey), // DH1
-    dh(p.ours.dhKey, m.ek), // DH2
-    dh(p.signedPreKey, m.ek), // DH3
+    x25519NativeWith(p.signedPreKey, m.ik.dhKey), // DH1
+    x25519NativeWith(p.ours.dhKey, m.ek), // DH2
+    x25519NativeWith(p.signedPreKey, m.ek), // DH3
   ];
-  if (p.oneTimePreKey) dhs.push(dh(p.oneTimePreKey, m.ek)); // DH4
+  if (p.oneTimePreKey) dhs.push(x25519NativeWith(p.oneTimePreKey, m.ek)); // DH4
   return {
     sharedSecret: deriveSharedSecret(dhs),
     ad: associatedData(p.theirName, m.ik, p.ourName, publicIdentity(p.ours)),

@@ -8,8 +8,9 @@ import {
   X25519_KEY_LEN,
   type Bytes,
   type KeyPair,
+  x25519NativeWith,
+  x25519KeyPair,
 } from '../primitives';
-import { dh, keyPairFromSecret } from '../dh';
 import type { RandomSource } from '../random-source';
 
 declare const brand: unique symbol;
@@ -26,7 +27,7 @@ export interface OurRatchetKeyPair {
 }
 
 export function generateRatchetKeyPair(random: RandomSource): OurRatchetKeyPair {
-  return ourRatchetKeyPair(keyPairFromSecret(random(X25519_KEY_LEN)));
+  return ourRatchetKeyPair(x25519KeyPair(random(X25519_KEY_LEN)));
 }
 
 /** Adopts a key pair we hold (a fresh one, or the responder's signed prekey) as our ratchet key. */
@@ -41,7 +42,7 @@ export function theirRatchetPublic(pub: Bytes): TheirRatchetPublic {
 }
 
 export function ratchetDh(ours: OurRatchetKeyPair, theirs: TheirRatchetPublic): Bytes {
-  return dh(ours, theirs);
+  return x25519NativeWith(ours, theirs);
 }
 
 export function sameRatchetKey(a: TheirRatchetPublic, b: TheirRatchetPublic): boolean {

@@ -1,10 +1,14 @@
-/** The native X25519 the end-to-end layer uses is byte-identical to tweetnacl's (PROTOCOL.md section 2). */
+/** The native X25519 every layer uses (x25519NativeWith) is byte-identical to tweetnacl's (PROTOCOL.md section 2). */
 import fc from 'fast-check';
 import { isChatError } from '../../lib/errors';
-import { dh, keyPairFromSecret } from '../../lib/crypto/dh';
-import { x25519Nacl as x25519, x25519PublicKeyNacl as x25519PublicKey } from '../../lib/crypto/primitives';
+import {
+  x25519KeyPair as keyPairFromSecret,
+  x25519Nacl as x25519,
+  x25519NativeWith as dh,
+  x25519PublicKeyNacl as x25519PublicKey,
+} from '../../lib/crypto/primitives';
 
-describe('dh (native X25519)', () => {
+describe('x25519NativeWith (native X25519)', () => {
   test('public keys and shared secrets match tweetnacl for random secrets', () => {
     fc.assert(
       fc.property(
