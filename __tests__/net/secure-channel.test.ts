@@ -10,6 +10,7 @@ import {
   acceptSecureChannel,
   connectSecureChannel,
   type Accepted,
+  type AcceptOptions,
   type Connected,
   type SecureChannel,
   type Suite,
@@ -51,6 +52,17 @@ function listen(onSocket: (s: net.Socket) => void): Promise<number> {
   return new Promise((resolve) =>
     srv.listen(0, '127.0.0.1', () => resolve((srv.address() as net.AddressInfo).port)),
   );
+}
+
+/** A relay side whose handshake outcome (the channel, or the error it failed with) a test awaits. */
+async function relayOutcome(
+  opts: Partial<AcceptOptions<Msg>> = {},
+): Promise<{ port: number; outcome: () => Promise<unknown> }> {
+  let accepted!: Promise<unknown>;
+  const port = await listen((s) => {
+    accepted = acceptSecureChannel(s, { staticKey: serverKey, serverInfo, parse, ...opts }).catch((e) => e);
+  });
+  return { port, outcome: () => accepted };
 }
 
 function dial(port: number): Promise<net.Socket> {
@@ -119,14 +131,8 @@ describe('secure channel', () => {
   });
 
   it('refuses with no_common_suite when nothing matches', async () => {
-    let accepted!: Promise<unknown>;
-    const port = await listen((s) => {
-      accepted = acceptSecureChannel(s, {
-        staticKey: serverKey,
-        serverInfo,
-        parse,
-        suites: ['Noise_XX_25519_AESGCM_SHA256'],
-      }).catch((e) => e);
+    const { port, outcome: accepted } = await relayOutcome({
+      suites: ['Noise_XX_25519_AESGCM_SHA256'],
     });
     const sock = await dial(port);
     const err = await connectSecureChannel(sock, {
@@ -137,14 +143,11 @@ describe('secure channel', () => {
       parse,
     }).catch((e) => e);
     expect(isChatError(err, 'no_common_suite')).toBe(true);
-    expect(isChatError(await accepted, 'no_common_suite')).toBe(true);
+    expect(isChatError(await accepted(), 'no_common_suite')).toBe(true);
   });
 
   it('fails the handshake when the suite list is tampered with in flight (prologue binding)', async () => {
-    let accepted!: Promise<unknown>;
-    const relayPort = await listen((s) => {
-      accepted = acceptSecureChannel(s, { staticKey: serverKey, serverInfo, parse }).catch((e) => e);
-    });
+    const { port: relayPort, outcome: accepted } = await relayOutcome();
     // A man in the middle that reverses the client's suite list: a downgrade to its second choice.
     const mitmPort = await listen((client) => {
       const upstream = net.connect(relayPort, '127.0.0.1');
@@ -170,19 +173,11 @@ describe('secure channel', () => {
       parse,
     }).catch((e) => e);
     expect(isChatError(err, 'handshake_failed')).toBe(true);
-    expect(isChatError(await accepted)).toBe(true);
+    expect(isChatError(await accepted())).toBe(true);
   });
 
   it('lets the client refuse the relay key before message 3 says who the user is', async () => {
-    let accepted!: Promise<unknown>;
-    const port = await listen((s) => {
-      accepted = acceptSecureChannel(s, {
-        staticKey: serverKey,
-        serverInfo,
-        parse,
-        handshakeDeadlineMs: 500,
-      }).catch((e) => e);
-    });
+    const { port, outcome: accepted } = await relayOutcome({ handshakeDeadlineMs: 500 });
     const sock = await dial(port);
     let seen = '';
     const err = await connectSecureChannel(sock, {
@@ -197,20 +192,12 @@ describe('secure channel', () => {
     expect(seen).toBe(fingerprint(serverKey.publicKey));
     expect(err).toBeDefined();
     // The relay never received message 3, so it learned nothing about the user.
-    const relayErr = await accepted;
+    const relayErr = await accepted();
     expect(isChatError(relayErr)).toBe(true);
   });
 
   it('closes a client that never finishes the handshake, at the deadline', async () => {
-    let accepted!: Promise<unknown>;
-    const port = await listen((s) => {
-      accepted = acceptSecureChannel(s, {
-        staticKey: serverKey,
-        serverInfo,
-        parse,
-        handshakeDeadlineMs: 300,
-      }).catch((e) => e);
-    });
+    const { port, outcome: accepted } = await relayOutcome({ handshakeDeadlineMs: 300 });
     const sock = await dial(port);
     const closed = new Promise((r) => sock.on('close', r));
     sock.resume();
@@ -222,7 +209,7 @@ describe('secure channel', () => {
       ),
     );
     // ... and then nothing.
-    const err = await accepted;
+    const err = await accepted();
     expect(isChatError(err, 'handshake_timeout')).toBe(true);
     await closed;
   });
