@@ -25,7 +25,7 @@ import {
 } from '../net/secure-channel';
 import { EndToEnd, contactIdentity, toStoredIdentity, type PrekeyUpload } from './e2e';
 import { changedKeyMessage, decideServerTrust, type KnownServers } from './known-servers';
-import type { ClientStore, MessageRecord } from './store';
+import type { ClientStore } from './store';
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
 
 export interface ReconnectPolicy {
@@ -851,7 +851,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   history(peer: string, limit = 500): ChatMessage[] {
-    return this.store.history(canonName(peer), limit).map(toChatMessage);
+    return this.store.history(canonName(peer), limit).map(({ seq: _seq, ...m }) => m);
   }
 
   /** Messages and receipts not yet taken by the relay. */
@@ -985,19 +985,6 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     this.setState({ state: 'closed', reason: 'closed' });
   }
-}
-
-function toChatMessage(r: MessageRecord): ChatMessage {
-  return {
-    id: r.id,
-    peer: r.peer,
-    peerName: r.peerName,
-    direction: r.direction,
-    body: r.body,
-    ts: r.ts,
-    localTs: r.localTs,
-    state: r.state,
-  };
 }
 
 function asCode(code: string): ChatError['code'] {

@@ -2,7 +2,7 @@
  * What the client core tells its views (line mode, full-screen UI) and what they can ask of
  * it. The views never touch a socket or a key: they call `Client` methods and render events.
  */
-import type { ContactState, MessageState } from './store';
+import type { ContactState, MessageState, NewMessage } from './store';
 
 export type { ContactState, MessageState };
 
@@ -15,21 +15,8 @@ export type ConnectionState =
   /** Stopped for good: closed by the user, or refused (changed relay key, name taken, ...). */
   | { readonly state: 'closed'; readonly reason: string; readonly code?: string };
 
-export interface ChatMessage {
-  /** Inner id (32 hex). */
-  readonly id: string;
-  /** Contact, canonical name. */
-  readonly peer: string;
-  /** Contact as displayed. */
-  readonly peerName: string;
-  readonly direction: 'in' | 'out';
-  readonly body: string;
-  /** The sender's claimed time (ms since the epoch); shown, never used for order. */
-  readonly ts: number;
-  /** When it was stored here; history is in this order. */
-  readonly localTs: number;
-  readonly state: MessageState;
-}
+/** A message as the views show it: what the store keeps (lib/client/store.ts `NewMessage`). */
+export type ChatMessage = NewMessage;
 
 export interface ContactInfo {
   readonly name: string;
