@@ -19,6 +19,8 @@ export const WIRE_ERROR_CODES = [
   'queue_full',
   'replaced',
   'internal',
+  /** A `send` was sealed for an identity the recipient no longer has (the error names the new one). */
+  'identity_changed',
 ] as const;
 
 /** Codes that never travel on the wire: raised and handled inside one process. */
@@ -51,8 +53,6 @@ export const LOCAL_ERROR_CODES = [
   'corrupt_store',
   /** Command line arguments are wrong or missing. */
   'bad_args',
-  /** A contact's identity changed; sending is blocked until the user accepts it. */
-  'identity_changed',
   /** Too many messages were skipped in one ratchet chain (PROTOCOL.md section 8). */
   'too_many_skipped',
   /** A message key was already used or has expired. */

@@ -23,6 +23,9 @@ export const CLIENT: ClientMessage[] = [
   { t: 'keys.publish', rid: 'r_3', spk, opks: [] },
   { t: 'keys.fetch', rid: 'r4', user: 'Eve' },
   { t: 'send', rid: 'r5', id: msgId, to: 'eve.s-mith_2', env },
+  { t: 'send', rid: 'r5', id: msgId, to: 'Eve', env, for: edpub },
+  { t: 'presence.watch', rid: 'w1', users: ['Eve', 'Bob'] },
+  { t: 'presence.unwatch', rid: 'w2', users: ['Eve'] },
   { t: 'ack', id: msgId },
   { t: 'ping', rid: 'p' },
   { t: 'pong', rid: 'p' },
@@ -31,6 +34,7 @@ export const CLIENT: ClientMessage[] = [
 export const RELAY: RelayMessage[] = [
   { t: 'welcome', users: ['Adam', 'Eve'], queued: 3 },
   { t: 'welcome', users: [], queued: 0 },
+  { t: 'welcome', queued: 0, limits: { requestsPerSecond: 50, requestBurst: 200 } },
   {
     t: 'users',
     rid: 'r1',
@@ -58,6 +62,7 @@ export const RELAY: RelayMessage[] = [
     opk: { id: 9, pub: xpub() },
   },
   { t: 'keys.bundle', rid: 'r4', user: 'Eve', signKey: edpub, dhKey: xpub(), idcert: sig, spk },
+  { t: 'presence.batch', rid: 'w1', changes: [{ user: 'Eve', online: true }] },
   { t: 'keys.low', remaining: 19 },
   { t: 'sent', rid: 'r5', id: msgId, status: 'delivered' },
   { t: 'sent', rid: 'r5', id: msgId, status: 'queued' },
@@ -66,4 +71,12 @@ export const RELAY: RelayMessage[] = [
   { t: 'pong', rid: 'x' },
   { t: 'error', rid: 'r5', code: 'rate_limited', message: 'slow down' },
   { t: 'error', code: 'bad_message', message: 'field to is missing' },
+  {
+    t: 'error',
+    rid: 'r5',
+    code: 'identity_changed',
+    message: 'Eve has a new identity',
+    id: msgId,
+    identity: { user: 'Eve', signKey: edpub, dhKey: xpub(), idcert: sig },
+  },
 ];

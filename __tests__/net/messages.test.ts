@@ -56,7 +56,17 @@ describe('section 7 messages round-trip', () => {
 
   it('covers every message type of PROTOCOL.md section 7, and presence.batch', () => {
     expect(new Set(CLIENT.map((m) => m.t))).toEqual(
-      new Set(['list', 'keys.publish', 'keys.fetch', 'send', 'ack', 'ping', 'pong']),
+      new Set([
+        'list',
+        'keys.publish',
+        'keys.fetch',
+        'send',
+        'ack',
+        'ping',
+        'pong',
+        'presence.watch',
+        'presence.unwatch',
+      ]),
     );
     expect(new Set(RELAY.map((m) => m.t))).toEqual(
       new Set([
@@ -109,7 +119,16 @@ describe('malformed section 7 messages', () => {
   });
 
   it('refuses every missing required field with bad_message naming it', () => {
-    const optional = new Set(['keys.bundle.opk', 'error.rid']);
+    const optional = new Set([
+      'keys.bundle.opk',
+      'error.rid',
+      'error.id',
+      'error.identity',
+      'send.for',
+      'welcome.users',
+      'welcome.limits',
+      'presence.batch.rid',
+    ]);
     const check = (msgs: readonly { t: string }[], parse: (b: Uint8Array) => unknown) => {
       for (const m of msgs) {
         const wire = dec(serializeMessage(m as ClientMessage));

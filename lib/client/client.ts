@@ -358,9 +358,9 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private onWelcome(m: Extract<RelayMessage, { t: 'welcome' }>): void {
     this.attempt = 0;
-    this.log.info({ queued: m.queued, online: m.users.length }, 'logged in');
+    this.log.info({ queued: m.queued, online: m.users?.length ?? 0 }, 'logged in');
     this.setState({ state: 'online' });
-    for (const u of m.users) {
+    for (const u of m.users ?? []) {
       if (canonName(u) === this.canon) continue;
       this.onlineUsers.set(canonName(u), u);
       this.emit('presence', { user: u, online: true });

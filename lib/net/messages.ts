@@ -92,6 +92,19 @@ export interface PresenceChange {
   readonly online: boolean;
 }
 
+/** Names per `presence.watch` / `presence.unwatch` request. */
+export const MAX_WATCH_PER_REQUEST = 100;
+/** Names one connection may watch at once (held in memory only, never stored or logged). */
+export const MAX_WATCHED = 1000;
+
+/** A user's registered identity, as `error identity_changed` reports it (section 7). */
+export interface IdentityInfo {
+  readonly user: string;
+  readonly signKey: Base64;
+  readonly dhKey: Base64;
+  readonly idcert: Base64;
+}
+
 /** Presence changes per `presence.batch` frame: 1,000 names of at most 32 characters fit easily. */
 export const MAX_PRESENCE_BATCH = 1000;
 
@@ -111,14 +124,33 @@ export type ClientMessage =
       readonly id: string;
       readonly to: string;
       readonly env: Base64;
+      /**
+       * The recipient's `signKey` the envelope was sealed for. The relay compares it with the
+       * registered one and refuses a mismatch with `error identity_changed` (section 7).
+       * Optional so an older client still works (then nothing is compared).
+       */
+      readonly for?: Base64;
     }
   | { readonly t: 'ack'; readonly id: string }
+  /** Ask for presence changes of these users; answered with `presence.batch` carrying the rid. */
+  | { readonly t: 'presence.watch'; readonly rid: string; readonly users: readonly string[] }
+  /** Stop watching these users; answered with an empty `presence.batch` carrying the rid. */
+  | { readonly t: 'presence.unwatch'; readonly rid: string; readonly users: readonly string[] }
   | { readonly t: 'ping'; readonly rid: string }
   | { readonly t: 'pong'; readonly rid: string };
 
 /** Relay -> client (section 7). */
 export type RelayMessage =
-  | { readonly t: 'welcome'; readonly users: readonly string[]; readonly queued: number }
+  /**
+   * First message after login. `users` (online names) is sent only by relays older than
+   * presence by subscription; `limits` repeats the limits that apply to this connection.
+   */
+  | {
+      readonly t: 'welcome';
+      readonly users?: readonly string[];
+      readonly queued: number;
+      readonly limits?: Readonly<Record<string, number>>;
+    }
   /** Paged: every page but the last has `more: true` (a large directory does not fit one frame). */
   | {
       readonly t: 'users';
@@ -128,7 +160,8 @@ export type RelayMessage =
     }
   | { readonly t: 'presence'; readonly user: string; readonly online: boolean }
   /** Several presence changes of one moment in one frame (a login storm), oldest first. */
-  | { readonly t: 'presence.batch'; readonly changes: readonly PresenceChange[] }
+  /** With `rid`, the answer to `presence.watch` / `presence.unwatch` (the watched users' state). */
+  | { readonly t: 'presence.batch'; readonly changes: readonly PresenceChange[]; readonly rid?: string }
   | {
       readonly t: 'keys.bundle';
       readonly rid: string;
@@ -151,7 +184,18 @@ export type RelayMessage =
     }
   | { readonly t: 'ping'; readonly rid: string }
   | { readonly t: 'pong'; readonly rid: string }
-  | { readonly t: 'error'; readonly rid?: string; readonly code: string; readonly message: string };
+  /**
+   * `id` names the refused `send` (when a send was refused); `identity` comes with
+   * `identity_changed`: the recipient's registered identity, to be verified by the client.
+   */
+  | {
+      readonly t: 'error';
+      readonly rid?: string;
+      readonly code: string;
+      readonly message: string;
+      readonly id?: string;
+      readonly identity?: IdentityInfo;
+    };
 
 export type ClientMessageType = ClientMessage['t'];
 export type RelayMessageType = RelayMessage['t'];
@@ -180,6 +224,17 @@ export interface LoginPayload {
   readonly user: string;
   readonly signKey: Base64;
   readonly idcert: Base64;
+  /**
+   * The public half of the user's recovery key (Ed25519). Stored with the name at registration,
+   * and set or replaced at a later login of the same identity.
+   */
+  readonly recovery?: Base64;
+  /**
+   * Registration lock (section 5.3): with `recovery`, a signature by that recovery key over
+   * `"chatsecure-recover-v1" 0x00 || u8(len canon) || canon || signKey || dhKey`. It lets a new
+   * identity take over a name whose stored recovery key equals `recovery`.
+   */
+  readonly recover?: Base64;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -392,6 +447,33 @@ const signedPrekey = object<SignedPrekey>({ id: u32, pub: x25519Key, sig: signat
 const oneTimePrekey = object<OneTimePrekey>({ id: u32, pub: x25519Key });
 const userEntry = object<UserEntry>({ name, online: bool, lastSeen: nullable(millis) });
 const presenceChange = object<PresenceChange>({ user: name, online: bool });
+const identityInfo = object<IdentityInfo>({
+  user: name,
+  signKey: ed25519Key,
+  dhKey: x25519Key,
+  idcert: signature,
+});
+const watchList = array(name, MAX_WATCH_PER_REQUEST, 'too_large', 1);
+
+const limitsCodec: Codec<Readonly<Record<string, number>>> = {
+  decode(v, field) {
+    if (!isObject(v)) missingOr(v, field, 'an object');
+    const keys = Object.keys(v);
+    if (keys.length > MAX_LIMIT_ENTRIES)
+      fail('bad_message', `field ${field} holds more than ${MAX_LIMIT_ENTRIES} entries`);
+    const out: Record<string, number> = {};
+    for (const k of keys) {
+      // Checked before use as a key, so `__proto__` and friends never reach `out`.
+      if (!LIMIT_KEY_PATTERN.test(k)) fail('bad_message', `field ${field} has a malformed key`);
+      const n = v[k];
+      if (typeof n !== 'number' || !Number.isFinite(n))
+        fail('bad_message', `field ${field}.${k} must be a number`);
+      out[k] = n;
+    }
+    return out;
+  },
+  encode: (v) => ({ ...v }),
+};
 
 /** `{t, ...fields}` for each message type; `t` itself is handled by `messageCodec`. */
 type Bodies<M extends { t: string }> = { readonly [K in M['t']]: Fields<Omit<Extract<M, { t: K }>, 't'>> };
@@ -400,17 +482,23 @@ const CLIENT_BODIES: Bodies<ClientMessage> = {
   list: { rid },
   'keys.publish': { rid, spk: signedPrekey, opks: array(oneTimePrekey, MAX_OPKS_PER_PUBLISH, 'too_large') },
   'keys.fetch': { rid, user: name },
-  send: { rid, id, to: name, env: envelope },
+  send: { rid, id, to: name, env: envelope, for: optional(ed25519Key) },
   ack: { id },
+  'presence.watch': { rid, users: watchList },
+  'presence.unwatch': { rid, users: watchList },
   ping: { rid },
   pong: { rid },
 };
 
 const RELAY_BODIES: Bodies<RelayMessage> = {
-  welcome: { users: array(name, Number.MAX_SAFE_INTEGER, 'too_large'), queued: count },
+  welcome: {
+    users: optional(array(name, Number.MAX_SAFE_INTEGER, 'too_large')),
+    queued: count,
+    limits: optional(limitsCodec),
+  },
   users: { rid, users: array(userEntry, Number.MAX_SAFE_INTEGER, 'too_large'), more: optional(bool) },
   presence: { user: name, online: bool },
-  'presence.batch': { changes: array(presenceChange, MAX_PRESENCE_BATCH, 'too_large') },
+  'presence.batch': { changes: array(presenceChange, MAX_PRESENCE_BATCH, 'too_large'), rid: optional(rid) },
   'keys.bundle': {
     rid,
     user: name,
@@ -429,6 +517,8 @@ const RELAY_BODIES: Bodies<RelayMessage> = {
     rid: optional(rid),
     code: pattern(/^[a-z0-9_]{1,64}$/, 'an error code'),
     message: text(MAX_TEXT_LEN),
+    id: optional(id),
+    identity: optional(identityInfo),
   },
 };
 
@@ -558,26 +648,6 @@ function checkedHello(b: Uint8Array, what: string): Uint8Array {
   return b;
 }
 
-const limitsCodec: Codec<Readonly<Record<string, number>>> = {
-  decode(v, field) {
-    if (!isObject(v)) missingOr(v, field, 'an object');
-    const keys = Object.keys(v);
-    if (keys.length > MAX_LIMIT_ENTRIES)
-      fail('bad_message', `field ${field} holds more than ${MAX_LIMIT_ENTRIES} entries`);
-    const out: Record<string, number> = {};
-    for (const k of keys) {
-      // Checked before use as a key, so `__proto__` and friends never reach `out`.
-      if (!LIMIT_KEY_PATTERN.test(k)) fail('bad_message', `field ${field} has a malformed key`);
-      const n = v[k];
-      if (typeof n !== 'number' || !Number.isFinite(n))
-        fail('bad_message', `field ${field}.${k} must be a number`);
-      out[k] = n;
-    }
-    return out;
-  },
-  encode: (v) => ({ ...v }),
-};
-
 const serverInfo = object<ServerInfo>({
   server: text(MAX_TEXT_LEN),
   version: text(MAX_TEXT_LEN),
@@ -592,7 +662,13 @@ export function serializeServerInfo(i: ServerInfo): Uint8Array {
   return toBytes(serverInfo.encode(i));
 }
 
-const loginPayload = object<LoginPayload>({ user: name, signKey: ed25519Key, idcert: signature });
+const loginPayload = object<LoginPayload>({
+  user: name,
+  signKey: ed25519Key,
+  idcert: signature,
+  recovery: optional(ed25519Key),
+  recover: optional(signature),
+});
 
 export function parseLoginPayload(b: Uint8Array): LoginPayload {
   return loginPayload.decode(parseJson(b, MAX_MESSAGE_BYTES, 'login payload'), '');
