@@ -9,7 +9,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
+export const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server';
 /** A busy 2-core machine: a server may take a while to load its AOF and say it is ready. */
 const READY_TIMEOUT_MS = 30_000;
 

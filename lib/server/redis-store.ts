@@ -319,12 +319,35 @@ export class RedisRelayStore implements RelayStore {
     return this.guard('store.checkSettings', () => checkRedisSettings(this.client));
   }
 
+  /**
+   * Every operation: refused after close, node-redis failures mapped to ChatErrors, and a
+   * deadline. node-redis times out only commands still waiting to be written; one written to a
+   * Redis that stopped answering would wait forever, so the deadline is kept here. A command
+   * that misses it may still be applied later: an enqueue the client then resends is a
+   * `duplicate`, a bundle taken late costs one one-time prekey that nobody received.
+   */
   private async guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     if (this.closed) throw new ChatError('storage_failed', `the ${WHAT} is closed`, operation);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new ChatError(
+              'storage_failed',
+              `the ${WHAT} is unreachable (no answer within ${this.timeout} ms)`,
+              operation,
+            ),
+          ),
+        this.timeout,
+      );
+    });
     try {
-      return await fn();
+      return await Promise.race([fn(), deadline]);
     } catch (err) {
       throw storageFailed(err, operation);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
