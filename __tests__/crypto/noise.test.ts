@@ -13,8 +13,16 @@ function pair() {
 
 it('refuses unsupported names with unsupported_pattern', () => {
   for (const n of [
-    'Noise_XXpsk3_25519_ChaChaPoly_SHA256',
+    'Noise_XXfallback_25519_ChaChaPoly_SHA256',
+    'Noise_XXpsk4_25519_ChaChaPoly_SHA256',
+    'Noise_XXpsk3+psk3_25519_ChaChaPoly_SHA256',
+    'Noise_XXpsk03_25519_ChaChaPoly_SHA256',
+    'Noise_XXpsk_25519_ChaChaPoly_SHA256',
+    'Noise_xx_25519_ChaChaPoly_SHA256',
     'Noise_XX_448_ChaChaPoly_SHA256',
+    'Noise_XX_25519_AES256_SHA256',
+    'Noise_XX_25519_ChaChaPoly_SHA256_extra',
+    'Nois_XX_25519_ChaChaPoly_SHA256',
     'Noise_XX_25519_ChaChaPoly_BLAKE2b',
     'Nope',
   ]) {
@@ -68,4 +76,47 @@ it('leaves the nonce unchanged when a transport message fails to decrypt', () =>
   expect(code(() => b.decryptWithAd(new Uint8Array(0), bad))).toBe('decrypt_failed');
   expect(b.nonce).toBe(0n);
   expect(Buffer.from(b.decryptWithAd(new Uint8Array(0), ct)).toString()).toBe('m');
+});
+
+function pskPair(name: string, ipsks: Uint8Array[], rpsks: Uint8Array[]) {
+  const protocolName = `Noise_${name}_25519_ChaChaPoly_SHA256`;
+  const i = new HandshakeState({ protocolName, initiator: true, psks: ipsks });
+  const r = new HandshakeState({ protocolName, initiator: false, psks: rpsks });
+  return { i, r };
+}
+const pskA = new Uint8Array(32).fill(0xa1);
+const pskB = new Uint8Array(32).fill(0xb2);
+
+it('runs a pattern with two psk modifiers, each key at its own token', () => {
+  const { i, r } = pskPair('NNpsk0+psk2', [pskA, pskB], [pskA, pskB]);
+  expect(i.protocol.pattern.messages).toEqual([
+    ['psk', 'e'],
+    ['e', 'ee', 'psk'],
+  ]);
+  r.readMessage(i.writeMessage());
+  expect(Buffer.from(i.readMessage(r.writeMessage(Buffer.from('hi')))).toString()).toBe('hi');
+  expect(Buffer.from(i.transport().handshakeHash)).toEqual(Buffer.from(r.transport().handshakeHash));
+  // The same pattern with only psk0 ends in another handshake hash.
+  const one = pskPair('NNpsk0', [pskA], [pskA]);
+  one.r.readMessage(one.i.writeMessage());
+  one.i.readMessage(one.r.writeMessage());
+  expect(Buffer.from(one.i.transport().handshakeHash)).not.toEqual(Buffer.from(i.transport().handshakeHash));
+});
+
+it('fails a PSK handshake whose peer holds another key, or the keys in another order', () => {
+  const wrong = pskPair('NNpsk0', [pskA], [pskB]);
+  expect(code(() => wrong.r.readMessage(wrong.i.writeMessage()))).toBe('decrypt_failed');
+  const swapped = pskPair('NNpsk0+psk2', [pskA, pskB], [pskB, pskA]);
+  expect(code(() => swapped.r.readMessage(swapped.i.writeMessage()))).toBe('decrypt_failed');
+  // psk2 only enters at the second message: the first still reads, the second does not.
+  const late = pskPair('NNpsk2', [pskA], [pskB]);
+  late.r.readMessage(late.i.writeMessage());
+  expect(code(() => late.i.readMessage(late.r.writeMessage()))).toBe('decrypt_failed');
+});
+
+it('refuses a PSK handshake without one 32-byte key per psk token', () => {
+  for (const keys of [[], [pskA, pskB], [new Uint8Array(31)], [new Uint8Array(33)]]) {
+    expect(code(() => pskPair('XXpsk3', keys, keys))).toBe('bad_state');
+  }
+  expect(code(() => pskPair('XX', [pskA], [pskA]))).toBe('bad_state');
 });
