@@ -120,3 +120,66 @@ it('refuses a PSK handshake without one 32-byte key per psk token', () => {
   }
   expect(code(() => pskPair('XX', [pskA], [pskA]))).toBe('bad_state');
 });
+
+it('rekey changes the key: a peer that did not rekey can no longer decrypt', () => {
+  const a = new CipherState('ChaChaPoly', new Uint8Array(32).fill(5));
+  const stale = new CipherState('ChaChaPoly', new Uint8Array(32).fill(5));
+  a.rekey();
+  const ct = a.encryptWithAd(new Uint8Array(0), Buffer.from('x'));
+  expect(code(() => stale.decryptWithAd(new Uint8Array(0), ct))).toBe('decrypt_failed');
+});
+
+it('allows nonce 2^64-2 and refuses 2^64-1, reserved for rekey', () => {
+  const c = new CipherState('AESGCM', new Uint8Array(32).fill(9));
+  c.setNonce(2n ** 64n - 2n);
+  expect(c.encryptWithAd(new Uint8Array(0), Buffer.from('ok')).length).toBe(2 + 16);
+  expect(c.nonce).toBe(2n ** 64n - 1n);
+  expect(code(() => c.encryptWithAd(new Uint8Array(0), Buffer.from('no')))).toBe('nonce_exhausted');
+  expect(code(() => c.decryptWithAd(new Uint8Array(0), new Uint8Array(16)))).toBe('nonce_exhausted');
+});
+
+it('refuses a handshake that needs our static key when none was given', () => {
+  const i = new HandshakeState({ protocolName: XX, initiator: true });
+  const r = new HandshakeState({ protocolName: XX, initiator: false });
+  r.readMessage(i.writeMessage());
+  expect(code(() => r.writeMessage())).toBe('bad_state');
+  expect(
+    code(() => new HandshakeState({ protocolName: 'Noise_NK_25519_ChaChaPoly_SHA256', initiator: true })),
+  ).toBe('bad_state');
+});
+
+it('gives no transport keys before the last handshake message', () => {
+  const { i, r } = pair();
+  expect(code(() => i.transport())).toBe('bad_state');
+  r.readMessage(i.writeMessage());
+  i.readMessage(r.writeMessage());
+  expect(code(() => i.transport())).toBe('bad_state');
+  r.readMessage(i.writeMessage());
+  expect(i.transport().send).toBeDefined();
+  expect(code(() => r.readMessage(new Uint8Array(48)))).toBe('bad_state');
+});
+
+it('refuses a short handshake message with handshake_failed', () => {
+  const { i, r } = pair();
+  const m1 = i.writeMessage();
+  expect(m1.length).toBe(32);
+  expect(code(() => r.readMessage(m1.subarray(0, 31)))).toBe('handshake_failed');
+  const fresh = pair();
+  fresh.r.readMessage(fresh.i.writeMessage());
+  const m2 = fresh.r.writeMessage();
+  // e (32) + encrypted s (48) + the empty payload's tag (16): one byte short of the static key.
+  expect(m2.length).toBe(96);
+  expect(code(() => fresh.i.readMessage(m2.subarray(0, 79)))).toBe('handshake_failed');
+});
+
+it('refuses handshake messages over 65535 bytes, written or read', () => {
+  const { i, r } = pair();
+  // 32 bytes of e plus the payload: 65503 bytes of payload make exactly 65535.
+  const max = i.writeMessage(new Uint8Array(65535 - 32));
+  expect(max.length).toBe(65535);
+  expect(r.readMessage(max).length).toBe(65503);
+  const big = pair();
+  expect(code(() => big.i.writeMessage(new Uint8Array(65535 - 31)))).toBe('too_large');
+  const other = pair();
+  expect(code(() => other.r.readMessage(new Uint8Array(65536)))).toBe('too_large');
+});
