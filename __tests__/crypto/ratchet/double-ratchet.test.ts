@@ -257,3 +257,56 @@ describe('Double Ratchet', () => {
     expect(structuredClone(bob)).toEqual(frozen);
   });
 });
+
+describe('Double Ratchet limits', () => {
+  /** Alice sends `n` on her first chain, Bob reads them, then one round trip retires that chain at Bob. */
+  function retireFirstChain(n: number) {
+    let { alice, bob } = pair();
+    const first = burst(alice, n, 'a');
+    alice = first.state;
+    for (const w of first.wires) bob = recv(bob, w).state;
+    const reply = send(bob, 'b');
+    bob = reply.state;
+    alice = recv(alice, reply.wire).state;
+    const next = send(alice, 'a-next');
+    bob = recv(bob, next.wire).state;
+    return { firstWires: first.wires, aliceOnFirstChain: first.state, bob };
+  }
+
+  test('a replay from a retired chain is a duplicate; a message past its end is not', () => {
+    const { firstWires, aliceOnFirstChain, bob } = retireFirstChain(2);
+    expect(codeOf(() => recv(bob, firstWires[1]))).toBe('duplicate_message');
+    // The old chain's third message (n = 2 = the retired end) was never received: not a duplicate.
+    const late = send(aliceOnFirstChain, 'late').wire;
+    expect(parseHeader(late.header).n).toBe(2);
+    expect(codeOf(() => recv(bob, late))).toBe('decrypt_failed');
+  });
+
+  test('only the last 50 retired chains are remembered', () => {
+    let { alice, bob } = pair();
+    const first = send(alice, 'first');
+    alice = first.state;
+    bob = recv(bob, first.wire).state;
+    // 51 more DH steps at Bob: his first receiving chain falls out of the 50 remembered.
+    for (let i = 0; i < 51; i++) {
+      const b = send(bob, `b${i}`);
+      bob = b.state;
+      alice = recv(alice, b.wire).state;
+      const a = send(alice, `a${i}`);
+      alice = a.state;
+      bob = recv(bob, a.wire).state;
+    }
+    expect(codeOf(() => recv(bob, first.wire))).not.toBe('duplicate_message');
+    expect(codeOf(() => recv(bob, first.wire))).toBeDefined();
+  });
+
+  test('a sending chain ends after message 2^32-2 with bad_state', () => {
+    const { alice } = pair();
+    const sending = alice.sending;
+    if (!sending) throw new Error('the initiator can send');
+    const nearEnd: RatchetState = { ...alice, sending: { ...sending, n: 2 ** 32 - 2 } };
+    const last = send(nearEnd, 'last');
+    expect(parseHeader(last.wire.header).n).toBe(2 ** 32 - 2);
+    expect(codeOf(() => send(last.state, 'one too many'))).toBe('bad_state');
+  });
+});
