@@ -230,6 +230,20 @@ describe('Double Ratchet', () => {
     expect(recv(bob, b.wires[0], T0 + SKIPPED_KEY_TTL_MS - 1).text).toBe('m0');
   });
 
+  test('seven days is 604,800,000 ms, and an expired skipped key leaves the state on the next message', () => {
+    let { alice, bob } = pair();
+    const b = burst(alice, 3, 'm');
+    alice = b.state;
+    bob = recv(bob, b.wires[1], T0).state;
+    expect(bob.skipped).toHaveLength(1);
+    const week = 7 * 24 * 60 * 60 * 1000;
+    expect(codeOf(() => recv(bob, b.wires[0], T0 + week))).toBe('duplicate_message');
+    expect(recv(bob, b.wires[0], T0 + week - 1).text).toBe('m0');
+    // Forward secrecy: the next message stored after the week deletes the expired key.
+    bob = recv(bob, b.wires[2], T0 + week).state;
+    expect(bob.skipped).toHaveLength(0);
+  });
+
   test('a forged ciphertext or header is decrypt_failed and leaves the state as it was', () => {
     let { alice, bob } = pair();
     const b = burst(alice, 2, 'm');
