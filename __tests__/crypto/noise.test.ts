@@ -13,8 +13,16 @@ function pair() {
 
 it('refuses unsupported names with unsupported_pattern', () => {
   for (const n of [
-    'Noise_XXpsk3_25519_ChaChaPoly_SHA256',
+    'Noise_XXfallback_25519_ChaChaPoly_SHA256',
+    'Noise_XXpsk4_25519_ChaChaPoly_SHA256',
+    'Noise_XXpsk3+psk3_25519_ChaChaPoly_SHA256',
+    'Noise_XXpsk03_25519_ChaChaPoly_SHA256',
+    'Noise_XXpsk_25519_ChaChaPoly_SHA256',
+    'Noise_xx_25519_ChaChaPoly_SHA256',
     'Noise_XX_448_ChaChaPoly_SHA256',
+    'Noise_XX_25519_AES256_SHA256',
+    'Noise_XX_25519_ChaChaPoly_SHA256_extra',
+    'Nois_XX_25519_ChaChaPoly_SHA256',
     'Noise_XX_25519_ChaChaPoly_BLAKE2b',
     'Nope',
   ]) {
@@ -68,4 +76,110 @@ it('leaves the nonce unchanged when a transport message fails to decrypt', () =>
   expect(code(() => b.decryptWithAd(new Uint8Array(0), bad))).toBe('decrypt_failed');
   expect(b.nonce).toBe(0n);
   expect(Buffer.from(b.decryptWithAd(new Uint8Array(0), ct)).toString()).toBe('m');
+});
+
+function pskPair(name: string, ipsks: Uint8Array[], rpsks: Uint8Array[]) {
+  const protocolName = `Noise_${name}_25519_ChaChaPoly_SHA256`;
+  const i = new HandshakeState({ protocolName, initiator: true, psks: ipsks });
+  const r = new HandshakeState({ protocolName, initiator: false, psks: rpsks });
+  return { i, r };
+}
+const pskA = new Uint8Array(32).fill(0xa1);
+const pskB = new Uint8Array(32).fill(0xb2);
+
+it('runs a pattern with two psk modifiers, each key at its own token', () => {
+  const { i, r } = pskPair('NNpsk0+psk2', [pskA, pskB], [pskA, pskB]);
+  expect(i.protocol.pattern.messages).toEqual([
+    ['psk', 'e'],
+    ['e', 'ee', 'psk'],
+  ]);
+  r.readMessage(i.writeMessage());
+  expect(Buffer.from(i.readMessage(r.writeMessage(Buffer.from('hi')))).toString()).toBe('hi');
+  expect(Buffer.from(i.transport().handshakeHash)).toEqual(Buffer.from(r.transport().handshakeHash));
+  // The same pattern with only psk0 ends in another handshake hash.
+  const one = pskPair('NNpsk0', [pskA], [pskA]);
+  one.r.readMessage(one.i.writeMessage());
+  one.i.readMessage(one.r.writeMessage());
+  expect(Buffer.from(one.i.transport().handshakeHash)).not.toEqual(Buffer.from(i.transport().handshakeHash));
+});
+
+it('fails a PSK handshake whose peer holds another key, or the keys in another order', () => {
+  const wrong = pskPair('NNpsk0', [pskA], [pskB]);
+  expect(code(() => wrong.r.readMessage(wrong.i.writeMessage()))).toBe('decrypt_failed');
+  const swapped = pskPair('NNpsk0+psk2', [pskA, pskB], [pskB, pskA]);
+  expect(code(() => swapped.r.readMessage(swapped.i.writeMessage()))).toBe('decrypt_failed');
+  // psk2 only enters at the second message: the first still reads, the second does not.
+  const late = pskPair('NNpsk2', [pskA], [pskB]);
+  late.r.readMessage(late.i.writeMessage());
+  expect(code(() => late.i.readMessage(late.r.writeMessage()))).toBe('decrypt_failed');
+});
+
+it('refuses a PSK handshake without one 32-byte key per psk token', () => {
+  for (const keys of [[], [pskA, pskB], [new Uint8Array(31)], [new Uint8Array(33)]]) {
+    expect(code(() => pskPair('XXpsk3', keys, keys))).toBe('bad_state');
+  }
+  expect(code(() => pskPair('XX', [pskA], [pskA]))).toBe('bad_state');
+});
+
+it('rekey changes the key: a peer that did not rekey can no longer decrypt', () => {
+  const a = new CipherState('ChaChaPoly', new Uint8Array(32).fill(5));
+  const stale = new CipherState('ChaChaPoly', new Uint8Array(32).fill(5));
+  a.rekey();
+  const ct = a.encryptWithAd(new Uint8Array(0), Buffer.from('x'));
+  expect(code(() => stale.decryptWithAd(new Uint8Array(0), ct))).toBe('decrypt_failed');
+});
+
+it('allows nonce 2^64-2 and refuses 2^64-1, reserved for rekey', () => {
+  const c = new CipherState('AESGCM', new Uint8Array(32).fill(9));
+  c.setNonce(2n ** 64n - 2n);
+  expect(c.encryptWithAd(new Uint8Array(0), Buffer.from('ok')).length).toBe(2 + 16);
+  expect(c.nonce).toBe(2n ** 64n - 1n);
+  expect(code(() => c.encryptWithAd(new Uint8Array(0), Buffer.from('no')))).toBe('nonce_exhausted');
+  expect(code(() => c.decryptWithAd(new Uint8Array(0), new Uint8Array(16)))).toBe('nonce_exhausted');
+});
+
+it('refuses a handshake that needs our static key when none was given', () => {
+  const i = new HandshakeState({ protocolName: XX, initiator: true });
+  const r = new HandshakeState({ protocolName: XX, initiator: false });
+  r.readMessage(i.writeMessage());
+  expect(code(() => r.writeMessage())).toBe('bad_state');
+  expect(
+    code(() => new HandshakeState({ protocolName: 'Noise_NK_25519_ChaChaPoly_SHA256', initiator: true })),
+  ).toBe('bad_state');
+});
+
+it('gives no transport keys before the last handshake message', () => {
+  const { i, r } = pair();
+  expect(code(() => i.transport())).toBe('bad_state');
+  r.readMessage(i.writeMessage());
+  i.readMessage(r.writeMessage());
+  expect(code(() => i.transport())).toBe('bad_state');
+  r.readMessage(i.writeMessage());
+  expect(i.transport().send).toBeDefined();
+  expect(code(() => r.readMessage(new Uint8Array(48)))).toBe('bad_state');
+});
+
+it('refuses a short handshake message with handshake_failed', () => {
+  const { i, r } = pair();
+  const m1 = i.writeMessage();
+  expect(m1.length).toBe(32);
+  expect(code(() => r.readMessage(m1.subarray(0, 31)))).toBe('handshake_failed');
+  const fresh = pair();
+  fresh.r.readMessage(fresh.i.writeMessage());
+  const m2 = fresh.r.writeMessage();
+  // e (32) + encrypted s (48) + the empty payload's tag (16): one byte short of the static key.
+  expect(m2.length).toBe(96);
+  expect(code(() => fresh.i.readMessage(m2.subarray(0, 79)))).toBe('handshake_failed');
+});
+
+it('refuses handshake messages over 65535 bytes, written or read', () => {
+  const { i, r } = pair();
+  // 32 bytes of e plus the payload: 65503 bytes of payload make exactly 65535.
+  const max = i.writeMessage(new Uint8Array(65535 - 32));
+  expect(max.length).toBe(65535);
+  expect(r.readMessage(max).length).toBe(65503);
+  const big = pair();
+  expect(code(() => big.i.writeMessage(new Uint8Array(65535 - 31)))).toBe('too_large');
+  const other = pair();
+  expect(code(() => other.r.readMessage(new Uint8Array(65536)))).toBe('too_large');
 });

@@ -130,9 +130,18 @@ describe('X3DH (PROTOCOL.md section 8)', () => {
       { ...real, opk: { id: 1, pub: new Uint8Array(32) } },
     ];
     for (const bundle of cases) {
+      // Refused before the ephemeral key is even made: the random source is never asked.
+      let asked = 0;
+      const random = (n: number) => {
+        asked++;
+        return new Uint8Array(n).fill(7);
+      };
       expect(
-        codeOf(() => x3dhInitiate({ ours: alice.identity, ourName: 'Alice', theirName: 'Bob', bundle })),
+        codeOf(() =>
+          x3dhInitiate({ ours: alice.identity, ourName: 'Alice', theirName: 'Bob', bundle, random }),
+        ),
       ).toBe('bad_key');
+      expect(asked).toBe(0);
     }
   });
 

@@ -5,7 +5,8 @@
  * spec is easy. DH 25519, ciphers ChaChaPoly and AESGCM, hash SHA256.
  *
  * No I/O: `writeMessage(payload) -> bytes` and `readMessage(bytes) -> payload`. A driver
- * (lib/net/secure-channel.ts) moves the bytes. PSK patterns are not implemented.
+ * (lib/net/secure-channel.ts) moves the bytes. PSK modifiers (section 9, names per section
+ * 10.2): any `pskN` token, several in one pattern (`NNpsk0+psk2`); no other modifiers.
  */
 import { ChatError } from '../errors';
 import {
@@ -35,7 +36,10 @@ export const MAX_NONCE = 2n ** 64n - 1n;
 // Handshake patterns (sections 7.4, 7.5, 7.6 of the specification), as data.
 
 export type PreToken = 'e' | 's';
-export type Token = 'e' | 's' | 'ee' | 'es' | 'se' | 'ss';
+export type Token = 'e' | 's' | 'ee' | 'es' | 'se' | 'ss' | 'psk';
+
+/** Section 9.2: every pre-shared key is 32 bytes. */
+export const PSK_LEN = 32;
 
 export interface HandshakePattern {
   readonly name: string;
@@ -47,6 +51,8 @@ export interface HandshakePattern {
   readonly messages: readonly (readonly Token[])[];
   /** One-way patterns (N, K, X): a single message; afterwards only the initiator sends. */
   readonly oneWay: boolean;
+  /** Number of `psk` tokens; a PSK handshake (more than 0) also mixes each `e` into the key. */
+  readonly psks: number;
 }
 
 function pattern(
@@ -61,6 +67,7 @@ function pattern(
     responderPre: pre.r ?? [],
     messages: messages.map((m) => m.split(',').map((t) => t.trim() as Token)),
     oneWay,
+    psks: 0,
   };
 }
 
@@ -118,6 +125,27 @@ export interface NoiseProtocol {
   readonly cipher: AeadCipher;
 }
 
+/**
+ * Section 9.3: `pskN` puts a `psk` token at the start of the first message (N = 0) or at the
+ * end of message N; modifiers apply left to right. `XXpsk3`, `NNpsk0+psk2`.
+ */
+function withPskModifiers(base: HandshakePattern, modifiers: string): HandshakePattern {
+  const messages = base.messages.map((m) => [...m]);
+  const seen = new Set<number>();
+  for (const modifier of modifiers.split('+')) {
+    const m = /^psk(0|[1-9][0-9]*)$/.exec(modifier);
+    if (!m) throw new ChatError('unsupported_pattern', `pattern modifier ${modifier} is not supported`);
+    const n = Number(m[1]);
+    if (n > messages.length || seen.has(n)) {
+      throw new ChatError('unsupported_pattern', `modifier ${modifier} does not fit pattern ${base.name}`);
+    }
+    seen.add(n);
+    if (n === 0) messages[0].unshift('psk');
+    else messages[n - 1].push('psk');
+  }
+  return { ...base, name: base.name + modifiers, messages, psks: seen.size };
+}
+
 /** Parses `Noise_XX_25519_ChaChaPoly_SHA256`; anything this engine cannot run is `unsupported_pattern`. */
 export function parseProtocolName(name: string): NoiseProtocol {
   const parts = name.split('_');
@@ -125,8 +153,12 @@ export function parseProtocolName(name: string): NoiseProtocol {
     throw new ChatError('unsupported_pattern', 'not a Noise protocol name');
   }
   const [, patternName, dh, cipher, hash] = parts;
-  const p = PATTERNS[patternName];
-  if (!p) throw new ChatError('unsupported_pattern', `handshake pattern ${patternName} is not supported`);
+  // Section 10.2: the base pattern's name, then modifiers, the first appended directly and the
+  // others after a '+'. Base names are the uppercase letters and digits of section 7.
+  const [, baseName, modifiers] = /^([A-Z0-9]+)(.*)$/.exec(patternName) ?? [];
+  const base = baseName === undefined ? undefined : PATTERNS[baseName];
+  if (!base) throw new ChatError('unsupported_pattern', `handshake pattern ${patternName} is not supported`);
+  const p = modifiers ? withPskModifiers(base, modifiers) : base;
   if (dh !== '25519') throw new ChatError('unsupported_pattern', `DH function ${dh} is not supported`);
   if (cipher !== 'ChaChaPoly' && cipher !== 'AESGCM') {
     throw new ChatError('unsupported_pattern', `cipher ${cipher} is not supported`);
@@ -264,6 +296,14 @@ export class SymmetricState {
     this.h = sha256(this.h, data);
   }
 
+  /** Section 5.2 MixKeyAndHash, for `psk` tokens. */
+  mixKeyAndHash(ikm: Bytes): void {
+    const [ck, tempH, tempK] = noiseHkdf(this.ck, ikm, 3);
+    this.ck = ck;
+    this.mixHash(tempH);
+    this.cs = new CipherState(this.cs.cipher, tempK);
+  }
+
   encryptAndHash(plaintext: Bytes): Bytes {
     const ct = this.cs.encryptWithAd(this.h, plaintext);
     this.mixHash(ct);
@@ -316,6 +356,8 @@ export interface HandshakeOptions {
   readonly dh?: DhFunction;
   /** Ephemeral generator, for tests that need determinism; defaults to fresh random keys. */
   readonly generateKeyPair?: () => KeyPair;
+  /** Pre-shared keys (32 bytes each), one per `psk` token of the pattern, used in order. */
+  readonly psks?: readonly Bytes[];
 }
 
 /** The result of a finished handshake: the transport CipherStates and the handshake hash. */
@@ -339,6 +381,7 @@ export class HandshakeState {
   private re: Bytes | undefined;
   private readonly dh: DhFunction;
   private readonly generateKeyPair: () => KeyPair;
+  private readonly psks: Bytes[];
   private messageIndex = 0;
   private finished: TransportKeys | undefined;
 
@@ -352,6 +395,15 @@ export class HandshakeState {
     this.re = opts.re;
     this.dh = opts.dh ?? defaultDh;
     this.generateKeyPair = opts.generateKeyPair ?? (() => x25519KeyPair());
+    const psks = opts.psks ?? [];
+    const want = this.protocol.pattern.psks;
+    if (psks.length !== want) {
+      throw new ChatError('bad_state', `pattern ${this.protocol.pattern.name} needs ${want} pre-shared keys`);
+    }
+    if (psks.some((k) => k.length !== PSK_LEN)) {
+      throw new ChatError('bad_state', 'a pre-shared key must be 32 bytes');
+    }
+    this.psks = psks.map((k) => Uint8Array.from(k));
 
     this.ss.mixHash(opts.prologue ?? EMPTY);
     // Pre-messages: the initiator's keys first, then the responder's (section 5.3, Initialize).
@@ -396,6 +448,20 @@ export class HandshakeState {
     return this.protocol.pattern.messages[this.messageIndex];
   }
 
+  /** Section 9.2: in a PSK handshake an `e` token also calls MixKey(e.public_key). */
+  private mixEphemeral(publicKey: Bytes): void {
+    this.ss.mixHash(publicKey);
+    if (this.protocol.pattern.psks > 0) this.ss.mixKey(publicKey);
+  }
+
+  /** A `psk` token: MixKeyAndHash with the next pre-shared key, which is then wiped. */
+  private mixPsk(): void {
+    // The constructor checked there is one key per psk token.
+    const psk = this.psks.shift() as Bytes;
+    this.ss.mixKeyAndHash(psk);
+    wipe(psk);
+  }
+
   /** The DH for a two-letter token, seen from our side (section 5.3, WriteMessage). */
   private mixDh(token: 'ee' | 'es' | 'se' | 'ss'): void {
     const need = <T>(v: T | undefined, what: string): T => {
@@ -425,11 +491,14 @@ export class HandshakeState {
         case 'e':
           if (!this.e) this.e = this.generateKeyPair();
           parts.push(this.e.publicKey);
-          this.ss.mixHash(this.e.publicKey);
+          this.mixEphemeral(this.e.publicKey);
           break;
         case 's':
           if (!this.s) throw new ChatError('bad_state', 'pattern needs our static key');
           parts.push(this.ss.encryptAndHash(this.s.publicKey));
+          break;
+        case 'psk':
+          this.mixPsk();
           break;
         default:
           this.mixDh(token);
@@ -459,13 +528,16 @@ export class HandshakeState {
       switch (token) {
         case 'e':
           this.re = Uint8Array.from(take(DHLEN));
-          this.ss.mixHash(this.re);
+          this.mixEphemeral(this.re);
           break;
         case 's': {
           const len = this.ss.hasKey() ? DHLEN + TAG_LEN : DHLEN;
           this.rs = Uint8Array.from(this.ss.decryptAndHash(take(len)));
           break;
         }
+        case 'psk':
+          this.mixPsk();
+          break;
         default:
           this.mixDh(token);
       }

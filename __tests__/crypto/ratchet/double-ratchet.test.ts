@@ -230,6 +230,20 @@ describe('Double Ratchet', () => {
     expect(recv(bob, b.wires[0], T0 + SKIPPED_KEY_TTL_MS - 1).text).toBe('m0');
   });
 
+  test('seven days is 604,800,000 ms, and an expired skipped key leaves the state on the next message', () => {
+    let { alice, bob } = pair();
+    const b = burst(alice, 3, 'm');
+    alice = b.state;
+    bob = recv(bob, b.wires[1], T0).state;
+    expect(bob.skipped).toHaveLength(1);
+    const week = 7 * 24 * 60 * 60 * 1000;
+    expect(codeOf(() => recv(bob, b.wires[0], T0 + week))).toBe('duplicate_message');
+    expect(recv(bob, b.wires[0], T0 + week - 1).text).toBe('m0');
+    // Forward secrecy: the next message stored after the week deletes the expired key.
+    bob = recv(bob, b.wires[2], T0 + week).state;
+    expect(bob.skipped).toHaveLength(0);
+  });
+
   test('a forged ciphertext or header is decrypt_failed and leaves the state as it was', () => {
     let { alice, bob } = pair();
     const b = burst(alice, 2, 'm');
@@ -255,5 +269,58 @@ describe('Double Ratchet', () => {
     const frozen = structuredClone(bob);
     recv(bob, b.wires[2]);
     expect(structuredClone(bob)).toEqual(frozen);
+  });
+});
+
+describe('Double Ratchet limits', () => {
+  /** Alice sends `n` on her first chain, Bob reads them, then one round trip retires that chain at Bob. */
+  function retireFirstChain(n: number) {
+    let { alice, bob } = pair();
+    const first = burst(alice, n, 'a');
+    alice = first.state;
+    for (const w of first.wires) bob = recv(bob, w).state;
+    const reply = send(bob, 'b');
+    bob = reply.state;
+    alice = recv(alice, reply.wire).state;
+    const next = send(alice, 'a-next');
+    bob = recv(bob, next.wire).state;
+    return { firstWires: first.wires, aliceOnFirstChain: first.state, bob };
+  }
+
+  test('a replay from a retired chain is a duplicate; a message past its end is not', () => {
+    const { firstWires, aliceOnFirstChain, bob } = retireFirstChain(2);
+    expect(codeOf(() => recv(bob, firstWires[1]))).toBe('duplicate_message');
+    // The old chain's third message (n = 2 = the retired end) was never received: not a duplicate.
+    const late = send(aliceOnFirstChain, 'late').wire;
+    expect(parseHeader(late.header).n).toBe(2);
+    expect(codeOf(() => recv(bob, late))).toBe('decrypt_failed');
+  });
+
+  test('only the last 50 retired chains are remembered', () => {
+    let { alice, bob } = pair();
+    const first = send(alice, 'first');
+    alice = first.state;
+    bob = recv(bob, first.wire).state;
+    // 51 more DH steps at Bob: his first receiving chain falls out of the 50 remembered.
+    for (let i = 0; i < 51; i++) {
+      const b = send(bob, `b${i}`);
+      bob = b.state;
+      alice = recv(alice, b.wire).state;
+      const a = send(alice, `a${i}`);
+      alice = a.state;
+      bob = recv(bob, a.wire).state;
+    }
+    expect(codeOf(() => recv(bob, first.wire))).not.toBe('duplicate_message');
+    expect(codeOf(() => recv(bob, first.wire))).toBeDefined();
+  });
+
+  test('a sending chain ends after message 2^32-2 with bad_state', () => {
+    const { alice } = pair();
+    const sending = alice.sending;
+    if (!sending) throw new Error('the initiator can send');
+    const nearEnd: RatchetState = { ...alice, sending: { ...sending, n: 2 ** 32 - 2 } };
+    const last = send(nearEnd, 'last');
+    expect(parseHeader(last.wire.header).n).toBe(2 ** 32 - 2);
+    expect(codeOf(() => send(last.state, 'one too many'))).toBe('bad_state');
   });
 });

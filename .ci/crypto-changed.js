@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Exit 0 when lib/crypto/, the crypto tests or the Stryker config differ from what the committed
+// incremental file (.ci/stryker-incremental.json) was made from; exit 1 when all are the same.
+// .ci/run runs the mutation job only in the first case: no git history needed.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const incremental = path.join(__dirname, 'stryker-incremental.json');
+if (!fs.existsSync(incremental)) process.exit(0);
+const report = JSON.parse(fs.readFileSync(incremental, 'utf8'));
+
+const config = JSON.parse(fs.readFileSync(path.join(root, 'stryker.config.json'), 'utf8'));
+const read = (f) =>
+  fs.existsSync(path.join(root, f)) ? fs.readFileSync(path.join(root, f), 'utf8') : undefined;
+const recorded = { ...report.files, ...report.testFiles };
+const changed = [
+  // A recorded source or test that changed or went away.
+  ...Object.keys(recorded).filter((f) => recorded[f].source !== read(f)),
+];
+// A new file is not in the report (nor is one without mutants, like a type-only module): it counts
+// through the file that imports it, which changes with it.
+if (JSON.stringify(config.mutate) !== JSON.stringify(report.config?.mutate))
+  changed.push('stryker.config.json');
+if (changed.length) {
+  console.log(`crypto changed since the last mutation run: ${changed.join(', ')}`);
+  process.exit(0);
+}
+console.log('lib/crypto/ and its tests are as at the last mutation run: mutation job skipped');
+process.exit(1);
