@@ -151,7 +151,15 @@ function checkName(name: string, what: string): string {
 
 /** Parses the arguments into a command. Throws ChatError('bad_args') with one sentence. */
 export function parseArgs(args: string[], env: NodeJS.ProcessEnv = process.env): Command {
-  return withCompletionShell(args, () => parseWithYargs(args, env));
+  // yargs reads a lone `-` as a positional argument, not as the value of the option before it.
+  const joined = args.flatMap((a, i) =>
+    a === '--log-file' && args[i + 1] === '-'
+      ? ['--log-file=-']
+      : a === '-' && args[i - 1] === '--log-file'
+        ? []
+        : [a],
+  );
+  return withCompletionShell(joined, () => parseWithYargs(joined, env));
 }
 
 function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
@@ -421,7 +429,7 @@ function serveOptions(s: Settings, config: ConfigFile): ServeOptions {
     host: s.get<string>('host'),
     port,
     ...(metrics !== undefined
-      ? { metrics: s.check('metrics', () => parseHostPort(metrics, '--metrics', undefined, 0)) }
+      ? { metrics: s.check('metrics', () => parseHostPort(metrics, '--metrics', null, 0)) }
       : {}),
     ...(Object.keys(config.limits).length > 0 ? { limits: config.limits } : {}),
   };

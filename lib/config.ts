@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
 import { ChatError } from './errors';
-import { parseHostPort } from './host-port';
+import { DEFAULT_PORT, parseHostPort } from './host-port';
 import { isValidName } from './names';
 import { THEMES } from './commands/options';
 import { DEFAULT_LIMITS, type RelayLimits } from './server/relay';
@@ -36,7 +36,7 @@ function oneOf(choices: readonly string[]) {
 function hostPort(what: string, minPort = 1) {
   return (v: string) => {
     try {
-      parseHostPort(v, what, what === 'server' ? 5000 : undefined, minPort);
+      parseHostPort(v, what, what === 'server' ? DEFAULT_PORT : null, minPort);
     } catch {
       throw new Error(`must be HOST:PORT, not "${v}"`);
     }
