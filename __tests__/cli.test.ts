@@ -99,6 +99,9 @@ describe('parseArgs: modes and options', () => {
         acceptNewServer: false,
         readReceipts: true,
         bell: true,
+        notify: false,
+        theme: 'dark',
+        mouse: false,
         debug: false,
       },
     });
@@ -125,6 +128,12 @@ describe('parseArgs: modes and options', () => {
       '--log-level',
       'debug',
       '--debug',
+      '--notify',
+      '--notify-command',
+      'notify-send chatsecure',
+      '--theme',
+      'light',
+      '--mouse',
     ]);
     expect(cmd).toEqual({
       kind: 'user',
@@ -138,6 +147,10 @@ describe('parseArgs: modes and options', () => {
         passphraseFile: '/p',
         readReceipts: false,
         bell: false,
+        notify: true,
+        notifyCommand: 'notify-send chatsecure',
+        theme: 'light',
+        mouse: true,
         dataDir: '/d',
         logFile: '/l',
         logLevel: 'debug',

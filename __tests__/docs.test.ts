@@ -47,6 +47,24 @@ describe('README.md', () => {
     const options = [...new Set([...r.stdout.matchAll(/(?<![\w-])--[a-z][a-z-]*/g)].map((m) => m[0]))];
     expect(options.length).toBeGreaterThan(10);
     for (const opt of options) expect(readme).toContain(`\`${opt}`);
-    for (const cmd of ['fingerprint', 'logs']) expect(readme).toContain(`chatsecure ${cmd}`);
+    for (const cmd of ['fingerprint', 'logs', 'admin', 'config --print', 'completion'])
+      expect(readme).toContain(`chatsecure ${cmd}`);
+  }, 60_000);
+});
+
+describe('man/chatsecure.1', () => {
+  const man = read('man/chatsecure.1');
+
+  it('describes every option that chatsecure --help lists, and every command', () => {
+    const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'chatsecure'), '--help'], {
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(0);
+    const options = [...new Set([...r.stdout.matchAll(/(?<![\w-])--([a-z][a-z-]*)/g)].map((m) => m[1]))];
+    expect(options.length).toBeGreaterThan(10);
+    // troff writes a dash as \-.
+    for (const opt of options) expect(man).toContain(`\\-\\-${opt.replace(/-/g, '\\-')}`);
+    for (const cmd of ['fingerprint', 'logs', 'admin', 'config', 'completion'])
+      expect(man).toContain(`.B chatsecure ${cmd}`);
   }, 60_000);
 });

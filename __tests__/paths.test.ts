@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isChatError } from '../lib/errors';
 import {
+  defaultConfigFile,
   ensurePrivateDir,
   logFile,
   readFileIfExists,
@@ -23,13 +24,42 @@ afterEach(() => {
 });
 
 describe('resolveDataDir', () => {
-  it('prefers --data-dir, then $CHATSECURE_HOME, then ~/.chatsecure', () => {
-    const env = { CHATSECURE_HOME: '/srv/cs-home' };
+  it('prefers --data-dir, then $CHATSECURE_HOME, then an existing ~/.chatsecure, then $XDG_DATA_HOME', () => {
+    const home = path.join(tmp, 'home');
+    fs.mkdirSync(home);
+    const env = { HOME: home, CHATSECURE_HOME: '/srv/cs-home' };
     expect(resolveDataDir('/opt/cs', env)).toBe('/opt/cs');
     expect(resolveDataDir(undefined, env)).toBe('/srv/cs-home');
     expect(resolveDataDir('', env)).toBe('/srv/cs-home');
-    expect(resolveDataDir(undefined, {})).toBe(path.join(os.homedir(), '.chatsecure'));
-    expect(resolveDataDir(undefined, { CHATSECURE_HOME: '' })).toBe(path.join(os.homedir(), '.chatsecure'));
+    // A fresh machine: the XDG layout, data and logs apart.
+    expect(resolveDataDir(undefined, { HOME: home })).toBe(path.join(home, '.local/share/chatsecure'));
+    expect(resolveDataDir(undefined, { HOME: home, CHATSECURE_HOME: '' })).toBe(
+      path.join(home, '.local/share/chatsecure'),
+    );
+    expect(resolveDataDir(undefined, { HOME: home, XDG_DATA_HOME: '/xdg/data' })).toBe(
+      '/xdg/data/chatsecure',
+    );
+    // The spec ignores a relative XDG variable.
+    expect(resolveDataDir(undefined, { HOME: home, XDG_DATA_HOME: 'rel' })).toBe(
+      path.join(home, '.local/share/chatsecure'),
+    );
+    // Someone upgrading keeps ~/.chatsecure: no one loses data.
+    fs.mkdirSync(path.join(home, '.chatsecure'));
+    expect(resolveDataDir(undefined, { HOME: home, XDG_DATA_HOME: '/xdg/data' })).toBe(
+      path.join(home, '.chatsecure'),
+    );
+  });
+
+  it('keeps logs in the data dir, except for the XDG data dir, whose logs go to $XDG_STATE_HOME', () => {
+    const env = { HOME: '/h', XDG_DATA_HOME: '/xdg/data', XDG_STATE_HOME: '/xdg/state' };
+    expect(logFile('/xdg/data/chatsecure', { serve: true }, env)).toBe('/xdg/state/chatsecure/server.log');
+    expect(logFile('/xdg/data/chatsecure', { user: 'Adam' }, env)).toBe('/xdg/state/chatsecure/adam.log');
+    expect(logFile('/h/.chatsecure', { serve: true }, env)).toBe('/h/.chatsecure/logs/server.log');
+    expect(logFile('/h/.local/share/chatsecure', { serve: true }, { HOME: '/h' })).toBe(
+      '/h/.local/state/chatsecure/server.log',
+    );
+    expect(defaultConfigFile({ HOME: '/h' })).toBe('/h/.config/chatsecure/config.toml');
+    expect(defaultConfigFile({ HOME: '/h', XDG_CONFIG_HOME: '/c' })).toBe('/c/chatsecure/config.toml');
   });
 
   it('makes relative paths absolute and expands a leading ~', () => {

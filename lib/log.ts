@@ -119,7 +119,11 @@ export function serializeError(err: unknown): Record<string, unknown> {
   return out;
 }
 
+/** `--log-file -`: JSON lines to stderr (for journald), not to a file. */
+export const LOG_TO_STDERR = '-';
+
 export interface LoggerOptions {
+  /** The log file, or `-` (LOG_TO_STDERR) for stderr. */
   readonly file: string;
   /** A pino level name; default `debug` with `debug: true`, else `info`. */
   readonly level?: string;
@@ -127,6 +131,11 @@ export interface LoggerOptions {
   readonly debug?: boolean;
   /** `server`, or the user's name: appears on every line. */
   readonly name: string;
+  /**
+   * Reopen the file on SIGHUP (the relay: logrotate renames the file, then sends HUP). The
+   * listener also keeps SIGHUP from ending the process; it is removed when the logger closes.
+   */
+  readonly reopenOnSighup?: boolean;
 }
 
 /**
@@ -144,8 +153,13 @@ class LogFile implements pino.DestinationStream {
   private pendingBytes = 0;
   private scheduled: NodeJS.Immediate | undefined;
   private fd: number | undefined;
+  private onHup: (() => void) | undefined;
 
-  constructor(fd: number) {
+  /** `file` undefined: `fd` is stderr, which is neither reopened nor closed here. */
+  constructor(
+    fd: number,
+    private readonly file: string | undefined,
+  ) {
     this.fd = fd;
     if (liveFiles.size === 0) process.on('exit', flushAllAtExit);
     liveFiles.add(this);
@@ -175,11 +189,51 @@ class LogFile implements pino.DestinationStream {
     }
   }
 
+  /**
+   * Writes what is queued to the old file, then opens the path again (a new file if it was
+   * renamed away). On failure the old file stays in use and the error is thrown.
+   */
+  reopen(): void {
+    this.flushSync();
+    if (this.file === undefined || this.fd === undefined) return;
+    const fd = openLogFile(this.file);
+    fs.closeSync(this.fd);
+    this.fd = fd;
+  }
+
+  /** Reopens on SIGHUP, then calls `after` with the outcome (to log it). */
+  reopenOnSighup(after: (err?: unknown) => void): void {
+    this.onHup = () => {
+      try {
+        this.reopen();
+        after();
+      } catch (err) {
+        after(err);
+      }
+    };
+    process.on('SIGHUP', this.onHup);
+  }
+
   close(): void {
     this.flushSync();
-    if (this.fd !== undefined) fs.closeSync(this.fd);
+    if (this.onHup) process.off('SIGHUP', this.onHup);
+    this.onHup = undefined;
+    if (this.fd !== undefined && this.file !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;
     if (liveFiles.delete(this) && liveFiles.size === 0) process.off('exit', flushAllAtExit);
+  }
+}
+
+/** Opens (or creates) a log file for appending, mode 0600; an existing file is tightened too. */
+function openLogFile(file: string): number {
+  ensurePrivateDir(path.dirname(file));
+  try {
+    const fd = fs.openSync(file, 'a', SECRET_FILE_MODE);
+    fs.fchmodSync(fd, SECRET_FILE_MODE);
+    return fd;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+    throw new ChatError('storage_failed', `could not open the log file ${file} (${code})`, 'log.open');
   }
 }
 
@@ -197,17 +251,11 @@ export function createLogger(opts: LoggerOptions): Logger {
   if (!Object.hasOwn(pino.levels.values, level) && level !== 'silent') {
     throw new ChatError('bad_args', `unknown log level "${level}"`, 'log.create');
   }
-  ensurePrivateDir(path.dirname(opts.file));
-  // Opened here with mode 0600 before any line is written; an existing file is tightened too.
-  let fd: number;
-  try {
-    fd = fs.openSync(opts.file, 'a', SECRET_FILE_MODE);
-    fs.fchmodSync(fd, SECRET_FILE_MODE);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
-    throw new ChatError('storage_failed', `could not open the log file ${opts.file} (${code})`, 'log.create');
-  }
-  const dest = new LogFile(fd);
+  // Opened here with mode 0600 before any line is written.
+  const toStderr = opts.file === LOG_TO_STDERR;
+  const dest = toStderr
+    ? new LogFile(process.stderr.fd, undefined)
+    : new LogFile(openLogFile(opts.file), opts.file);
   const logger = pino(
     {
       name: opts.name,
@@ -226,6 +274,13 @@ export function createLogger(opts: LoggerOptions): Logger {
     return pinoChild.call(this, redactObject(bindings), options);
   };
   logger.child = censoredChild as unknown as Logger['child'];
+  if (opts.reopenOnSighup) {
+    dest.reopenOnSighup((err) =>
+      err === undefined
+        ? logger.info('log file reopened (SIGHUP)')
+        : logger.error({ err }, 'could not reopen the log file; still writing to the old one'),
+    );
+  }
   return logger;
 }
 

@@ -1,8 +1,10 @@
 /**
  * Where data lives (DESIGN.md "Where data lives"): `--data-dir`, else `$CHATSECURE_HOME`, else
- * `~/.chatsecure`. Folders that hold secrets are 0700 and the files in them 0600, written
- * atomically (temp file in the same folder, fsync, rename) so a crash leaves the old or the new
- * file, never half of one.
+ * `~/.chatsecure` when it already exists (no one loses data on upgrade), else the XDG base
+ * directories: data in `$XDG_DATA_HOME/chatsecure`, logs in `$XDG_STATE_HOME/chatsecure`, the
+ * config file in `$XDG_CONFIG_HOME/chatsecure`. Folders that hold secrets are 0700 and the files
+ * in them 0600, written atomically (temp file in the same folder, fsync, rename) so a crash
+ * leaves the old or the new file, never half of one.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -15,18 +17,74 @@ import { randomBytes, toHex } from './crypto/primitives';
 export const PRIVATE_DIR_MODE = 0o700;
 /** Owner read/write only: files that hold keys, sessions, logs. */
 export const SECRET_FILE_MODE = 0o600;
+/** The data dir of versions before the XDG layout, still used where it exists. */
 export const DEFAULT_DATA_DIR_NAME = '.chatsecure';
+/** The folder name under each XDG base directory. */
+export const XDG_APP_DIR = 'chatsecure';
+export const CONFIG_FILE_NAME = 'config.toml';
 
-function expandHome(p: string): string {
-  if (p === '~') return os.homedir();
-  if (p.startsWith('~/')) return path.join(os.homedir(), p.slice(2));
+function homeOf(env: NodeJS.ProcessEnv): string {
+  return env.HOME || os.homedir();
+}
+
+function expandHome(p: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (p === '~') return homeOf(env);
+  if (p.startsWith('~/')) return path.join(homeOf(env), p.slice(2));
   return p;
 }
 
-/** The data dir, absolute: the option, else `$CHATSECURE_HOME`, else `~/.chatsecure`. Empty values count as unset. */
+/** An XDG base directory: the variable when it holds an absolute path (the spec ignores others), else `~/<fallback>`. */
+function xdgBase(env: NodeJS.ProcessEnv, variable: string, fallback: string): string {
+  const v = env[variable];
+  return v && path.isAbsolute(v) ? v : path.join(homeOf(env), fallback);
+}
+
+/** `$XDG_DATA_HOME/chatsecure` (default `~/.local/share/chatsecure`). */
+export function xdgDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(xdgBase(env, 'XDG_DATA_HOME', '.local/share'), XDG_APP_DIR);
+}
+
+/** `$XDG_STATE_HOME/chatsecure` (default `~/.local/state/chatsecure`): the logs of the XDG layout. */
+export function xdgStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(xdgBase(env, 'XDG_STATE_HOME', '.local/state'), XDG_APP_DIR);
+}
+
+/** `$XDG_CONFIG_HOME/chatsecure/config.toml` (default `~/.config/chatsecure/config.toml`). */
+export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env): string {
+  return path.join(xdgBase(env, 'XDG_CONFIG_HOME', '.config'), XDG_APP_DIR, CONFIG_FILE_NAME);
+}
+
+/** Where the data dir came from, for `chatsecure config --print`. */
+export type DataDirSource = 'option' | 'CHATSECURE_HOME' | 'legacy' | 'xdg';
+
+/**
+ * The data dir, absolute, and why: the option, else `$CHATSECURE_HOME`, else `~/.chatsecure` if
+ * it exists, else `$XDG_DATA_HOME/chatsecure`. Empty values count as unset.
+ */
+export function locateDataDir(
+  opt?: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { dir: string; source: DataDirSource } {
+  if (opt) return { dir: path.resolve(expandHome(opt, env)), source: 'option' };
+  if (env.CHATSECURE_HOME)
+    return { dir: path.resolve(expandHome(env.CHATSECURE_HOME, env)), source: 'CHATSECURE_HOME' };
+  const legacy = path.join(homeOf(env), DEFAULT_DATA_DIR_NAME);
+  if (fs.existsSync(legacy)) return { dir: legacy, source: 'legacy' };
+  return { dir: xdgDataDir(env), source: 'xdg' };
+}
+
+/** The data dir, absolute (see `locateDataDir`). */
 export function resolveDataDir(opt?: string, env: NodeJS.ProcessEnv = process.env): string {
-  const chosen = opt || env.CHATSECURE_HOME || path.join(os.homedir(), DEFAULT_DATA_DIR_NAME);
-  return path.resolve(expandHome(chosen));
+  return locateDataDir(opt, env).dir;
+}
+
+/**
+ * The folder of the logs: `$XDG_STATE_HOME/chatsecure` for the XDG data dir, else
+ * `<dataDir>/logs` (a data dir named by option, `$CHATSECURE_HOME` or the old `~/.chatsecure`
+ * keeps its logs inside, as before).
+ */
+export function logDir(dataDir: string, env: NodeJS.ProcessEnv = process.env): string {
+  return path.resolve(dataDir) === xdgDataDir(env) ? xdgStateDir(env) : path.join(dataDir, 'logs');
 }
 
 export function serverDir(dataDir: string): string {
@@ -54,14 +112,14 @@ export type LogOwner = { readonly serve: true } | { readonly user: string };
 /** The relay's log; a user called "server" logs to `server+user.log` ("+" is never in a name). */
 const SERVER_LOG_BASE = 'server';
 
-/** `<dataDir>/logs/server.log` for the relay, `<dataDir>/logs/<canon(user)>.log` for a client. */
-export function logFile(dataDir: string, who: LogOwner): string {
+/** `<logDir>/server.log` for the relay, `<logDir>/<canon(user)>.log` for a client (see `logDir`). */
+export function logFile(dataDir: string, who: LogOwner, env: NodeJS.ProcessEnv = process.env): string {
   let base = SERVER_LOG_BASE;
   if (!('serve' in who)) {
     base = nameComponent(who.user);
     if (base === SERVER_LOG_BASE) base = `${SERVER_LOG_BASE}+user`;
   }
-  return path.join(dataDir, 'logs', `${base}.log`);
+  return path.join(logDir(dataDir, env), `${base}.log`);
 }
 
 function storageError(what: string, p: string, err: unknown): ChatError {

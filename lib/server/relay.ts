@@ -7,6 +7,7 @@
  * Map for contributors: `onConnection` → handshake → `login` → `Session`; each request type has
  * one handler in `handle`; deliveries (live or queued) all go through `pump`, which keeps order.
  */
+import type { RelayObserver } from './metrics';
 import * as net from 'node:net';
 import type { Logger } from 'pino';
 import { fromBase64, type KeyPair, toBase64, verify, toHex, concatBytes } from '../crypto/primitives';
@@ -72,6 +73,8 @@ export interface RelayOptions {
   /** Wall clock (ms since the epoch) for `ts`, lastSeen and queue expiry; injectable for tests. */
   readonly now?: () => number;
   readonly name?: string;
+  /** Metrics (lib/server/metrics.ts, `--metrics`); absent, nothing is counted. */
+  readonly observer?: RelayObserver;
 }
 
 type Channel = SecureChannel<ClientMessage, RelayMessage>;
@@ -166,6 +169,7 @@ export class Relay {
       return;
     }
     this.handshaking.add(socket);
+    this.opts.observer?.connection(socket);
     socket.setNoDelay(true);
     const t = this.opts.timeouts ?? {};
     acceptSecureChannel<ClientMessage, RelayMessage>(socket, {
@@ -186,6 +190,7 @@ export class Relay {
     }).then(
       ({ channel, login }) => {
         this.handshaking.delete(socket);
+        this.opts.observer?.handshake(true);
         this.log.debug(
           { conn, session: toHex(channel.handshakeHash).slice(0, 16), suite: channel.suite },
           'handshake done',
@@ -197,6 +202,7 @@ export class Relay {
       },
       (err: unknown) => {
         this.handshaking.delete(socket);
+        this.opts.observer?.handshake(false);
         this.log.warn({ conn, code: codeOf(err), err }, 'handshake failed; connection closed');
       },
     );
@@ -288,6 +294,7 @@ export class Relay {
       channel.send({ t: 'presence.batch', changes: rest.slice(i, i + MAX_PRESENCE_BATCH) });
     }
     this.log.info({ conn, user: user.name, queued }, 'logged in');
+    this.opts.observer?.login();
     // One-time prekeys handed out while the owner was away: ask for more at once (a new
     // registration publishes its first 100 right after welcome, so it is not asked).
     if (result === 'existing') {
@@ -351,6 +358,7 @@ export class Relay {
   private enqueueRequest(session: Session, msg: ClientMessage): void {
     if (msg.t !== 'ack' && msg.t !== 'pong' && !session.requests.take()) {
       this.log.warn({ conn: session.conn, user: session.user.name, code: 'rate_limited' }, 'request refused');
+      this.opts.observer?.rateLimited();
       session.channel.send({
         t: 'error',
         ...('rid' in msg ? { rid: msg.rid } : {}),
@@ -468,6 +476,7 @@ export class Relay {
       }
       case 'keys.fetch': {
         if (!session.fetches.take()) {
+          this.opts.observer?.rateLimited();
           this.error(
             session,
             msg.rid,
@@ -528,6 +537,7 @@ export class Relay {
             return;
           }
           // Stored durably before we answer: from here the relay is responsible for it.
+          if (r === 'ok') this.opts.observer?.relayed();
           const recipient = this.sessions.get(canon);
           session.channel.send({
             t: 'sent',

@@ -6,6 +6,7 @@ import type { ServeOptions } from '../cli';
 import { fingerprint } from '../crypto/primitives';
 import { closeLogger, createLogger, flushLogger } from '../log';
 import { ensurePrivateDir, logFile, resolveDataDir, serverDir } from '../paths';
+import { startMetrics, totalQueued } from './metrics';
 import { Relay } from './relay';
 import { loadOrCreateRelayKey } from './relay-key';
 import { openRelayStore } from './sqlite-store';
@@ -19,18 +20,39 @@ export async function serve(opts: ServeOptions): Promise<void> {
     level: opts.logLevel,
     debug: opts.debug,
     name: 'relay',
+    reopenOnSighup: true,
   });
   try {
     const { key, created } = loadOrCreateRelayKey(dir);
     const fp = fingerprint(key.publicKey);
     if (created) logger.info({ fingerprint: fp }, 'created a new relay key');
-    const store = openRelayStore(dir);
-    const relay = await Relay.start({ host: opts.host, port: opts.port, key, store, logger });
+    const rawStore = openRelayStore(dir);
+    const metrics =
+      opts.metrics &&
+      (await startMetrics({
+        ...opts.metrics,
+        queueDepth: () => totalQueued(rawStore),
+        online: (): number => relay.online.length,
+      }));
+    const store = metrics ? metrics.instrument(rawStore) : rawStore;
+    const relay: Relay = await Relay.start({
+      host: opts.host,
+      port: opts.port,
+      key,
+      store,
+      logger,
+      limits: opts.limits,
+      observer: metrics?.observer,
+    }).catch(async (err: unknown) => {
+      await metrics?.stop();
+      throw err;
+    });
     const { host, port } = relay.address;
     process.stdout.write(
       `ChatSecure relay listening on ${host.includes(':') ? `[${host}]` : host}:${port}\n` +
         `Relay key fingerprint: ${fp}\n` +
-        `Data: ${dir}\n`,
+        `Data: ${dir}\n` +
+        (metrics ? `Metrics on http://${metrics.address.host}:${metrics.address.port}/metrics\n` : ''),
     );
 
     await new Promise<void>((resolve) => {
@@ -39,10 +61,13 @@ export async function serve(opts: ServeOptions): Promise<void> {
         if (stopping) return;
         stopping = true;
         logger.info({ signal }, 'stopping');
-        relay.stop().then(resolve, (err) => {
-          logger.error({ err }, 'error while stopping');
-          resolve();
-        });
+        relay
+          .stop()
+          .then(() => metrics?.stop())
+          .then(resolve, (err) => {
+            logger.error({ err }, 'error while stopping');
+            resolve();
+          });
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));

@@ -13,12 +13,21 @@
 import * as fs from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { prettyFactory } from 'pino-pretty';
-import type { LogsOptions } from './cli';
-import { ChatError } from './errors';
-import { canonName, isValidName } from './names';
-import { logFile, resolveDataDir } from './paths';
+import { ChatError } from '../errors';
+import { canonName, isValidName } from '../names';
+import { logFile, resolveDataDir } from '../paths';
+import type { CommonOptions } from './options';
 
-export type { LogsOptions };
+/** `chatsecure logs [FILE]`. */
+export interface LogsOptions extends CommonOptions {
+  file?: string;
+  user?: string;
+  follow: boolean;
+  level?: string;
+  since?: string;
+  grep?: string;
+  json: boolean;
+}
 
 /** pino's level numbers; `silent` shows nothing. */
 export const LOG_LEVEL_VALUES: Readonly<Record<string, number>> = {
@@ -441,6 +450,17 @@ async function followFile(file: string, emit: Emit, io: LogsIo): Promise<void> {
   }
 }
 
+/**
+ * Colour or not: `FORCE_COLOR` (any value but `0` or `false`) forces it, `NO_COLOR` (any
+ * non-empty value, no-color.org) turns it off, else colour on a terminal only.
+ */
+export function useColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+  const force = env.FORCE_COLOR;
+  if (force !== undefined && force !== '') return force !== '0' && force !== 'false';
+  if (env.NO_COLOR) return false;
+  return Boolean(stream.isTTY);
+}
+
 /** stdout with back-pressure; a closed pipe (`| head`) calls `onClosed` and drops the rest. */
 function stdoutIo(onClosed: () => void): LogsIo {
   let closed = false;
@@ -458,7 +478,7 @@ function stdoutIo(onClosed: () => void): LogsIo {
     err: (text) => {
       process.stderr.write(text);
     },
-    colorize: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+    colorize: useColor(process.stdout, process.env),
   };
 }
 

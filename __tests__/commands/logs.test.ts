@@ -2,8 +2,8 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isChatError } from '../lib/errors';
-import { closeLogger, createLogger } from '../lib/log';
+import { isChatError } from '../../lib/errors';
+import { closeLogger, createLogger } from '../../lib/log';
 import {
   buildFilter,
   createFormatter,
@@ -19,10 +19,10 @@ import {
   parseSince,
   resolveLogFile,
   runLogs,
-} from '../lib/logs-command';
-import { logFile } from '../lib/paths';
+} from '../../lib/commands/logs';
+import { logFile } from '../../lib/paths';
 
-const ROOT = path.join(__dirname, '..');
+const ROOT = path.join(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'chatsecure');
 const NOW = Date.parse('2024-05-01T12:00:00Z');
 
@@ -365,7 +365,7 @@ describe('the real binary', () => {
   beforeAll(() => {
     // `npm test` builds before jest; a bare `npx jest` may find no build. tsc emits even when
     // another file has a type error, so judge by the output, not by its exit status.
-    const built = path.join(ROOT, 'dist', 'lib', 'logs-command.js');
+    const built = path.join(ROOT, 'dist', 'lib', 'commands', 'logs.js');
     if (!fs.existsSync(built))
       spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
     expect(fs.existsSync(built)).toBe(true);

@@ -1,0 +1,46 @@
+/**
+ * The option types of the two long-running modes and of every command, defined here (not in
+ * lib/cli.ts) so that a command imports its options without importing the parser.
+ */
+import type { RelayLimits } from '../server/relay';
+
+export interface CommonOptions {
+  dataDir?: string;
+  /** A file, or `-` for JSON lines on stderr (journald). */
+  logFile?: string;
+  logLevel?: string;
+  debug: boolean;
+}
+
+export interface ServeOptions extends CommonOptions {
+  host: string;
+  port: number;
+  /** `--metrics HOST:PORT`: serve Prometheus metrics and /healthz there (off by default). */
+  metrics?: { host: string; port: number };
+  /** The config file's `[limits]` table (docs/protocol.md section 9); defaults where absent. */
+  limits?: Partial<RelayLimits>;
+}
+
+export type Theme = 'dark' | 'light';
+export const THEMES: readonly Theme[] = ['dark', 'light'];
+
+export interface UserOptions extends CommonOptions {
+  user: string;
+  server: { host: string; port: number };
+  plain: boolean;
+  json: boolean;
+  acceptNewServer: boolean;
+  serverFingerprint?: string;
+  passphraseFile?: string;
+  readReceipts: boolean;
+  bell: boolean;
+  /** Remove this relay's pinned key from known_servers, then exit (a relay key that changed on purpose). */
+  forgetServer?: string;
+  /** A desktop notification through the terminal (OSC 777 / OSC 9) for a message off screen. */
+  notify: boolean;
+  /** Run this command for a message off screen (the UI decides what it is told; never the text). */
+  notifyCommand?: string;
+  theme: Theme;
+  /** Mouse support in the full-screen UI (clicks, wheel). */
+  mouse: boolean;
+}
