@@ -242,7 +242,7 @@ it('caps connections that are not logged in, per address, and logs it once (defe
 it('retries a delivery whose store read failed, without waiting for another send (defect 7)', async () => {
   const dir = tempDir();
   const real = openRelayStore(dir);
-  let failures = 1;
+  let failures = 0;
   const store: RelayStore = Object.assign(Object.create(real) as RelayStore, {
     pending: (canon: string, limit?: number) => {
       if (canon === 'eve' && failures > 0) {
@@ -259,6 +259,7 @@ it('retries a delivery whose store read failed, without waiting for another send
     const adam = await loginClient(relay.port, 'Adam');
     const msgId = id();
     await adam.request({ t: 'send', id: msgId, to: 'Eve', env: env() }, 'sent');
+    failures = 1;
     const back = await loginClient(relay.port, 'Eve', eve);
     expect((await back.next('deliver')).id).toBe(msgId);
     expect(failures).toBe(0);
