@@ -34,7 +34,18 @@ async function main(): Promise<void> {
     key,
     store: openRelayStore(dir),
     logger,
-    limits: { requestsPerSecond: BENCH_REQUESTS_PER_SECOND, requestBurst: BENCH_REQUESTS_PER_SECOND },
+    // Every bench client connects from 127.0.0.1: the per-address gates (issue 10) are opened.
+    limits: {
+      requestsPerSecond: BENCH_REQUESTS_PER_SECOND,
+      requestBurst: BENCH_REQUESTS_PER_SECOND,
+      registrationsPerAddressPerHour: 1e9,
+      maxHandshakesPerAddress: 1e6,
+      maxHandshakes: 1e6,
+      queuePerAddress: 1e9,
+      queuePerNewSender: 1_000,
+      opksPerTargetPerHour: 1e9,
+      keysFetchPerMinute: 1e9,
+    },
   });
   const gc = (globalThis as { gc?: () => void }).gc;
   process.on('message', (cmd: RelayCommand) => {

@@ -1,15 +1,19 @@
 /**
- * User names (PROTOCOL.md section 3): `^[A-Za-z0-9_.-]{1,32}$`. The directory, the pins, the
- * associated data and the safety number use `canonName(name)`, its ASCII lowercase (never a
- * locale lowercase); the display keeps the case the user registered.
+ * User names (PROTOCOL.md section 3): `^[A-Za-z0-9_.-]{1,32}$`, except `.` and `..` (a name is
+ * also a directory under `users/`, and those two are not). One rule for the relay, the client and
+ * the commands. The directory, the pins, the associated data and the safety number use
+ * `canonName(name)`, its ASCII lowercase (never a locale lowercase); the display keeps the case
+ * the user registered.
  */
 import { ChatError } from './errors';
 
 export const NAME_PATTERN = /^[A-Za-z0-9_.-]{1,32}$/;
 export const NAME_MAX_LEN = 32;
+/** The rule in words, for error messages. */
+export const NAME_RULE = 'a name is 1 to 32 letters, digits, "_", "." or "-", and not "." or ".."';
 
 export function isValidName(name: unknown): name is string {
-  return typeof name === 'string' && NAME_PATTERN.test(name);
+  return typeof name === 'string' && NAME_PATTERN.test(name) && name !== '.' && name !== '..';
 }
 
 /** ASCII lowercase; the pattern admits nothing else, so this is exact. */
@@ -18,8 +22,6 @@ export function canonName(name: string): string {
 }
 
 export function checkName(name: unknown): string {
-  if (!isValidName(name)) {
-    throw new ChatError('bad_name', 'a name is 1 to 32 letters, digits, "_", "." or "-"');
-  }
+  if (!isValidName(name)) throw new ChatError('bad_name', NAME_RULE);
   return name;
 }

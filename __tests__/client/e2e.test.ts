@@ -31,7 +31,7 @@ function relayStore(): RelayStore {
 }
 
 beforeEach(async () => {
-  relay = await startRelay({ limits: { keysFetchPerMinute: 1000 } });
+  relay = await startRelay({ limits: { keysFetchPerMinute: 1000, opksPerTargetPerHour: 1000 } });
 });
 
 afterEach(async () => {

@@ -14,6 +14,7 @@ import { parseRelayMessage, type ClientMessage, type RelayMessage } from '../../
 import { connectSecureChannel, type SecureChannel } from '../../lib/net/secure-channel';
 import { Relay, type RelayLimits } from '../../lib/server/relay';
 import { openRelayStore } from '../../lib/server/sqlite-store';
+import type { RelayStore } from '../../lib/server/store';
 import { loadOrCreateRelayKey } from '../../lib/server/relay-key';
 import type { ChannelTimeouts } from '../../lib/net/secure-channel';
 
@@ -31,21 +32,35 @@ export interface TestRelay {
 }
 
 export async function startRelay(
-  opts: { dir?: string; port?: number; timeouts?: ChannelTimeouts; limits?: Partial<RelayLimits> } = {},
+  opts: {
+    dir?: string;
+    port?: number;
+    timeouts?: ChannelTimeouts;
+    limits?: Partial<RelayLimits>;
+    now?: () => number;
+    store?: RelayStore;
+  } = {},
 ): Promise<TestRelay> {
   const dir = opts.dir ?? tempDir();
   const logFile = path.join(dir, 'server.log');
   const logger = createLogger({ file: logFile, name: 'relay', level: 'debug' });
   const { key } = loadOrCreateRelayKey(dir);
-  const store = openRelayStore(dir);
+  const store = opts.store ?? openRelayStore(dir);
   const relay = await Relay.start({
     host: '127.0.0.1',
     port: opts.port ?? 0,
     key,
     store,
     logger,
+    now: opts.now,
     timeouts: opts.timeouts,
-    limits: opts.limits,
+    // Every test connects from 127.0.0.1: the per-address gates are opened unless a test sets them.
+    limits: {
+      registrationsPerAddressPerHour: 1e6,
+      maxHandshakesPerAddress: 1e4,
+      queuePerAddress: 1e6,
+      ...opts.limits,
+    },
   });
   return {
     relay,
@@ -95,7 +110,7 @@ export class TestClient {
   next<T extends RelayMessage['t']>(
     t: T,
     pred: (m: Extract<RelayMessage, { t: T }>) => boolean = () => true,
-    timeoutMs = 5000,
+    timeoutMs = 30_000,
   ): Promise<Extract<RelayMessage, { t: T }>> {
     const match = (m: RelayMessage) => m.t === t && pred(m as Extract<RelayMessage, { t: T }>);
     const i = this.received.findIndex(match);
@@ -143,9 +158,9 @@ export class TestClient {
   }
 }
 
-export function dial(port: number, host = '127.0.0.1'): Promise<net.Socket> {
+export function dial(port: number, host = '127.0.0.1', localAddress?: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect(port, host, () => {
+    const s = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) }, () => {
       s.off('error', reject);
       resolve(s);
     });
@@ -157,9 +172,13 @@ export async function connectClient(
   port: number,
   name: string,
   identity: Identity = createIdentity(),
+  extra: { recovery?: string; recover?: string; localAddress?: string; timeouts?: ChannelTimeouts } = {},
 ): Promise<TestClient> {
-  const socket = await dial(port);
+  const socket = await dial(port, '127.0.0.1', extra.localAddress);
   const { channel } = await connectSecureChannel<RelayMessage, ClientMessage>(socket, {
+    ...extra.timeouts,
+    recovery: extra.recovery,
+    recover: extra.recover,
     staticKey: identity.dhKey,
     verifyServer: () => undefined,
     login: { user: name, signKey: toBase64(identity.signKey.publicKey), idcert: toBase64(identity.idcert) },

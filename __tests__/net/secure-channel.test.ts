@@ -22,6 +22,8 @@ const parse = (b: Uint8Array): Msg => {
   if (typeof v !== 'object' || typeof v.t !== 'string') throw new Error('bad');
   return v as Msg;
 };
+/** Test messages are plain JSON; the protocol's serializer knows only its own types. */
+const serialize = (m: Msg): Uint8Array => new Uint8Array(Buffer.from(JSON.stringify(m), 'utf8'));
 
 const serverKey = x25519KeyPair();
 const clientKey = x25519KeyPair();
@@ -60,7 +62,9 @@ async function relayOutcome(
 ): Promise<{ port: number; outcome: () => Promise<unknown> }> {
   let accepted!: Promise<unknown>;
   const port = await listen((s) => {
-    accepted = acceptSecureChannel(s, { staticKey: serverKey, serverInfo, parse, ...opts }).catch((e) => e);
+    accepted = acceptSecureChannel(s, { staticKey: serverKey, serverInfo, parse, serialize, ...opts }).catch(
+      (e) => e,
+    );
   });
   return { port, outcome: () => accepted };
 }
@@ -82,6 +86,7 @@ async function handshake(
       staticKey: serverKey,
       serverInfo,
       parse,
+      serialize,
       suites: opts.serverSuites,
     });
   });
@@ -92,6 +97,7 @@ async function handshake(
     verifyServer: opts.verify ?? (() => undefined),
     login,
     parse,
+    serialize,
   });
   return { server: await accepted, client };
 }
@@ -141,6 +147,7 @@ describe('secure channel', () => {
       verifyServer: () => undefined,
       login,
       parse,
+      serialize,
     }).catch((e) => e);
     expect(isChatError(err, 'no_common_suite')).toBe(true);
     expect(isChatError(await accepted(), 'no_common_suite')).toBe(true);
@@ -171,6 +178,7 @@ describe('secure channel', () => {
       verifyServer: () => undefined,
       login,
       parse,
+      serialize,
     }).catch((e) => e);
     expect(isChatError(err, 'handshake_failed')).toBe(true);
     expect(isChatError(await accepted())).toBe(true);
@@ -188,6 +196,7 @@ describe('secure channel', () => {
       },
       login,
       parse,
+      serialize,
     }).catch((e) => e);
     expect(seen).toBe(fingerprint(serverKey.publicKey));
     expect(err).toBeDefined();
@@ -249,6 +258,7 @@ describe('secure channel', () => {
         staticKey: serverKey,
         serverInfo,
         parse,
+        serialize,
         idleTimeoutMs: 200,
       });
     });

@@ -1,58 +1,77 @@
 /**
- * A directory or an online list larger than one frame: `welcome` carries at most
- * welcomeMaxUsers names and the rest follow as `presence`; `users` comes in pages with `more`.
- * Small limits here exercise the same paths a relay with thousands of users takes.
+ * Presence by subscription (issue 10) and the paged directory: a change goes only to the
+ * connections that watch that user, gathered into one frame per watcher and turn; `users` comes
+ * in pages with `more`. Small limits here exercise the same paths a large relay takes.
  */
-import { makeUser, type TestUser } from '../helpers/client-harness';
-import { loginClient, startRelay, type TestClient, type TestRelay, waitFor } from '../helpers/relay-harness';
+import {
+  connectClient,
+  loginClient,
+  startRelay,
+  type TestClient,
+  type TestRelay,
+  waitFor,
+} from '../helpers/relay-harness';
 
 let relay: TestRelay;
 const raw: TestClient[] = [];
-const users: TestUser[] = [];
 
 beforeAll(async () => {
-  relay = await startRelay({ limits: { welcomeMaxUsers: 2, usersPageSize: 2 } });
+  relay = await startRelay({ limits: { usersPageSize: 2 } });
 });
 
 afterAll(async () => {
   for (const c of raw) c.close();
-  for (const u of users) await u.stop();
   await relay.stop();
 });
 
-it('a newcomer learns every online user, and /list returns the whole directory', async () => {
+it('welcome lists nobody and announces the limits; /list returns the whole directory in pages', async () => {
   for (const name of ['Ann', 'Ben', 'Cat', 'Dan', 'Eli']) raw.push(await loginClient(relay.port, name));
-  const zoe = await makeUser(relay.port, 'Zoe');
-  users.push(zoe);
-  await waitFor(
-    () => new Set((zoe.events.presence ?? []).filter((p) => p.online).map((p) => p.user)).size === 5,
-    5000,
-    'all five online users',
-  );
-  const list = await zoe.client.list();
-  expect(list.map((u) => u.name).sort()).toEqual(['Ann', 'Ben', 'Cat', 'Dan', 'Eli', 'Zoe']);
-  expect(list.every((u) => u.online)).toBe(true);
-
-  // A bare client sees the pages themselves.
+  const zoe = await connectClient(relay.port, 'Zoe');
+  raw.push(zoe);
+  const w = await zoe.next('welcome');
+  expect(w.users).toBeUndefined();
+  expect(w.limits?.requestsPerSecond).toBe(50);
   const rid = 'page-test';
-  raw[0].send({ t: 'list', rid });
-  const pages = [await raw[0].next('users'), await raw[0].next('users'), await raw[0].next('users')];
+  zoe.send({ t: 'list', rid });
+  const pages = [await zoe.next('users'), await zoe.next('users'), await zoe.next('users')];
   expect(pages.map((p) => p.users.length)).toEqual([2, 2, 2]);
   expect(pages.map((p) => p.more ?? false)).toEqual([true, true, false]);
+  expect(pages.flatMap((p) => p.users.map((u) => u.name)).sort()).toEqual([
+    'Ann',
+    'Ben',
+    'Cat',
+    'Dan',
+    'Eli',
+    'Zoe',
+  ]);
 });
 
-it('gathers the presence changes of one moment into one frame per recipient', async () => {
+it('sends presence only to watchers, one frame per watcher for the changes of one moment', async () => {
   const watcher = await loginClient(relay.port, 'Watcher');
-  raw.push(watcher);
+  const bystander = await loginClient(relay.port, 'Bystander');
+  raw.push(watcher, bystander);
+  const state = await watcher.request(
+    { t: 'presence.watch', users: ['ann', 'Ben', 'Cat', 'Dan', 'Eli', 'Nobody'] },
+    'presence.batch',
+  );
+  expect(state.t).toBe('presence.batch');
+  if (state.t !== 'presence.batch') return;
+  expect(state.changes).toEqual(['Ann', 'Ben', 'Cat', 'Dan', 'Eli'].map((user) => ({ user, online: true })));
   const frames: { t: string; n: number }[] = [];
+  const seenByBystander: string[] = [];
   watcher.channel.on('message', (m) => {
     if (m.t === 'presence') frames.push({ t: m.t, n: 1 });
     if (m.t === 'presence.batch') frames.push({ t: m.t, n: m.changes.length });
   });
-  // Five users leave at once: their departures reach the watcher in fewer than five frames.
-  const leaving = raw.slice(0, 5);
-  for (const c of leaving) c.channel.destroy({ code: 'closed', message: 'bye' });
-  await waitFor(() => frames.reduce((a, f) => a + f.n, 0) >= 5, 5000, 'five departures');
+  bystander.channel.on('message', (m) => {
+    if (m.t === 'presence' || m.t === 'presence.batch') seenByBystander.push(m.t);
+  });
+  for (const c of raw.slice(0, 5)) c.channel.destroy({ code: 'closed', message: 'bye' });
+  await waitFor(() => frames.reduce((a, f) => a + f.n, 0) >= 5, 10_000, 'five departures');
   expect(frames.length).toBeLessThan(5);
-  expect(frames.some((f) => f.t === 'presence.batch')).toBe(true);
+  // The sentinel: the bystander's pong comes after anything the relay sent it before.
+  expect((await bystander.request({ t: 'ping' }, 'pong')).t).toBe('pong');
+  expect(seenByBystander).toEqual([]);
+  const un = await watcher.request({ t: 'presence.unwatch', users: ['Ann'] }, 'presence.batch');
+  expect(un.t === 'presence.batch' && un.changes).toEqual([]);
 });

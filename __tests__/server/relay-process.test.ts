@@ -55,3 +55,13 @@ it('starts, prints its fingerprint, answers ping over a secure session, and stop
     expect(await again.stop('SIGINT')).toBe(0);
   }
 });
+
+it('refuses a second --serve on the same data dir, naming the pid of the first (issue 10, defect 9)', async () => {
+  const dataDir = tempDir();
+  const first = await startRelayProcess(dataDir);
+  try {
+    await expect(startRelayProcess(dataDir)).rejects.toThrow(new RegExp(`pid ${first.child.pid}`));
+  } finally {
+    expect(await first.stop()).toBe(0);
+  }
+}, 60_000);

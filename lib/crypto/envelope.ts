@@ -13,8 +13,12 @@ import { HEADER_LEN, parseHeader } from './ratchet/header';
 import type { X3dhInitiation } from './x3dh';
 
 export const ENVELOPE_VERSION = 1;
-/** An envelope travels inside one frame (section 4), so it can never be larger. */
-export const MAX_ENVELOPE_BYTES = 65535;
+/**
+ * The one limit on an envelope's bytes, used by the parser here and by the wire (lib/net/limits.ts):
+ * the 32 KiB padded inner plaintext (section 9) plus its AEAD tag, header and JSON/base64 overhead
+ * fits under 46 KiB (about 44 KiB at most), and 46 KiB in base64 still fits one frame.
+ */
+export const MAX_ENVELOPE_BYTES = 46 * 1024;
 
 export type Envelope =
   | { readonly t: 'msg'; readonly header: Bytes; readonly ct: Bytes }
@@ -89,6 +93,7 @@ export function envelopeFromJSON(value: unknown): Envelope {
 /** Parses envelope bytes (UTF-8 JSON) strictly. */
 export function parseEnvelope(input: Bytes | string): Envelope {
   const size = typeof input === 'string' ? Buffer.byteLength(input, 'utf8') : input.length;
-  if (size > MAX_ENVELOPE_BYTES) throw new ChatError('too_large', 'the envelope is larger than a frame');
+  if (size > MAX_ENVELOPE_BYTES)
+    throw new ChatError('too_large', `the envelope is larger than ${MAX_ENVELOPE_BYTES} bytes`);
   return envelopeFromJSON(parseJsonBytes(input, 'bad_message', 'envelope'));
 }

@@ -8,11 +8,12 @@
  * handshake payloads and messages by lib/net/messages.ts.
  */
 import { EventEmitter } from 'node:events';
-import type * as net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { CipherState, HandshakeState } from '../crypto/noise';
 import { type Bytes, concatBytes, type KeyPair, utf8, x25519KeyPairNative } from '../crypto/primitives';
 import { ChatError, type ErrorCode, isChatError } from '../errors';
-import { encodeFrame, FrameDecoder } from './framing';
+import { RID_PATTERN, type Base64 } from './codec';
+import { FrameSocket, type FrameSocketOptions } from './frame-socket';
 import {
   type ClientHello,
   type LoginPayload,
@@ -20,8 +21,17 @@ import {
   parseLoginPayload,
   parseServerHello,
   parseServerInfo,
+  serializeClientHello,
+  serializeLoginPayload,
+  serializeServerHello,
+  serializeServerInfo,
   type ServerInfo,
-} from './messages';
+} from './handshake-payloads';
+import { MAX_TRANSPORT_PLAINTEXT } from './limits';
+import { serializeMessage, type ClientMessage, type RelayMessage } from './messages';
+
+export { FRAME_DEADLINE_MS } from './frame-socket';
+export { MAX_TRANSPORT_PLAINTEXT } from './limits';
 
 /** The suites we implement, in our order of preference (section 5). */
 export const SUPPORTED_SUITES = ['Noise_XX_25519_ChaChaPoly_SHA256', 'Noise_XX_25519_AESGCM_SHA256'] as const;
@@ -32,10 +42,6 @@ export const HANDSHAKE_DEADLINE_MS = 10_000;
 /** Section 7: 90 s of silence closes a connection; a ping is due after 30 s. */
 export const IDLE_TIMEOUT_MS = 90_000;
 export const PING_INTERVAL_MS = 30_000;
-/** A frame started but not finished within this time is a stall (half a frame, then nothing). */
-export const FRAME_DEADLINE_MS = 10_000;
-/** Noise transport messages carry at most 65535 - 16 bytes of plaintext. */
-export const MAX_TRANSPORT_PLAINTEXT = 65535 - 16;
 
 const PROLOGUE_LABEL = 'ChatSecure/1\n';
 
@@ -51,10 +57,9 @@ export function handshakePrologue(clientHello: Bytes, serverHello: Bytes): Bytes
   );
 }
 
-export interface ChannelTimeouts {
+export interface ChannelTimeouts extends FrameSocketOptions {
   handshakeDeadlineMs?: number;
   idleTimeoutMs?: number;
-  frameDeadlineMs?: number;
 }
 
 /** Why a channel closed: a code for programs, a sentence for people. */
@@ -63,114 +68,6 @@ export interface CloseReason {
   readonly message: string;
   /** True when we closed it (our decision), false when the peer or the network did. */
   readonly local: boolean;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Frame I/O over a socket, with a queue for the handshake's request/response steps.
-
-class FrameSocket {
-  private readonly decoder = new FrameDecoder();
-  private readonly queue: Bytes[] = [];
-  private waiter: { resolve: (b: Bytes) => void; reject: (e: Error) => void } | undefined;
-  private failure: ChatError | undefined;
-  private frameTimer: NodeJS.Timeout | undefined;
-  private corked = false;
-  onFrame: ((frame: Bytes) => void) | undefined;
-  onFailure: ((err: ChatError) => void) | undefined;
-
-  constructor(
-    readonly socket: net.Socket,
-    private readonly frameDeadlineMs: number,
-  ) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err: NodeJS.ErrnoException) =>
-      this.fail(new ChatError('connection_closed', `connection error (${err.code ?? 'unknown'})`)),
-    );
-    socket.on('close', () => this.fail(new ChatError('connection_closed', 'the connection closed')));
-  }
-
-  private onData(chunk: Buffer): void {
-    if (this.failure) return;
-    let frames: Bytes[];
-    try {
-      frames = this.decoder.push(chunk);
-    } catch (err) {
-      this.fail(isChatError(err) ? err : new ChatError('bad_frame', 'invalid frame'));
-      return;
-    }
-    this.armFrameTimer();
-    for (const f of frames) {
-      if (this.failure) return;
-      if (this.onFrame) this.onFrame(f);
-      else if (this.waiter) {
-        const w = this.waiter;
-        this.waiter = undefined;
-        w.resolve(f);
-      } else this.queue.push(f);
-    }
-  }
-
-  /** A peer that sends part of a frame and stops is cut off after the frame deadline. */
-  private armFrameTimer(): void {
-    if (this.decoder.pendingFrame) {
-      if (!this.frameTimer) {
-        this.frameTimer = setTimeout(
-          () => this.fail(new ChatError('bad_frame', 'a frame was left unfinished')),
-          this.frameDeadlineMs,
-        );
-        this.frameTimer.unref();
-      }
-    } else if (this.frameTimer) {
-      clearTimeout(this.frameTimer);
-      this.frameTimer = undefined;
-    }
-  }
-
-  next(): Promise<Bytes> {
-    if (this.failure) return Promise.reject(this.failure);
-    const f = this.queue.shift();
-    if (f) return Promise.resolve(f);
-    return new Promise((resolve, reject) => {
-      this.waiter = { resolve, reject };
-    });
-  }
-
-  /** Switches from request/response reading to event delivery, draining what is queued. */
-  deliverTo(onFrame: (frame: Bytes) => void): void {
-    this.onFrame = onFrame;
-    while (this.queue.length && !this.failure) onFrame(this.queue.shift() as Bytes);
-  }
-
-  /**
-   * Writes one frame. Writes within one tick are corked together so a burst of messages
-   * costs one system call (issue 6: one write per message was the relay's first bottleneck).
-   */
-  write(payload: Bytes): void {
-    if (this.failure || this.socket.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        if (!this.socket.destroyed) this.socket.uncork();
-      });
-    }
-    this.socket.write(encodeFrame(payload));
-  }
-
-  fail(err: ChatError): void {
-    if (this.failure) return;
-    this.failure = err;
-    if (this.frameTimer) clearTimeout(this.frameTimer);
-    const w = this.waiter;
-    this.waiter = undefined;
-    if (w) w.reject(err);
-    if (this.onFailure) this.onFailure(err);
-  }
-
-  get failed(): ChatError | undefined {
-    return this.failure;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -200,6 +97,7 @@ export class SecureChannel<In, Out> extends EventEmitter<SecureChannelEvents<In>
     private readonly sendCs: CipherState,
     private readonly recvCs: CipherState,
     private readonly parse: (bytes: Bytes) => In,
+    private readonly serialize: (msg: Out) => Bytes,
     /** The peer's authenticated Noise static key. */
     readonly remoteStatic: Bytes,
     /** The handshake hash: a session id for debug logs. */
@@ -266,10 +164,18 @@ export class SecureChannel<In, Out> extends EventEmitter<SecureChannelEvents<In>
     this.emit('message', msg);
   }
 
-  /** Sends one message. Oversized messages throw `too_large`; a closed channel drops silently. */
+  /** Bytes sent and not yet taken by the network (the relay's measure of a slow reader). */
+  get unsent(): number {
+    return this.io.unsent;
+  }
+
+  /**
+   * Sends one message through its serializer (only the fields of its type are written).
+   * Oversized messages throw `too_large`; a closed channel drops silently.
+   */
   send(msg: Out): void {
     if (this.closed) return;
-    const bytes = utf8(JSON.stringify(msg));
+    const bytes = this.serialize(msg);
     if (bytes.length > MAX_TRANSPORT_PLAINTEXT)
       throw new ChatError('too_large', 'message over the frame limit');
     let ct: Bytes;
@@ -319,7 +225,7 @@ function extractRid(plaintext: Bytes): string | undefined {
     const v: unknown = JSON.parse(Buffer.from(plaintext).toString('utf8'));
     if (v && typeof v === 'object' && 'rid' in v) {
       const rid = (v as { rid: unknown }).rid;
-      if (typeof rid === 'string' && /^[A-Za-z0-9_-]{1,64}$/.test(rid)) return rid;
+      if (typeof rid === 'string' && RID_PATTERN.test(rid)) return rid;
     }
   } catch {
     // not JSON: no rid
@@ -372,6 +278,8 @@ export interface AcceptOptions<In> extends ChannelTimeouts {
   /** Suites the relay accepts, in any order: the client's preference decides. */
   readonly suites?: readonly Suite[];
   readonly parse: (bytes: Bytes) => In;
+  /** Defaults to `serializeMessage` (lib/net/messages.ts). */
+  readonly serialize?: (msg: never) => Bytes;
 }
 
 export interface Accepted<In, Out> {
@@ -385,10 +293,10 @@ export interface Accepted<In, Out> {
  * and the promise rejects with a coded ChatError (the caller logs the code).
  */
 export async function acceptSecureChannel<In, Out>(
-  socket: net.Socket,
+  socket: Duplex,
   opts: AcceptOptions<In>,
 ): Promise<Accepted<In, Out>> {
-  const io = new FrameSocket(socket, opts.frameDeadlineMs ?? FRAME_DEADLINE_MS);
+  const io = new FrameSocket(socket, opts);
   const suites = opts.suites ?? SUPPORTED_SUITES;
   const run = async (): Promise<Accepted<In, Out>> => {
     // 1. ClientHello (cleartext).
@@ -396,11 +304,11 @@ export async function acceptSecureChannel<In, Out>(
     const ch: ClientHello = parseClientHello(chBytes);
     const suite = ch.suites.find((s): s is Suite => (suites as readonly string[]).includes(s));
     if (!suite) {
-      io.write(utf8(JSON.stringify({ v: 1, error: 'no_common_suite', suites })));
+      io.write(serializeServerHello({ v: 1, error: 'no_common_suite', suites }));
       throw new ChatError('no_common_suite', 'the client offered no suite this relay supports');
     }
     // 2. ServerHello (cleartext).
-    const shBytes = utf8(JSON.stringify({ v: 1, suite }));
+    const shBytes = serializeServerHello({ v: 1, suite });
     io.write(shBytes);
     // 3. Noise XX, responder.
     const hs = new HandshakeState({
@@ -413,7 +321,7 @@ export async function acceptSecureChannel<In, Out>(
     // -> e
     hs.readMessage(await io.next());
     // <- e, ee, s, es
-    io.write(hs.writeMessage(utf8(JSON.stringify(opts.serverInfo))));
+    io.write(hs.writeMessage(serializeServerInfo(opts.serverInfo)));
     // -> s, se
     const login = parseLoginPayload(hs.readMessage(await io.next()));
     const t = hs.transport();
@@ -424,6 +332,7 @@ export async function acceptSecureChannel<In, Out>(
       t.send,
       t.recv,
       opts.parse,
+      serializerOf<Out>(opts.serialize),
       t.remoteStatic,
       t.handshakeHash,
       suite,
@@ -448,7 +357,15 @@ export interface ConnectOptions<In> extends ChannelTimeouts {
   readonly verifyServer: (remoteStatic: Bytes) => void;
   /** Message 3's payload, sent only once the relay's key is trusted. */
   readonly login: LoginPayload;
+  /**
+   * The registration lock (docs/protocol.md 7.1), copied verbatim into the login payload: the
+   * public half of the recovery key to store with the name, and a recovery proof.
+   */
+  readonly recovery?: Base64;
+  readonly recover?: Base64;
   readonly parse: (bytes: Bytes) => In;
+  /** Defaults to `serializeMessage` (lib/net/messages.ts). */
+  readonly serialize?: (msg: never) => Bytes;
 }
 
 export interface Connected<In, Out> {
@@ -458,13 +375,13 @@ export interface Connected<In, Out> {
 
 /** Runs the client's side of section 5 on a connected socket. */
 export async function connectSecureChannel<In, Out>(
-  socket: net.Socket,
+  socket: Duplex,
   opts: ConnectOptions<In>,
 ): Promise<Connected<In, Out>> {
-  const io = new FrameSocket(socket, opts.frameDeadlineMs ?? FRAME_DEADLINE_MS);
+  const io = new FrameSocket(socket, opts);
   const offered = opts.suites ?? SUPPORTED_SUITES;
   const run = async (): Promise<Connected<In, Out>> => {
-    const chBytes = utf8(JSON.stringify({ v: 1, app: 'chatsecure', suites: offered }));
+    const chBytes = serializeClientHello({ v: 1, app: 'chatsecure', suites: offered });
     io.write(chBytes);
     const shBytes = await io.next();
     const sh = parseServerHello(shBytes);
@@ -491,7 +408,12 @@ export async function connectSecureChannel<In, Out>(
     opts.verifyServer(rs);
     const serverInfo = parseServerInfo(infoBytes);
     // -> s, se
-    io.write(hs.writeMessage(utf8(JSON.stringify(opts.login))));
+    const login: LoginPayload = {
+      ...opts.login,
+      ...(opts.recovery !== undefined ? { recovery: opts.recovery } : {}),
+      ...(opts.recover !== undefined ? { recover: opts.recover } : {}),
+    };
+    io.write(hs.writeMessage(serializeLoginPayload(login)));
     const t = hs.transport();
     if (!t.send || !t.recv) throw new ChatError('handshake_failed', 'handshake incomplete');
     const channel = new SecureChannel<In, Out>(
@@ -499,6 +421,7 @@ export async function connectSecureChannel<In, Out>(
       t.send,
       t.recv,
       opts.parse,
+      serializerOf<Out>(opts.serialize),
       rs,
       t.handshakeHash,
       suite,
@@ -507,4 +430,10 @@ export async function connectSecureChannel<In, Out>(
     return { channel, serverInfo };
   };
   return underDeadline(io, run(), opts.handshakeDeadlineMs ?? HANDSHAKE_DEADLINE_MS);
+}
+
+/** The channel's serializer: the caller's, or the protocol's own for relay and client messages. */
+function serializerOf<Out>(serialize: ((msg: never) => Bytes) | undefined): (msg: Out) => Bytes {
+  if (serialize) return serialize as (msg: Out) => Bytes;
+  return (msg) => serializeMessage(msg as ClientMessage | RelayMessage);
 }

@@ -7,20 +7,18 @@
  * the port, and they must say nothing about who talks to whom.
  */
 import * as http from 'node:http';
-import type { Socket } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RelayObserver } from './session';
 import type { RelayStore } from './store';
 
-/** What the relay tells its observer. Every method is cheap and never throws. */
-export interface RelayObserver {
-  /** A TCP connection was accepted; the observer watches it close. */
-  connection(socket: Socket): void;
-  handshake(ok: boolean): void;
-  login(): void;
-  /** An envelope was stored for its recipient (a resend of a stored one does not count). */
-  relayed(): void;
-  rateLimited(): void;
-}
+/**
+ * What the relay tells its observer (lib/server/session.ts `RelayObserver`): `count(event, n)`
+ * with a fixed event word. The ones measured here: `connection` / `disconnect`,
+ * `handshake_ok` / `handshake_failed`, `login`, `stored` (an envelope stored for its recipient;
+ * a resend of a stored one does not count), `rate_limited`, `refused`, `delivered`. Others are
+ * ignored, so the relay can report more without this file knowing.
+ */
+export type { RelayObserver };
 
 export interface MetricsServer {
   readonly observer: RelayObserver;
@@ -136,15 +134,34 @@ export async function startMetrics(opts: {
   const a = server.address() as { address: string; port: number };
 
   const observer: RelayObserver = {
-    connection(socket) {
-      connections.inc();
-      connectionsTotal.inc();
-      socket.once('close', () => connections.dec());
+    count(event, n = 1) {
+      switch (event) {
+        case 'connection':
+          connections.inc(n);
+          connectionsTotal.inc(n);
+          return;
+        case 'disconnect':
+          connections.dec(n);
+          return;
+        case 'handshake_ok':
+          handshakes.inc({ outcome: 'ok' }, n);
+          return;
+        case 'handshake_failed':
+          handshakes.inc({ outcome: 'failed' }, n);
+          return;
+        case 'login':
+          logins.inc(n);
+          return;
+        case 'stored':
+          relayed.inc(n);
+          return;
+        case 'rate_limited':
+          rateLimited.inc(n);
+          return;
+        default:
+          return;
+      }
     },
-    handshake: (ok) => handshakes.inc({ outcome: ok ? 'ok' : 'failed' }),
-    login: () => logins.inc(),
-    relayed: () => relayed.inc(),
-    rateLimited: () => rateLimited.inc(),
   };
 
   return {

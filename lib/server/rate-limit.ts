@@ -27,3 +27,31 @@ export class TokenBucket {
     return true;
   }
 }
+
+/**
+ * One token bucket per key (a requesting identity, a target, an address), in memory. At most
+ * `maxKeys` are held; past that the oldest is dropped (it was full again or nearly so, since
+ * keys are refreshed on use).
+ */
+export class KeyedBuckets {
+  private readonly buckets = new Map<string, TokenBucket>();
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+    private readonly maxKeys = 100_000,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  take(key: string): boolean {
+    let b = this.buckets.get(key);
+    if (b) this.buckets.delete(key);
+    else b = new TokenBucket(this.ratePerSecond, this.burst, this.now);
+    this.buckets.set(key, b);
+    if (this.buckets.size > this.maxKeys) {
+      const oldest = this.buckets.keys().next().value;
+      if (oldest !== undefined) this.buckets.delete(oldest);
+    }
+    return b.take();
+  }
+}

@@ -57,8 +57,10 @@ import {
   type OneTimePrekey,
   type PrekeyBundle,
   type PublishResult,
+  type QueueCaps,
   type QueuedEnvelope,
   type RegisterResult,
+  type ReplaceResult,
   type RelayStore,
   type SignedPrekey,
   type UserRecord,
@@ -395,7 +397,15 @@ export class RedisRelayStore implements RelayStore {
         await this.eval(
           S.REGISTER,
           [k.user, this.idents, this.names],
-          [user.canon, user.name, b(user.signKey), b(user.dhKey), b(user.idcert), String(now)],
+          [
+            user.canon,
+            user.name,
+            b(user.signKey),
+            b(user.dhKey),
+            b(user.idcert),
+            String(now),
+            user.recovery ? b(user.recovery) : '',
+          ],
         ),
       );
       const tag = str(r[0]);
@@ -405,6 +415,40 @@ export class RedisRelayStore implements RelayStore {
       }
       if (tag === 'ok' || tag === 'identity_taken') return tag;
       throw new ChatError('storage_failed', `the ${WHAT} answered an unexpected reply`, 'store.register');
+    });
+  }
+
+  replaceIdentity(user: NewUser, now: number): Promise<ReplaceResult> {
+    return this.guard('store.replaceIdentity', async () => {
+      const k = this.keys(user.canon);
+      const r = str(
+        await this.eval(
+          S.REPLACE_IDENTITY,
+          [k.user, this.idents, k.spk, k.opkIds, k.opkFree, k.opkPub, ...k.queue],
+          [
+            user.canon,
+            user.name,
+            b(user.signKey),
+            b(user.dhKey),
+            b(user.idcert),
+            String(now),
+            user.recovery ? b(user.recovery) : '',
+          ],
+        ),
+      );
+      if (r === 'ok' || r === 'unknown_user' || r === 'identity_taken') return r;
+      throw new ChatError(
+        'storage_failed',
+        `the ${WHAT} answered an unexpected reply`,
+        'store.replaceIdentity',
+      );
+    });
+  }
+
+  setRecovery(canon: string, recovery: Uint8Array): Promise<void> {
+    return this.guard('store.setRecovery', async () => {
+      const r = str(await this.eval(S.SET_RECOVERY, [this.keys(canon).user], [b(recovery)]));
+      if (r === 'unknown_user') throw unknownUser(canon, 'store.setRecovery');
     });
   }
 
@@ -423,6 +467,7 @@ export class RedisRelayStore implements RelayStore {
         'idcert',
         'reg',
         'seen',
+        'rec',
       ])) as Reply,
     );
     if (r[0] === null) return undefined;
@@ -434,6 +479,7 @@ export class RedisRelayStore implements RelayStore {
       idcert: buf(r[3]),
       registeredAt: num(r[4]),
       lastSeen: num(r[5]),
+      ...(r[6] === null ? {} : { recovery: buf(r[6]) }),
     };
   }
 
@@ -490,9 +536,10 @@ export class RedisRelayStore implements RelayStore {
     });
   }
 
-  takeBundle(canon: string): Promise<PrekeyBundle | undefined> {
+  takeBundle(canon: string, takeOpk = true): Promise<PrekeyBundle | undefined> {
     const k = this.keys(canon);
-    return this.run('store.takeBundle', S.TAKE_BUNDLE, [k.spk, k.opkFree, k.opkPub], [], (reply) => {
+    const args = [takeOpk ? '1' : '0'];
+    return this.run('store.takeBundle', S.TAKE_BUNDLE, [k.spk, k.opkFree, k.opkPub], args, (reply) => {
       if (reply === null) return undefined;
       const r = arr(reply);
       const spk: SignedPrekey = { id: num(r[0]), pub: buf(r[1]), sig: buf(r[2]) };
@@ -507,15 +554,15 @@ export class RedisRelayStore implements RelayStore {
     );
   }
 
-  enqueue(env: QueuedEnvelope): Promise<EnqueueResult> {
-    return this.enqueueAndWake(env).then((o) => o.result);
+  enqueue(env: QueuedEnvelope, caps?: QueueCaps): Promise<EnqueueResult> {
+    return this.enqueueAndWake(env, caps).then((o) => o.result);
   }
 
   /**
    * enqueue, also saying how many relays the wake-up publish reached (for `sent delivered` vs
    * `queued` across relays). Resolves only after Redis answered, so after the AOF write.
    */
-  enqueueAndWake(env: QueuedEnvelope): Promise<EnqueueOutcome> {
+  enqueueAndWake(env: QueuedEnvelope, caps?: QueueCaps): Promise<EnqueueOutcome> {
     return this.guard('store.enqueue', async () => {
       const k = this.keys(env.to);
       const r = arr(
@@ -528,8 +575,8 @@ export class RedisRelayStore implements RelayStore {
             canonName(env.from),
             b(env.env),
             String(env.ts),
-            String(QUEUE_MAX_PER_RECIPIENT),
-            String(QUEUE_MAX_PER_SENDER),
+            String(caps?.perRecipient ?? QUEUE_MAX_PER_RECIPIENT),
+            String(caps?.perSender ?? QUEUE_MAX_PER_SENDER),
             String(this.maxBytes),
             k.wake,
           ],

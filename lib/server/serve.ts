@@ -1,9 +1,11 @@
 /**
  * `chatsecure --serve`: loads or creates the relay key, opens the store, listens, prints the
- * fingerprint and the address, and stops cleanly on SIGINT / SIGTERM.
+ * fingerprint and the address, and stops cleanly on SIGINT / SIGTERM. One relay per data dir:
+ * the server dir is locked (the same pid lock as a client's data dir).
  */
 import type { ServeOptions } from '../cli';
 import { fingerprint } from '../crypto/primitives';
+import { lockDataDir } from '../client/lock';
 import { closeLogger, createLogger, flushLogger } from '../log';
 import { ensurePrivateDir, logFile, resolveDataDir, serverDir } from '../paths';
 import { startMetrics, totalQueued } from './metrics';
@@ -15,6 +17,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const dataDir = resolveDataDir(opts.dataDir);
   const dir = serverDir(dataDir);
   ensurePrivateDir(dir);
+  // Defect 9: one relay per data dir; a second --serve is refused, naming the holder's pid.
+  const lock = lockDataDir(dir);
   const logger = createLogger({
     file: opts.logFile ?? logFile(dataDir, { serve: true }),
     level: opts.logLevel,
@@ -78,6 +82,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     flushLogger(logger);
     throw err;
   } finally {
+    lock.release();
     await closeLogger(logger);
   }
 }

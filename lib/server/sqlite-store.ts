@@ -20,8 +20,10 @@ import {
   type OneTimePrekey,
   type PrekeyBundle,
   type PublishResult,
+  type QueueCaps,
   type QueuedEnvelope,
   type RegisterResult,
+  type ReplaceResult,
   type RelayStore,
   type SignedPrekey,
   type UserRecord,
@@ -35,6 +37,15 @@ const WHAT = 'relay store';
 const RELAY_APPLICATION_ID = 0x43535256;
 const RELAY_SCHEMA_VERSION = 1;
 const U32_MAX = 0xffff_ffff;
+
+/**
+ * The registration lock's recovery keys, one per name. Its own table, created on open when
+ * missing, so a relay.db of the first schema gains it without a migration.
+ */
+const RECOVERY_SCHEMA = `CREATE TABLE IF NOT EXISTS recovery_keys (
+  canon TEXT PRIMARY KEY REFERENCES users(canon) ON DELETE CASCADE,
+  pub BLOB NOT NULL
+) WITHOUT ROWID;`;
 
 const SCHEMA = `
 CREATE TABLE users (
@@ -72,6 +83,7 @@ CREATE TABLE queue (
   UNIQUE (to_canon, id)
 );
 CREATE INDEX queue_ts ON queue (ts);
+${RECOVERY_SCHEMA}
 CREATE TABLE queue_totals (to_canon TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE queue_per_sender (
   to_canon TEXT NOT NULL,
@@ -101,6 +113,7 @@ interface UserRow {
   idcert: Buffer;
   registered_at: number;
   last_seen: number;
+  recovery: Buffer | null;
 }
 
 interface QueueRow {
@@ -120,6 +133,7 @@ function toUser(r: UserRow): UserRecord {
     idcert: bytes(r.idcert),
     registeredAt: r.registered_at,
     lastSeen: r.last_seen,
+    ...(r.recovery ? { recovery: bytes(r.recovery) } : {}),
   };
 }
 
@@ -145,6 +159,7 @@ export function openRelayStore(dir: string): RelayStore {
     schemaVersion: RELAY_SCHEMA_VERSION,
     schema: SCHEMA,
   });
+  db.exec(RECOVERY_SCHEMA);
   return new SqliteRelayStore(db, `${dir}/${RELAY_DB_FILE}`);
 }
 
@@ -179,8 +194,22 @@ class SqliteRelayStore implements RelayStore {
         `INSERT INTO users (canon, name, sign_key, dh_key, idcert, registered_at, last_seen)
          VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
-      userByCanon: db.prepare('SELECT * FROM users WHERE canon = ?'),
-      users: db.prepare('SELECT * FROM users ORDER BY canon'),
+      userByCanon: db.prepare(
+        'SELECT u.*, r.pub AS recovery FROM users u LEFT JOIN recovery_keys r USING (canon) WHERE u.canon = ?',
+      ),
+      users: db.prepare(
+        'SELECT u.*, r.pub AS recovery FROM users u LEFT JOIN recovery_keys r USING (canon) ORDER BY u.canon',
+      ),
+      putRecovery: db.prepare(
+        'INSERT INTO recovery_keys (canon, pub) VALUES (?, ?) ON CONFLICT (canon) DO UPDATE SET pub = excluded.pub',
+      ),
+      replaceUser: db.prepare(
+        'UPDATE users SET sign_key = ?, dh_key = ?, idcert = ?, registered_at = ?, last_seen = ? WHERE canon = ?',
+      ),
+      signKeyHolder: db.prepare('SELECT canon FROM users WHERE sign_key = ?'),
+      dropSpk: db.prepare('DELETE FROM signed_prekeys WHERE canon = ?'),
+      dropOpks: db.prepare('DELETE FROM one_time_prekeys WHERE canon = ?'),
+      dropQueue: db.prepare('DELETE FROM queue WHERE to_canon = ?'),
       setLastSeen: db.prepare('UPDATE users SET last_seen = ? WHERE canon = ?'),
       deleteUser: db.prepare('DELETE FROM users WHERE canon = ?'),
       spk: db.prepare('SELECT id, pub, sig FROM signed_prekeys WHERE canon = ?'),
@@ -286,10 +315,22 @@ class SqliteRelayStore implements RelayStore {
       ) {
         return 'existing';
       }
-      const r = this.q.insertUser.run(user.canon, user.name, user.signKey, user.dhKey, user.idcert, now, now);
-      if (r.changes === 1) return 'ok';
+      const inserted = this.db.transaction(() => {
+        const r = this.q.insertUser.run(
+          user.canon,
+          user.name,
+          user.signKey,
+          user.dhKey,
+          user.idcert,
+          now,
+          now,
+        );
+        if (r.changes === 1 && user.recovery) this.q.putRecovery.run(user.canon, user.recovery);
+        return r.changes === 1;
+      })();
+      if (inserted) return 'ok';
       // The insert lost on a unique index; say which one. Reading after the failed insert is
-      // safe: rows are never updated to another identity, only deleted by freeName.
+      // safe: a row changes identity only by replaceIdentity, itself one transaction.
       const holder = this.q.userByCanon.get(user.canon) as UserRow | undefined;
       if (holder !== undefined) {
         const same =
@@ -297,6 +338,34 @@ class SqliteRelayStore implements RelayStore {
         return same ? 'existing' : 'name_taken';
       }
       return 'identity_taken';
+    });
+  }
+
+  replaceIdentity(user: NewUser, now: number): Promise<ReplaceResult> {
+    // Queue writes waiting for the batch go first, so none lands after the queue is dropped.
+    this.flush();
+    return this.run('store.replaceIdentity', () =>
+      this.db
+        .transaction((): ReplaceResult => {
+          if (this.q.userExists.get(user.canon) === undefined) return 'unknown_user';
+          const holder = this.q.signKeyHolder.get(user.signKey) as { canon: string } | undefined;
+          if (holder !== undefined && holder.canon !== user.canon) return 'identity_taken';
+          this.q.dropQueue.run(user.canon);
+          this.q.dropOpks.run(user.canon);
+          this.q.dropSpk.run(user.canon);
+          this.q.replaceUser.run(user.signKey, user.dhKey, user.idcert, now, now, user.canon);
+          if (user.recovery) this.q.putRecovery.run(user.canon, user.recovery);
+          this.lastSeenPending.delete(user.canon);
+          return 'ok';
+        })
+        .immediate(),
+    );
+  }
+
+  setRecovery(canon: string, recovery: Uint8Array): Promise<void> {
+    return this.run('store.setRecovery', () => {
+      if (this.q.userExists.get(canon) === undefined) throw unknownUser(canon, 'store.setRecovery');
+      this.q.putRecovery.run(canon, recovery);
     });
   }
 
@@ -386,7 +455,7 @@ class SqliteRelayStore implements RelayStore {
     });
   }
 
-  takeBundle(canon: string): Promise<PrekeyBundle | undefined> {
+  takeBundle(canon: string, takeOpk = true): Promise<PrekeyBundle | undefined> {
     return this.run('store.takeBundle', () =>
       // One transaction, so two requesters can never be handed the same one-time prekey.
       this.db
@@ -394,6 +463,7 @@ class SqliteRelayStore implements RelayStore {
           const s = this.q.spk.get(canon) as { id: number; pub: Buffer; sig: Buffer } | undefined;
           if (s === undefined) return undefined;
           const spk: SignedPrekey = { id: s.id, pub: bytes(s.pub), sig: bytes(s.sig) };
+          if (!takeOpk) return { spk };
           const o = this.q.oldestOpk.get(canon) as { id: number; pub: Buffer } | undefined;
           if (o === undefined) return { spk };
           this.q.consumeOpk.run(canon, o.id);
@@ -407,16 +477,19 @@ class SqliteRelayStore implements RelayStore {
     return this.run('store.countOpks', () => (this.q.countOpks.get(canon) as { n: number }).n);
   }
 
-  enqueue(env: QueuedEnvelope): Promise<EnqueueResult> {
+  enqueue(
+    env: QueuedEnvelope,
+    caps: QueueCaps = { perRecipient: QUEUE_MAX_PER_RECIPIENT, perSender: QUEUE_MAX_PER_SENDER },
+  ): Promise<EnqueueResult> {
     // Checks and insert run inside the batch transaction, in call order.
     return this.batched('store.enqueue', (): EnqueueResult => {
       if (this.q.userExists.get(env.to) === undefined) throw unknownUser(env.to, 'store.enqueue');
       if (this.q.queued.get(env.to, env.id) !== undefined) return 'duplicate';
       const fromCanon = canonName(env.from);
       const total = (this.q.total.get(env.to) as { n: number } | undefined)?.n ?? 0;
-      if (total >= QUEUE_MAX_PER_RECIPIENT) return 'queue_full';
+      if (total >= caps.perRecipient) return 'queue_full';
       const mine = (this.q.perSender.get(env.to, fromCanon) as { n: number } | undefined)?.n ?? 0;
-      if (mine >= QUEUE_MAX_PER_SENDER) return 'queue_full';
+      if (mine >= caps.perSender) return 'queue_full';
       this.q.insertQueued.run(env.id, env.to, env.from, fromCanon, env.env, env.ts);
       return 'ok';
     });

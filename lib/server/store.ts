@@ -27,6 +27,11 @@ export interface NewUser {
   readonly signKey: Uint8Array;
   readonly dhKey: Uint8Array;
   readonly idcert: Uint8Array;
+  /**
+   * The public half of the user's recovery key (Ed25519, docs/protocol.md 7.1): stored with the
+   * name; a new identity may take the name over only with a proof signed by it.
+   */
+  readonly recovery?: Uint8Array;
 }
 
 export interface UserRecord extends NewUser {
@@ -81,11 +86,33 @@ export interface QueuedEnvelope {
 /** `duplicate`: an envelope with this id already waits for this recipient (a resend). */
 export type EnqueueResult = 'ok' | 'queue_full' | 'duplicate';
 
+/** How many envelopes may wait for the recipient, in all and from this sender (the relay's limits). */
+export interface QueueCaps {
+  readonly perRecipient: number;
+  readonly perSender: number;
+}
+
+/**
+ * - `ok`: the name now belongs to the new identity, its old prekeys and queue are gone;
+ * - `unknown_user`: nobody holds the name (register it instead);
+ * - `identity_taken`: the new identity already holds another name.
+ */
+export type ReplaceResult = 'ok' | 'unknown_user' | 'identity_taken';
+
 export interface RelayStore {
   // Directory (PROTOCOL.md section 3, handshake message 3).
   /** One atomic insert: concurrent registrations of one name by two identities cannot both win. */
   register(user: NewUser, now: number): Promise<RegisterResult>;
   lookup(canon: string): Promise<UserRecord | undefined>;
+  /**
+   * Registration lock (docs/protocol.md 7.1): in one transaction, the name's identity becomes
+   * `user`'s (signKey, dhKey, idcert, recovery, registeredAt = now), and the old identity's
+   * prekeys (used opk ids included) and queued envelopes are deleted. The router has already
+   * verified the recovery proof against the stored recovery key.
+   */
+  replaceIdentity(user: NewUser, now: number): Promise<ReplaceResult>;
+  /** Sets or replaces the recovery key stored with the name (a login of its own identity). */
+  setRecovery(canon: string, recovery: Uint8Array): Promise<void>;
   /** Every registered user, ordered by canonical name. */
   listUsers(): Promise<UserRecord[]>;
   setLastSeen(canon: string, now: number): Promise<void>;
@@ -99,14 +126,22 @@ export interface RelayStore {
     spk: SignedPrekey | undefined,
     opks: readonly OneTimePrekey[],
   ): Promise<PublishResult>;
-  /** The signed prekey and the oldest unused one-time prekey, which is consumed; undefined without an spk. */
-  takeBundle(canon: string): Promise<PrekeyBundle | undefined>;
+  /**
+   * The signed prekey and, when `takeOpk` (default true), the oldest unused one-time prekey,
+   * which is consumed; undefined without an spk. `takeOpk` false: the relay's per-target limit
+   * on one-time prekeys handed out is reached, so the bundle carries none.
+   */
+  takeBundle(canon: string, takeOpk?: boolean): Promise<PrekeyBundle | undefined>;
   /** One-time prekeys not yet handed out. */
   countOpks(canon: string): Promise<number>;
 
   // Offline queue (PROTOCOL.md sections 7 and 9).
-  /** Durable (synchronous = FULL) once it resolves: only then may the router answer `sent queued`. */
-  enqueue(env: QueuedEnvelope): Promise<EnqueueResult>;
+  /**
+   * Durable (synchronous = FULL) once it resolves: only then may the router answer `sent queued`.
+   * `queue_full` when the recipient already holds `caps.perRecipient` envelopes, or
+   * `caps.perSender` from this sender (defaults: QUEUE_MAX_PER_RECIPIENT, QUEUE_MAX_PER_SENDER).
+   */
+  enqueue(env: QueuedEnvelope, caps?: QueueCaps): Promise<EnqueueResult>;
   /** In arrival order; at most `limit` when given. */
   pending(canon: string, limit?: number): Promise<QueuedEnvelope[]>;
   /** Delete on the recipient's `ack`; false if there was nothing to delete. */

@@ -56,9 +56,45 @@ if held[1] then return {'held', held[1], held[2]} end
 if redis.call('HEXISTS', KEYS[2], ARGV[3]) == 1 then return {'identity_taken'} end
 redis.call('HSET', KEYS[1], 'name', ARGV[2], 'sign', ARGV[3], 'dh', ARGV[4], 'idcert', ARGV[5],
   'reg', ARGV[6], 'seen', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'rec', ARGV[7]) end
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
 return {'ok'}
+`,
+);
+
+/**
+ * KEYS: user, directory:idents, spk, opk:ids, opk:free, opk:pub, then the 7 queue keys.
+ * ARGV: canon, name, signKey, dhKey, idcert, now, recovery ('' for none). The registration lock
+ * (docs/protocol.md 7.1): the name's identity becomes the new one and the old identity's prekeys
+ * (used ids included) and queue are dropped, in one step. The proof was checked by the relay.
+ */
+export const REPLACE_IDENTITY = script(
+  'replace_identity',
+  `
+local old = redis.call('HGET', KEYS[1], 'sign')
+if not old then return 'unknown_user' end
+local holder = redis.call('HGET', KEYS[2], ARGV[3])
+if holder and holder ~= ARGV[1] then return 'identity_taken' end
+if redis.call('HGET', KEYS[2], old) == ARGV[1] then redis.call('HDEL', KEYS[2], old) end
+for i = 3, #KEYS do redis.call('UNLINK', KEYS[i]) end
+local name = redis.call('HGET', KEYS[1], 'name')
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'name', name, 'sign', ARGV[3], 'dh', ARGV[4], 'idcert', ARGV[5],
+  'reg', ARGV[6], 'seen', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'rec', ARGV[7]) end
+redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
+return 'ok'
+`,
+);
+
+/** KEYS: user. ARGV: recovery key. Sets the recovery key of a registered user. */
+export const SET_RECOVERY = script(
+  'set_recovery',
+  `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 'unknown_user' end
+redis.call('HSET', KEYS[1], 'rec', ARGV[1])
+return 'ok'
 `,
 );
 
@@ -101,14 +137,16 @@ return 'ok'
 );
 
 /**
- * KEYS: spk, opk:free, opk:pub. The signed prekey and the lowest unused one-time prekey id,
- * popped in the same step: two takers can never get the same one. Nil without an spk.
+ * KEYS: spk, opk:free, opk:pub. ARGV: takeOpk ('1' | '0'). The signed prekey and (with '1') the
+ * lowest unused one-time prekey id, popped in the same step: two takers can never get the same
+ * one. Nil without an spk.
  */
 export const TAKE_BUNDLE = script(
   'take_bundle',
   `
 local s = redis.call('HMGET', KEYS[1], 'id', 'pub', 'sig')
 if not s[1] then return false end
+if ARGV[1] == '0' then return {s[1], s[2], s[3]} end
 local p = redis.call('ZPOPMIN', KEYS[2])
 if #p == 0 then return {s[1], s[2], s[3]} end
 local pub = redis.call('HGET', KEYS[3], p[1])

@@ -1,0 +1,217 @@
+/**
+ * The request handlers, one per client message type (docs/protocol.md section 7), as a table:
+ * adding a request type is adding one entry, and the type checker refuses a missing one.
+ * A handler throws a ChatError with a wire code to refuse; the relay answers it with `error`.
+ */
+import { concatBytes, constantTimeEqual, fromBase64, toBase64, verify } from '../crypto/primitives';
+import { ChatError, type WireErrorCode } from '../errors';
+import { canonName } from '../names';
+import type { ClientMessage } from '../net/messages';
+import type { Delivery } from './delivery';
+import type { Presence } from './presence';
+import type { KeyedBuckets } from './rate-limit';
+import type { RelayContext, Session } from './session';
+
+/** Envelopes waiting per (recipient, sender address), in memory only: no name of a sender is kept. */
+export class AddressShare {
+  private readonly counts = new Map<string, number>();
+  /** recipient \0 id -> the address it came from, until its ack. */
+  private readonly from = new Map<string, string>();
+
+  count(to: string, address: string): number {
+    return this.counts.get(`${to}\0${address}`) ?? 0;
+  }
+
+  add(to: string, id: string, address: string): void {
+    const key = `${to}\0${address}`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+    this.from.set(`${to}\0${id}`, address);
+  }
+
+  remove(to: string, id: string): void {
+    const address = this.from.get(`${to}\0${id}`);
+    if (address === undefined) return;
+    this.from.delete(`${to}\0${id}`);
+    const key = `${to}\0${address}`;
+    const n = (this.counts.get(key) ?? 1) - 1;
+    if (n <= 0) this.counts.delete(key);
+    else this.counts.set(key, n);
+  }
+
+  /** The recipient's queue was dropped (a recovered name). */
+  dropRecipient(to: string): void {
+    for (const k of [...this.from.keys()])
+      if (k.startsWith(`${to}\0`)) this.remove(to, k.slice(to.length + 1));
+  }
+}
+
+export interface HandlerDeps {
+  readonly ctx: RelayContext;
+  readonly presence: Presence;
+  readonly delivery: Delivery;
+  /** `keys.fetch` per requesting identity; one-time prekeys handed out per target; `list` per identity. */
+  readonly fetches: KeyedBuckets;
+  readonly opkGrants: KeyedBuckets;
+  readonly lists: KeyedBuckets;
+  readonly shares: AddressShare;
+  /** Runs `then` after a batched store write commits, off the request chain. */
+  afterWrite<T>(session: Session, msg: ClientMessage, write: Promise<T>, then: (v: T) => void): void;
+  /** Answers a refused request (counted against the connection's refusals). */
+  refuse(session: Session, rid: string | undefined, code: WireErrorCode, message: string): void;
+}
+
+type Handler<T extends ClientMessage['t']> = (
+  d: HandlerDeps,
+  s: Session,
+  msg: Extract<ClientMessage, { t: T }>,
+) => void | Promise<void>;
+
+export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
+  ping: (_d, s, msg) => s.channel.send({ t: 'pong', rid: msg.rid }),
+
+  pong: () => undefined,
+
+  list: async (d, s, msg) => {
+    if (!d.lists.take(s.user.canon)) {
+      d.refuse(s, msg.rid, 'rate_limited', `at most ${d.ctx.limits.listPerMinute} lists a minute`);
+      return;
+    }
+    const users = (await d.ctx.store.listUsers()).map((u) => ({
+      name: u.name,
+      online: d.ctx.sessions.has(u.canon),
+      lastSeen: u.lastSeen ?? null,
+    }));
+    const size = d.ctx.limits.usersPageSize;
+    for (let i = 0; i === 0 || i < users.length; i += size) {
+      const more = i + size < users.length;
+      s.channel.send({
+        t: 'users',
+        rid: msg.rid,
+        users: users.slice(i, i + size),
+        ...(more ? { more } : {}),
+      });
+    }
+  },
+
+  'keys.publish': async (d, s, msg) => {
+    const spk = { id: msg.spk.id, pub: fromBase64(msg.spk.pub, 32), sig: fromBase64(msg.spk.sig, 64) };
+    const idBytes = new Uint8Array(4);
+    new DataView(idBytes.buffer).setUint32(0, spk.id);
+    // Section 3: the relay checks the signed prekey against the registered signKey.
+    if (!verify(s.user.signKey, 'chatsecure-spk-v1', concatBytes(idBytes, spk.pub), spk.sig)) {
+      throw new ChatError('bad_message', 'the signed prekey signature does not verify');
+    }
+    const opks = msg.opks.map((o) => ({ id: o.id, pub: fromBase64(o.pub, 32) }));
+    const r = await d.ctx.store.publishPrekeys(s.user.canon, spk, opks);
+    if (r === 'duplicate_id') throw new ChatError('bad_message', 'a one-time prekey id was already used');
+    const remaining = await d.ctx.store.countOpks(s.user.canon);
+    s.channel.send({ t: 'keys.low', remaining, rid: msg.rid });
+  },
+
+  'keys.fetch': async (d, s, msg) => {
+    // Defect 5: per requesting identity, across its connections.
+    if (!d.fetches.take(s.user.canon)) {
+      d.refuse(s, msg.rid, 'rate_limited', `at most ${d.ctx.limits.keysFetchPerMinute} key fetches a minute`);
+      return;
+    }
+    const canon = canonName(msg.user);
+    const target = await d.ctx.store.lookup(canon);
+    if (!target) throw new ChatError('unknown_user', `no user is called ${msg.user}`);
+    // Defect 5: a target's one-time prekeys are handed out at a bounded rate, whoever asks.
+    const bundle = await d.ctx.store.takeBundle(canon, d.opkGrants.take(canon));
+    if (!bundle) throw new ChatError('unknown_user', `${target.name} has published no keys yet`);
+    s.channel.send({
+      t: 'keys.bundle',
+      rid: msg.rid,
+      user: target.name,
+      signKey: toBase64(target.signKey),
+      dhKey: toBase64(target.dhKey),
+      idcert: toBase64(target.idcert),
+      spk: { id: bundle.spk.id, pub: toBase64(bundle.spk.pub), sig: toBase64(bundle.spk.sig) },
+      ...(bundle.opk ? { opk: { id: bundle.opk.id, pub: toBase64(bundle.opk.pub) } } : {}),
+    });
+    const owner = d.ctx.sessions.get(canon);
+    if (owner && bundle.opk) {
+      const remaining = await d.ctx.store.countOpks(canon);
+      if (remaining < d.ctx.limits.opkLowWater) owner.channel.send({ t: 'keys.low', remaining });
+    }
+  },
+
+  send: async (d, s, msg) => {
+    const { ctx } = d;
+    const canon = canonName(msg.to);
+    // An online user's record is at hand; only offline recipients cost a lookup.
+    const target = ctx.sessions.get(canon)?.user ?? (await ctx.store.lookup(canon));
+    if (!target) throw new ChatError('unknown_user', `no user is called ${msg.to}`);
+    // Issue 9 point 7: sealed for an identity the recipient no longer has. Nothing is stored.
+    if (msg.for !== undefined && !constantTimeEqual(fromBase64(msg.for, 32), target.signKey)) {
+      s.channel.send({
+        t: 'error',
+        rid: msg.rid,
+        code: 'identity_changed',
+        message: `${target.name} has a new identity`,
+        id: msg.id,
+        identity: {
+          user: target.name,
+          signKey: toBase64(target.signKey),
+          dhKey: toBase64(target.dhKey),
+          idcert: toBase64(target.idcert),
+        },
+      });
+      return;
+    }
+    const limits = ctx.limits;
+    // Defect 4: one address's share of one user's queue, and a smaller share for a new identity.
+    if (d.shares.count(canon, s.address) >= limits.queuePerAddress) {
+      throw new ChatError('queue_full', `${target.name} has too many messages waiting from this address`);
+    }
+    const ts = ctx.now();
+    const young = ts - s.user.registeredAt < limits.newIdentityMs;
+    const stored = ctx.store.enqueue(
+      { id: msg.id, to: canon, from: s.user.name, env: fromBase64(msg.env), ts },
+      {
+        perRecipient: limits.queuePerRecipient,
+        perSender: young ? limits.queuePerNewSender : limits.queuePerSender,
+      },
+    );
+    // The store commits in call order, so this connection's next request may be read while
+    // this one commits; answers and deliveries still follow the order of the sends.
+    d.afterWrite(s, msg, stored, (r) => {
+      if (r === 'queue_full') {
+        d.refuse(s, msg.rid, 'queue_full', `${target.name} has too many messages waiting`);
+        return;
+      }
+      if (r === 'ok') {
+        d.shares.add(canon, msg.id, s.address);
+        ctx.observer?.count('stored');
+      }
+      // Stored durably before we answer: from here the relay is responsible for it.
+      const recipient = ctx.sessions.get(canon);
+      s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: recipient ? 'delivered' : 'queued' });
+      if (!recipient) return;
+      if (r === 'ok') d.delivery.deliverNew(canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
+      else d.delivery.pumpLater(recipient);
+    });
+  },
+
+  ack: (d, s, msg) => {
+    const id = msg.id;
+    s.inflight.delete(id);
+    s.acking.add(id);
+    const deleted = d.ctx.store.ack(s.user.canon, id);
+    d.afterWrite(s, msg, deleted, () => {
+      s.acking.delete(id);
+      d.shares.remove(s.user.canon, id);
+      d.delivery.acked(s);
+    });
+  },
+
+  'presence.watch': (d, s, msg) => d.presence.watch(s, msg.rid, msg.users),
+
+  'presence.unwatch': (d, s, msg) => d.presence.unwatch(s, msg.rid, msg.users),
+};
+
+/** Looks the message's handler up in the table and runs it. */
+export function handle(d: HandlerDeps, s: Session, msg: ClientMessage): void | Promise<void> {
+  return (HANDLERS[msg.t] as Handler<typeof msg.t>)(d, s, msg);
+}

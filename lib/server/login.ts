@@ -1,0 +1,113 @@
+/**
+ * Login (docs/protocol.md sections 5.3 and 7.1): checks the identity certificate, registers a
+ * new name (at most `registrationsPerAddressPerHour` per address), logs in its holder, applies
+ * the registration lock (a new identity takes over a name only with a recovery proof), replaces
+ * an older connection of the same user, and sends `welcome` with the limits of this connection.
+ */
+import { constantTimeEqual, fromBase64, verify } from '../crypto/primitives';
+import { verifyRecoveryProof } from '../crypto/recovery';
+import type { WireErrorCode } from '../errors';
+import { canonName, isValidName, NAME_RULE } from '../names';
+import type { LoginPayload } from '../net/messages';
+import type { KeyedBuckets } from './rate-limit';
+import { wireLimits } from './limits';
+import type { Channel, RelayContext } from './session';
+import type { NewUser, UserRecord } from './store';
+
+export type LoginOutcome =
+  | {
+      readonly ok: true;
+      readonly user: UserRecord;
+      readonly registered: boolean;
+      readonly recovered: boolean;
+    }
+  | { readonly ok: false; readonly code: WireErrorCode; readonly message: string };
+
+const refused = (code: WireErrorCode, message: string): LoginOutcome => ({ ok: false, code, message });
+
+/** Decides who this connection is; stores a registration or an identity replacement. */
+export async function authenticate(
+  ctx: RelayContext,
+  channel: Channel,
+  login: LoginPayload,
+  address: string,
+  registrations: KeyedBuckets,
+): Promise<LoginOutcome> {
+  if (!isValidName(login.user)) return refused('bad_name', NAME_RULE);
+  const signKey = fromBase64(login.signKey, 32);
+  const idcert = fromBase64(login.idcert, 64);
+  // Section 5.3: idcert must bind the Noise static key just authenticated to signKey.
+  if (!verify(signKey, 'chatsecure-idcert-v1', channel.remoteStatic, idcert)) {
+    return refused('handshake_failed', 'the identity certificate does not match the session key');
+  }
+  const canon = canonName(login.user);
+  const recovery = login.recovery !== undefined ? fromBase64(login.recovery, 32) : undefined;
+  const user: NewUser = {
+    name: login.user,
+    canon,
+    signKey,
+    dhKey: channel.remoteStatic,
+    idcert,
+    ...(recovery ? { recovery } : {}),
+  };
+  const store = ctx.store;
+  const known = await store.lookup(canon);
+  // Defect 4: a new name costs one token of this address's registration bucket.
+  if (!known && !registrations.take(address)) {
+    return refused('rate_limited', 'too many new names from this address; try again later');
+  }
+  const result = await store.register(user, ctx.now());
+  if (result === 'identity_taken')
+    return refused('identity_taken', 'this identity already holds another name');
+  let recovered = false;
+  if (result === 'name_taken') {
+    const holder = known ?? (await store.lookup(canon));
+    const proofOk =
+      login.recover !== undefined &&
+      holder?.recovery !== undefined &&
+      verifyRecoveryProof(
+        holder.recovery,
+        fromBase64(login.recover, 64),
+        canon,
+        signKey,
+        channel.remoteStatic,
+      );
+    if (!proofOk) return refused('name_taken', `the name ${login.user} belongs to another identity`);
+    const replaced = await store.replaceIdentity(
+      { ...user, recovery: recovery ?? holder.recovery },
+      ctx.now(),
+    );
+    if (replaced === 'identity_taken') {
+      return refused('identity_taken', 'this identity already holds another name');
+    }
+    if (replaced !== 'ok') return refused('internal', 'the name could not be recovered');
+    recovered = true;
+  } else if (
+    result === 'existing' &&
+    recovery &&
+    (known?.recovery === undefined || !constantTimeEqual(known.recovery, recovery))
+  ) {
+    await store.setRecovery(canon, recovery);
+  }
+  const stored = await store.lookup(canon);
+  if (!stored) return refused('internal', 'registration was not stored');
+  return { ok: true, user: stored, registered: result === 'ok', recovered };
+}
+
+/** `welcome {queued, limits}` then, for a returning user short of one-time prekeys, `keys.low`. */
+export async function welcome(
+  ctx: RelayContext,
+  channel: Channel,
+  user: UserRecord,
+  registered: boolean,
+): Promise<number> {
+  const queued = await ctx.store.countQueued(user.canon);
+  channel.send({ t: 'welcome', queued, limits: wireLimits(ctx.limits) });
+  // One-time prekeys handed out while the owner was away: ask for more at once (a new
+  // registration publishes its first 100 right after welcome, so it is not asked).
+  if (!registered) {
+    const remaining = await ctx.store.countOpks(user.canon);
+    if (remaining < ctx.limits.opkLowWater) channel.send({ t: 'keys.low', remaining });
+  }
+  return queued;
+}

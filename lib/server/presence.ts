@@ -1,0 +1,101 @@
+/**
+ * Presence by subscription (docs/protocol.md 7.1): a connection watches up to MAX_WATCHED names
+ * with `presence.watch`; a user's login or logout goes only to the connections that watch it.
+ * The lists live in memory only, are never stored or logged, and go with the connection.
+ *
+ * Changes are gathered for one event-loop turn and each watcher gets one frame for all of its
+ * changes (`presence` for one, `presence.batch` for more), so a login storm costs one frame per
+ * watcher and turn, and a user nobody watches costs nothing.
+ */
+import { ChatError } from '../errors';
+import { canonName } from '../names';
+import { MAX_PRESENCE_BATCH, MAX_WATCHED, type PresenceChange } from '../net/messages';
+import type { RelayContext, Session } from './session';
+
+export class Presence {
+  /** Canonical name -> the connections watching it. */
+  private readonly watchers = new Map<string, Set<Session>>();
+  private pending: (PresenceChange & { readonly canon: string })[] = [];
+  private scheduled = false;
+
+  constructor(private readonly ctx: RelayContext) {}
+
+  /** Adds names to the session's list; answers the state of each one that is registered. */
+  async watch(session: Session, rid: string, users: readonly string[]): Promise<void> {
+    const canons = users.map(canonName);
+    const added = canons.filter((c) => !session.watching.has(c));
+    if (session.watching.size + new Set(added).size > MAX_WATCHED) {
+      throw new ChatError('too_large', `a connection watches at most ${MAX_WATCHED} names`);
+    }
+    const changes: PresenceChange[] = [];
+    const seen = new Set<string>();
+    for (const canon of canons) {
+      if (seen.has(canon)) continue;
+      seen.add(canon);
+      // A name not registered yet is watched too (a contact who registers later).
+      session.watching.add(canon);
+      let set = this.watchers.get(canon);
+      if (!set) this.watchers.set(canon, (set = new Set()));
+      set.add(session);
+      const online = this.ctx.sessions.get(canon);
+      const user = online?.user ?? (await this.ctx.store.lookup(canon));
+      if (user) changes.push({ user: user.name, online: online !== undefined });
+    }
+    session.channel.send({ t: 'presence.batch', rid, changes });
+  }
+
+  unwatch(session: Session, rid: string, users: readonly string[]): void {
+    for (const canon of users.map(canonName)) this.drop(session, canon);
+    session.channel.send({ t: 'presence.batch', rid, changes: [] });
+  }
+
+  /** The connection is gone: it watches nothing any more. */
+  forget(session: Session): void {
+    for (const canon of [...session.watching]) this.drop(session, canon);
+  }
+
+  private drop(session: Session, canon: string): void {
+    session.watching.delete(canon);
+    const set = this.watchers.get(canon);
+    if (!set) return;
+    set.delete(session);
+    if (set.size === 0) this.watchers.delete(canon);
+  }
+
+  /** Tells the watchers of `user` (display name) that it logged in or out, at the end of this turn. */
+  announce(user: string, online: boolean): void {
+    const canon = canonName(user);
+    if (!this.watchers.has(canon)) return;
+    this.pending.push({ user, online, canon });
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const changes = this.pending;
+    this.pending = [];
+    const perWatcher = new Map<Session, PresenceChange[]>();
+    for (const c of changes) {
+      for (const s of this.watchers.get(c.canon) ?? []) {
+        // A user is not told of itself.
+        if (s.user.canon === c.canon) continue;
+        let list = perWatcher.get(s);
+        if (!list) perWatcher.set(s, (list = []));
+        list.push({ user: c.user, online: c.online });
+      }
+    }
+    let frames = 0;
+    for (const [s, mine] of perWatcher) {
+      if (mine.length === 1) s.channel.send({ t: 'presence', ...mine[0] });
+      else {
+        for (let i = 0; i < mine.length; i += MAX_PRESENCE_BATCH) {
+          s.channel.send({ t: 'presence.batch', changes: mine.slice(i, i + MAX_PRESENCE_BATCH) });
+        }
+      }
+      frames++;
+    }
+    this.ctx.observer?.count('presence_frames', frames);
+  }
+}

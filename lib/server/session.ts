@@ -1,0 +1,70 @@
+/**
+ * What the relay's parts share: one logged-in connection (`Session`) and the relay-wide context
+ * (`RelayContext`) that login, presence, delivery and the request handlers read.
+ */
+import type { Logger } from 'pino';
+import type { ClientMessage, RelayMessage } from '../net/messages';
+import type { SecureChannel } from '../net/secure-channel';
+import type { RelayLimits } from './limits';
+import type { LogThrottle } from './log-throttle';
+import type { TokenBucket } from './rate-limit';
+import type { RelayStore, UserRecord } from './store';
+
+export type Channel = SecureChannel<ClientMessage, RelayMessage>;
+
+/**
+ * Optional counters for an operator's metrics (the relay never needs them): each call names an
+ * event (`connection`, `login`, `stored`, `delivered`, `refused`, ...) and how many.
+ */
+export interface RelayObserver {
+  count(event: string, n?: number): void;
+}
+
+export interface Session {
+  readonly conn: number;
+  readonly user: UserRecord;
+  readonly channel: Channel;
+  /** The peer's IP address: for per-address limits only, never logged with a name. */
+  readonly address: string;
+  readonly requests: TokenBucket;
+  /** Refusals answered; when empty the connection is closed (defect 2, coalesced refusals). */
+  readonly refusals: TokenBucket;
+  /** Requests are handled one at a time, in order. */
+  chain: Promise<void>;
+  /** Outer ids delivered and not yet acked. */
+  readonly inflight: Set<string>;
+  /** Outer ids acked whose delete is not yet committed: `pump` must not deliver them again. */
+  readonly acking: Set<string>;
+  /** Store writes answered after their commit (not on `chain`, so requests pipeline); `stop` waits for them. */
+  readonly writes: Set<Promise<void>>;
+  /**
+   * True when the store may hold envelopes for this user that are not in `inflight`. While false,
+   * a newly stored envelope is the next in order and is delivered at once, without a store read.
+   */
+  backlog: boolean;
+  pumping: boolean;
+  pumpAgain: boolean;
+  /** A delivery retry after a store failure (defect 7), and its next delay. */
+  retry: NodeJS.Timeout | undefined;
+  retryMs: number;
+  /** Canonical names this connection watches (memory only, never stored or logged). */
+  readonly watching: Set<string>;
+}
+
+export interface RelayContext {
+  readonly store: RelayStore;
+  readonly limits: RelayLimits;
+  readonly log: Logger;
+  /** Coalesced lines for whatever a peer can make us log repeatedly. */
+  readonly throttled: LogThrottle;
+  readonly now: () => number;
+  /** Logged-in connections by canonical name. */
+  readonly sessions: Map<string, Session>;
+  readonly observer: RelayObserver | undefined;
+}
+
+export function codeOf(err: unknown): string {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
+    ? err.code
+    : 'internal';
+}
