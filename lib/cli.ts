@@ -50,6 +50,8 @@ export interface UserOptions extends CommonOptions {
   bell: boolean;
   /** Remove this relay's pinned key from known_servers, then exit (a relay key that changed on purpose). */
   forgetServer?: string;
+  /** Register a new identity under the name with the recovery code (read from the TTY or stdin). */
+  recover?: boolean;
 }
 
 export type Command =
@@ -202,6 +204,10 @@ export function parseArgs(args: string[]): Command {
       default: true,
       describe: 'client: ring on a message off screen (--no-bell)',
     })
+    .option('recover', {
+      type: 'boolean',
+      describe: 'client: lost your data dir? take your name back with your recovery code (asked for)',
+    })
     .option('forget-server', {
       type: 'string',
       describe: "client: remove HOST:PORT's pinned key from known_servers (after an expected key change)",
@@ -267,6 +273,7 @@ export function parseArgs(args: string[]): Command {
       passphraseFile: a['passphrase-file'],
       readReceipts: a['read-receipts'],
       bell: a.bell,
+      ...(a.recover === true ? { recover: true } : {}),
       ...(a['forget-server'] !== undefined
         ? {
             forgetServer: ((hp) => `${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${hp.port}`)(

@@ -106,7 +106,17 @@ export async function makeUser(
       ((user.events[k] ??= []) as unknown[]).push(e);
     }) as never);
   (
-    ['state', 'presence', 'message', 'receipt', 'typing', 'contact', 'error', 'server-unknown'] as const
+    [
+      'state',
+      'presence',
+      'message',
+      'receipt',
+      'typing',
+      'contact',
+      'error',
+      'server-unknown',
+      'recovery-code',
+    ] as const
   ).forEach(record);
   client.on('message', (m) => user.messages.push(m));
   client.on('error', (e) => user.errors.push(e));

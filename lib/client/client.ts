@@ -16,7 +16,13 @@ import { fingerprint, fromBase64, randomBytes, toBase64, toHex } from '../crypto
 import { formatSafetyNumber, safetyNumber } from '../crypto/safety-number';
 import { ChatError, isChatError } from '../errors';
 import { canonName, checkName } from '../names';
-import { type ClientMessage, parseRelayMessage, type RelayMessage, type UserEntry } from '../net/messages';
+import {
+  type ClientMessage,
+  type IdentityInfo,
+  parseRelayMessage,
+  type RelayMessage,
+  type UserEntry,
+} from '../net/messages';
 import {
   type ChannelTimeouts,
   connectSecureChannel,
@@ -24,10 +30,17 @@ import {
   type SecureChannel,
 } from '../net/secure-channel';
 import { parseEnvelope } from '../crypto/envelope';
+import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
 import { EndToEnd, contactIdentity, toStoredIdentity, type PrekeyUpload } from './e2e';
 import { Pacer } from './pacer';
 import { changedKeyMessage, decideServerTrust, type KnownServers } from './known-servers';
-import type { ClientStore } from './store';
+import type { ClientStore, OutgoingRecord } from './store';
+import {
+  identitiesEqual,
+  publicIdentityFromJSON,
+  verifyPublicIdentity,
+  type PublicIdentity,
+} from '../crypto/identity';
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
 
 export interface ReconnectPolicy {
@@ -66,6 +79,12 @@ export interface ClientOptions {
   readonly timeouts?: ChannelTimeouts;
   /** Wall clock, ms since the epoch. */
   readonly now?: () => number;
+  /** The user's recovery code (lib/client/recovery-store.ts): its public key goes with every login. */
+  readonly recoveryCode?: string;
+  /** The code was made on this run: show it once after the first successful registration. */
+  readonly recoveryCodeNew?: boolean;
+  /** Take the name over with a proof signed by the recovery key (`--recover`, issue 9 point 8). */
+  readonly recover?: boolean;
 }
 
 type Channel = SecureChannel<RelayMessage, ClientMessage>;
@@ -149,6 +168,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly shownNumbers = new Map<string, string>();
   /** Conversations closed by the user, hidden from `contacts()` until a new message. */
   private readonly closed = new Set<string>();
+  /** `--recover` until the relay has welcomed the new identity once. */
+  private recovering: boolean;
 
   constructor(private readonly opts: ClientOptions) {
     super();
@@ -163,6 +184,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.reconnectPolicy = { ...DEFAULT_RECONNECT, ...opts.reconnect };
     this.e2e = new EndToEnd(opts.store, opts.identity, opts.name, this.now);
     this.pacer = new Pacer(this.now);
+    this.recovering = opts.recover ?? false;
   }
 
   get connection(): ConnectionState {
@@ -318,13 +340,44 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
+  /** `recovery` (the public recovery key) at every login, and `recover` (the proof) when asked. */
+  private recoveryLogin(): { recovery?: string; recover?: string } {
+    const code = this.opts.recoveryCode;
+    if (code === undefined) return {};
+    const kp = recoveryKeyPair(code);
+    const id = this.opts.identity;
+    return {
+      recovery: toBase64(kp.publicKey),
+      ...(this.recovering
+        ? {
+            recover: toBase64(
+              recoveryProof(kp.secretKey, this.canon, id.signKey.publicKey, id.dhKey.publicKey),
+            ),
+          }
+        : {}),
+    };
+  }
+
+  /** The user's recovery code, grouped for display (CLIENT-API item 5). */
+  recoveryCode(): string {
+    if (this.opts.recoveryCode === undefined) {
+      throw new ChatError('bad_state', 'this client was started without a recovery code');
+    }
+    return this.opts.recoveryCode;
+  }
+
   private async connectOnce(): Promise<void> {
     const socket = await this.dial();
     const id = this.opts.identity;
     const { channel, serverInfo } = await connectSecureChannel<RelayMessage, ClientMessage>(socket, {
       staticKey: id.dhKey,
       verifyServer: (k) => this.verifyServer(k),
-      login: { user: this.name, signKey: toBase64(id.signKey.publicKey), idcert: toBase64(id.idcert) },
+      login: {
+        user: this.name,
+        signKey: toBase64(id.signKey.publicKey),
+        idcert: toBase64(id.idcert),
+        ...this.recoveryLogin(),
+      },
       parse: parseRelayMessage,
       ...this.opts.timeouts,
     });
@@ -380,6 +433,12 @@ export class Client extends EventEmitter<ClientEvents> {
   private onWelcome(m: Extract<RelayMessage, { t: 'welcome' }>): void {
     this.attempt = 0;
     if (m.limits) this.pacer.configure(m.limits);
+    this.recovering = false;
+    if (this.opts.recoveryCodeNew && this.opts.recoveryCode && this.store.kv.get('recovery.shown') !== '1') {
+      // Once, after the first successful registration: the view shows it for the user to write down.
+      this.store.kv.set('recovery.shown', '1');
+      this.emit('recovery-code', { code: this.opts.recoveryCode });
+    }
     this.log.info({ queued: m.queued, online: m.users?.length ?? 0 }, 'logged in');
     this.setState({ state: 'online' });
     for (const u of m.users ?? []) {
@@ -529,6 +588,54 @@ export class Client extends EventEmitter<ClientEvents> {
     this.emit('presence', { user, online });
   }
 
+  /**
+   * Issue 9, point 7: the relay refused a `send` because the recipient registered another
+   * identity. The identity is verified before it is recorded as pending; the text goes back to
+   * the unsent list (its plaintext is in the history), to be sealed again after `/accept`.
+   */
+  private onSendRefusedChanged(rec: OutgoingRecord, info: IdentityInfo): void {
+    const peer = canonName(rec.to);
+    let pub: PublicIdentity;
+    try {
+      pub = publicIdentityFromJSON(info, 'bad_key', 'identity_changed');
+      verifyPublicIdentity(pub);
+    } catch (err) {
+      // Not a verified identity: nothing becomes pending; the envelope stays and is retried.
+      this.emit('error', {
+        code: 'bad_key',
+        message: `the relay reported an unverifiable new identity for ${rec.to}`,
+        peer,
+      });
+      this.inFlight.delete(rec.id);
+      this.scheduleRetry();
+      void err;
+      return;
+    }
+    const contact = this.store.getContact(peer);
+    const text = this.store.history(peer, 1000).find((x) => x.id === rec.id && x.direction === 'out');
+    this.store.transaction(() => {
+      if (contact && !identitiesEqual(contactIdentity(contact), pub)) {
+        this.store.markChanged(peer, toStoredIdentity(info.user, pub));
+      }
+      this.store.markSent(rec.id, 'queued');
+      if (text) {
+        this.setUnsent([
+          ...this.unsent(),
+          { id: text.id, peer, peerName: text.peerName, body: text.body, ts: text.ts },
+        ]);
+      }
+    });
+    this.inFlight.delete(rec.id);
+    const c = this.store.getContact(peer);
+    if (c?.state !== 'changed') return;
+    this.emit('contact', { name: c.name, state: 'changed' });
+    this.emit('error', {
+      code: 'identity_changed',
+      message: `the safety number with ${c.name} changed: your message waits; the new safety number is ${this.safetyNumber(peer)}: compare it with /verify ${c.name}, then /accept ${c.name}`,
+      peer,
+    });
+  }
+
   /** Texts that can never be delivered: state `failed`, one receipt and one error for them. */
   private failText(peer: string, ids: readonly string[], why: string): void {
     const failed = ids.filter((id) => this.store.setState(peer, id, 'failed'));
@@ -539,10 +646,14 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private onRelayError(m: Extract<RelayMessage, { t: 'error' }>): void {
     this.log.warn({ code: m.code }, 'relay error');
-    if (m.rid?.startsWith('o')) {
-      const id = m.rid.slice(1);
+    if (m.rid?.startsWith('o') || (m.id !== undefined && m.code === 'identity_changed')) {
+      const id = m.id ?? m.rid!.slice(1);
       this.inFlight.delete(id);
       const rec = this.store.outgoing(id);
+      if (rec && m.code === 'identity_changed' && m.identity) {
+        this.onSendRefusedChanged(rec, m.identity);
+        return;
+      }
       if (rec && m.code === 'unknown_user') {
         // Final for this text (CLIENT-API item 1): it leaves the outbox, is marked failed, one error.
         this.store.markSent(id, 'queued');
@@ -581,13 +692,9 @@ export class Client extends EventEmitter<ClientEvents> {
     if (body.length === 0) throw new ChatError('bad_message', 'an empty message');
     const peer = canonName(to);
     if (peer === this.canon) throw new ChatError('bad_name', 'you cannot send a message to yourself');
+    // To a contact whose identity changed, the text is kept and sealed after `/accept`
+    // (CLIENT-API item 6): nothing typed is lost, and nothing goes to the old identity.
     const contact = this.store.getContact(peer);
-    if (contact?.state === 'changed') {
-      throw new ChatError(
-        'identity_changed',
-        `the safety number with ${contact.name} changed; check it with /verify ${contact.name}, then /accept ${contact.name}`,
-      );
-    }
     const now = this.now();
     const msg: ChatMessage = {
       id: toHex(randomBytes(16)),
@@ -648,6 +755,8 @@ export class Client extends EventEmitter<ClientEvents> {
     const byPeer = new Map<string, Unsent[]>();
     for (const u of this.unsent()) byPeer.set(u.peer, [...(byPeer.get(u.peer) ?? []), u]);
     for (const [peer, texts] of byPeer) {
+      // Held until the user accepts the new identity: never sealed for the old one.
+      if (this.store.getContact(peer)?.state === 'changed') continue;
       try {
         if (!this.e2e.hasSession(peer)) {
           const m = await this.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
@@ -701,7 +810,16 @@ export class Client extends EventEmitter<ClientEvents> {
   private transmit(id: string, to: string, envelope: Uint8Array): void {
     if (!this.channel) return;
     this.inFlight.add(id);
-    this.out({ t: 'send', rid: `o${id}`, id, to, env: toBase64(envelope) });
+    // `for`: the identity it was sealed for, so the relay can refuse a stale one (section 7.1).
+    const pinned = this.store.getContact(canonName(to));
+    this.out({
+      t: 'send',
+      rid: `o${id}`,
+      id,
+      to,
+      env: toBase64(envelope),
+      ...(pinned ? { for: toBase64(pinned.signKey) } : {}),
+    });
   }
 
   private onSent(id: string, status: 'delivered' | 'queued'): void {
