@@ -252,3 +252,76 @@ it('deleteMessage and closeConversation', async () => {
   expect(n.id).toHaveLength(32);
   void tempDir;
 });
+
+it('a first message without a one-time prekey cannot be replayed after its session is gone', async () => {
+  const first = await user('Eve');
+  await waitFor(async () => (await relay.store.countOpks('eve')) === 100, 15000, 'Eve’s prekeys');
+  await stopUser(first);
+  const drainer = await connectClient(relay.port, 'Drainer');
+  await drainer.next('welcome');
+  for (let i = 0; i < 100; i++) await drainer.request({ t: 'keys.fetch', user: 'Eve' }, 'keys.bundle');
+  drainer.close();
+  const captured: Uint8Array[] = [];
+  const enqueue = relay.store.enqueue.bind(relay.store);
+  relay.store.enqueue = async (env) => {
+    if (env.from === 'Adam') captured.push(env.env);
+    return enqueue(env);
+  };
+  const adam = await user('Adam');
+  adam.client.send('Eve', 'first, signed prekey only');
+  await waitFor(() => captured.length === 1, 15000, 'the first message');
+  const eve0 = await user('Eve', { dir: first.dir });
+  await waitForMessages(eve0, 1);
+  expect(JSON.parse(Buffer.from(captured[0]).toString('utf8'))).not.toHaveProperty('opk');
+  // Eve's session with Adam is gone (pruned, or a restore); the relay replays the first message.
+  eve0.store.archiveSessions('adam', 0, '');
+  await inject('eve', 'Adam', captured[0]);
+  const eve = await restart(eve0);
+  const bob = await user('Bob');
+  bob.client.send('Eve', 'sentinel');
+  await waitFor(() => eve.messages.some((m) => m.body === 'sentinel'), 15000, 'the sentinel');
+  expect(eve.store.sessions('adam')).toEqual([]);
+  expect(eve.messages.map((m) => m.body)).toEqual(['sentinel']);
+});
+
+it('a message that can no longer be decrypted is reported, not dropped', async () => {
+  const eveClock = { offset: 0 };
+  const now = () => Date.now() + eveClock.offset;
+  const eve0 = await user('Eve', { client: { now } });
+  const adam = await user('Adam');
+  // The relay withholds Adam's second message.
+  const withheld: Parameters<RelayStore['enqueue']>[0][] = [];
+  const enqueue = relay.store.enqueue.bind(relay.store);
+  let withholdNext = false;
+  relay.store.enqueue = async (env) => {
+    if (env.from === 'Adam' && withholdNext) {
+      withholdNext = false;
+      withheld.push(env);
+      return 'ok';
+    }
+    return enqueue(env);
+  };
+  eve0.client.send('Adam', 'hello');
+  await waitForMessages(adam, 1);
+  adam.client.send('Eve', 'one');
+  await waitForMessages(eve0, 1);
+  withholdNext = true;
+  adam.client.send('Eve', 'two');
+  await waitFor(() => withheld.length === 1, 15000, 'the withheld message');
+  adam.client.send('Eve', 'three');
+  await waitFor(() => eve0.messages.some((m) => m.body === 'three'), 15000, 'the third message');
+  // Eight days later (skipped keys live seven), the relay delivers the withheld one.
+  eveClock.offset = 8 * 24 * 60 * 60 * 1000;
+  relay.store.enqueue = enqueue;
+  await enqueue({ ...withheld[0], id: toHex(randomBytes(16)) });
+  const eve = await restart(eve0, { client: { now } });
+  const bob = await user('Bob');
+  bob.client.send('Eve', 'sentinel');
+  await waitFor(() => eve.messages.some((m) => m.body === 'sentinel'), 15000, 'the sentinel');
+  expect(eve.errors).toContainEqual(
+    expect.objectContaining({
+      code: 'message_expired',
+      message: 'a message from Adam could not be decrypted (expired)',
+    }),
+  );
+});
