@@ -305,16 +305,21 @@ it('a message that can no longer be decrypted is reported, not dropped', async (
   await waitForMessages(adam, 1);
   adam.client.send('Eve', 'one');
   await waitForMessages(eve0, 1);
+  // Eve goes offline; the relay withholds Adam's next message and queues the one after.
+  await stopUser(eve0);
   withholdNext = true;
   adam.client.send('Eve', 'two');
   await waitFor(() => withheld.length === 1, 15000, 'the withheld message');
   adam.client.send('Eve', 'three');
-  await waitFor(() => eve0.messages.some((m) => m.body === 'three'), 15000, 'the third message');
+  await waitFor(() => adam.client.outboxSize() === 0, 15000, 'the relay to take it');
+  const eve1 = await user('Eve', { dir: eve0.dir, client: { now } });
+  await waitFor(() => eve1.messages.some((m) => m.body === 'three'), 15000, 'the third message');
   // Eight days later (skipped keys live seven), the relay delivers the withheld one.
   eveClock.offset = 8 * 24 * 60 * 60 * 1000;
   relay.store.enqueue = enqueue;
+  await stopUser(eve1);
   await enqueue({ ...withheld[0], id: toHex(randomBytes(16)) });
-  const eve = await restart(eve0, { client: { now } });
+  const eve = await user('Eve', { dir: eve0.dir, client: { now } });
   const bob = await user('Bob');
   bob.client.send('Eve', 'sentinel');
   await waitFor(() => eve.messages.some((m) => m.body === 'sentinel'), 15000, 'the sentinel');
