@@ -19,6 +19,7 @@ import { canonName, checkName } from '../names';
 import {
   type ClientMessage,
   type IdentityInfo,
+  MAX_WATCH_PER_REQUEST,
   parseRelayMessage,
   type RelayMessage,
   type UserEntry,
@@ -168,6 +169,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly shownNumbers = new Map<string, string>();
   /** Conversations closed by the user, hidden from `contacts()` until a new message. */
   private readonly closed = new Set<string>();
+  /** Users whose presence this connection asked for (presence.watch). */
+  private readonly watched = new Set<string>();
   /** `--recover` until the relay has welcomed the new identity once. */
   private recovering: boolean;
 
@@ -227,6 +230,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.channel = undefined;
     this.inFlight.clear();
     this.paced.length = 0;
+    this.watched.clear();
     if (this.paceTimer) clearTimeout(this.paceTimer);
     this.paceTimer = undefined;
     if (this.pingTimer) clearInterval(this.pingTimer);
@@ -451,6 +455,10 @@ export class Client extends EventEmitter<ClientEvents> {
       if (ch && ch.idleMs >= PING_INTERVAL_MS) this.out({ t: 'ping', rid: this.nextRid() });
     }, PING_INTERVAL_MS / 3);
     this.pingTimer.unref();
+    this.watch([
+      ...this.store.contacts().map((c) => c.name),
+      ...this.store.conversations().map((c) => c.peerName),
+    ]);
     const fp = this.fingerprintSeen ?? '';
     const force = this.store.kv.get('prekeys.relay') !== fp;
     this.publishPrekeys(this.e2e.prekeysDue(force), fp);
@@ -490,6 +498,25 @@ export class Client extends EventEmitter<ClientEvents> {
       this.paceTimer = undefined;
       this.drainPaced();
     }, this.pacer.waitMs());
+  }
+
+  /**
+   * Presence by subscription (docs/protocol.md 7.1): the contacts and the open conversation.
+   * A relay that does not know `presence.watch` answers `bad_message`; that is logged, not shown.
+   */
+  private watch(names: readonly string[]): void {
+    if (this.conn.state !== 'online') return;
+    const fresh = [
+      ...new Set(names.filter((n) => canonName(n) !== this.canon && !this.watched.has(canonName(n)))),
+    ];
+    for (const n of fresh) this.watched.add(canonName(n));
+    for (let i = 0; i < fresh.length; i += MAX_WATCH_PER_REQUEST) {
+      this.out({
+        t: 'presence.watch',
+        rid: `w${++this.rid}`,
+        users: fresh.slice(i, i + MAX_WATCH_PER_REQUEST),
+      });
+    }
   }
 
   private nextRid(): string {
@@ -646,6 +673,11 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private onRelayError(m: Extract<RelayMessage, { t: 'error' }>): void {
     this.log.warn({ code: m.code }, 'relay error');
+    if (m.rid?.startsWith('w')) {
+      // An older relay without presence.watch: presence then comes only as it did before.
+      this.log.info({ code: m.code }, 'presence.watch not answered; going on without it');
+      return;
+    }
     if (m.rid?.startsWith('o') || (m.id !== undefined && m.code === 'identity_changed')) {
       const id = m.id ?? m.rid!.slice(1);
       this.inFlight.delete(id);
@@ -732,7 +764,7 @@ export class Client extends EventEmitter<ClientEvents> {
         // A bounded window, oldest first: what is in flight is the head of the outbox, so reading
         // twice the window covers it and what comes next (O(window), not O(outbox)).
         for (const rec of this.store.pendingOutgoing(2 * SEND_WINDOW)) {
-          if (this.inFlight.size >= SEND_WINDOW) break;
+          if (this.inFlight.size >= Math.min(SEND_WINDOW, this.pacer.window)) break;
           if (!this.inFlight.has(rec.id)) this.transmit(rec.id, rec.to, rec.envelope);
         }
         if (this.unsent().length === 0) this.retryFlushDelay = 0;
@@ -765,12 +797,15 @@ export class Client extends EventEmitter<ClientEvents> {
             throw new ChatError('bad_message', `the relay answered with keys of ${m.user} for ${peer}`);
           }
           this.e2e.startSession(m.user, preKeyBundleFromJSON(m));
+          this.watch([m.user]);
           this.emit('contact', { name: m.user, state: this.store.getContact(peer)?.state ?? 'unverified' });
         }
       } catch (err) {
         const e = isChatError(err) ? err : new ChatError('internal', 'could not start a session');
         if (e.code === 'connection_closed') return;
-        if (e.code === 'unknown_user') {
+        // `unknown_user` also says "has published no keys yet" (a user who may do so any moment):
+        // final only for a name nobody registered.
+        if (e.code === 'unknown_user' && !(await this.isRegistered(peer))) {
           const ids = new Set(texts.map((u) => u.id));
           this.setUnsent(this.unsent().filter((x) => !ids.has(x.id)));
           this.failText(peer, [...ids], e.message);
@@ -792,6 +827,16 @@ export class Client extends EventEmitter<ClientEvents> {
           this.setUnsent(this.unsent().filter((x) => x.id !== u.id));
         });
       }
+    }
+  }
+
+  /** Whether `peer` is registered at the relay (a `list`); true when that cannot be told. */
+  private async isRegistered(peer: string): Promise<boolean> {
+    try {
+      return (await this.list()).some((u) => canonName(u.name) === peer);
+    } catch {
+      // Unknown (offline, refused): assume registered, so the text waits and is retried.
+      return true;
     }
   }
 
@@ -826,7 +871,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.inFlight.delete(id);
     const rec = this.store.outgoing(id);
     this.store.markSent(id, status);
-    if (this.inFlight.size < SEND_WINDOW / 2) void this.flush();
+    if (this.inFlight.size < Math.min(SEND_WINDOW, this.pacer.window) / 2 + 1) void this.flush();
     if (!rec) return;
     const peer = canonName(rec.to);
     if (this.store.setState(peer, id, status === 'queued' ? 'queued' : 'sent')) {
@@ -918,7 +963,10 @@ export class Client extends EventEmitter<ClientEvents> {
         this.log.debug({ from: peer }, 'duplicate message dropped');
         return;
       }
-      if (r.pinned) this.emit('contact', { name: from, state: 'unverified' });
+      if (r.pinned) {
+        this.emit('contact', { name: from, state: 'unverified' });
+        this.watch([from]);
+      }
     } catch (err) {
       this.onReceiveFailed(err, outerId, from, env);
       return;
@@ -1162,6 +1210,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** The conversation is on screen: mark it read and, unless turned off, send read receipts. */
   markShown(peer: string): void {
     const c = canonName(peer);
+    this.watch([peer]);
     const ids = this.store.markRead(c);
     if (ids.length && this.readReceipts) this.sendControl(c, { kind: 'receipt', of: ids, state: 'read' });
   }

@@ -46,6 +46,14 @@ export class Pacer {
     return true;
   }
 
+  /**
+   * Requests that may be unanswered at once. The relay may read a bunch of them together after a
+   * pause; as long as they fit in half its burst it never refuses one, even when it lags behind.
+   */
+  get window(): number {
+    return Math.max(1, Math.floor(this.burst / 2));
+  }
+
   /** Milliseconds until a token is due. */
   waitMs(): number {
     this.refill();
