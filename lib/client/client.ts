@@ -171,6 +171,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly closed = new Set<string>();
   /** Users whose presence this connection asked for (presence.watch). */
   private readonly watched = new Set<string>();
+  /** The relay gives presence by subscription (its `welcome` lists no users): watch. */
+  private subscribe = false;
   /** `--recover` until the relay has welcomed the new identity once. */
   private recovering: boolean;
 
@@ -455,6 +457,7 @@ export class Client extends EventEmitter<ClientEvents> {
       if (ch && ch.idleMs >= PING_INTERVAL_MS) this.out({ t: 'ping', rid: this.nextRid() });
     }, PING_INTERVAL_MS / 3);
     this.pingTimer.unref();
+    this.subscribe = m.users === undefined;
     this.watch([
       ...this.store.contacts().map((c) => c.name),
       ...this.store.conversations().map((c) => c.peerName),
@@ -501,11 +504,11 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * Presence by subscription (docs/protocol.md 7.1): the contacts and the open conversation.
-   * A relay that does not know `presence.watch` answers `bad_message`; that is logged, not shown.
+   * Presence by subscription (docs/protocol.md 7.1), when `welcome` lists no users: the contacts
+   * and the open conversation. A relay that does not know `presence.watch` answers `bad_message`; that is logged, not shown.
    */
   private watch(names: readonly string[]): void {
-    if (this.conn.state !== 'online') return;
+    if (this.conn.state !== 'online' || !this.subscribe) return;
     const fresh = [
       ...new Set(names.filter((n) => canonName(n) !== this.canon && !this.watched.has(canonName(n)))),
     ];
