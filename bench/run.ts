@@ -15,6 +15,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { measureClient } from './client-latency';
 import { cryptoRates, type CryptoRow } from './crypto-rates';
 import type { E2eMode, RelayCommand, RelayReport, WorkerCommand, WorkerReport } from './ipc';
 import { fmt, percentile, table } from './stats';
@@ -28,7 +29,7 @@ interface Options {
   readonly quick: boolean;
   readonly e2e: E2eMode;
   readonly profile: boolean;
-  /** `--only crypto,throughput,handshakes,idle`: run just those parts (all by default). */
+  /** `--only crypto,throughput,handshakes,idle,client`: run just those parts (all by default). */
   readonly only: ReadonlySet<string> | undefined;
 }
 
@@ -428,8 +429,14 @@ async function main(): Promise<void> {
   } finally {
     for (const w of workers) w.kill();
   }
+  let client: Awaited<ReturnType<typeof measureClient>> | undefined;
+  if (want('client')) {
+    log('client: hand-over to the peer Client, 1 and 100 conversations, and a burst');
+    client = await measureClient(opts.quick);
+  }
 
   const result = {
+    client,
     started: started.toISOString(),
     mode: opts.quick ? 'quick' : 'default',
     e2e: opts.e2e,
@@ -512,6 +519,31 @@ async function main(): Promise<void> {
     ]),
     '',
   );
+  if (client) {
+    out.push(
+      table([
+        ['client → peer Client (ms)', 'messages', 'p50', 'p99'],
+        ...client.latency.map((l) => [
+          `${l.conversations} conversations`,
+          fmt(l.messages),
+          fmt(l.p50Ms, 1),
+          fmt(l.p99Ms, 1),
+        ]),
+      ]),
+      '',
+      table([
+        ['client burst', 'messages', 'seconds', 'out of order', 'rate-limit errors'],
+        [
+          'one sender',
+          fmt(client.burst.messages),
+          fmt(client.burst.seconds, 1),
+          fmt(client.burst.outOfOrder),
+          fmt(client.burst.rateLimitErrors),
+        ],
+      ]),
+      '',
+    );
+  }
   out.push(`results: ${path.relative(process.cwd(), file)}`);
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -360,6 +360,10 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
       default: false,
       describe: 'client: mouse support in the full screen',
     })
+    .option('recover', {
+      type: 'boolean',
+      describe: 'client: lost your data dir? take your name back with your recovery code (asked for)',
+    })
     .option('forget-server', {
       type: 'string',
       describe: "client: remove HOST:PORT's pinned key from known_servers (after an expected key change)",
@@ -414,7 +418,7 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
       'say --serve to run a relay or --user NAME to chat; see chatsecure --help',
     );
   }
-  return { kind: 'user', opts: userOptions(s, user, a['forget-server']) };
+  return { kind: 'user', opts: userOptions(s, user, a['forget-server'], a.recover === true) };
 }
 
 function serveOptions(s: Settings, config: ConfigFile): ServeOptions {
@@ -435,7 +439,12 @@ function serveOptions(s: Settings, config: ConfigFile): ServeOptions {
   };
 }
 
-function userOptions(s: Settings, user: string, forgetServer: string | undefined): UserOptions {
+function userOptions(
+  s: Settings,
+  user: string,
+  forgetServer: string | undefined,
+  recover: boolean,
+): UserOptions {
   s.check('user', () => checkName(user, 'user'));
   const fp = s.get<string | undefined>('server-fingerprint');
   if (fp !== undefined && !/^SHA256:[A-Za-z0-9+/]{43}$/.test(fp)) {
@@ -468,6 +477,7 @@ function userOptions(s: Settings, user: string, forgetServer: string | undefined
     ...(notifyCommand !== undefined ? { notifyCommand } : {}),
     theme: s.get<Theme>('theme'),
     mouse: Boolean(s.get('mouse')),
+    ...(recover ? { recover: true } : {}),
     ...(forgetServer !== undefined
       ? { forgetServer: formatHostPort(parseHostPort(forgetServer, '--forget-server')) }
       : {}),

@@ -59,6 +59,10 @@ export const LOCAL_ERROR_CODES = [
   'duplicate_message',
   /** A session or prekey that an envelope needs is not held. */
   'no_session',
+  /** `/accept` with no safety-number change waiting for that contact. */
+  'nothing_to_accept',
+  /** An envelope whose message key expired or was evicted: it can no longer be decrypted. */
+  'message_expired',
 ] as const;
 
 export type WireErrorCode = (typeof WIRE_ERROR_CODES)[number];

@@ -10,7 +10,35 @@ import { openClientStore } from '../../lib/client/sqlite-store';
 import type { ClientStore } from '../../lib/client/store';
 import type { ChatMessage, ClientEvents } from '../../lib/client/types';
 import { closeLogger, createLogger, type Logger } from '../../lib/log';
-import { tempDir, waitFor } from './relay-harness';
+import { Relay, type RelayLimits } from '../../lib/server/relay';
+import { loadOrCreateRelayKey } from '../../lib/server/relay-key';
+import { openRelayStore } from '../../lib/server/sqlite-store';
+import type { RelayStore } from '../../lib/server/store';
+import { tempDir, waitFor, type TestRelay } from './relay-harness';
+
+/** A real in-process relay whose store the test holds (to play a relay that replays or injects). */
+export async function startRelayWithStore(
+  opts: { limits?: Partial<RelayLimits> } = {},
+): Promise<TestRelay & { store: RelayStore }> {
+  const dir = tempDir();
+  const logFile = path.join(dir, 'server.log');
+  const logger = createLogger({ file: logFile, name: 'relay', level: 'debug' });
+  const { key } = loadOrCreateRelayKey(dir);
+  const store = openRelayStore(dir);
+  const relay = await Relay.start({ host: '127.0.0.1', port: 0, key, store, logger, limits: opts.limits });
+  return {
+    relay,
+    store,
+    port: relay.address.port,
+    dir,
+    logFile,
+    publicKey: key.publicKey,
+    async stop() {
+      await relay.stop();
+      await closeLogger(logger);
+    },
+  };
+}
 
 export interface TestUser {
   client: Client;
@@ -27,13 +55,20 @@ export interface TestUser {
 export async function makeUser(
   port: number,
   name: string,
-  opts: { dir?: string; client?: Partial<ClientOptions>; start?: boolean } = {},
+  opts: {
+    dir?: string;
+    client?: Partial<ClientOptions>;
+    start?: boolean;
+    /** Wraps the real store, e.g. with `faultyStore` to make one call fail. */
+    wrapStore?: (s: ClientStore) => ClientStore;
+  } = {},
 ): Promise<TestUser> {
   const dir = opts.dir ?? tempDir(`chatsecure-${name}-`);
   const logFile = path.join(dir, `${name}.log`);
   const logger: Logger = createLogger({ file: logFile, name, level: 'debug' });
   const { identity } = loadOrCreateIdentity(dir);
-  const store = openClientStore(dir);
+  const real = openClientStore(dir);
+  const store = opts.wrapStore ? opts.wrapStore(real) : real;
   const knownServersFile = path.join(dir, 'known_servers');
   const client = new Client({
     name,
@@ -71,7 +106,17 @@ export async function makeUser(
       ((user.events[k] ??= []) as unknown[]).push(e);
     }) as never);
   (
-    ['state', 'presence', 'message', 'receipt', 'typing', 'contact', 'error', 'server-unknown'] as const
+    [
+      'state',
+      'presence',
+      'message',
+      'receipt',
+      'typing',
+      'contact',
+      'error',
+      'server-unknown',
+      'recovery-code',
+    ] as const
   ).forEach(record);
   client.on('message', (m) => user.messages.push(m));
   client.on('error', (e) => user.errors.push(e));
@@ -84,4 +129,34 @@ export async function makeUser(
 
 export async function waitForMessages(u: TestUser, n: number, timeoutMs = 10000): Promise<void> {
   await waitFor(() => u.messages.length >= n, timeoutMs, `${u.client.name} to receive ${n} messages`);
+}
+
+/**
+ * The real store with a fault switch: `fail(method, err, times)` makes the next `times` calls of
+ * `method` throw `err` before they reach SQLite (a full disk, a bug), then it works again.
+ */
+export interface FaultyStore extends ClientStore {
+  fail(method: keyof ClientStore, err: Error, times?: number, when?: (...args: unknown[]) => boolean): void;
+}
+
+export function faultyStore(real: ClientStore): FaultyStore {
+  const faults = new Map<string, { err: Error; left: number; when: (...args: unknown[]) => boolean }>();
+  return new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'fail') {
+        return (method: string, err: Error, times = 1, when: (...a: unknown[]) => boolean = () => true) =>
+          faults.set(method, { err, left: times, when });
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof v !== 'function') return v;
+      return (...args: unknown[]) => {
+        const f = faults.get(prop as string);
+        if (f && f.left > 0 && f.when(...args)) {
+          f.left--;
+          throw f.err;
+        }
+        return (v as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  }) as FaultyStore;
 }

@@ -16,16 +16,32 @@ import { fingerprint, fromBase64, randomBytes, toBase64, toHex } from '../crypto
 import { formatSafetyNumber, safetyNumber } from '../crypto/safety-number';
 import { ChatError, isChatError } from '../errors';
 import { canonName, checkName } from '../names';
-import { type ClientMessage, parseRelayMessage, type RelayMessage, type UserEntry } from '../net/messages';
+import {
+  type ClientMessage,
+  type IdentityInfo,
+  MAX_WATCH_PER_REQUEST,
+  parseRelayMessage,
+  type RelayMessage,
+  type UserEntry,
+} from '../net/messages';
 import {
   type ChannelTimeouts,
   connectSecureChannel,
   PING_INTERVAL_MS,
   type SecureChannel,
 } from '../net/secure-channel';
+import { parseEnvelope } from '../crypto/envelope';
+import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
 import { EndToEnd, contactIdentity, toStoredIdentity, type PrekeyUpload } from './e2e';
+import { Pacer } from './pacer';
 import { changedKeyMessage, decideServerTrust, type KnownServers } from './known-servers';
-import type { ClientStore } from './store';
+import type { ClientStore, OutgoingRecord } from './store';
+import {
+  identitiesEqual,
+  publicIdentityFromJSON,
+  verifyPublicIdentity,
+  type PublicIdentity,
+} from '../crypto/identity';
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
 
 export interface ReconnectPolicy {
@@ -40,6 +56,10 @@ export const REQUEST_TIMEOUT_MS = 15_000;
 /** Typing notices are refreshed at most this often, and end by themselves after this long. */
 export const TYPING_TIMEOUT_MS = 6_000;
 const UNSENT_KEY = 'unsent';
+/** Outbox envelopes sent and not yet answered, at most (issue 9, point 9). */
+export const SEND_WINDOW = 32;
+/** A delivered receipt that could not be stored is tried again after this long. */
+const RECEIPT_RETRY_MS = 2_000;
 /** Ids per receipt envelope: 500 ids of 34 JSON bytes stay well inside the 32 KiB inner limit. */
 const RECEIPT_IDS_MAX = 500;
 
@@ -60,6 +80,12 @@ export interface ClientOptions {
   readonly timeouts?: ChannelTimeouts;
   /** Wall clock, ms since the epoch. */
   readonly now?: () => number;
+  /** The user's recovery code (lib/client/recovery-store.ts): its public key goes with every login. */
+  readonly recoveryCode?: string;
+  /** The code was made on this run: show it once after the first successful registration. */
+  readonly recoveryCodeNew?: boolean;
+  /** Take the name over with a proof signed by the recovery key (`--recover`, issue 9 point 8). */
+  readonly recover?: boolean;
 }
 
 type Channel = SecureChannel<RelayMessage, ClientMessage>;
@@ -133,6 +159,22 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly typingSent = new Map<string, number>();
   private readonly typingTimers = new Map<string, NodeJS.Timeout>();
   private readReceipts: boolean;
+  /** Paces every request to the relay's announced limits; what waits for a token is queued. */
+  private readonly pacer: Pacer;
+  private readonly paced: ClientMessage[] = [];
+  private paceTimer: NodeJS.Timeout | undefined;
+  private receiptRetryTimer: NodeJS.Timeout | undefined;
+  private readonly retryReceipts: [string, string[]][] = [];
+  /** The safety number last shown for a contact's pending identity (what `/accept` accepts). */
+  private readonly shownNumbers = new Map<string, string>();
+  /** Conversations closed by the user, hidden from `contacts()` until a new message. */
+  private readonly closed = new Set<string>();
+  /** Users whose presence this connection asked for (presence.watch). */
+  private readonly watched = new Set<string>();
+  /** The relay gives presence by subscription (its `welcome` lists no users): watch. */
+  private subscribe = false;
+  /** `--recover` until the relay has welcomed the new identity once. */
+  private recovering: boolean;
 
   constructor(private readonly opts: ClientOptions) {
     super();
@@ -146,6 +188,8 @@ export class Client extends EventEmitter<ClientEvents> {
     this.readReceipts = opts.readReceipts ?? true;
     this.reconnectPolicy = { ...DEFAULT_RECONNECT, ...opts.reconnect };
     this.e2e = new EndToEnd(opts.store, opts.identity, opts.name, this.now);
+    this.pacer = new Pacer(this.now);
+    this.recovering = opts.recover ?? false;
   }
 
   get connection(): ConnectionState {
@@ -187,6 +231,10 @@ export class Client extends EventEmitter<ClientEvents> {
   private afterDisconnect(code: string, message: string): void {
     this.channel = undefined;
     this.inFlight.clear();
+    this.paced.length = 0;
+    this.watched.clear();
+    if (this.paceTimer) clearTimeout(this.paceTimer);
+    this.paceTimer = undefined;
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const [rid, r] of this.requests) {
       clearTimeout(r.timer);
@@ -298,13 +346,44 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
+  /** `recovery` (the public recovery key) at every login, and `recover` (the proof) when asked. */
+  private recoveryLogin(): { recovery?: string; recover?: string } {
+    const code = this.opts.recoveryCode;
+    if (code === undefined) return {};
+    const kp = recoveryKeyPair(code);
+    const id = this.opts.identity;
+    return {
+      recovery: toBase64(kp.publicKey),
+      ...(this.recovering
+        ? {
+            recover: toBase64(
+              recoveryProof(kp.secretKey, this.canon, id.signKey.publicKey, id.dhKey.publicKey),
+            ),
+          }
+        : {}),
+    };
+  }
+
+  /** The user's recovery code, grouped for display (CLIENT-API item 5). */
+  recoveryCode(): string {
+    if (this.opts.recoveryCode === undefined) {
+      throw new ChatError('bad_state', 'this client was started without a recovery code');
+    }
+    return this.opts.recoveryCode;
+  }
+
   private async connectOnce(): Promise<void> {
     const socket = await this.dial();
     const id = this.opts.identity;
-    const { channel } = await connectSecureChannel<RelayMessage, ClientMessage>(socket, {
+    const { channel, serverInfo } = await connectSecureChannel<RelayMessage, ClientMessage>(socket, {
       staticKey: id.dhKey,
       verifyServer: (k) => this.verifyServer(k),
-      login: { user: this.name, signKey: toBase64(id.signKey.publicKey), idcert: toBase64(id.idcert) },
+      login: {
+        user: this.name,
+        signKey: toBase64(id.signKey.publicKey),
+        idcert: toBase64(id.idcert),
+        ...this.recoveryLogin(),
+      },
       parse: parseRelayMessage,
       ...this.opts.timeouts,
     });
@@ -313,6 +392,7 @@ export class Client extends EventEmitter<ClientEvents> {
       return;
     }
     this.channel = channel;
+    this.pacer.configure(serverInfo.limits);
     let welcomed = false;
     channel.on('message', (m) =>
       this.guardStore(m.t, () => {
@@ -358,6 +438,13 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private onWelcome(m: Extract<RelayMessage, { t: 'welcome' }>): void {
     this.attempt = 0;
+    if (m.limits) this.pacer.configure(m.limits);
+    this.recovering = false;
+    if (this.opts.recoveryCodeNew && this.opts.recoveryCode && this.store.kv.get('recovery.shown') !== '1') {
+      // Once, after the first successful registration: the view shows it for the user to write down.
+      this.store.kv.set('recovery.shown', '1');
+      this.emit('recovery-code', { code: this.opts.recoveryCode });
+    }
     this.log.info({ queued: m.queued, online: m.users?.length ?? 0 }, 'logged in');
     this.setState({ state: 'online' });
     for (const u of m.users ?? []) {
@@ -367,9 +454,14 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     this.pingTimer = setInterval(() => {
       const ch = this.channel;
-      if (ch && ch.idleMs >= PING_INTERVAL_MS) ch.send({ t: 'ping', rid: this.nextRid() });
+      if (ch && ch.idleMs >= PING_INTERVAL_MS) this.out({ t: 'ping', rid: this.nextRid() });
     }, PING_INTERVAL_MS / 3);
     this.pingTimer.unref();
+    this.subscribe = m.users === undefined;
+    this.watch([
+      ...this.store.contacts().map((c) => c.name),
+      ...this.store.conversations().map((c) => c.peerName),
+    ]);
     const fp = this.fingerprintSeen ?? '';
     const force = this.store.kv.get('prekeys.relay') !== fp;
     this.publishPrekeys(this.e2e.prekeysDue(force), fp);
@@ -378,9 +470,56 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private publishPrekeys(upload: PrekeyUpload | undefined, relayFp?: string): void {
     if (!upload || !this.channel) return;
-    this.channel.send({ t: 'keys.publish', rid: this.nextRid(), spk: upload.spk, opks: upload.opks });
+    this.out({ t: 'keys.publish', rid: this.nextRid(), spk: upload.spk, opks: upload.opks });
     if (relayFp !== undefined) this.store.kv.set('prekeys.relay', relayFp);
     this.log.info({ opks: upload.opks.length, spk: upload.spk.id }, 'prekeys published');
+  }
+
+  /**
+   * Every request goes through here: sent at once while the pacer has a token and nothing waits,
+   * else queued in order and sent as tokens come (acks and pongs are not counted by the relay).
+   */
+  private out(msg: ClientMessage): void {
+    if (!this.channel) return;
+    if (msg.t === 'ack' || msg.t === 'pong') {
+      this.channel.send(msg);
+      return;
+    }
+    if (this.paced.length === 0 && this.pacer.take()) {
+      this.channel.send(msg);
+      return;
+    }
+    this.paced.push(msg);
+    this.drainPaced();
+  }
+
+  private drainPaced(): void {
+    if (this.paceTimer) return;
+    while (this.paced.length && this.channel && this.pacer.take()) this.channel.send(this.paced.shift()!);
+    if (!this.paced.length || !this.channel) return;
+    this.paceTimer = setTimeout(() => {
+      this.paceTimer = undefined;
+      this.drainPaced();
+    }, this.pacer.waitMs());
+  }
+
+  /**
+   * Presence by subscription (docs/protocol.md 7.1), when `welcome` lists no users: the contacts
+   * and the open conversation. A relay that does not know `presence.watch` answers `bad_message`; that is logged, not shown.
+   */
+  private watch(names: readonly string[]): void {
+    if (this.conn.state !== 'online' || !this.subscribe) return;
+    const fresh = [
+      ...new Set(names.filter((n) => canonName(n) !== this.canon && !this.watched.has(canonName(n)))),
+    ];
+    for (const n of fresh) this.watched.add(canonName(n));
+    for (let i = 0; i < fresh.length; i += MAX_WATCH_PER_REQUEST) {
+      this.out({
+        t: 'presence.watch',
+        rid: `w${++this.rid}`,
+        users: fresh.slice(i, i + MAX_WATCH_PER_REQUEST),
+      });
+    }
   }
 
   private nextRid(): string {
@@ -408,7 +547,7 @@ export class Client extends EventEmitter<ClientEvents> {
         reject,
         timer,
       });
-      channel.send({ ...msg, rid } as ClientMessage);
+      this.out({ ...msg, rid } as ClientMessage);
     });
   }
 
@@ -434,7 +573,7 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     switch (m.t) {
       case 'ping':
-        this.channel?.send({ t: 'pong', rid: m.rid });
+        this.out({ t: 'pong', rid: m.rid });
         return;
       case 'pong':
       case 'welcome':
@@ -479,12 +618,83 @@ export class Client extends EventEmitter<ClientEvents> {
     this.emit('presence', { user, online });
   }
 
+  /**
+   * Issue 9, point 7: the relay refused a `send` because the recipient registered another
+   * identity. The identity is verified before it is recorded as pending; the text goes back to
+   * the unsent list (its plaintext is in the history), to be sealed again after `/accept`.
+   */
+  private onSendRefusedChanged(rec: OutgoingRecord, info: IdentityInfo): void {
+    const peer = canonName(rec.to);
+    let pub: PublicIdentity;
+    try {
+      pub = publicIdentityFromJSON(info, 'bad_key', 'identity_changed');
+      verifyPublicIdentity(pub);
+    } catch (err) {
+      // Not a verified identity: nothing becomes pending; the envelope stays and is retried.
+      this.emit('error', {
+        code: 'bad_key',
+        message: `the relay reported an unverifiable new identity for ${rec.to}`,
+        peer,
+      });
+      this.inFlight.delete(rec.id);
+      this.scheduleRetry();
+      void err;
+      return;
+    }
+    const contact = this.store.getContact(peer);
+    const text = this.store.history(peer, 1000).find((x) => x.id === rec.id && x.direction === 'out');
+    this.store.transaction(() => {
+      if (contact && !identitiesEqual(contactIdentity(contact), pub)) {
+        this.store.markChanged(peer, toStoredIdentity(info.user, pub));
+      }
+      this.store.markSent(rec.id, 'queued');
+      if (text) {
+        this.setUnsent([
+          ...this.unsent(),
+          { id: text.id, peer, peerName: text.peerName, body: text.body, ts: text.ts },
+        ]);
+      }
+    });
+    this.inFlight.delete(rec.id);
+    const c = this.store.getContact(peer);
+    if (c?.state !== 'changed') return;
+    this.emit('contact', { name: c.name, state: 'changed' });
+    this.emit('error', {
+      code: 'identity_changed',
+      message: `the safety number with ${c.name} changed: your message waits; the new safety number is ${this.safetyNumber(peer)}: compare it with /verify ${c.name}, then /accept ${c.name}`,
+      peer,
+    });
+  }
+
+  /** Texts that can never be delivered: state `failed`, one receipt and one error for them. */
+  private failText(peer: string, ids: readonly string[], why: string): void {
+    const failed = ids.filter((id) => this.store.setState(peer, id, 'failed'));
+    if (!failed.length) return;
+    this.emit('receipt', { peer, ids: failed, state: 'failed' });
+    this.emit('error', { code: 'unknown_user', message: `not delivered: ${why}`, peer });
+  }
+
   private onRelayError(m: Extract<RelayMessage, { t: 'error' }>): void {
     this.log.warn({ code: m.code }, 'relay error');
-    if (m.rid?.startsWith('o')) {
-      const id = m.rid.slice(1);
+    if (m.rid?.startsWith('w')) {
+      // An older relay without presence.watch: presence then comes only as it did before.
+      this.log.info({ code: m.code }, 'presence.watch not answered; going on without it');
+      return;
+    }
+    if (m.rid?.startsWith('o') || (m.id !== undefined && m.code === 'identity_changed')) {
+      const id = m.id ?? m.rid!.slice(1);
       this.inFlight.delete(id);
-      const rec = this.store.pendingOutgoing().find((r) => r.id === id);
+      const rec = this.store.outgoing(id);
+      if (rec && m.code === 'identity_changed' && m.identity) {
+        this.onSendRefusedChanged(rec, m.identity);
+        return;
+      }
+      if (rec && m.code === 'unknown_user') {
+        // Final for this text (CLIENT-API item 1): it leaves the outbox, is marked failed, one error.
+        this.store.markSent(id, 'queued');
+        this.failText(canonName(rec.to), [id], m.message);
+        return;
+      }
       // Kept in the outbox: retried later, never dropped.
       if (rec) this.scheduleRetry();
       this.emit('error', { code: m.code, message: m.message, peer: rec ? canonName(rec.to) : undefined });
@@ -517,13 +727,9 @@ export class Client extends EventEmitter<ClientEvents> {
     if (body.length === 0) throw new ChatError('bad_message', 'an empty message');
     const peer = canonName(to);
     if (peer === this.canon) throw new ChatError('bad_name', 'you cannot send a message to yourself');
+    // To a contact whose identity changed, the text is kept and sealed after `/accept`
+    // (CLIENT-API item 6): nothing typed is lost, and nothing goes to the old identity.
     const contact = this.store.getContact(peer);
-    if (contact?.state === 'changed') {
-      throw new ChatError(
-        'identity_changed',
-        `the safety number with ${contact.name} changed; check it with /verify ${contact.name}, then /accept ${contact.name}`,
-      );
-    }
     const now = this.now();
     const msg: ChatMessage = {
       id: toHex(randomBytes(16)),
@@ -539,6 +745,7 @@ export class Client extends EventEmitter<ClientEvents> {
       this.store.addMessage(msg);
       this.setUnsent([...this.unsent(), { id: msg.id, peer, peerName: msg.peerName, body, ts: now }]);
     });
+    this.closed.delete(peer);
     this.log.debug({ to: peer }, 'message stored for sending');
     void this.flush();
     return msg;
@@ -557,13 +764,23 @@ export class Client extends EventEmitter<ClientEvents> {
         if (this.conn.state !== 'online') break;
         await this.encryptUnsent();
         // Each stored envelope goes once per connection; one unanswered is resent after a reconnect.
-        for (const rec of this.store.pendingOutgoing()) {
+        // A bounded window, oldest first: what is in flight is the head of the outbox, so reading
+        // twice the window covers it and what comes next (O(window), not O(outbox)).
+        for (const rec of this.store.pendingOutgoing(2 * SEND_WINDOW)) {
+          if (this.inFlight.size >= Math.min(SEND_WINDOW, this.pacer.window)) break;
           if (!this.inFlight.has(rec.id)) this.transmit(rec.id, rec.to, rec.envelope);
         }
         if (this.unsent().length === 0) this.retryFlushDelay = 0;
       } while (this.flushAgain);
     } catch (err) {
-      this.log.error({ code: isChatError(err) ? err.code : 'internal' }, 'flush failed');
+      // Nothing is lost (the text waits as unsent or in the outbox), but it must not wait silently.
+      const code = isChatError(err) ? err.code : 'internal';
+      this.log.error({ code }, 'flush failed');
+      this.emit('error', {
+        code,
+        message: `${isChatError(err) ? err.message : 'sending failed'}; what waits is sent again shortly`,
+      });
+      this.scheduleRetry();
     } finally {
       this.flushing = false;
     }
@@ -573,15 +790,30 @@ export class Client extends EventEmitter<ClientEvents> {
     const byPeer = new Map<string, Unsent[]>();
     for (const u of this.unsent()) byPeer.set(u.peer, [...(byPeer.get(u.peer) ?? []), u]);
     for (const [peer, texts] of byPeer) {
+      // Held until the user accepts the new identity: never sealed for the old one.
+      if (this.store.getContact(peer)?.state === 'changed') continue;
       try {
         if (!this.e2e.hasSession(peer)) {
           const m = await this.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
+          // Issue 9, point 4: a bundle counts only for the name that was asked for.
+          if (canonName(m.user) !== peer) {
+            throw new ChatError('bad_message', `the relay answered with keys of ${m.user} for ${peer}`);
+          }
           this.e2e.startSession(m.user, preKeyBundleFromJSON(m));
+          this.watch([m.user]);
           this.emit('contact', { name: m.user, state: this.store.getContact(peer)?.state ?? 'unverified' });
         }
       } catch (err) {
         const e = isChatError(err) ? err : new ChatError('internal', 'could not start a session');
         if (e.code === 'connection_closed') return;
+        // `unknown_user` also says "has published no keys yet" (a user who may do so any moment):
+        // final only for a name nobody registered.
+        if (e.code === 'unknown_user' && !(await this.isRegistered(peer))) {
+          const ids = new Set(texts.map((u) => u.id));
+          this.setUnsent(this.unsent().filter((x) => !ids.has(x.id)));
+          this.failText(peer, [...ids], e.message);
+          continue;
+        }
         if (e.code === 'identity_changed') {
           const c = this.store.getContact(peer);
           this.emit('contact', { name: c?.name ?? peer, state: 'changed' });
@@ -601,6 +833,16 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
+  /** Whether `peer` is registered at the relay (a `list`); true when that cannot be told. */
+  private async isRegistered(peer: string): Promise<boolean> {
+    try {
+      return (await this.list()).some((u) => canonName(u.name) === peer);
+    } catch {
+      // Unknown (offline, refused): assume registered, so the text waits and is retried.
+      return true;
+    }
+  }
+
   /** Retries a flush later (a missing bundle, a rate limit), backing off up to a minute. */
   private scheduleRetry(): void {
     if (this.retryFlushTimer) return;
@@ -616,13 +858,23 @@ export class Client extends EventEmitter<ClientEvents> {
   private transmit(id: string, to: string, envelope: Uint8Array): void {
     if (!this.channel) return;
     this.inFlight.add(id);
-    this.channel.send({ t: 'send', rid: `o${id}`, id, to, env: toBase64(envelope) });
+    // `for`: the identity it was sealed for, so the relay can refuse a stale one (section 7.1).
+    const pinned = this.store.getContact(canonName(to));
+    this.out({
+      t: 'send',
+      rid: `o${id}`,
+      id,
+      to,
+      env: toBase64(envelope),
+      ...(pinned ? { for: toBase64(pinned.signKey) } : {}),
+    });
   }
 
   private onSent(id: string, status: 'delivered' | 'queued'): void {
     this.inFlight.delete(id);
-    const rec = this.store.pendingOutgoing().find((r) => r.id === id);
+    const rec = this.store.outgoing(id);
     this.store.markSent(id, status);
+    if (this.inFlight.size < Math.min(SEND_WINDOW, this.pacer.window) / 2 + 1) void this.flush();
     if (!rec) return;
     const peer = canonName(rec.to);
     if (this.store.setState(peer, id, status === 'queued' ? 'queued' : 'sent')) {
@@ -646,7 +898,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (inner.kind === 'typing') {
       if (this.conn.state !== 'online') return;
       const env = this.e2e.encrypt(peer, inner, () => undefined);
-      this.transmit(id, to, env);
+      this.out({ t: 'send', rid: `t${id}`, id, to, env: toBase64(env) });
       return;
     }
     this.e2e.encrypt(peer, inner, (envelope) =>
@@ -714,36 +966,17 @@ export class Client extends EventEmitter<ClientEvents> {
         this.log.debug({ from: peer }, 'duplicate message dropped');
         return;
       }
-      if (r.pinned) this.emit('contact', { name: from, state: 'unverified' });
+      if (r.pinned) {
+        this.emit('contact', { name: from, state: 'unverified' });
+        this.watch([from]);
+      }
     } catch (err) {
-      const e = isChatError(err) ? err : new ChatError('decrypt_failed', 'decryption failed');
-      if (e.code === 'storage_failed' || e.code === 'corrupt_store') {
-        // Not acked: the relay delivers it again on the next connection, which we make later.
-        this.log.error({ code: e.code, from: peer }, 'could not store a message');
-        this.emit('error', { code: e.code, message: e.message, peer });
-        this.receiveAgainLater();
-        return;
-      }
-      this.ack(outerId);
-      if (e.code === 'duplicate_message') {
-        // Section 8: a message key already used is acked and dropped silently.
-        this.log.debug({ from: peer }, 'replayed envelope dropped');
-        return;
-      }
-      if (e.code === 'identity_changed') {
-        this.onIdentityChanged(peer, from, outerId, env);
-        return;
-      }
-      this.log.warn({ code: e.code, from: peer }, 'an envelope did not decrypt');
-      this.emit('error', {
-        code: e.code,
-        message: `a message from ${from} could not be decrypted (${e.code})`,
-        peer,
-      });
+      this.onReceiveFailed(err, outerId, from, env);
       return;
     }
     this.storageFailures = 0;
     if (stored) {
+      this.closed.delete(peer);
       this.log.debug({ from: peer }, 'message received');
       this.emit('message', stored);
       this.queueDeliveredReceipt(peer, stored.id);
@@ -751,6 +984,73 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     if (receipt) this.emit('receipt', { peer, ids: receipt.ids, state: receipt.state });
     if (typing !== undefined) this.onTyping(peer, from, typing);
+  }
+
+  /**
+   * A delivery that did not decrypt. A store failure or an unexpected error (a bug) is NOT acked:
+   * the relay delivers it again on the next connection (issue 9, point 10). Everything else is
+   * acked and reported, never dropped silently, except a redelivery of an envelope already read.
+   */
+  private onReceiveFailed(err: unknown, outerId: string, from: string, env: Uint8Array): void {
+    const peer = canonName(from);
+    if (!isChatError(err) || err.code === 'storage_failed' || err.code === 'corrupt_store') {
+      const code = isChatError(err) ? err.code : 'internal';
+      this.log.error({ code, from: peer }, 'could not store a message');
+      this.emit('error', {
+        code,
+        message: isChatError(err)
+          ? err.message
+          : `a message from ${from} could not be stored (internal error); it is received again later`,
+        peer,
+      });
+      this.receiveAgainLater();
+      return;
+    }
+    if (err.code === 'identity_changed') {
+      try {
+        this.onIdentityChanged(peer, from, outerId, env);
+      } catch (e) {
+        this.onReceiveFailed(
+          isChatError(e, 'identity_changed') ? new Error('internal') : e,
+          outerId,
+          from,
+          env,
+        );
+        return;
+      }
+      this.ack(outerId);
+      return;
+    }
+    if (err.code === 'duplicate_message') {
+      let seen: boolean;
+      try {
+        seen = this.e2e.alreadyDecrypted(from, env);
+      } catch (e) {
+        this.onReceiveFailed(e, outerId, from, env);
+        return;
+      }
+      this.ack(outerId);
+      if (seen) {
+        // Section 8: an envelope already decrypted (a redelivery, a replay) is dropped silently.
+        this.log.debug({ from: peer }, 'replayed envelope dropped');
+        return;
+      }
+      // Issue 9, point 6: its key expired or was evicted; the user is told, not left guessing.
+      this.log.warn({ code: 'message_expired', from: peer }, 'an envelope could no longer be decrypted');
+      this.emit('error', {
+        code: 'message_expired',
+        message: `a message from ${from} could not be decrypted (expired)`,
+        peer,
+      });
+      return;
+    }
+    this.ack(outerId);
+    this.log.warn({ code: err.code, from: peer }, 'an envelope did not decrypt');
+    this.emit('error', {
+      code: err.code,
+      message: `a message from ${from} could not be decrypted (${err.code})`,
+      peer,
+    });
   }
 
   /**
@@ -768,17 +1068,32 @@ export class Client extends EventEmitter<ClientEvents> {
     setImmediate(() => {
       const all = [...this.deliveredReceipts];
       this.deliveredReceipts.clear();
-      for (const [p, of] of all) {
-        try {
-          this.sendControl(p, { kind: 'receipt', of, state: 'delivered' });
-        } catch (err) {
-          this.log.warn(
-            { code: isChatError(err) ? err.code : 'internal', peer: p },
-            'delivered receipt not sent',
-          );
-        }
-      }
+      this.sendDeliveredReceipts(all);
     });
+  }
+
+  /** Receipts that could not be stored stay in memory and are tried again, never dropped. */
+  private sendDeliveredReceipts(all: [string, string[]][]): void {
+    const failed: [string, string[]][] = [];
+    for (const [p, of] of all) {
+      try {
+        this.sendControl(p, { kind: 'receipt', of, state: 'delivered' });
+      } catch (err) {
+        this.log.warn(
+          { code: isChatError(err) ? err.code : 'internal', peer: p },
+          'delivered receipt delayed',
+        );
+        failed.push([p, of]);
+      }
+    }
+    if (!failed.length || this.stopped) return;
+    this.retryReceipts.push(...failed);
+    if (this.receiptRetryTimer) return;
+    this.receiptRetryTimer = setTimeout(() => {
+      this.receiptRetryTimer = undefined;
+      this.sendDeliveredReceipts(this.retryReceipts.splice(0));
+    }, RECEIPT_RETRY_MS);
+    this.receiptRetryTimer.unref();
   }
 
   /**
@@ -795,29 +1110,27 @@ export class Client extends EventEmitter<ClientEvents> {
     this.redeliverTimer.unref();
   }
 
+  /**
+   * A prekey envelope from another identity than the pin (already verified by the session
+   * manager: only a verified identity becomes pending). The identity is recorded as pending and
+   * the envelope held in one transaction, before the ack; a store failure throws and nothing is
+   * acked (issue 9, point 10).
+   */
   private onIdentityChanged(peer: string, from: string, outerId: string, env: Uint8Array): void {
-    // The new identity is in the prekey envelope; remember it as pending and hold the envelope.
-    try {
-      const parsed = JSON.parse(Buffer.from(env).toString('utf8')) as { ik?: unknown };
-      const ik = parsed.ik as { signKey: string; dhKey: string; idcert: string };
-      this.store.markChanged(
-        peer,
-        toStoredIdentity(from, {
-          signKey: fromBase64(ik.signKey, 32),
-          dhKey: fromBase64(ik.dhKey, 32),
-          idcert: fromBase64(ik.idcert, 64),
-        }),
-      );
-      this.store.holdIncoming({ id: outerId, from, env, ts: this.now() });
-    } catch {
-      this.log.warn({ from: peer }, 'identity change without a readable identity');
-    }
+    const parsed = parseEnvelope(env);
+    if (parsed.t !== 'prekey')
+      throw new ChatError('bad_message', 'an identity change needs a prekey envelope');
+    const held = this.store.transaction(() => {
+      this.store.markChanged(peer, toStoredIdentity(from, parsed.x3dh.ik));
+      return this.store.holdIncoming({ id: outerId, from, env, ts: this.now() });
+    });
     const name = this.store.getContact(peer)?.name ?? from;
-    this.log.warn({ peer }, 'safety number changed');
+    this.log.warn({ peer, held }, 'safety number changed');
     this.emit('contact', { name, state: 'changed' });
+    const number = this.safetyNumber(peer);
     this.emit('error', {
       code: 'identity_changed',
-      message: `the safety number with ${name} changed: sending is blocked; compare it with /verify ${name}, then /accept ${name}`,
+      message: `the safety number with ${name} changed: sending is blocked; the new safety number is ${number}: compare it with /verify ${name}, then /accept ${name}`,
       peer,
     });
   }
@@ -892,12 +1205,15 @@ export class Client extends EventEmitter<ClientEvents> {
         out.set(canon, { name, canon, state: 'unverified', online: true, unread: 0, lastSeen: null });
       }
     }
-    return [...out.values()].sort((a, b) => a.canon.localeCompare(b.canon));
+    return [...out.values()]
+      .filter((c) => !this.closed.has(c.canon))
+      .sort((a, b) => a.canon.localeCompare(b.canon));
   }
 
   /** The conversation is on screen: mark it read and, unless turned off, send read receipts. */
   markShown(peer: string): void {
     const c = canonName(peer);
+    this.watch([peer]);
     const ids = this.store.markRead(c);
     if (ids.length && this.readReceipts) this.sendControl(c, { kind: 'receipt', of: ids, state: 'read' });
   }
@@ -936,7 +1252,9 @@ export class Client extends EventEmitter<ClientEvents> {
       name: this.name,
       identity: { signKey: this.opts.identity.signKey.publicKey, dhKey: this.opts.identity.dhKey.publicKey },
     };
-    return formatSafetyNumber(safetyNumber(ours, { name: c.name, identity: contactIdentity(them) }));
+    const n = formatSafetyNumber(safetyNumber(ours, { name: c.name, identity: contactIdentity(them) }));
+    if (c.state === 'changed') this.shownNumbers.set(c.canon, n);
+    return n;
   }
 
   contactState(peer: string): ContactInfo['state'] | undefined {
@@ -953,19 +1271,60 @@ export class Client extends EventEmitter<ClientEvents> {
     this.emit('contact', { name: c.name, state: 'verified' });
   }
 
-  /** Accepts a changed identity: pins it, clears verified, archives old sessions, releases held messages. */
-  acceptIdentity(peer: string): void {
+  /**
+   * Accepts a changed identity: exactly the one whose safety number was shown (`shownNumber`, or
+   * the one this client last showed through `safetyNumber` or its `identity_changed` error). If
+   * the pending identity changed since, throws `identity_changed` with the new number (issue 9,
+   * point 2); with no change waiting, `nothing_to_accept`. Pins it, clears verified, deletes the
+   * old identity's sessions for good (point 1), releases held messages and sends what waits.
+   */
+  acceptIdentity(peer: string, shownNumber?: string): void {
     const c = this.contactOrThrow(peer);
-    if (c.state !== 'changed') return;
+    if (c.state !== 'changed') {
+      throw new ChatError('nothing_to_accept', `No safety-number change to accept for ${c.name}`);
+    }
+    const shown = shownNumber ?? this.shownNumbers.get(c.canon);
+    const current = this.safetyNumber(c.canon);
+    if (shown === undefined) {
+      throw new ChatError(
+        'identity_changed',
+        `compare the new safety number with ${c.name} first: /verify ${c.name}`,
+      );
+    }
+    if (shown.replace(/\s/g, '') !== current.replace(/\s/g, '')) {
+      throw new ChatError(
+        'identity_changed',
+        `the safety number with ${c.name} changed again since it was shown; the new one is ${current}: compare it before accepting`,
+      );
+    }
     const held = this.store.transaction(() => {
       this.store.acceptChange(c.canon, this.now());
-      this.store.archiveSessions(c.canon, undefined, '');
+      this.e2e.retireSessions(c.canon);
       return this.store.releaseHeld(c.canon);
     });
+    this.shownNumbers.delete(c.canon);
     this.log.info({ peer: c.canon }, 'new identity accepted');
     this.emit('contact', { name: c.name, state: 'unverified' });
     for (const h of held) this.receive(h.id, h.from, h.env);
     void this.flush();
+  }
+
+  /** Removes one message from the history (CLIENT-API item 2); true if something was removed. */
+  deleteMessage(peer: string, id: string): boolean {
+    const c = canonName(peer);
+    return this.store.transaction(() => {
+      const removed = this.store.deleteMessage(c, id);
+      const list = this.unsent();
+      const rest = list.filter((u) => !(u.peer === c && u.id === id));
+      if (rest.length !== list.length) this.setUnsent(rest);
+      const out = this.store.outgoing(id) !== undefined && this.store.markSent(id, 'queued');
+      return removed || out || rest.length !== list.length;
+    });
+  }
+
+  /** Hides a conversation from `contacts()` until a message arrives or is sent (CLIENT-API item 3). */
+  closeConversation(peer: string): void {
+    this.closed.add(canonName(peer));
   }
 
   /** Disconnects for good. The caller closes the store. */
@@ -974,6 +1333,8 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.retryFlushTimer) clearTimeout(this.retryFlushTimer);
     if (this.redeliverTimer) clearTimeout(this.redeliverTimer);
+    if (this.receiptRetryTimer) clearTimeout(this.receiptRetryTimer);
+    if (this.paceTimer) clearTimeout(this.paceTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const t of this.typingTimers.values()) clearTimeout(t);
     const ch = this.channel;

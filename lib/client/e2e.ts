@@ -4,7 +4,12 @@
  * transaction, and our prekeys. The crypto is in lib/crypto (pure); this file only decides
  * what to load and what to save, as libsignal's stores do.
  */
-import { type Identity, identitiesEqual, type PublicIdentity } from '../crypto/identity';
+import {
+  type Identity,
+  identitiesEqual,
+  type PublicIdentity,
+  verifyPublicIdentity,
+} from '../crypto/identity';
 import { encodeInnerMessage, type InnerMessage, parseInnerMessage } from '../crypto/inner-message';
 import {
   makeOneTimePreKeys,
@@ -15,7 +20,7 @@ import {
   SIGNED_PREKEY_ROTATE_MS,
   ONE_TIME_PREKEYS_AT_REGISTRATION,
 } from '../crypto/prekeys';
-import { toBase64, x25519PublicKey } from '../crypto/primitives';
+import { sha256, toBase64, toHex, x25519PublicKey } from '../crypto/primitives';
 import {
   parseSessionFromStorage,
   serializeSessionForStorage,
@@ -49,6 +54,16 @@ export function toStoredIdentity(name: string, pub: PublicIdentity): StoredIdent
 
 export function contactIdentity(c: Pick<Contact, 'signKey' | 'dhKey' | 'idcert'>): PublicIdentity {
   return { signKey: c.signKey, dhKey: c.dhKey, idcert: c.idcert };
+}
+
+/** The seen-table key of an envelope decrypted once (kept SEEN_TTL_MS, longer than skipped keys). */
+function envelopeKey(env: Uint8Array): string {
+  return `env:${toHex(sha256(env))}`;
+}
+
+/** The seen-table key of a session's first message: its id hashes their identity and base key. */
+function firstMessageKey(s: Session): string {
+  return `x3dh:${s.id}`;
 }
 
 export class EndToEnd {
@@ -102,6 +117,8 @@ export class EndToEnd {
     }
     const pinned = contact ? contactIdentity(contact) : undefined;
     if (pinned && !identitiesEqual(pinned, bundle.identity)) {
+      // Only a verified identity becomes pending (issue 9, point 3): `bad_key` otherwise.
+      verifyPublicIdentity(bundle.identity);
       this.store.markChanged(peer, toStoredIdentity(theirName, bundle.identity));
       throw new ChatError('identity_changed', `the safety number with ${theirName} changed; verify it first`);
     }
@@ -141,7 +158,13 @@ export class EndToEnd {
     const peer = canonName(fromName);
     const contact = this.store.getContact(peer);
     const pinned = contact ? contactIdentity(contact) : undefined;
-    const all = this.store.sessions(peer).map((r) => parseSessionFromStorage(r.state));
+    // Only sessions with the pinned identity may decrypt (issue 9, point 1): a replaced identity's
+    // session never decrypts again, and so never becomes the sending one.
+    const all = this.store
+      .sessions(peer)
+      .map((r) => parseSessionFromStorage(r.state))
+      .filter((s) => !pinned || identitiesEqual(s.theirIdentity, pinned));
+    const envKey = envelopeKey(env);
     const result: DecryptResult = decryptEnvelope({
       ours: this.ours,
       fromName,
@@ -160,11 +183,19 @@ export class EndToEnd {
       },
       now: this.now(),
     });
+    // Issue 9, point 5: a first message without a one-time prekey is refused when its
+    // (identity, base key) pair was used before, also after its session is gone.
+    const baseKey = result.t === 'new' ? firstMessageKey(result.session) : undefined;
+    if (baseKey !== undefined && this.store.seenRecently(peer, baseKey)) {
+      throw new ChatError('duplicate_message', 'a first message replayed', 'e2e.decrypt');
+    }
     const inner = parseInnerMessage(result.plaintext);
     let duplicate = false;
     let newlyPinned = false;
     this.store.transaction(() => {
       this.saveSession(peer, result.session, this.now());
+      this.store.rememberSeen(peer, envKey, this.now());
+      if (baseKey !== undefined) this.store.rememberSeen(peer, baseKey, this.now());
       if (result.t === 'new') {
         this.store.archiveSessions(peer, undefined, result.session.id);
         if (result.consumedOpkId !== undefined) this.store.deleteOneTimePrekey(result.consumedOpkId);
@@ -183,6 +214,19 @@ export class EndToEnd {
       alsoStore(inner);
     });
     return duplicate ? { t: 'duplicate' } : { t: 'message', inner, pinned: newlyPinned };
+  }
+
+  /**
+   * After `duplicate_message`: true if this very envelope was decrypted before (a redelivery, to
+   * drop silently); false if its key expired or was evicted (to report, issue 9 point 6).
+   */
+  alreadyDecrypted(fromName: string, env: Uint8Array): boolean {
+    return this.store.seenRecently(canonName(fromName), envelopeKey(env));
+  }
+
+  /** On `/accept`: the old identity's sessions are deleted for good (issue 9, point 1). */
+  retireSessions(peer: string): void {
+    this.store.deleteSessions(peer);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -9,7 +9,10 @@ import { ChatError } from '../errors';
 import { closeLogger, createLogger, flushLogger } from '../log';
 import { ensurePrivateDir, logFile, resolveDataDir, userDir } from '../paths';
 import { Client } from './client';
-import { identityNeedsPassphrase, loadOrCreateIdentity } from './identity-store';
+import { parseRecoveryCode, formatRecoveryCode } from '../crypto/recovery';
+import { readFileIfExists } from '../paths';
+import { identityNeedsPassphrase, identityPath, loadOrCreateIdentity } from './identity-store';
+import { loadOrCreateRecoveryCode } from './recovery-store';
 import { KnownServers } from './known-servers';
 import { lockDataDir } from './lock';
 import { openClientStore } from './sqlite-store';
@@ -28,6 +31,20 @@ function readPassphrase(opts: UserOptions): string | undefined {
     }
   }
   return process.env.CHATSECURE_PASSPHRASE || undefined;
+}
+
+/** `--recover`: the code from a prompt on a terminal, else the first line of stdin (for scripts). */
+async function askRecoveryCode(): Promise<string> {
+  const readline = await import('node:readline');
+  const rl = readline.createInterface({ input: process.stdin, terminal: false });
+  if (process.stdin.isTTY) process.stdout.write('Recovery code: ');
+  const line = await new Promise<string | undefined>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(undefined));
+  });
+  rl.close();
+  if (line === undefined) throw new ChatError('bad_args', 'no recovery code given');
+  return formatRecoveryCode(parseRecoveryCode(line.trim()));
 }
 
 export async function runClient(opts: UserOptions): Promise<void> {
@@ -62,7 +79,18 @@ export async function runClient(opts: UserOptions): Promise<void> {
       passphrase = await askPassphraseDialog({ user: opts.user });
       if (passphrase === undefined) throw new ChatError('bad_passphrase', 'no passphrase given');
     }
+    let typedCode: string | undefined;
+    if (opts.recover) {
+      if (readFileIfExists(identityPath(dir)) !== undefined) {
+        throw new ChatError(
+          'bad_args',
+          `${opts.user} still has an identity in ${dir}: --recover is for a lost data dir`,
+        );
+      }
+      typedCode = await askRecoveryCode();
+    }
     const { identity, created } = loadOrCreateIdentity(dir, passphrase);
+    const recovery = loadOrCreateRecoveryCode(dir, passphrase, typedCode);
     // Only whether it is sealed is logged, never the passphrase.
     const sealed = passphrase !== undefined;
     if (created) logger.info({ sealed }, 'created a new identity');
@@ -81,6 +109,9 @@ export async function runClient(opts: UserOptions): Promise<void> {
       acceptNewServer: opts.acceptNewServer,
       serverFingerprint: opts.serverFingerprint,
       readReceipts: opts.readReceipts,
+      recoveryCode: recovery.code,
+      recoveryCodeNew: recovery.created && !opts.recover,
+      recover: opts.recover === true,
     });
     let status: number;
     if (interactive) {

@@ -135,6 +135,8 @@ function stateRank(state: MessageState): number {
       return 2;
     case 'read':
       return 3;
+    case 'failed':
+      return 9;
     case 'received':
       return 0;
     case 'shown':
@@ -149,6 +151,7 @@ function stateDirection(state: MessageState): Direction {
     case 'queued':
     case 'delivered':
     case 'read':
+    case 'failed':
       return 'out';
     case 'received':
     case 'shown':
@@ -187,6 +190,17 @@ interface HeldRow {
   from_name: string;
   env: Buffer;
   ts: number;
+}
+
+interface OutboxRow {
+  id: string;
+  to_name: string;
+  envelope: Buffer;
+  created_at: number;
+}
+
+function toOutgoing(r: OutboxRow): OutgoingRecord {
+  return { id: r.id, to: r.to_name, envelope: bytes(r.envelope), createdAt: r.created_at };
 }
 
 function toMessage(r: MessageRow): MessageRecord {
@@ -270,7 +284,10 @@ class SqliteClientStore implements ClientStore {
     this.q = {
       outboxHas: db.prepare('SELECT 1 FROM outbox WHERE id = ?'),
       outboxInsert: db.prepare('INSERT INTO outbox (id, to_name, envelope, created_at) VALUES (?, ?, ?, ?)'),
-      outboxAll: db.prepare('SELECT id, to_name, envelope, created_at FROM outbox ORDER BY seq'),
+      outboxAll: db.prepare('SELECT id, to_name, envelope, created_at FROM outbox ORDER BY seq LIMIT ?'),
+      outboxGet: db.prepare('SELECT id, to_name, envelope, created_at FROM outbox WHERE id = ?'),
+      messageDelete: db.prepare('DELETE FROM messages WHERE peer = ? AND id = ?'),
+      sessionsDelete: db.prepare('DELETE FROM sessions WHERE peer = ?'),
       outboxDelete: db.prepare('DELETE FROM outbox WHERE id = ?'),
 
       messageInsert: db.prepare(
@@ -414,17 +431,26 @@ class SqliteClientStore implements ClientStore {
     });
   }
 
-  pendingOutgoing(): OutgoingRecord[] {
+  pendingOutgoing(limit?: number): OutgoingRecord[] {
     return this.run('store.pendingOutgoing', () =>
-      (this.q.outboxAll.all() as { id: string; to_name: string; envelope: Buffer; created_at: number }[]).map(
-        (r) => ({
-          id: r.id,
-          to: r.to_name,
-          envelope: bytes(r.envelope),
-          createdAt: r.created_at,
-        }),
-      ),
+      // LIMIT -1 is SQLite's "no limit".
+      (this.q.outboxAll.all(limit ?? -1) as OutboxRow[]).map(toOutgoing),
     );
+  }
+
+  outgoing(id: string): OutgoingRecord | undefined {
+    return this.run('store.outgoing', () => {
+      const r = this.q.outboxGet.get(id) as OutboxRow | undefined;
+      return r === undefined ? undefined : toOutgoing(r);
+    });
+  }
+
+  deleteMessage(peer: string, id: string): boolean {
+    return this.run('store.deleteMessage', () => this.q.messageDelete.run(peer, id).changes > 0);
+  }
+
+  deleteSessions(peer: string): number {
+    return this.run('store.deleteSessions', () => this.q.sessionsDelete.run(peer).changes);
   }
 
   // The status is the history's business (setState); the outbox only needs to forget the envelope.

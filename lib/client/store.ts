@@ -44,10 +44,11 @@ export type SentStatus = 'delivered' | 'queued';
 export type Direction = 'in' | 'out';
 
 /**
- * Outgoing: sending → sent | queued → delivered → read. Incoming: received → shown.
+ * Outgoing: sending → sent | queued → delivered → read, or sending → failed (final: the relay
+ * answered `unknown_user`). Incoming: received → shown.
  * A state never moves backwards (a late `delivered` receipt does not undo `read`).
  */
-export type OutgoingState = 'sending' | 'sent' | 'queued' | 'delivered' | 'read';
+export type OutgoingState = 'sending' | 'sent' | 'queued' | 'delivered' | 'read' | 'failed';
 export type IncomingState = 'received' | 'shown';
 export type MessageState = OutgoingState | IncomingState;
 
@@ -158,8 +159,10 @@ export interface KeyValue {
 export interface ClientStore {
   // Outbox: stored BEFORE the first send (DESIGN.md), removed once the relay answers `sent`.
   queueOutgoing(rec: OutgoingRecord): void;
-  /** Not yet acknowledged by the relay, oldest first. */
-  pendingOutgoing(): OutgoingRecord[];
+  /** Not yet acknowledged by the relay, oldest first (at most `limit`). */
+  pendingOutgoing(limit?: number): OutgoingRecord[];
+  /** One outbox entry by id (an index lookup), or undefined. */
+  outgoing(id: string): OutgoingRecord | undefined;
   /** The relay took responsibility: the envelope leaves the outbox. False if it was not there. */
   markSent(id: string, status: SentStatus): boolean;
 
@@ -173,6 +176,8 @@ export interface ClientStore {
    * we received. False if it does not exist or is already at or past that state.
    */
   setState(peer: string, id: string, state: MessageState): boolean;
+  /** Remove one message (either direction); false if there was none. */
+  deleteMessage(peer: string, id: string): boolean;
   /** One row per contact with history, latest first. */
   conversations(): Conversation[];
   /** Mark incoming messages shown; returns their ids, oldest first (for the read receipt). */
@@ -206,6 +211,9 @@ export interface ClientStore {
    * `keepAtMost`, least recently used first.
    */
   archiveSessions(peer: string, keepAtMost?: number, exceptSessionId?: string): void;
+
+  /** Delete every session of `peer` for good (a replaced identity's, issue 9); returns how many. */
+  deleteSessions(peer: string): number;
 
   // Our prekey secrets.
   saveSignedPrekey(spk: SignedPrekeySecret): void;

@@ -44,4 +44,6 @@ export interface ClientEvents {
   error: [{ readonly code: string; readonly message: string; readonly peer?: string }];
   /** The relay's key is unknown; the view must ask (the answer goes to `trustServer`). */
   'server-unknown': [{ readonly hostPort: string; readonly fingerprint: string }];
+  /** Once, after the first registration of a new identity: the recovery code to write down. */
+  'recovery-code': [{ readonly code: string }];
 }

@@ -36,6 +36,8 @@ export interface UserOptions extends CommonOptions {
   bell: boolean;
   /** Remove this relay's pinned key from known_servers, then exit (a relay key that changed on purpose). */
   forgetServer?: string;
+  /** Register a new identity under the name with the recovery code (read from the TTY or stdin). */
+  recover?: boolean;
   /** A desktop notification through the terminal (OSC 777 / OSC 9) for a message off screen. */
   notify: boolean;
   /** Run this command for a message off screen (the UI decides what it is told; never the text). */

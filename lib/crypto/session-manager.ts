@@ -161,6 +161,9 @@ function decryptPreKey(
 ): DecryptResult {
   const x = envelope.x3dh;
   if (p.pinned && !identitiesEqual(p.pinned, x.ik)) {
+    // Only a verified identity can be reported as a change (issue 9, point 3): a bad idcert is
+    // `bad_key`, so a relay cannot flip a contact to "changed" with no cryptographic effort.
+    verifyPublicIdentity(x.ik);
     throw new ChatError(
       'identity_changed',
       'this contact’s identity differs from the one pinned',

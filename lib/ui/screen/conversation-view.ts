@@ -14,6 +14,7 @@ export const STATE_MARK: Record<MessageState, string> = {
   sending: 'sending',
   sent: 'sent',
   queued: 'queued',
+  failed: 'failed',
   delivered: 'delivered',
   read: 'read',
   received: '',
