@@ -6,7 +6,7 @@
  * Also here: `PasteSplitter`, which cuts bracketed paste (`ESC[200~ … ESC[201~`, xterm's mode
  * 2004) out of the raw input bytes, so that a pasted newline is text, never an Enter.
  */
-import { displayWidth, sliceToWidth, toDrawable } from './width';
+import { codePointWidth, displayWidth, sliceToWidth, toDrawable } from './width';
 
 /** Lines remembered for Up / Down, as in a shell. Older ones are forgotten. */
 export const INPUT_HISTORY_MAX = 100;
@@ -235,8 +235,18 @@ export function renderInput(s: InputState, width: number, mask = false): Rendere
   const before = shown(s.text.slice(0, s.cursor));
   const after = shown(s.text.slice(s.cursor));
   // Keep one cell for the cursor itself at the right edge.
-  let visibleBefore = before;
-  while (displayWidth(visibleBefore) > width - 1) visibleBefore = [...visibleBefore].slice(1).join('');
+  // From the cursor back, as many code points as fit: linear in the line's length, so a long
+  // pasted line costs one pass per keystroke.
+  const cps = [...before];
+  let w = 0;
+  let start = cps.length;
+  while (start > 0) {
+    const cw = codePointWidth(cps[start - 1].codePointAt(0) as number);
+    if (w + cw > width - 1) break;
+    w += cw;
+    start--;
+  }
+  const visibleBefore = cps.slice(start).join('');
   const col = displayWidth(visibleBefore);
   const rest = sliceToWidth(after, width - col);
   const line = visibleBefore + rest;
