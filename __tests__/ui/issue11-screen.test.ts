@@ -43,6 +43,13 @@ async function relay(opts: { dir?: string; port?: number } = {}): Promise<TestRe
   return r;
 }
 
+async function stopped(r: TestRelay): Promise<void> {
+  relays.splice(relays.indexOf(r), 1);
+  await r.stop();
+  dirs.push(r.dir);
+}
+const dirs: string[] = [];
+
 afterAll(async () => {
   for (const s of opened) {
     s.t.type(KEY.f10);
@@ -51,7 +58,7 @@ afterAll(async () => {
   }
   for (const u of users) await u.stop();
   for (const r of relays) await r.stop().catch(() => undefined);
-  for (const d of [...relays.map((r) => r.dir), ...users.map((u) => u.dir)])
+  for (const d of [...dirs, ...relays.map((r) => r.dir), ...users.map((u) => u.dir)])
     fs.rmSync(d, { recursive: true, force: true });
 });
 
@@ -132,7 +139,7 @@ test('defect 6: a changed relay key is a dialog with both fingerprints and the c
   const port = a.port;
   const adam = await screenFor(port, 'Adam');
   await adam.t.waitForText('│ online │');
-  await a.stop();
+  await stopped(a);
   const b = await relay({ port });
   const s = await adam.t.waitForText('the relay key has changed', 20000);
   expect(s).toContain('pinned key:');
@@ -140,7 +147,7 @@ test('defect 6: a changed relay key is a dialog with both fingerprints and the c
   expect(s).toContain(`--forget-server 127.0.0.1:${port}`);
   expect(adam.t.lines()[29]).toContain('RELAY KEY CHANGED');
   adam.t.type(KEY.escape);
-  await b.stop();
+  await stopped(b);
   a = await relay({ dir: dirA, port });
   await adam.t.waitFor(
     (x) => x.split('\n')[29].includes('│ online │'),
