@@ -81,6 +81,9 @@ test('two users: fingerprint dialog, a message each way, quit', async () => {
 
   tmux('send-keys', '-t', 'Adam', '-l', 'Eve: hello from Adam 😀 ok');
   tmux('send-keys', '-t', 'Adam', 'Enter');
+  // A name new to Adam: the screen asks first (issue 11, defect 2).
+  await waitForPane('Adam', hasText('Send to new contact Eve? [y/n]'), 'the question');
+  tmux('send-keys', '-t', 'Adam', 'y');
   await waitForPane('Eve', (s) => /1 ● Adam +1/.test(s), "Adam's unread message");
   tmux('send-keys', '-t', 'Eve', 'M-1');
   const eve = await waitForPane('Eve', hasText('Adam: hello from Adam 😀 ok'), "Adam's message");

@@ -16,8 +16,24 @@ export class FakeTerminal {
   written = '';
   private pending = 0;
 
-  constructor(cols = 100, rows = 30) {
-    this.term = new Terminal({ cols, rows, allowProposedApi: true, scrollback: 0 });
+  /** OSC sequences the terminal acted on (title, clipboard, notifications), as `number;data`. */
+  readonly oscs: string[] = [];
+
+  /** `lineOutput`: a program that writes `\n` as a line mode does (the tty's onlcr). */
+  constructor(cols = 100, rows = 30, opts: { lineOutput?: boolean } = {}) {
+    this.term = new Terminal({
+      cols,
+      rows,
+      allowProposedApi: true,
+      scrollback: opts.lineOutput ? 1000 : 0,
+      convertEol: opts.lineOutput === true,
+    });
+    for (const n of [0, 1, 2, 9, 52, 777]) {
+      this.term.parser.registerOscHandler(n, (data) => {
+        this.oscs.push(`${n};${data}`);
+        return false;
+      });
+    }
     this.term.unicode.register({
       version: 'chatsecure',
       wcwidth: (cp) => codePointWidth(cp),
@@ -65,6 +81,14 @@ export class FakeTerminal {
     const out: string[] = [];
     for (let y = 0; y < this.term.rows; y++)
       out.push(buf.getLine(buf.viewportY + y)?.translateToString(true) ?? '');
+    return out;
+  }
+
+  /** Every line written so far, scrolled off or not (line mode). */
+  allLines(): string[] {
+    const buf = this.term.buffer.active;
+    const out: string[] = [];
+    for (let y = 0; y < buf.length; y++) out.push(buf.getLine(y)?.translateToString(true) ?? '');
     return out;
   }
 

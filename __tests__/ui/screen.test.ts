@@ -109,14 +109,18 @@ describe('two people on the full screen', () => {
   test("Adam's message appears in Eve's conversation with her unread count, then delivered and read", async () => {
     adam.t.type('Eve: hello Eve');
     adam.t.type(KEY.enter);
+    // Eve is registered but new to Adam: the screen asks first (issue 11, defect 2).
+    await adam.t.waitForText('Send to new contact Eve? [y/n]');
+    adam.t.type('y');
     await adam.t.waitForText('Adam: hello Eve');
     expect(adam.t.lines()[0]).toContain('─ Eve ─');
     // Eve has no conversation open: the message waits with a count beside Adam.
-    await eve.t.waitFor((x) => /1 ● Adam +1/.test(x), "Adam's unread count on Eve's screen");
+    // Bob was online before Adam: numbers go by first appearance (defect 8).
+    await eve.t.waitFor((x) => /2 ● Adam +1/.test(x), "Adam's unread count on Eve's screen");
     await adam.t.waitFor((x) => /Adam: hello Eve +delivered│/.test(x), 'delivered');
-    eve.t.type(KEY.alt('1'));
+    eve.t.type(KEY.alt('2'));
     await eve.t.waitForText('Adam: hello Eve');
-    await eve.t.waitFor((x) => !/1 ● Adam +1/.test(x), 'the count to go');
+    await eve.t.waitFor((x) => !/2 ● Adam +1/.test(x), 'the count to go');
     await adam.t.waitFor((x) => /Adam: hello Eve +read│/.test(x), 'read');
   });
 
@@ -291,8 +295,9 @@ describe('docs/screenshot.txt', () => {
       await adam.user.online();
       await adam.t.waitFor((x) => /● Bob/.test(x) && /● Eve/.test(x), 'both online');
       eve.client.send('Adam', 'Hi Adam! Did the new build reach you?');
-      await adam.t.waitFor((x) => /2 ● Eve +1/.test(x), "Eve's message");
-      adam.t.type(KEY.alt('2'));
+      // Numbers by first appearance (issue 11, defect 8): Eve came online first.
+      await adam.t.waitFor((x) => /1 ● Eve +1/.test(x), "Eve's message");
+      adam.t.type(KEY.alt('1'));
       await adam.t.waitForText('Eve: Hi Adam!');
       adam.t.type('It did, installing now. Safety numbers match, too.');
       adam.t.type(KEY.enter);
@@ -305,7 +310,7 @@ describe('docs/screenshot.txt', () => {
       await waitFor(() => eve.messages.length === 2, 5000, 'Eve to receive');
       await adam.t.waitFor((x) => /see you there\. +delivered│/.test(x), 'delivered');
       bob.client.send('Adam', 'Can you review my patch today?');
-      const s = await adam.t.waitFor((x) => /1 ● Bob +1/.test(x), 'the unread from Bob');
+      const s = await adam.t.waitFor((x) => /2 ● Bob +1/.test(x), 'the unread from Bob');
       expect(s.split('\n')[0]).toContain('─ Eve ─');
       expect(s).toMatch(/numbers match, too\. +read│/);
       if (process.env.CHATSECURE_WRITE_SCREENSHOT === '1') {

@@ -8,7 +8,13 @@
 import { isValidName } from '../names';
 
 export type Command =
-  | { readonly action: 'send'; readonly to: string; readonly body: string }
+  | {
+      readonly action: 'send';
+      readonly to: string;
+      readonly body: string;
+      /** Written as `NAME: text` (not /msg): the full screen asks before a new name. */
+      readonly prefixed?: true;
+    }
   /** Plain text with no recipient: goes to the open conversation (full-screen UI). */
   | { readonly action: 'say'; readonly body: string }
   | { readonly action: 'help' }
@@ -18,6 +24,14 @@ export type Command =
   | { readonly action: 'accept'; readonly user: string }
   | { readonly action: 'history'; readonly user: string }
   | { readonly action: 'contacts' }
+  /** Hides a conversation (the open one when no name is given) until a new message. */
+  | { readonly action: 'close'; readonly user: string | undefined }
+  /** Deletes the failed messages of the open conversation. */
+  | { readonly action: 'delete' }
+  /** Shows the recovery code again. */
+  | { readonly action: 'recovery' }
+  /** Finds text in the open conversation (n / N move between matches). */
+  | { readonly action: 'search'; readonly text: string }
   | { readonly action: 'empty' }
   | { readonly action: 'invalid'; readonly message: string };
 
@@ -30,6 +44,10 @@ export const COMMAND_HELP: readonly (readonly [string, string])[] = [
   ['/verify NAME confirm', 'mark NAME verified after comparing the number'],
   ['/accept NAME', "accept NAME's new identity after a safety number change"],
   ['/history NAME', 'show the conversation with NAME again'],
+  ['/close [NAME]', 'close a conversation (it comes back with a new message)'],
+  ['/delete', 'delete the messages that could not be delivered'],
+  ['/search TEXT', 'find TEXT in the conversation (n, N: next, previous)'],
+  ['/recovery', 'show your recovery code again'],
   ['/help', 'this help'],
   ['/exit', 'quit'],
 ];
@@ -77,6 +95,22 @@ export function parseCommand(line: string): Command {
         const user = needName('history');
         return typeof user === 'string' ? { action: 'history', user } : user;
       }
+      case 'close': {
+        if (arg(0) === undefined) return { action: 'close', user: undefined };
+        const user = needName('close');
+        return typeof user === 'string' ? { action: 'close', user } : user;
+      }
+      case 'delete':
+        return { action: 'delete' };
+      case 'recovery':
+        return { action: 'recovery' };
+      case 'search': {
+        const m = /^\/\S+\s+([\s\S]*)$/.exec(text.trim());
+        const what = m ? m[1].trim() : '';
+        return what
+          ? { action: 'search', text: what }
+          : { action: 'invalid', message: '/search needs some text' };
+      }
       case 'msg': {
         const user = needName('msg');
         if (typeof user !== 'string') return user;
@@ -96,10 +130,15 @@ export function parseCommand(line: string): Command {
   if (m && literal === text) {
     const body = m[2];
     if (body.trim() === '') return { action: 'invalid', message: `nothing to send to ${m[1]}` };
-    return { action: 'send', to: m[1], body };
+    return { action: 'send', to: m[1], body, prefixed: true };
   }
   return { action: 'say', body: literal };
 }
+
+/** The command words, for Tab completion. */
+export const COMMAND_WORDS: readonly string[] = [
+  ...new Set(COMMAND_HELP.filter(([c]) => c.startsWith('/')).map(([c]) => c.split(' ')[0])),
+];
 
 export function helpText(): string {
   const w = Math.max(...COMMAND_HELP.map(([c]) => c.length));

@@ -6,7 +6,7 @@
  * Also here: `PasteSplitter`, which cuts bracketed paste (`ESC[200~ … ESC[201~`, xterm's mode
  * 2004) out of the raw input bytes, so that a pasted newline is text, never an Enter.
  */
-import { displayWidth, sliceToWidth, toDrawable } from './width';
+import { codePointWidth, displayWidth, sliceToWidth, toDrawable } from './width';
 
 /** Lines remembered for Up / Down, as in a shell. Older ones are forgotten. */
 export const INPUT_HISTORY_MAX = 100;
@@ -22,6 +22,10 @@ export interface InputState {
   readonly draft: string;
   /** A multi-line paste waiting for the user to confirm it is one message. */
   readonly pendingPaste: string | undefined;
+  /** What Ctrl+U, Ctrl+K or Ctrl+W deleted last, for Ctrl+Y. */
+  readonly killed?: string;
+  /** While Ctrl+R searches the lines sent before: what is searched for. */
+  readonly searchQuery?: string;
 }
 
 export type InputEdit =
@@ -38,6 +42,15 @@ export type InputEdit =
   | { readonly t: 'kill-after' }
   /** Ctrl+W: delete the word before the cursor. */
   | { readonly t: 'kill-word' }
+  /** Ctrl+Y: put back what was killed last. */
+  | { readonly t: 'yank' }
+  /** Alt+B, Alt+F: a word back, forward. */
+  | { readonly t: 'word-left' }
+  | { readonly t: 'word-right' }
+  /** Ctrl+R: the newest earlier line that contains what is typed (again: the one before). */
+  | { readonly t: 'history-search' }
+  /** Tab: complete the word before the cursor from `candidates` (names, /commands). */
+  | { readonly t: 'complete'; readonly candidates: readonly string[] }
   | { readonly t: 'history-prev' }
   | { readonly t: 'history-next' }
   | { readonly t: 'submit' }
@@ -76,7 +89,7 @@ function nextBoundary(text: string, at: number): number {
 }
 
 function withText(s: InputState, text: string, cursor: number): InputState {
-  return { ...s, text, cursor, historyIndex: s.history.length };
+  return { ...s, text, cursor, historyIndex: s.history.length, searchQuery: undefined };
 }
 
 function remember(history: readonly string[], line: string): readonly string[] {
@@ -115,14 +128,61 @@ export function applyInput(s: InputState, e: InputEdit): InputResult {
       return { state: withText(s, text.slice(0, cursor) + text.slice(nextBoundary(text, cursor)), cursor) };
     }
     case 'kill-before':
-      return { state: withText(s, text.slice(cursor), 0) };
+      return { state: { ...withText(s, text.slice(cursor), 0), killed: text.slice(0, cursor) } };
     case 'kill-after':
-      return { state: withText(s, text.slice(0, cursor), cursor) };
+      return { state: { ...withText(s, text.slice(0, cursor), cursor), killed: text.slice(cursor) } };
     case 'kill-word': {
       const before = text.slice(0, cursor).replace(/\S+\s*$/, '');
       // Only spaces before the cursor: they go, as in readline.
       const cut = before.length === cursor ? text.slice(0, cursor).replace(/\s+$/, '') : before;
-      return { state: withText(s, cut + text.slice(cursor), cut.length) };
+      return {
+        state: {
+          ...withText(s, cut + text.slice(cursor), cut.length),
+          killed: text.slice(cut.length, cursor),
+        },
+      };
+    }
+    case 'history-search': {
+      const q = s.searchQuery ?? text;
+      const from = s.searchQuery === undefined ? s.history.length - 1 : s.historyIndex - 1;
+      for (let i = from; i >= 0; i--) {
+        const line = s.history[i];
+        if (q !== '' && line.toLowerCase().includes(q.toLowerCase())) {
+          const draft = s.historyIndex === s.history.length ? text : s.draft;
+          return { state: { ...s, text: line, cursor: line.length, historyIndex: i, draft, searchQuery: q } };
+        }
+      }
+      return { state: s };
+    }
+    case 'yank':
+      return s.killed ? applyInput(s, { t: 'insert', text: s.killed }) : { state: s };
+    case 'word-left': {
+      const m = /\S+\s*$/.exec(text.slice(0, cursor));
+      return { state: { ...s, cursor: m ? m.index : 0 } };
+    }
+    case 'word-right': {
+      const m = /^\s*\S+/.exec(text.slice(cursor));
+      return { state: { ...s, cursor: m ? cursor + m[0].length : text.length } };
+    }
+    case 'complete': {
+      const m = /\S+$/.exec(text.slice(0, cursor));
+      if (!m) return { state: s };
+      const word = m[0];
+      const lower = word.toLowerCase();
+      const hits = e.candidates.filter((c) => c.toLowerCase().startsWith(lower));
+      if (hits.length === 0) return { state: s };
+      // One match: complete it (with ': ' for a name at the start of the line, else a space).
+      // Several: complete their common prefix.
+      let done = hits[0];
+      if (hits.length > 1) {
+        for (const h of hits)
+          while (!h.toLowerCase().startsWith(done.toLowerCase())) done = done.slice(0, -1);
+        if (done.length <= word.length) return { state: s };
+      } else {
+        done += m.index === 0 && !done.startsWith('/') ? ': ' : ' ';
+      }
+      const head = text.slice(0, m.index) + done;
+      return { state: withText(s, head + text.slice(cursor), head.length) };
     }
     case 'history-prev': {
       if (s.historyIndex === 0) return { state: s };
@@ -175,8 +235,18 @@ export function renderInput(s: InputState, width: number, mask = false): Rendere
   const before = shown(s.text.slice(0, s.cursor));
   const after = shown(s.text.slice(s.cursor));
   // Keep one cell for the cursor itself at the right edge.
-  let visibleBefore = before;
-  while (displayWidth(visibleBefore) > width - 1) visibleBefore = [...visibleBefore].slice(1).join('');
+  // From the cursor back, as many code points as fit: linear in the line's length, so a long
+  // pasted line costs one pass per keystroke.
+  const cps = [...before];
+  let w = 0;
+  let start = cps.length;
+  while (start > 0) {
+    const cw = codePointWidth(cps[start - 1].codePointAt(0) as number);
+    if (w + cw > width - 1) break;
+    w += cw;
+    start--;
+  }
+  const visibleBefore = cps.slice(start).join('');
   const col = displayWidth(visibleBefore);
   const rest = sliceToWidth(after, width - col);
   const line = visibleBefore + rest;

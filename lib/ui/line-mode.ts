@@ -3,13 +3,20 @@
  * interface. Lines like `Eve: hello` send; events print one per line (`[12:00:01] Eve: hi`,
  * `* Eve is online`). With `--json` every event is one JSON object per line, for scripts.
  *
- * A thin view over the Client: it parses lines with lib/ui/commands.ts and prints events.
+ * A thin view over the same `ChatCore` port as the full screen (lib/ui/core.ts): it parses lines
+ * with lib/ui/commands.ts and prints events. Everything a peer controls (bodies, names, error
+ * texts that quote them) goes through `neutralise` first (issue 11, defect 0), and a peer's
+ * text can never start a line: the client's own notices start with `* ` or `! `, a message with
+ * `[time] Name: `, and each further line of a message with `  | `, so a body cannot forge
+ * "* Bob is now verified".
  */
 import * as readline from 'node:readline';
-import type { Client } from '../client/client';
+import { canonName } from '../names';
 import type { ChatMessage, ConnectionState } from '../client/types';
 import { isChatError } from '../errors';
 import { type Command, helpText, parseCommand } from './commands';
+import type { ChatCore } from './core';
+import { neutralise } from './sanitize';
 
 export interface LineModeOptions {
   readonly json: boolean;
@@ -19,14 +26,21 @@ export interface LineModeOptions {
   readonly drainTimeoutMs?: number;
 }
 
+/** What starts each further line of a multi-line message. */
+export const CONTINUATION = '  | ';
+
 function clock(ms: number): string {
   const d = new Date(ms);
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
 export function formatMessage(m: ChatMessage, me: string): string {
-  const who = m.direction === 'in' ? m.peerName : `${me} -> ${m.peerName}`;
-  return `[${clock(m.localTs)}] ${who}: ${m.body}`;
+  const who = m.direction === 'in' ? neutralise(m.peerName) : `${me} -> ${neutralise(m.peerName)}`;
+  const failed = m.state === ('failed' as ChatMessage['state']) ? ' [not delivered]' : '';
+  const body = neutralise(m.body, true)
+    .split('\n')
+    .join('\n' + CONTINUATION);
+  return `[${clock(m.localTs)}] ${who}: ${body}${failed}`;
 }
 
 function describeState(s: ConnectionState, hostPort: string, fp: string | undefined, now: number): string {
@@ -38,16 +52,33 @@ function describeState(s: ConnectionState, hostPort: string, fp: string | undefi
     case 'online':
       return `* connected to ${hostPort} (relay ${fp ?? 'unknown'})`;
     case 'offline':
-      return `* disconnected: ${s.reason}; retrying in ${Math.max(0, Math.ceil((s.retryAt - now) / 1000))} s`;
+      return `* disconnected: ${neutralise(s.reason)}; retrying in ${Math.max(0, Math.ceil((s.retryAt - now) / 1000))} s`;
     case 'closed':
-      return `* closed: ${s.reason}`;
+      return s.reason === 'closed' ? '* closed' : `* closed: ${neutralise(s.reason)}`;
   }
 }
 
+/** Short message ids, as the receipts show them. */
+function ids(list: readonly string[]): string {
+  return list.map((i) => i.slice(0, 8)).join(' ');
+}
+
 /** Runs the line mode until /exit, end of input, or a permanent refusal. Resolves with the exit status. */
-export function runLineMode(client: Client, opts: LineModeOptions): Promise<number> {
-  const out = (line: string) => opts.output.write(line + '\n');
+export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<number> {
+  let lastNotice: string | undefined;
+  const out = (line: string) => {
+    lastNotice = undefined;
+    opts.output.write(line + '\n');
+  };
+  /** A line of the client's own; the same one twice in a row is printed once (defect 11). */
+  const notice = (line: string) => {
+    if (line === lastNotice) return;
+    opts.output.write(line + '\n');
+    lastNotice = line;
+  };
   const emitJson = (event: string, data: object) => out(JSON.stringify({ event, ...data }));
+  const nameOf = (peer: string) =>
+    neutralise(client.contacts().find((c) => c.canon === canonName(peer))?.name ?? peer);
   let finished = false;
   let status = 0;
   let resolveDone: (code: number) => void = () => undefined;
@@ -63,12 +94,12 @@ export function runLineMode(client: Client, opts: LineModeOptions): Promise<numb
   client.on('state', (s) => {
     if (opts.json)
       emitJson('state', { ...s, hostPort: client.hostPort, fingerprint: client.serverFingerprint });
-    else out(describeState(s, client.hostPort, client.serverFingerprint, Date.now()));
+    else notice(describeState(s, client.hostPort, client.serverFingerprint, Date.now()));
     if (s.state === 'closed' && s.code !== undefined && s.code !== 'server_key_unknown') finish(1);
   });
   client.on('presence', (p) => {
     if (opts.json) emitJson('presence', p);
-    else out(`* ${p.user} is ${p.online ? 'online' : 'offline'}`);
+    else notice(`* ${neutralise(p.user)} is ${p.online ? 'online' : 'offline'}`);
   });
   client.on('message', (m) => {
     if (opts.json) emitJson('message', m);
@@ -77,32 +108,51 @@ export function runLineMode(client: Client, opts: LineModeOptions): Promise<numb
     client.markShown(m.peer);
   });
   client.on('receipt', (r) => {
-    if (opts.json) emitJson('receipt', r);
-    else if (r.state === 'delivered' || r.state === 'read' || r.state === 'queued') {
-      const n = r.ids.length;
-      const what = r.state === 'queued' ? 'queued for' : `${r.state} to`;
-      out(
-        `* ${n === 1 ? 'message' : `${n} messages`} ${what} ${r.peer} [${r.ids.map((i) => i.slice(0, 8)).join(' ')}]`,
-      );
+    if (opts.json) {
+      emitJson('receipt', r);
+      return;
     }
+    const who = nameOf(r.peer);
+    const what = r.ids.length === 1 ? 'your message' : `your ${r.ids.length} messages`;
+    const text: Record<string, string> = {
+      queued: `* ${who} is offline: ${what} will be delivered later`,
+      delivered: `* ${what} reached ${who}`,
+      read: `* ${who} read ${what}`,
+      failed: `! ${what} to ${who} cannot be delivered`,
+    };
+    if (text[r.state]) notice(`${text[r.state]} [${ids(r.ids)}]`);
   });
   client.on('typing', (t) => {
     if (opts.json) emitJson('typing', t);
-    else if (t.on) out(`* ${t.peerName} is typing...`);
+    else if (t.on) notice(`* ${neutralise(t.peerName)} is typing...`);
   });
   client.on('contact', (c) => {
-    if (opts.json) emitJson('contact', c);
-    else if (c.state === 'changed') {
-      out(
-        `! The safety number with ${c.name} changed. Sending to ${c.name} is blocked and their messages are held.`,
+    if (opts.json) {
+      emitJson('contact', c);
+      return;
+    }
+    const name = neutralise(c.name);
+    if (c.state === 'changed') {
+      notice(
+        `! The safety number with ${name} changed. Sending to ${name} is blocked and their messages are held.`,
       );
-      out(`! Compare it with /verify ${c.name}; if it is right, /accept ${c.name}.`);
-    } else if (c.state === 'verified') out(`* ${c.name} is now verified`);
+      out(`! Compare it with /verify ${name}; if it is right, /accept ${name}.`);
+    } else if (c.state === 'verified') notice(`* ${name} is now verified`);
   });
   client.on('error', (e) => {
     if (opts.json) emitJson('error', e);
-    else out(`! ${e.message} (${e.code})`);
+    else notice(`! ${neutralise(e.message)}`);
   });
+  client.on(
+    'recovery-code' as never,
+    ((r: { code: string }) => {
+      if (opts.json) emitJson('recovery-code', r);
+      else {
+        out(`* Your recovery code (write it down; /recovery shows it again):`);
+        out(`*   ${neutralise(r.code)}`);
+      }
+    }) as never,
+  );
   client.on('server-unknown', (s) => {
     // Section 6: line mode never trusts an unknown relay on its own.
     if (opts.json) emitJson('server-unknown', s);
@@ -135,12 +185,12 @@ export function runLineMode(client: Client, opts: LineModeOptions): Promise<numb
         return;
       case 'list': {
         const users = await client.list();
+        const w = Math.max(0, ...users.map((u) => u.name.length));
         result(
           { users },
           users
-            .map(
-              (u) =>
-                `  ${u.name}${u.online ? ' (online)' : u.lastSeen ? ` (last seen ${clock(u.lastSeen)})` : ''}`,
+            .map((u) =>
+              `  ${neutralise(u.name).padEnd(w)}  ${u.online ? 'online' : u.lastSeen ? `last seen ${clock(u.lastSeen)}` : ''}`.trimEnd(),
             )
             .join('\n') || '  nobody yet',
         );
@@ -148,12 +198,13 @@ export function runLineMode(client: Client, opts: LineModeOptions): Promise<numb
       }
       case 'contacts': {
         const cs = client.contacts();
+        const w = Math.max(0, ...cs.map((c) => c.name.length));
+        const sw = Math.max(0, ...cs.map((c) => c.state.length));
         result(
           { contacts: cs },
           cs
-            .map(
-              (c) =>
-                `  ${c.name}  ${c.state}${c.online ? '  online' : ''}${c.unread ? `  ${c.unread} unread` : ''}`,
+            .map((c) =>
+              `  ${neutralise(c.name).padEnd(w)}  ${c.state.padEnd(sw)}  ${(c.online ? 'online' : 'offline').padEnd(7)}  ${c.unread ? `${c.unread} unread` : ''}`.trimEnd(),
             )
             .join('\n') || '  no contacts yet',
         );
@@ -162,19 +213,23 @@ export function runLineMode(client: Client, opts: LineModeOptions): Promise<numb
       case 'verify':
         if (cmd.confirm) {
           client.verify(cmd.user);
-          result({ verified: cmd.user }, `* ${cmd.user} is now verified`);
+          // The 'contact' event prints "* NAME is now verified"; JSON scripts get a result.
+          if (opts.json) emitJson('result', { verified: cmd.user });
         } else {
           const n = client.safetyNumber(cmd.user);
+          shown.set(canonName(cmd.user), n);
           result(
             { user: cmd.user, safetyNumber: n, state: client.contactState(cmd.user) },
             `Safety number with ${cmd.user}:\n  ${n}\nCompare it with ${cmd.user} (in person or by a call); if it matches, /verify ${cmd.user} confirm`,
           );
         }
         return;
-      case 'accept':
-        client.acceptIdentity(cmd.user);
+      case 'accept': {
+        const n = shown.get(canonName(cmd.user)) ?? client.safetyNumber(cmd.user);
+        client.acceptIdentity(cmd.user, n);
         result({ accepted: cmd.user }, `* accepted the new identity of ${cmd.user} (not verified)`);
         return;
+      }
       case 'history':
         for (const m of client.history(cmd.user)) {
           if (opts.json) emitJson('history', m);
@@ -182,14 +237,29 @@ export function runLineMode(client: Client, opts: LineModeOptions): Promise<numb
         }
         client.markShown(cmd.user);
         return;
+      case 'close':
+        if (!cmd.user) throw new Error('say which conversation: /close NAME');
+        if (!client.closeConversation) throw new Error('this client cannot close conversations yet');
+        client.closeConversation(cmd.user);
+        result({ closed: cmd.user }, `* closed the conversation with ${cmd.user}`);
+        return;
+      case 'delete':
+        result({ error: 'delete' }, '! /delete works in the full screen, where the failed message is shown');
+        return;
+      case 'recovery':
+        if (!client.recoveryCode) throw new Error('this client has no recovery code yet');
+        result({ recoveryCode: client.recoveryCode() }, `* Your recovery code: ${client.recoveryCode()}`);
+        return;
       case 'exit':
         finish(0);
         return;
       case 'invalid':
-        result({ error: cmd.message }, `! ${cmd.message}`);
+        result({ error: cmd.message }, `! ${neutralise(cmd.message)}`);
         return;
     }
   };
+  /** The safety number last shown per contact: what /accept accepts (CLIENT-API.md 4). */
+  const shown = new Map<string, string>();
 
   let chain = Promise.resolve();
   rl.on('line', (line) => {
@@ -201,7 +271,7 @@ export function runLineMode(client: Client, opts: LineModeOptions): Promise<numb
         const code = isChatError(err) ? err.code : 'internal';
         const message = err instanceof Error ? err.message : String(err);
         if (opts.json) emitJson('error', { code, message });
-        else out(`! ${message} (${code})`);
+        else out(`! ${neutralise(message)}`);
       }
     });
   });

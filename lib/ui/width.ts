@@ -9,33 +9,8 @@
  * It also removes control characters, so a message body can never move the cursor or recolour
  * the screen (a peer's text is hostile input).
  */
-
-/** East Asian Width W and F (Unicode 15, UAX #11), plus the astral planes of CJK ideographs. */
-const WIDE_RANGES: readonly (readonly [number, number])[] = [
-  [0x1100, 0x115f],
-  [0x2329, 0x232a],
-  [0x2e80, 0x303e],
-  [0x3041, 0x33ff],
-  [0x3400, 0x4dbf],
-  [0x4e00, 0x9fff],
-  [0xa000, 0xa4cf],
-  [0xa960, 0xa97f],
-  [0xac00, 0xd7a3],
-  [0xf900, 0xfaff],
-  [0xfe10, 0xfe19],
-  [0xfe30, 0xfe6f],
-  [0xff00, 0xff60],
-  [0xffe0, 0xffe6],
-  [0x16fe0, 0x16fe4],
-  [0x17000, 0x18aff],
-  [0x1b000, 0x1b2ff],
-  [0x1f200, 0x1f202],
-  [0x1f210, 0x1f23b],
-  [0x1f240, 0x1f248],
-  [0x1f250, 0x1f251],
-  [0x20000, 0x2fffd],
-  [0x30000, 0x3fffd],
-];
+import { eastAsianWidth } from 'get-east-asian-width';
+import { neutralise } from './sanitize';
 
 /** Emoji that are drawn as pictures by default are 2 cells wide (UTS #51, Unicode 9 and later). */
 const EMOJI_PRESENTATION = /^\p{Emoji_Presentation}$/u;
@@ -46,19 +21,6 @@ const RI_FIRST = 0x1f1e6;
 const RI_LAST = 0x1f1ff;
 const ZWJ = 0x200d;
 
-function inRanges(cp: number, ranges: readonly (readonly [number, number])[]): boolean {
-  let lo = 0;
-  let hi = ranges.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const [a, b] = ranges[mid];
-    if (cp < a) hi = mid - 1;
-    else if (cp > b) lo = mid + 1;
-    else return true;
-  }
-  return false;
-}
-
 /** Cells taken by one code point of a drawable string (see `toDrawable`). */
 export function codePointWidth(cp: number): 0 | 1 | 2 {
   if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0;
@@ -67,8 +29,23 @@ export function codePointWidth(cp: number): 0 | 1 | 2 {
   if (ZERO_WIDTH.test(ch) || cp === ZWJ || (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0x1160 && cp <= 0x11ff)) {
     return 0;
   }
-  if (inRanges(cp, WIDE_RANGES) || EMOJI_PRESENTATION.test(ch)) return 2;
+  if (eastAsianWidth(cp) === 2 || EMOJI_PRESENTATION.test(ch)) return 2;
   return 1;
+}
+
+/**
+ * The East Asian Wide and Fullwidth ranges (from get-east-asian-width) as `[first, last]` pairs,
+ * for blessed's regex of wide characters (blessed-width.ts) to agree with `codePointWidth`.
+ */
+export function wideRanges(): [number, number][] {
+  const out: [number, number][] = [];
+  for (let cp = 0x1100; cp <= 0x3fffd; cp++) {
+    if (eastAsianWidth(cp) !== 2 || codePointWidth(cp) !== 2) continue;
+    const last = out[out.length - 1];
+    if (last && last[1] === cp - 1) last[1] = cp;
+    else out.push([cp, cp]);
+  }
+  return out;
 }
 
 /** Cells a drawable string takes (its code points' widths summed). */
@@ -78,9 +55,6 @@ export function displayWidth(s: string): number {
   return w;
 }
 
-// Characters replaced by `?`: controls (C0, C1, DEL), lone surrogates, unassigned and private-use
-// code points, bidi overrides (they reorder what follows: "Trojan Source").
-const UNDRAWABLE = /[\p{Cc}\p{Cs}\p{Cn}\p{Co}\u202a-\u202e\u2066-\u2069]/u;
 // Format characters that draw nothing and that terminals handle differently: dropped.
 const DROPPED = /[\p{Cf}\ufe00-\ufe0f\u{e0000}-\u{e007f}]|\p{Emoji_Modifier}/u;
 
@@ -97,17 +71,14 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
  */
 export function toDrawable(s: string, keepNewlines = false): string {
   let out = '';
-  for (const { segment } of graphemes.segment(s.normalize('NFC'))) {
-    out += drawableGrapheme(segment, keepNewlines);
+  for (const { segment } of graphemes.segment(neutralise(s, keepNewlines).normalize('NFC'))) {
+    out += drawableGrapheme(segment);
   }
   return out;
 }
 
-export const TAB_WIDTH = 4;
-
-function drawableGrapheme(g: string, keepNewlines: boolean): string {
-  if (g === '\n' || g === '\r\n') return keepNewlines ? '\n' : ' ';
-  if (g === '\t') return ' '.repeat(TAB_WIDTH);
+function drawableGrapheme(g: string): string {
+  if (g === '\n') return '\n';
   const cps = [...g].map((c) => c.codePointAt(0) as number);
   if (cps.length === 2 && cps.every((cp) => cp >= RI_FIRST && cp <= RI_LAST)) {
     return cps.map((cp) => String.fromCharCode(0x41 + cp - RI_FIRST)).join('');
@@ -118,9 +89,6 @@ function drawableGrapheme(g: string, keepNewlines: boolean): string {
     const ch = String.fromCodePoint(cp);
     if (cp >= RI_FIRST && cp <= RI_LAST) {
       out += String.fromCharCode(0x41 + cp - RI_FIRST);
-      hasBase = true;
-    } else if (UNDRAWABLE.test(ch)) {
-      out += '?';
       hasBase = true;
     } else if (DROPPED.test(ch)) {
       // ZWJ, variation selectors, skin tones, tags: nothing to draw on their own.

@@ -8,13 +8,19 @@
  */
 import type blessed from 'neo-blessed';
 import unicode from 'neo-blessed/lib/unicode';
-import { codePointWidth, displayWidth } from '../width';
+import { codePointWidth, displayWidth, wideRanges } from '../width';
 
 let patched = false;
 
-// Width 2 by `codePointWidth`: the same ranges, minus the combining marks inside them.
-const WIDE =
-  /((?![\u302a-\u302f\u3099\u309a])(?:\p{Emoji_Presentation}|[\u1100-\u115f\u2329\u232a\u2e80-\u303e\u3041-\u33ff\u3400-\u4dbf\u4e00-\u9fff\ua000-\ua4cf\ua960-\ua97f\uac00-\ud7a3\uf900-\ufaff\ufe10-\ufe19\ufe30-\ufe6f\uff00-\uff60\uffe0-\uffe6\u{16fe0}-\u{16fe4}\u{17000}-\u{18aff}\u{1b000}-\u{1b2ff}\u{1f200}-\u{1f202}\u{1f210}-\u{1f23b}\u{1f240}-\u{1f248}\u{1f250}-\u{1f251}\u{20000}-\u{2fffd}\u{30000}-\u{3fffd}]))/gu;
+const hex = (cp: number) => `\\u{${cp.toString(16)}}`;
+
+/** Width 2 by `codePointWidth`: emoji presentation and the East Asian wide ranges. */
+function wideRegex(): RegExp {
+  const ranges = wideRanges()
+    .map(([a, b]) => (a === b ? hex(a) : `${hex(a)}-${hex(b)}`))
+    .join('');
+  return new RegExp(`((?:(?![\\p{Mn}\\p{Me}])\\p{Emoji_Presentation}|[${ranges}]))`, 'gu');
+}
 
 export function useOurWidths(): void {
   if (patched) return;
@@ -29,7 +35,7 @@ export function useOurWidths(): void {
     {},
     { get: (_t, p) => typeof p === 'string' && Number(p) >= 0x300 && codePointWidth(Number(p)) === 0 },
   );
-  unicode.chars.all = WIDE;
+  unicode.chars.all = wideRegex();
 }
 
 interface WrappedLines extends Array<string> {

@@ -8,9 +8,10 @@
 import blessed from 'neo-blessed';
 import type { ChatMessage, MessageState } from '../../client/types';
 import { displayWidth, toDrawable, wrapToWidth } from '../width';
+import { nameColour, paint, themeFor, type Theme } from './theme';
 
 /** What the mark after our own message says. Incoming messages carry none. */
-export const STATE_MARK: Record<MessageState, string> = {
+export const STATE_MARK: Record<MessageState | 'failed', string> = {
   sending: 'sending',
   sent: 'sent',
   queued: 'queued',
@@ -19,6 +20,8 @@ export const STATE_MARK: Record<MessageState, string> = {
   read: 'read',
   received: '',
   shown: '',
+  /** Can never be delivered (the relay answered unknown_user): /delete removes it. */
+  failed: 'failed, /delete',
 };
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
@@ -43,7 +46,40 @@ export interface ViewLine {
   readonly tagged: string;
 }
 
-export function messageLines(messages: readonly ChatMessage[], me: string, width: number): ViewLine[] {
+export interface ViewOptions {
+  readonly theme?: Theme;
+  /** The first message not seen before this conversation was opened: a marker line above it. */
+  readonly markerId?: string;
+  /** Text searched for: shown highlighted in the bodies. */
+  readonly search?: string;
+}
+
+/** The read marker line's words. */
+export const MARKER_LABEL = ' new since you last looked ';
+
+function highlight(theme: Theme, text: string, search: string | undefined): string {
+  if (!search) return blessed.escape(text);
+  const lower = text.toLowerCase();
+  const needle = search.toLowerCase();
+  let out = '';
+  let at = 0;
+  for (let i = lower.indexOf(needle); i >= 0; i = lower.indexOf(needle, i + needle.length)) {
+    out +=
+      blessed.escape(text.slice(at, i)) +
+      `{inverse}${paint(theme, theme.match, blessed.escape(text.slice(i, i + needle.length)))}{/inverse}`;
+    at = i + needle.length;
+  }
+  return out + blessed.escape(text.slice(at));
+}
+
+export function messageLines(
+  messages: readonly ChatMessage[],
+  me: string,
+  width: number,
+  opts: ViewOptions = {},
+): ViewLine[] {
+  const theme = opts.theme ?? themeFor('dark', {});
+  const dim = (t: string) => paint(theme, theme.dim, t);
   const out: ViewLine[] = [];
   let lastDay: string | undefined;
   for (const m of messages) {
@@ -53,22 +89,30 @@ export function messageLines(messages: readonly ChatMessage[], me: string, width
       const label = ` ${dayLabel(m.ts)} `;
       const side = Math.max(0, width - displayWidth(label));
       const plain = '─'.repeat(Math.floor(side / 2)) + label + '─'.repeat(Math.ceil(side / 2));
-      out.push({ plain, tagged: `{gray-fg}${plain}{/gray-fg}` });
+      out.push({ plain, tagged: dim(plain) });
+    }
+    if (m.id === opts.markerId) {
+      const side = Math.max(0, width - displayWidth(MARKER_LABEL));
+      const plain = '─'.repeat(Math.floor(side / 2)) + MARKER_LABEL + '─'.repeat(Math.ceil(side / 2));
+      out.push({ plain, tagged: paint(theme, theme.marker, plain) });
     }
     const who = toDrawable(m.direction === 'out' ? me : m.peerName);
     const prefix = `${timeOfDay(m.ts)} ${who}: `;
     const indent = ' '.repeat(Math.min(displayWidth(prefix), Math.floor(width / 2)));
     const bodyWidth = Math.max(2, width - indent.length);
     const body = wrapToWidth(toDrawable(m.body, true), bodyWidth);
-    const mark = STATE_MARK[m.state];
-    const nameTag = m.direction === 'out' ? 'cyan-fg' : 'yellow-fg';
+    const state = m.state as MessageState | 'failed';
+    const mark = STATE_MARK[state] ?? '';
+    const markTag = (t: string) =>
+      state === 'failed' ? paint(theme, theme.error, `{bold}${t}{/bold}`) : dim(t);
+    const nameColor = m.direction === 'out' ? theme.self : nameColour(theme, m.peerName);
     body.forEach((text, i) => {
       const lead = i === 0 ? prefix : indent;
       const plain = lead + text;
       const tagged =
         i === 0
-          ? `{gray-fg}${timeOfDay(m.ts)}{/gray-fg} {${nameTag}}{bold}${blessed.escape(who)}{/bold}{/${nameTag}}: ${blessed.escape(text)}`
-          : indent + blessed.escape(text);
+          ? `${dim(timeOfDay(m.ts))} ${paint(theme, nameColor, `{bold}${blessed.escape(who)}{/bold}`)}: ${highlight(theme, text, opts.search)}`
+          : indent + highlight(theme, text, opts.search);
       out.push({ plain, tagged });
     });
     if (mark) {
@@ -78,11 +122,11 @@ export function messageLines(messages: readonly ChatMessage[], me: string, width
         const gap = ' '.repeat(room - mark.length);
         out[out.length - 1] = {
           plain: last.plain + gap + mark,
-          tagged: `${last.tagged}${gap}{gray-fg}${mark}{/gray-fg}`,
+          tagged: `${last.tagged}${gap}${markTag(mark)}`,
         };
       } else {
         const gap = ' '.repeat(Math.max(0, width - mark.length));
-        out.push({ plain: gap + mark, tagged: `${gap}{gray-fg}${mark}{/gray-fg}` });
+        out.push({ plain: gap + mark, tagged: `${gap}${markTag(mark)}` });
       }
     }
   }

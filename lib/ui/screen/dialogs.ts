@@ -8,7 +8,7 @@
  */
 import blessed from 'neo-blessed';
 import { applyInput, emptyInput, renderInput, type InputState } from '../input-line';
-import { fitToWidth, toDrawable, wrapToWidth } from '../width';
+import { displayWidth, fitToWidth, toDrawable, wrapToWidth } from '../width';
 import { drawPreSized } from './blessed-width';
 import { editForKey } from './keys';
 
@@ -40,6 +40,8 @@ interface ViewerDialog {
   readonly text: string;
   /** First shown line; `Infinity` starts at the end (the log). */
   top: number;
+  /** As wide as the screen allows (the help), not a reading width. */
+  readonly wide: boolean;
   readonly resolve: () => void;
 }
 
@@ -56,6 +58,32 @@ type Dialog = QuestionDialog | ViewerDialog | PromptDialog;
 
 /** Widest a dialog gets: a comfortable reading width. */
 const DIALOG_MAX_WIDTH = 78;
+/** The help in two columns. */
+const WIDE_MAX_WIDTH = 118;
+
+/**
+ * Wraps each line to `width`; a line's further rows keep its indent, and for a table row
+ * (`  key   description`) the description's column, as in a man page (defect 10).
+ */
+export function wrapHanging(text: string, width: number): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (displayWidth(line) <= width) {
+      out.push(line);
+      continue;
+    }
+    const m = /^(\s*\S(?:.*?\S)?\s{2,})(?=\S)/.exec(line) ?? /^\s*/.exec(line);
+    const head = m ? m[0] : '';
+    const indent = displayWidth(head);
+    if (indent === 0 || indent >= width / 2) {
+      out.push(...wrapToWidth(line, width));
+      continue;
+    }
+    const rows = wrapToWidth(line.slice(head.length), width - indent);
+    out.push(head + rows[0], ...rows.slice(1).map((r) => ' '.repeat(indent) + r));
+  }
+  return out;
+}
 
 export class Dialogs {
   private readonly stack: Dialog[] = [];
@@ -105,9 +133,9 @@ export class Dialogs {
     });
   }
 
-  viewer(title: string, text: string, atEnd = false): Promise<void> {
+  viewer(title: string, text: string, atEnd = false, wide = false): Promise<void> {
     return new Promise((resolve) =>
-      this.push({ kind: 'viewer', title, text, top: atEnd ? Infinity : 0, resolve }),
+      this.push({ kind: 'viewer', title, text, top: atEnd ? Infinity : 0, wide, resolve }),
     );
   }
 
@@ -170,7 +198,7 @@ export class Dialogs {
         if (k.full in scroll) d.top = Math.max(0, this.clampTop(d) + scroll[k.full]);
         else if (k.full === 'home' || k.full === 'g') d.top = 0;
         else if (k.full === 'end' || k.full === 'S-g') d.top = Infinity;
-        else if (['escape', 'q', 'enter', 'return', 'f1', 'f2', 'f10', 'f12', 'C-q'].includes(k.full)) {
+        else if (['escape', 'q', 'return', 'f1', 'f2', 'f10', 'f12', 'C-q'].includes(k.full)) {
           this.close();
           d.resolve();
           return;
@@ -184,7 +212,7 @@ export class Dialogs {
           d.resolve(undefined);
           return;
         }
-        if (k.full === 'enter' || k.full === 'return') {
+        if (k.full === 'return') {
           this.close();
           d.resolve(d.input.text);
           return;
@@ -212,10 +240,12 @@ export class Dialogs {
   private dims(): { width: number; height: number; cols: number; rows: number } {
     const cols = Number(this.screen.width);
     const rows = Number(this.screen.height);
+    const top = this.stack[this.stack.length - 1];
+    const max = top?.kind === 'viewer' && top.wide ? WIDE_MAX_WIDTH : DIALOG_MAX_WIDTH;
     return {
       cols,
       rows,
-      width: Math.max(10, Math.min(cols - 2, DIALOG_MAX_WIDTH)),
+      width: Math.max(10, Math.min(cols - 2, max)),
       height: Math.max(3, rows - 2),
     };
   }
@@ -226,7 +256,7 @@ export class Dialogs {
 
   private clampTop(d: ViewerDialog): number {
     const { width, height } = this.dims();
-    const lines = wrapToWidth(toDrawable(d.text, true), width - 2).length;
+    const lines = wrapHanging(toDrawable(d.text, true), width - 2).length;
     return Math.min(d.top, Math.max(0, lines - (height - 2)));
   }
 
@@ -240,7 +270,7 @@ export class Dialogs {
     }
     const { cols, rows, width, height: maxHeight } = this.dims();
     const inner = width - 2;
-    let body = wrapToWidth(toDrawable(d.text, true), inner);
+    let body = wrapHanging(toDrawable(d.text, true), inner);
     let footer: string[] = [];
     if (d.kind === 'question') {
       footer = wrapToWidth(toDrawable(d.choices.map((c) => `[${c.key}] ${c.label}`).join('   ')), inner);

@@ -17,7 +17,9 @@ export type KeyAction =
   | { readonly t: 'who' }
   | { readonly t: 'quit' }
   | { readonly t: 'redraw' }
-  | { readonly t: 'log-viewer' };
+  | { readonly t: 'log-viewer' }
+  /** Hands the line to $EDITOR (Alt+E). */
+  | { readonly t: 'compose' };
 
 export interface KeyBinding {
   /** blessed's full key names (`C-n`, `M-1`, `f1`). */
@@ -55,6 +57,7 @@ export const KEY_BINDINGS: readonly KeyBinding[] = [
   { keys: ['f1'], label: 'F1', action: { t: 'help' }, help: 'this help' },
   { keys: ['f2'], label: 'F2', action: { t: 'who' }, help: 'who is registered and who is online (/list)' },
   { keys: ['f12'], label: 'F12', action: { t: 'log-viewer' }, help: "this client's log file" },
+  { keys: ['M-e'], label: 'Alt+E', action: { t: 'compose' }, help: 'write the message in $EDITOR' },
   { keys: ['C-l'], label: 'Ctrl+L', action: { t: 'redraw' }, help: 'redraw the screen' },
   { keys: ['f10', 'C-q'], label: 'F10, Ctrl+Q', action: { t: 'quit' }, help: 'quit (/exit)' },
 ];
@@ -76,9 +79,14 @@ export const EDIT_KEYS: Readonly<Record<string, InputEdit>> = {
   'C-u': { t: 'kill-before' },
   'C-k': { t: 'kill-after' },
   'C-w': { t: 'kill-word' },
+  'C-y': { t: 'yank' },
+  'C-r': { t: 'history-search' },
+  'M-b': { t: 'word-left' },
+  'M-f': { t: 'word-right' },
   up: { t: 'history-prev' },
   down: { t: 'history-next' },
-  enter: { t: 'submit' },
+  // Only `return`: for one Enter press neo-blessed emits a synthetic `enter` and then the real
+  // `return`, so binding both ran a command and closed the dialog it opened (issue 11, defect 1).
   return: { t: 'submit' },
 };
 
@@ -87,7 +95,11 @@ export const EDIT_HELP: readonly (readonly [string, string])[] = [
   ['Left, Right, Home, End', 'move in the line (also Ctrl+B, Ctrl+F, Ctrl+A, Ctrl+E)'],
   ['Backspace, Delete', 'delete a character'],
   ['Ctrl+U, Ctrl+K, Ctrl+W', 'delete to the start, to the end, the word before the cursor'],
+  ['Ctrl+Y', 'put back what Ctrl+U, Ctrl+K or Ctrl+W deleted'],
+  ['Alt+B, Alt+F', 'move a word back, forward'],
+  ['Tab', 'complete a name or a /command'],
   ['Up, Down', 'lines you sent before'],
+  ['Ctrl+R', 'find a line you sent before that contains what you typed (again: older)'],
   ['paste', 'several lines pasted are sent as one message after you confirm'],
 ];
 
@@ -97,6 +109,45 @@ const byKey = new Map<string, KeyAction>(
 
 export function actionForKey(full: string): KeyAction | undefined {
   return byKey.get(full);
+}
+
+/** What blessed reports for a key press (the parts we read). */
+export interface KeyEvent {
+  readonly full?: string;
+  readonly name?: string;
+  readonly ctrl?: boolean;
+  readonly meta?: boolean;
+  readonly sequence?: string;
+}
+
+/** What one key press does on the main screen (no dialog open): a pure function of the key. */
+export type ScreenKey =
+  | { readonly t: 'action'; readonly action: KeyAction }
+  | { readonly t: 'edit'; readonly edit: InputEdit }
+  /** Esc, Ctrl+C: clear the notice (Ctrl+C also the line). */
+  | { readonly t: 'dismiss'; readonly clearLine: boolean }
+  /**
+   * Esc and the next key arrived as one read, which blessed takes for Alt+key. Unbound, it was
+   * Esc then that key, typed fast (issue 11, defect 12): dismiss, then insert it.
+   */
+  | { readonly t: 'escape-then'; readonly text: string }
+  | { readonly t: 'ignore' };
+
+export function screenKey(ch: string | undefined, key: KeyEvent): ScreenKey {
+  const full = key.full ?? key.name ?? '';
+  const action = actionForKey(full);
+  if (action) return { t: 'action', action };
+  if (full === 'C-c' || full === 'escape') return { t: 'dismiss', clearLine: full === 'C-c' };
+  const edit = editForKey(full);
+  if (edit) return { t: 'edit', edit };
+  if (full === 'enter') return { t: 'ignore' };
+  const seq = key.sequence ?? '';
+  if (key.meta && !key.ctrl && seq.length >= 2 && seq[0] === '\x1b' && /^[^\p{Cc}]+$/u.test(seq.slice(1))) {
+    return { t: 'escape-then', text: seq.slice(1) };
+  }
+  if (ch && !key.ctrl && !key.meta && !/^\p{Cc}$/u.test(ch))
+    return { t: 'edit', edit: { t: 'insert', text: ch } };
+  return { t: 'ignore' };
 }
 
 export function editForKey(full: string): InputEdit | undefined {

@@ -59,7 +59,7 @@ export interface Panes {
 }
 
 /** The boxes. blessed only positions them; their content is drawn by our renderers. */
-export function createPanes(screen: blessed.Widgets.Screen): Panes {
+export function createPanes(screen: blessed.Widgets.Screen, color = true): Panes {
   const pane = (label: string) =>
     blessed.box({
       parent: screen,
@@ -67,16 +67,16 @@ export function createPanes(screen: blessed.Widgets.Screen): Panes {
       wrap: false,
       border: { type: 'line' },
       label,
-      style: { border: { fg: 'blue' }, label: { bold: true } },
+      style: color ? { border: { fg: 'blue' }, label: { bold: true } } : { label: { bold: true } },
     });
   const line = (style: Record<string, unknown>) =>
     blessed.box({ parent: screen, tags: true, wrap: false, height: 1, style });
   const panes = {
     sidebar: pane(' Contacts '),
     conversation: pane(' ChatSecure '),
-    typing: line({ fg: 'gray' }),
+    typing: line({}),
     input: line({}),
-    status: line({ fg: 'white', bg: 'blue' }),
+    status: line(color ? { fg: 'white', bg: 'blue' } : { inverse: true }),
   };
   Object.values(panes).forEach(drawPreSized);
   return panes;

@@ -1,35 +1,45 @@
 /**
- * The full-screen UI (issue 5): `runScreen(core, opts)` opens the screen over a `ChatCore`, and
- * resolves with the exit status once the user quits, with the terminal restored.
+ * The full-screen UI (issue 5, issue 11): `runScreen(core, opts)` opens the screen over a
+ * `ChatCore`, and resolves with the exit status once the user quits, with the terminal restored.
  *
  * Map for contributors:
- * - a key:      add it to KEY_BINDINGS in keys.ts (F1 lists it from there), then handle its
- *               action in `ScreenApp.onAction` below (the switch is exhaustive).
+ * - a key:      add it to KEY_BINDINGS in keys.ts (F1 lists it from there; `screenKey` maps a
+ *               key press to what it does, a pure function), then handle its action in
+ *               `ScreenApp.onAction` below (the switch is exhaustive).
  * - a command:  lib/ui/commands.ts (`parseCommand`, COMMAND_HELP), then `ScreenApp.onCommand`.
  * - a dialog:   dialogs.ts (`question`, `viewer`, `prompt`).
- * - drawing:    layout.ts (where), sidebar.ts, conversation-view.ts, status-line.ts (what);
- *               widths in ../width.ts, and blessed-width.ts makes blessed agree with them.
+ * - state:      view-model.ts, fed by the core's events: drawing reads memory only.
+ * - drawing:    layout.ts (where), sidebar.ts, conversation-view.ts, status-line.ts (what),
+ *               theme.ts (colours); widths in ../width.ts, peer text through ../sanitize.ts.
  * - the line:   ../input-line.ts (editing, history, bracketed paste) and EDIT_KEYS in keys.ts.
  * - terminal:   terminal.ts (raw mode, paste mode, restore on every exit path).
  * The UI never touches a socket or a key: it calls `ChatCore` and draws its events (DESIGN.md).
  */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import blessed from 'neo-blessed';
 import { canonName } from '../../names';
-import type { ChatMessage, ClientEvents, ContactInfo, ContactState } from '../../client/types';
-import { COMMAND_HELP, parseCommand, type Command } from '../commands';
+import type { ChatMessage, ClientEvents, ConnectionState } from '../../client/types';
+import { COMMAND_HELP, COMMAND_WORDS, parseCommand, type Command } from '../commands';
 import { applyInput, emptyInput, renderInput, type InputEdit, type InputState } from '../input-line';
-import { fitToWidth, toDrawable } from '../width';
-import { messageLines, visibleWindow } from './conversation-view';
+import { neutralise } from '../sanitize';
+import { displayWidth, fitToWidth, toDrawable, wrapToWidth } from '../width';
+import { messageLines, visibleWindow, type ViewLine } from './conversation-view';
 import type { ChatCore } from './core';
 import { Dialogs, type KeyPress } from './dialogs';
-import { actionForKey, editForKey, keyHelpRows, type KeyAction } from './keys';
+import { keyHelpRows, screenKey, type KeyAction, type KeyEvent } from './keys';
 import { applyLayout, computeLayout, createPanes, innerSize, type Panes } from './layout';
 import { readLogForViewer } from './log-viewer';
 import { sidebarLines } from './sidebar';
 import { statusText } from './status-line';
 import { openTerminal, type Terminal, type TerminalStreams } from './terminal';
+import { paint, themeFor, type Theme, type ThemeName } from './theme';
+import { ViewModel } from './view-model';
 
 export type { ChatCore } from './core';
+export { HISTORY_SHOWN } from './view-model';
 
 export interface ScreenOptions extends TerminalStreams {
   /** Ring the bell on a message in a conversation that is not on screen (`--no-bell`: false). */
@@ -38,6 +48,16 @@ export interface ScreenOptions extends TerminalStreams {
   readonly readReceipts: boolean;
   /** Runs before the terminal is restored on a crash: flush the log here. */
   readonly onExit?: () => void | Promise<void>;
+  /** `--theme light` for a light terminal background (NO_COLOR turns colour off either way). */
+  readonly theme?: ThemeName;
+  /** `--notify osc777|osc9`: a desktop notification through the terminal, naming the sender only. */
+  readonly notify?: 'osc777' | 'osc9';
+  /** `--notify-command CMD`: run by /bin/sh with the sender's name as $1 (never the text). */
+  readonly notifyCommand?: string;
+  /** `--mouse`: the wheel scrolls the conversation. */
+  readonly mouse?: boolean;
+  /** The editor for Alt+E; `$VISUAL`, `$EDITOR`, then `vi`. */
+  readonly editor?: string;
 }
 
 /** Exit statuses: 0 quit by the user; 1 a crash; 128+n a signal, as shells report it. */
@@ -46,8 +66,13 @@ export const EXIT_CRASH = 1;
 const SIGNAL_EXIT: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
 /** How long a crash waits for `onExit` (the log flush) before restoring the terminal anyway. */
 export const CRASH_FLUSH_MS = 2000;
-/** Messages loaded for the open conversation: more than any screen shows, bounded for speed. */
-export const HISTORY_SHOWN = 500;
+/** How long a notice stays (defect 7); an error a little longer. */
+export const NOTICE_MS = 5000;
+export const ERROR_NOTICE_MS = 10000;
+/** After the relay key changed, how often the client tries again on its own (defect 6). */
+export const RELAY_KEY_RETRY_MS = 15000;
+/** Lines the mouse wheel scrolls. */
+const WHEEL_LINES = 3;
 
 /**
  * Opens the full-screen UI over `core`, starts the core (do not call `core.start()` first: the
@@ -67,21 +92,27 @@ export class ScreenApp {
   private readonly screen: blessed.Widgets.Screen;
   private readonly panes: Panes;
   private readonly dialogs: Dialogs;
-  private contacts: ContactInfo[] = [];
-  /** Canonical name of the open conversation. */
-  private active: string | undefined;
+  private readonly vm: ViewModel;
+  private readonly theme: Theme;
   private readonly typing = new Map<string, string>();
   private typingSentTo: string | undefined;
   /** Lines scrolled up from the newest (0: pinned to the bottom). */
   private scroll = 0;
+  /** Messages that arrived below while scrolled up ("↓ N new"). */
+  private newBelow = 0;
   private input: InputState = emptyInput();
   private notice: { text: string; error: boolean } | undefined;
+  private noticeTimer: NodeJS.Timeout | undefined;
+  /** /search: the text, and which match (counted from the newest) is shown. */
+  private search: { text: string; index: number } | undefined;
   private renderQueued = false;
   private countdown: NodeJS.Timeout | undefined;
+  private relayRetry: NodeJS.Timeout | undefined;
+  private relayWarningShown: string | undefined;
   private finished = false;
   private readonly detach: (() => void)[] = [];
-  /** Display name of a conversation opened before the core lists it as a contact. */
-  private pendingName: string | undefined;
+  /** The safety number last shown per contact: what /accept accepts (CLIENT-API.md 4). */
+  private readonly shownNumbers = new Map<string, string>();
 
   constructor(
     private readonly core: ChatCore,
@@ -90,19 +121,20 @@ export class ScreenApp {
     private readonly done: (status: number) => void,
   ) {
     this.screen = terminal.screen;
-    this.panes = createPanes(this.screen);
+    this.theme = themeFor(opts.theme);
+    this.panes = createPanes(this.screen, this.theme.color);
     this.dialogs = new Dialogs(this.screen, () => this.queueRender());
+    this.vm = new ViewModel(core);
   }
 
   start(): void {
-    this.listen('state', () => {
-      this.tickCountdown();
-      this.queueRender();
-    });
+    this.listen('state', (s) => this.onState(s));
     this.listen('presence', () => this.refreshContacts());
     this.listen('message', (m) => this.onMessage(m));
     this.listen('receipt', (r) => {
-      if (canonName(r.peer) === this.active) this.queueRender();
+      this.vm.touched(r.peer);
+      if (canonName(r.peer) === this.vm.active) this.vm.refreshConversation();
+      this.queueRender();
     });
     this.listen('typing', (t) => {
       if (t.on) this.typing.set(canonName(t.peer), t.peerName);
@@ -112,13 +144,19 @@ export class ScreenApp {
     this.listen('contact', (c) => this.onContact(c.name, c.state));
     this.listen('error', (e) => this.say(e.message, true));
     this.listen('server-unknown', (s) => void this.askServerTrust(s.hostPort, s.fingerprint));
-
-    this.screen.on(
-      'keypress',
-      (ch: string | undefined, key: { full?: string; name?: string; ctrl?: boolean; meta?: boolean }) =>
-        this.onKey(ch, key),
+    (this.core as unknown as NodeJS.EventEmitter).on('recovery-code', (r: { code: string }) =>
+      this.showRecoveryCode(r.code),
     );
+
+    this.screen.on('keypress', (ch: string | undefined, key: KeyEvent) => this.onKey(ch, key));
     this.screen.on('resize', () => this.render());
+    if (this.opts.mouse) {
+      this.screen.program.enableMouse();
+      this.screen.program.on('mouse', (d: { action?: string }) => {
+        if (d.action === 'wheelup') this.scrollBy(WHEEL_LINES);
+        else if (d.action === 'wheeldown') this.scrollBy(-WHEEL_LINES);
+      });
+    }
     this.terminal.onPaste((text, truncated) => this.onPaste(text, truncated));
     this.installExitHandlers();
     this.refreshContacts();
@@ -163,7 +201,7 @@ export class ScreenApp {
     }
     this.cleanup();
     const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`chatsecure: the screen crashed: ${msg}\n`);
+    process.stderr.write(`chatsecure: the screen crashed: ${neutralise(msg)}\n`);
     process.exit(EXIT_CRASH);
   }
 
@@ -176,7 +214,7 @@ export class ScreenApp {
 
   private cleanup(): void {
     if (this.typingSentTo) this.safely(() => this.core.setTyping(this.typingSentTo as string, false));
-    if (this.countdown) clearInterval(this.countdown);
+    for (const t of [this.countdown, this.noticeTimer, this.relayRetry]) if (t) clearTimeout(t);
     for (const d of this.detach.splice(0)) d();
     this.dialogs.closeAll();
     this.terminal.restore();
@@ -186,23 +224,78 @@ export class ScreenApp {
   // Core events
 
   private refreshContacts(): void {
-    this.contacts = this.safely(() => this.core.contacts()) ?? this.contacts;
+    this.safely(() => this.vm.refreshContacts());
     this.queueRender();
+  }
+
+  private onState(s: ConnectionState): void {
+    this.tickCountdown();
+    if (s.state === 'closed' && s.code === 'server_key_changed') this.onRelayKeyChanged(s.reason);
+    if (s.state === 'online') this.relayWarningShown = undefined;
+    this.queueRender();
+  }
+
+  /** Defect 6: the warning as a dialog (both keys, the command), and a retry now and then. */
+  private onRelayKeyChanged(reason: string): void {
+    if (this.relayRetry) clearTimeout(this.relayRetry);
+    this.relayRetry = setTimeout(() => {
+      this.relayRetry = undefined;
+      if (!this.finished && this.core.connection.state === 'closed') this.core.start();
+    }, RELAY_KEY_RETRY_MS);
+    this.relayRetry.unref();
+    if (this.relayWarningShown === reason) return;
+    this.relayWarningShown = reason;
+    const text = reason
+      .split('\n')
+      .filter((l) => !/^@+$/.test(l))
+      .map((l) => l.replace(/^@\s+/, ''))
+      .join('\n')
+      .replace(/^WARNING: THE RELAY KEY HAS CHANGED!\n/, '');
+    void this.dialogs.viewer(
+      'WARNING: the relay key has changed',
+      `${text}\n\nNot connected. This client tries again every ${RELAY_KEY_RETRY_MS / 1000} s, in case the right key is back.`,
+    );
   }
 
   private onMessage(m: ChatMessage): void {
     const peer = canonName(m.peer);
     this.typing.delete(peer);
-    if (peer === this.active) {
+    this.vm.touched(peer);
+    if (peer === this.vm.active) {
       this.safely(() => this.core.markShown(peer));
-    } else if (this.opts.bell) {
-      this.screen.program.bell();
+      this.safely(() => this.vm.refreshConversation());
+      if (this.scroll > 0) this.newBelow++;
+    } else {
+      if (this.opts.bell) this.screen.program.bell();
+      this.notifyDesktop(m.peerName);
     }
     this.refreshContacts();
   }
 
-  private onContact(name: string, state: ContactState): void {
+  /** Opt-in desktop notification: the sender's name only, never the text. */
+  private notifyDesktop(peerName: string): void {
+    const name = neutralise(peerName).replace(/;/g, '?');
+    if (this.opts.notify === 'osc777')
+      this.screen.program.output.write(`\x1b]777;notify;ChatSecure;Message from ${name}\x07`);
+    else if (this.opts.notify === 'osc9') this.screen.program.output.write(`\x1b]9;Message from ${name}\x07`);
+    if (this.opts.notifyCommand) {
+      try {
+        // The name is an argument ($1), never part of the command line: nothing to inject.
+        const child = spawn('/bin/sh', ['-c', this.opts.notifyCommand, 'chatsecure-notify', name], {
+          stdio: 'ignore',
+          detached: true,
+        });
+        child.on('error', (err) => this.say(`--notify-command failed: ${err.message}`, true));
+        child.unref();
+      } catch (err) {
+        this.say(`--notify-command failed: ${err instanceof Error ? err.message : String(err)}`, true);
+      }
+    }
+  }
+
+  private onContact(name: string, state: string): void {
     this.refreshContacts();
+    this.safely(() => this.vm.refreshConversation());
     if (state !== 'changed') return;
     const text =
       `The safety number you share with ${name} has changed. Either ${name} reinstalled ` +
@@ -243,67 +336,87 @@ export class ScreenApp {
     this.say(accept ? 'Relay key accepted and remembered.' : 'Relay key refused; not connecting.', !accept);
   }
 
+  private showRecoveryCode(code: string): void {
+    void this.dialogs.viewer(
+      'Your recovery code',
+      `Write this down and keep it somewhere safe. With it you can take your name back on a new ` +
+        `device. /recovery shows it again.\n\n  ${code}`,
+    );
+  }
+
   // -------------------------------------------------------------------------------------------
   // Keys
 
-  private onKey(
-    ch: string | undefined,
-    key: { full?: string; name?: string; ctrl?: boolean; meta?: boolean },
-  ): void {
+  private onKey(ch: string | undefined, key: KeyEvent): void {
     if (this.finished) return;
     const full = key.full ?? key.name ?? '';
-    const press: KeyPress = { ch, full };
     if (this.dialogs.open) {
-      this.dialogs.key(press);
+      // The synthetic `enter` blessed sends before `return` must not close what a line opened.
+      if (full !== 'enter') this.dialogs.key({ ch, full } as KeyPress);
       return;
     }
-    const action = actionForKey(full);
-    if (action) {
-      this.onAction(action);
+    if (this.search && this.input.text === '' && (ch === 'n' || ch === 'N')) {
+      this.moveSearch(ch === 'n' ? 1 : -1);
       return;
     }
-    if (full === 'C-c' || full === 'escape') {
-      if (full === 'C-c' && this.input.text === '') this.say('To quit, press F10 or Ctrl+Q, or type /exit.');
-      else this.notice = undefined;
-      if (full === 'C-c') this.edit({ t: 'clear' });
-      this.queueRender();
+    if (full === 'tab') {
+      this.edit({ t: 'complete', candidates: [...COMMAND_WORDS, ...this.vm.contacts.map((c) => c.name)] });
       return;
     }
-    const edit = editForKey(full);
-    if (edit) {
-      this.edit(edit);
+    if (full === 'C-f') {
+      void this.dialogs.prompt('Search', 'Find in this conversation:', false).then((t) => {
+        if (t) this.onCommand({ action: 'search', text: t });
+      });
       return;
     }
-    if (ch && !key.ctrl && !key.meta && !/^\p{Cc}$/u.test(ch)) this.edit({ t: 'insert', text: ch });
+    const k = screenKey(ch, key);
+    switch (k.t) {
+      case 'action':
+        this.onAction(k.action);
+        return;
+      case 'edit':
+        this.edit(k.edit);
+        return;
+      case 'dismiss':
+        if (k.clearLine && this.input.text === '') this.say('To quit, press F10 or Ctrl+Q, or type /exit.');
+        else this.clearNotice();
+        this.search = undefined;
+        if (k.clearLine) this.edit({ t: 'clear' });
+        this.queueRender();
+        return;
+      case 'escape-then':
+        this.clearNotice();
+        this.edit({ t: 'insert', text: k.text });
+        return;
+      case 'ignore':
+        return;
+    }
   }
 
   private onAction(a: KeyAction): void {
+    const contacts = this.vm.contacts;
     switch (a.t) {
       case 'next-conversation':
       case 'prev-conversation': {
-        if (this.contacts.length === 0) return;
-        const i = this.contacts.findIndex((c) => c.canon === this.active);
+        if (contacts.length === 0) return;
+        const i = contacts.findIndex((c) => c.canon === this.vm.active);
         const step = a.t === 'next-conversation' ? 1 : -1;
         const next =
-          i < 0
-            ? step > 0
-              ? 0
-              : this.contacts.length - 1
-            : (i + step + this.contacts.length) % this.contacts.length;
-        this.open(this.contacts[next].canon);
+          i < 0 ? (step > 0 ? 0 : contacts.length - 1) : (i + step + contacts.length) % contacts.length;
+        this.open(contacts[next].canon);
         return;
       }
       case 'goto-conversation': {
-        const c = this.contacts[a.index];
+        const c = contacts[a.index];
         if (c) this.open(c.canon);
         return;
       }
       case 'next-unread': {
-        const i = this.contacts.findIndex((c) => c.canon === this.active);
-        const n = this.contacts.length;
+        const i = contacts.findIndex((c) => c.canon === this.vm.active);
+        const n = contacts.length;
         for (let k = 1; k <= n; k++) {
-          const c = this.contacts[(i + k + n) % n];
-          if (c.unread > 0 && c.canon !== this.active) {
+          const c = contacts[(i + k + n) % n];
+          if (c.unread > 0 && c.canon !== this.vm.active) {
             this.open(c.canon);
             return;
           }
@@ -314,12 +427,11 @@ export class ScreenApp {
       case 'page-up':
       case 'page-down': {
         const page = Math.max(1, innerSize(this.layout().conversation).height - 1);
-        this.scroll = Math.max(0, this.scroll + (a.t === 'page-up' ? page : -page));
-        this.queueRender();
+        this.scrollBy(a.t === 'page-up' ? page : -page);
         return;
       }
       case 'help':
-        void this.dialogs.viewer('Help', this.helpText());
+        void this.dialogs.viewer('Help', this.helpText(), false, true);
         return;
       case 'who':
         void this.showWho();
@@ -334,7 +446,40 @@ export class ScreenApp {
       case 'log-viewer':
         void this.dialogs.viewer(`Log: ${this.core.logFile}`, readLogForViewer(this.core.logFile), true);
         return;
+      case 'compose':
+        this.compose();
+        return;
     }
+  }
+
+  private scrollBy(lines: number): void {
+    this.scroll = Math.max(0, this.scroll + lines);
+    if (this.scroll === 0) this.newBelow = 0;
+    this.queueRender();
+  }
+
+  /** Alt+E: the line in $EDITOR; what the editor saves comes back as the line. */
+  private compose(): void {
+    const editor = this.opts.editor ?? process.env.VISUAL ?? process.env.EDITOR ?? 'vi';
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatsecure-compose-'));
+    const file = path.join(dir, 'message.txt');
+    try {
+      fs.writeFileSync(file, this.input.text, { mode: 0o600, flag: 'wx' });
+      const r = this.terminal.suspend(() =>
+        spawnSync('/bin/sh', ['-c', `${editor} "$1"`, 'editor', file], { stdio: 'inherit' }),
+      );
+      if (r.status !== 0) {
+        this.say(`The editor (${editor}) ended with an error; the line is as it was.`, true);
+      } else {
+        const text = fs.readFileSync(file, 'utf8').replace(/\n+$/, '');
+        this.input = emptyInput(this.input.history);
+        if (text.includes('\n')) this.edit({ t: 'paste', text });
+        else this.edit({ t: 'insert', text });
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    this.render();
   }
 
   private edit(e: InputEdit): void {
@@ -358,7 +503,7 @@ export class ScreenApp {
 
   private async confirmPaste(text: string): Promise<void> {
     const lines = text.split('\n').length;
-    const to = this.active ? this.nameOf(this.active) : 'the conversation';
+    const to = this.vm.active ? this.vm.nameOf(this.vm.active) : 'the conversation';
     const preview = text.split('\n').slice(0, 5).join('\n') + (lines > 5 ? '\n…' : '');
     const ok = await this.dialogs.question(
       'Multi-line paste',
@@ -375,8 +520,8 @@ export class ScreenApp {
   /** Tells the open conversation's contact that we type, and that we stopped. */
   private updateTyping(): void {
     const text = this.input.text;
-    const want =
-      this.active !== undefined && text.trim() !== '' && !text.startsWith('/') ? this.active : undefined;
+    const active = this.vm.active;
+    const want = active !== undefined && text.trim() !== '' && !text.startsWith('/') ? active : undefined;
     if (this.typingSentTo && this.typingSentTo !== want) {
       const peer = this.typingSentTo;
       this.typingSentTo = undefined;
@@ -392,24 +537,38 @@ export class ScreenApp {
   // Commands (lib/ui/commands.ts, shared with line mode)
 
   private onLine(line: string): void {
-    this.notice = undefined;
-    this.onCommand(parseCommand(line));
+    this.clearNotice();
+    this.onCommand(parseCommand(line), line);
   }
 
-  private onCommand(c: Command): void {
+  /** Puts a line that could not be sent back in the input (defect 9). */
+  private keepLine(line: string | undefined): void {
+    if (line === undefined || this.input.text !== '') return;
+    this.input = { ...this.input, text: line, cursor: line.length };
+  }
+
+  private onCommand(c: Command, line?: string): void {
+    const active = this.vm.active;
     switch (c.action) {
-      case 'send':
-        this.send(c.to, c.body);
-        return;
-      case 'say':
-        if (!this.active) {
-          this.say('No conversation open: pick one with Ctrl+N or Alt+1..9, or type NAME: text.', true);
+      case 'send': {
+        const canon = canonName(c.to);
+        if (c.prefixed && canon !== active && !this.safely(() => this.vm.isKnown(canon))) {
+          void this.askNewContact(c.to, c.body, line ?? `${c.to}: ${c.body}`);
           return;
         }
-        this.send(this.nameOf(this.active), c.body);
+        if (!this.send(c.to, c.body)) this.keepLine(line);
+        return;
+      }
+      case 'say':
+        if (!active) {
+          this.say('No conversation open: pick one with Ctrl+N or Alt+1..9, or type NAME: text.', true);
+          this.keepLine(line);
+          return;
+        }
+        if (!this.send(this.vm.nameOf(active), c.body)) this.keepLine(line);
         return;
       case 'help':
-        void this.dialogs.viewer('Help', this.helpText());
+        void this.dialogs.viewer('Help', this.helpText(), false, true);
         return;
       case 'list':
         void this.showWho();
@@ -425,37 +584,118 @@ export class ScreenApp {
           this.showSafetyNumber(c.user);
         }
         return;
-      case 'accept':
-        if (this.safely(() => this.core.acceptIdentity(c.user), true) !== undefined) {
+      case 'accept': {
+        const shown = this.shownNumbers.get(canonName(c.user));
+        if (shown === undefined) {
+          this.say(`Compare the new safety number first: /verify ${c.user}`, true);
+          return;
+        }
+        if (this.safely(() => this.core.acceptIdentity(c.user, shown), true) !== undefined) {
           this.say(`${c.user}'s new identity accepted. Compare the safety number again: /verify ${c.user}`);
         }
         return;
+      }
       case 'history':
         this.open(canonName(c.user), c.user);
         return;
       case 'contacts': {
-        const rows = this.contacts.map((x) => `${x.online ? '●' : '○'} ${x.name.padEnd(20)} ${x.state}`);
+        const cs = this.vm.contacts;
+        const w = Math.max(4, ...cs.map((x) => displayWidth(toDrawable(x.name))));
+        const rows = cs.map(
+          (x) =>
+            `${x.online ? '●' : '○'} ${toDrawable(x.name)}${' '.repeat(w - displayWidth(toDrawable(x.name)))}  ${x.state}`,
+        );
         void this.dialogs.viewer('Contacts', rows.length ? rows.join('\n') : 'No contacts yet.');
         return;
       }
+      case 'close': {
+        const canon = c.user ? canonName(c.user) : active;
+        if (!canon) {
+          this.say('No conversation open: /close NAME', true);
+          return;
+        }
+        if (this.core.closeConversation) this.safely(() => this.core.closeConversation?.(canon), true);
+        this.vm.close(canon);
+        this.say(`Closed the conversation with ${c.user ?? canon}; it comes back with a new message.`);
+        return;
+      }
+      case 'delete': {
+        if (!active) {
+          this.say('Open the conversation with the failed message first.', true);
+          return;
+        }
+        const failed = this.vm.history.filter((m) => m.state === ('failed' as ChatMessage['state']));
+        if (failed.length === 0) {
+          this.say('No failed message here to delete.');
+          return;
+        }
+        if (!this.core.deleteMessage) {
+          this.say('This client cannot delete messages yet.', true);
+          return;
+        }
+        for (const m of failed) this.safely(() => this.core.deleteMessage?.(active, m.id), true);
+        this.safely(() => this.vm.refreshConversation());
+        this.say(
+          failed.length === 1 ? 'Deleted the failed message.' : `Deleted ${failed.length} failed messages.`,
+        );
+        return;
+      }
+      case 'recovery': {
+        const code = this.core.recoveryCode ? this.safely(() => this.core.recoveryCode?.(), true) : undefined;
+        if (typeof code === 'string') this.showRecoveryCode(code);
+        else if (!this.core.recoveryCode) this.say('This client has no recovery code yet.', true);
+        return;
+      }
+      case 'search':
+        this.search = { text: c.text, index: -1 };
+        this.moveSearch(1);
+        return;
       case 'empty':
         return;
       case 'invalid':
         this.say(c.message, true);
+        this.keepLine(line);
         return;
     }
   }
 
-  private send(to: string, body: string): void {
+  /** Defect 2: `PS: text` to a name never seen must not start a conversation by itself. */
+  private async askNewContact(to: string, body: string, line: string): Promise<void> {
+    const active = this.vm.active;
+    const choices = [
+      { key: 'y', label: `send to ${to}`, value: 'new' as const },
+      active
+        ? { key: 'n', label: `send the whole line to ${this.vm.nameOf(active)}`, value: 'active' as const }
+        : { key: 'n', label: 'keep the line', value: 'keep' as const },
+    ];
+    const answer = await this.dialogs.question(
+      `Send to new contact ${to}?`,
+      `${to} is not one of your contacts. Send to new contact ${to}? [y/n]`,
+      choices,
+      { value: 'keep' as const },
+    );
+    if (answer === 'new') {
+      if (!this.send(to, body)) this.keepLine(line);
+    } else if (answer === 'active' && active) {
+      if (!this.send(this.vm.nameOf(active), line)) this.keepLine(line);
+    } else {
+      this.keepLine(line);
+    }
+    this.queueRender();
+  }
+
+  private send(to: string, body: string): boolean {
     const sent = this.safely(() => this.core.send(to, body), true);
-    if (sent === undefined) return;
+    if (sent === undefined) return false;
     this.typingSentTo = undefined; // the message ends the typing notice on the other side
     this.open(canonName(sent.peer), sent.peerName);
+    return true;
   }
 
   private showSafetyNumber(user: string): void {
     const n = this.safely(() => this.core.safetyNumber(user), true);
     if (n === undefined) return;
+    this.shownNumbers.set(canonName(user), n);
     const groups = n.split(/\s+/);
     const rows = [groups.slice(0, 4), groups.slice(4, 8), groups.slice(8)].map((g) => '  ' + g.join(' '));
     const text =
@@ -490,20 +730,29 @@ export class ScreenApp {
   // State
 
   private open(canon: string, displayName?: string): void {
-    if (this.active !== canon) this.scroll = 0;
-    this.active = canon;
+    if (this.vm.active !== canon) {
+      this.scroll = 0;
+      this.newBelow = 0;
+      this.search = undefined;
+    }
+    this.safely(() => this.vm.open(canon, displayName));
     this.updateTyping();
     this.safely(() => this.core.markShown(canon));
     this.refreshContacts();
-    if (displayName && !this.contacts.some((c) => c.canon === canon)) this.pendingName = displayName;
-  }
-
-  private nameOf(canon: string): string {
-    return this.contacts.find((c) => c.canon === canon)?.name ?? this.pendingName ?? canon;
   }
 
   private say(text: string, error = false): void {
     this.notice = { text, error };
+    if (this.noticeTimer) clearTimeout(this.noticeTimer);
+    this.noticeTimer = setTimeout(() => this.clearNotice(), error ? ERROR_NOTICE_MS : NOTICE_MS);
+    this.noticeTimer.unref();
+    this.queueRender();
+  }
+
+  private clearNotice(): void {
+    if (this.noticeTimer) clearTimeout(this.noticeTimer);
+    this.noticeTimer = undefined;
+    this.notice = undefined;
     this.queueRender();
   }
 
@@ -529,24 +778,76 @@ export class ScreenApp {
     }
   }
 
+  /** Moves to the next (1) or previous (-1) match of /search, from the newest line up. */
+  private moveSearch(step: number): void {
+    if (!this.search) return;
+    const conv = innerSize(this.layout().conversation);
+    const lines = this.conversationLines(conv.width);
+    const needle = this.search.text.toLowerCase();
+    const hits: number[] = [];
+    for (let i = lines.length - 1; i >= 0; i--)
+      if (lines[i].plain.toLowerCase().includes(needle)) hits.push(i);
+    if (hits.length === 0) {
+      this.say(`"${this.search.text}" is not in this conversation.`, true);
+      this.search = undefined;
+      return;
+    }
+    const index = Math.max(0, Math.min(hits.length - 1, this.search.index + step));
+    this.search = { ...this.search, index };
+    this.scroll = Math.max(0, lines.length - 1 - hits[index] - Math.floor(conv.height / 2));
+    this.say(`Match ${index + 1} of ${hits.length} for "${this.search.text}": n older, N newer, Esc ends`);
+  }
+
   private helpText(): string {
     const keys = keyHelpRows();
-    const w = Math.max(...keys.map(([k]) => k.length), ...COMMAND_HELP.map(([c]) => c.length));
-    const fmt = (rows: readonly (readonly [string, string])[]) =>
-      rows.map(([k, d]) => `  ${k.padEnd(w)}  ${d}`).join('\n');
-    return (
-      `Keys\n${fmt(keys)}\n\nCommands (type them in the input line)\n${fmt(COMMAND_HELP)}\n\n` +
-      `Marks\n  your messages: sending → sent (or queued for an offline contact) → delivered → read\n` +
-      `  contacts: ● online  ○ offline  ✓ verified  ! safety number changed  N unread\n` +
-      `  read receipts: ${this.opts.readReceipts ? 'on' : 'off (--no-read-receipts)'}; bell: ${this.opts.bell ? 'on' : 'off'}`
+    const cmds = COMMAND_HELP;
+    const marks =
+      `Marks\n  yours: sending → sent (or queued) → delivered → read; failed\n` +
+      `  contacts: ● online ○ offline ✓ verified ! changed, N unread\n` +
+      `  read receipts ${this.opts.readReceipts ? 'on' : 'off'}; bell ${this.opts.bell ? 'on' : 'off'}`;
+    const table = (title: string, rows: readonly (readonly [string, string])[], width: number) => {
+      const w = Math.max(...rows.map(([k]) => displayWidth(k)));
+      const out = [title];
+      for (const [k, d] of rows) {
+        const head = `  ${k}${' '.repeat(w - displayWidth(k))}  `;
+        const wrapped = wrapToWidth(d, Math.max(8, width - displayWidth(head)));
+        out.push(head + wrapped[0], ...wrapped.slice(1).map((l) => ' '.repeat(displayWidth(head)) + l));
+      }
+      return out;
+    };
+    const dialogWidth = Math.min(Number(this.screen.width) - 2, 118) - 2;
+    if (dialogWidth >= 100) {
+      const half = Math.floor((dialogWidth - 2) / 2);
+      const left = table('Keys', keys, half);
+      const right = [
+        ...table('Commands (type them in the input line)', cmds, half),
+        '',
+        ...marks.split('\n'),
+      ];
+      const rows = Math.max(left.length, right.length);
+      const out: string[] = [];
+      for (let i = 0; i < rows; i++)
+        out.push(fitToWidth(left[i] ?? '', half, false) + '  ' + (right[i] ?? ''));
+      return out.map((l) => l.trimEnd()).join('\n');
+    }
+    return [...table('Keys', keys, dialogWidth), '', ...table('Commands', cmds, dialogWidth), '', marks].join(
+      '\n',
     );
   }
 
   // -------------------------------------------------------------------------------------------
-  // Drawing
+  // Drawing: reads the view model and the core's in-memory state only.
 
   private layout() {
     return computeLayout(Number(this.screen.width), Number(this.screen.height));
+  }
+
+  private conversationLines(width: number): ViewLine[] {
+    return messageLines(this.vm.history, this.core.name, width, {
+      theme: this.theme,
+      markerId: this.vm.markerId,
+      search: this.search?.text,
+    });
   }
 
   private queueRender(): void {
@@ -558,59 +859,73 @@ export class ScreenApp {
     });
   }
 
-  private render(): void {
+  render(): void {
     if (this.finished) return;
     const layout = this.layout();
     applyLayout(this.panes, layout);
-    const activeInfo = this.contacts.find((c) => c.canon === this.active);
+    const active = this.vm.active;
+    const contacts = this.vm.contacts;
+    const dim = (t: string) => paint(this.theme, this.theme.dim, t);
 
     if (layout.sidebar) {
       const { width, height } = innerSize(layout.sidebar);
-      const lines = sidebarLines(this.contacts, this.active, width);
+      const lines = sidebarLines(contacts, active, width, this.theme.color);
       const at = Math.max(
         0,
-        this.contacts.findIndex((c) => c.canon === this.active),
+        contacts.findIndex((c) => c.canon === active),
       );
       const first = Math.max(0, Math.min(at - height + 1, lines.length - height));
       this.panes.sidebar.setContent(
-        lines.length ? lines.slice(first, first + height).join('\n') : '{gray-fg}no contacts yet{/gray-fg}',
+        lines.length ? lines.slice(first, first + height).join('\n') : dim('no contacts yet'),
       );
     }
 
     const conv = innerSize(layout.conversation);
-    if (this.active) {
-      const history = this.safely(() => this.core.history(this.active as string, HISTORY_SHOWN)) ?? [];
-      const all = messageLines(history as ChatMessage[], this.core.name, conv.width);
+    if (active) {
+      const all = this.conversationLines(conv.width);
       const win = visibleWindow(all, conv.height, this.scroll);
       this.scroll = win.fromBottom;
-      const name = toDrawable(this.nameOf(this.active));
-      this.panes.conversation.setLabel(
-        ` ${name}${this.scroll > 0 ? ` (${this.scroll} lines up, PgDn)` : ''} `,
-      );
+      if (this.scroll === 0) this.newBelow = 0;
+      const name = toDrawable(this.vm.nameOf(active));
+      const hint =
+        this.scroll === 0
+          ? ''
+          : this.newBelow > 0
+            ? ` ↓ ${this.newBelow} new, PgDn`
+            : ` (${this.scroll} lines up, PgDn)`;
+      this.panes.conversation.setLabel(blessed.escape(` ${name}${hint} `));
       const pad = Math.max(0, conv.height - win.lines.length);
       this.panes.conversation.setContent('\n'.repeat(pad) + win.lines.map((l) => l.tagged).join('\n'));
     } else {
-      this.panes.conversation.setLabel(` ${toDrawable(this.core.name)} `);
+      this.panes.conversation.setLabel(blessed.escape(` ${toDrawable(this.core.name)} `));
       this.panes.conversation.setContent(
         blessed.escape(
-          'No conversation open.\nCtrl+N / Alt+1..9 opens one; "NAME: text" writes to anyone.\nF1 for help.',
+          wrapToWidth(
+            'No conversation open.\nCtrl+N / Alt+1..9 opens one; "NAME: text" writes to anyone.\nF1 for help.',
+            conv.width,
+          ).join('\n'),
         ),
       );
     }
 
+    // The typing line: who types comes first, a notice after it, never over it (defect 7).
     const width = layout.input.width;
-    let line: string;
+    const who = active ? this.typing.get(active) : undefined;
+    const typingText = who ? `${toDrawable(who)} is typing…` : '';
+    let line = '';
+    if (typingText)
+      line = dim(blessed.escape(fitToWidth(typingText, Math.min(width, displayWidth(typingText)))));
     if (this.notice) {
-      const t = blessed.escape(fitToWidth(toDrawable(this.notice.text), width));
-      line = this.notice.error ? `{red-fg}${t}{/red-fg}` : t;
-    } else {
-      const who = this.active ? this.typing.get(this.active) : undefined;
-      line = who ? blessed.escape(fitToWidth(`${toDrawable(who)} is typing…`, width)) : '';
+      const room = width - (typingText ? displayWidth(typingText) + 3 : 0);
+      if (room >= 8) {
+        const t = blessed.escape(fitToWidth(toDrawable(this.notice.text), room));
+        line += (typingText ? ' │ ' : '') + (this.notice.error ? paint(this.theme, this.theme.error, t) : t);
+      }
     }
     this.panes.typing.setContent(line);
 
-    const prompt = '> ';
-    const r = renderInput(this.input, Math.max(1, width - prompt.length));
+    const prompt = width >= 4 ? '> ' : '';
+    const r = renderInput(this.input, Math.max(1, width - prompt.length - 1));
     this.panes.input.setContent(`{bold}${prompt}{/bold}${blessed.escape(r.text)}`);
 
     this.panes.status.setContent(
@@ -620,8 +935,8 @@ export class ScreenApp {
             hostPort: this.core.hostPort,
             connection: this.core.connection,
             fingerprint: this.core.serverFingerprint,
-            peer: this.active ? this.nameOf(this.active) : undefined,
-            contactState: activeInfo?.state,
+            peer: active ? this.vm.nameOf(active) : undefined,
+            contactState: this.vm.activeState,
             now: Date.now(),
           },
           layout.status.width,

@@ -17,15 +17,17 @@ export function sidebarLines(
   contacts: readonly ContactInfo[],
   active: string | undefined,
   width: number,
+  color = true,
 ): string[] {
   return contacts.map((c, i) => {
     const num = i < 9 ? String(i + 1) : ' ';
-    const dot = c.online ? '{green-fg}●{/green-fg}' : '○';
+    const dot = c.online ? (color ? '{green-fg}●{/green-fg}' : '●') : '○';
     const unread = c.unread > 0 ? String(Math.min(c.unread, 999)) : '';
     const tail = ` ${TRUST_MARK[c.state]}${unread ? ' ' + unread : ''}`;
     const nameWidth = Math.max(1, width - 4 - displayWidth(tail));
     const name = blessed.escape(fitToWidth(toDrawable(c.name), nameWidth));
-    const mark = c.state === 'changed' ? `{red-fg}${TRUST_MARK.changed}{/red-fg}` : TRUST_MARK[c.state];
+    const mark =
+      c.state === 'changed' && color ? `{red-fg}${TRUST_MARK.changed}{/red-fg}` : TRUST_MARK[c.state];
     const count = unread ? ` {bold}${unread}{/bold}` : '';
     const row = `${num} ${dot} ${c.unread > 0 ? `{bold}${name}{/bold}` : name} ${mark}${count}`;
     return c.canon === active ? `{inverse}${row}{/inverse}` : row;

@@ -3,7 +3,7 @@
  * fingerprint's short form, and the encryption state of the open conversation.
  */
 import type { ConnectionState, ContactState } from '../../client/types';
-import { fitToWidth, toDrawable } from '../width';
+import { displayWidth, fitToWidth, sliceToWidth, toDrawable } from '../width';
 
 /** Characters of the base64 fingerprint shown: enough to spot a change, short enough to fit. */
 export const FINGERPRINT_SHORT_CHARS = 8;
@@ -25,7 +25,8 @@ export function connectionText(c: ConnectionState, now: number): string {
       return `offline, retry in ${secs}s`;
     }
     case 'closed':
-      return `closed: ${c.reason}`;
+      if (c.code === 'server_key_changed') return 'RELAY KEY CHANGED, not connected';
+      return c.reason === 'closed' ? 'closed' : `closed: ${c.reason.split('\n')[0]}`;
   }
 }
 
@@ -37,8 +38,10 @@ export function encryptionText(peer: string | undefined, state: ContactState | u
     case 'changed':
       return `${peer}: SAFETY NUMBER CHANGED, sending blocked`;
     case 'unverified':
-    case undefined:
       return `${peer}: encrypted, not verified`;
+    case undefined:
+      // No keys pinned: nothing has been encrypted with this contact yet (issue 11, defect 5).
+      return `${peer}: no session yet`;
   }
 }
 
@@ -51,13 +54,33 @@ export interface StatusInput {
   readonly now: number;
 }
 
+const SEP = ' │ ';
+export const HELP_HINT = 'F1 help';
+
+/**
+ * The status line for `width` cells. When it does not fit, the fingerprint goes first, then the
+ * relay address; the rest is cut at the end of a word, and "F1 help" always shows (defect 10).
+ */
 export function statusText(s: StatusInput, width: number): string {
   const parts = [
     s.hostPort,
     connectionText(s.connection, s.now),
     shortFingerprint(s.fingerprint),
     encryptionText(s.peer, s.contactState),
-    'F1 help',
-  ];
-  return fitToWidth(' ' + toDrawable(parts.join(' │ ')), width);
+  ].map((p) => toDrawable(p));
+  const tail = SEP + HELP_HINT;
+  const fits = (p: string[]) => displayWidth(' ' + p.join(SEP) + tail) <= width;
+  for (const drop of [2, 0]) {
+    if (fits(parts)) break;
+    parts.splice(drop, 1);
+  }
+  let left = ' ' + parts.join(SEP);
+  const room = width - displayWidth(tail);
+  if (room < 4) return fitToWidth(' ' + HELP_HINT, width);
+  if (displayWidth(left) > room) {
+    const cut = sliceToWidth(left, room - 1);
+    const atWord = cut.replace(/\s+\S*$/, '');
+    left = (atWord.length > cut.length / 2 ? atWord : cut) + '…';
+  }
+  return fitToWidth(left + tail, width);
 }

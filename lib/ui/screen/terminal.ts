@@ -16,6 +16,20 @@ const PASTE_MODE_OFF = '\x1b[?2004l';
 export interface TerminalStreams {
   readonly input?: NodeJS.ReadableStream;
   readonly output?: NodeJS.WritableStream;
+  /** The terminal type; `$TERM` when not given. */
+  readonly term?: string;
+}
+
+/**
+ * The terminal type blessed is told. blessed 0.2 cannot read the terminfo entries of tmux and
+ * screen (`tmux-256color`, tmux's default, and `screen-256color`) and falls back to 8-colour
+ * `xterm`, where grey is black (issue 11, defect 4). Those terminals speak xterm's sequences for
+ * everything the UI draws, so a `*-256color` type is drawn as `xterm-256color`.
+ */
+export function blessedTerminal(term: string | undefined): string {
+  if (!term || term === 'dumb') return 'xterm-256color';
+  if (/^(tmux|screen)/.test(term)) return /256color|direct/.test(term) ? 'xterm-256color' : 'xterm';
+  return term;
 }
 
 export interface Terminal {
@@ -24,6 +38,11 @@ export interface Terminal {
   onPaste(fn: (text: string, truncated: boolean) => void): void;
   /** Leaves the alternate screen, shows the cursor, ends raw mode. Safe to call twice. */
   restore(): void;
+  /**
+   * Gives the terminal to a program that runs to its end inside `fn` (the $EDITOR): normal
+   * screen, cooked mode, no paste mode; then takes it back and redraws.
+   */
+  suspend<T>(fn: () => T): T;
 }
 
 type RawInput = NodeJS.ReadableStream & {
@@ -62,7 +81,7 @@ export function openTerminal(streams: TerminalStreams): Terminal {
   const screen = blessed.screen({
     input: keys as unknown as NodeJS.ReadableStream,
     output: output as NodeJS.WritableStream,
-    terminal: process.env.TERM && process.env.TERM !== 'dumb' ? process.env.TERM : 'xterm-256color',
+    terminal: blessedTerminal(streams.term ?? process.env.TERM),
     fullUnicode: true,
     forceUnicode: true,
     smartCSR: true,
@@ -79,6 +98,17 @@ export function openTerminal(streams: TerminalStreams): Terminal {
   let restored = false;
   return {
     screen,
+    suspend(fn) {
+      output.write(PASTE_MODE_OFF + '\x1b[?1049l\x1b[?25h');
+      if (input.isTTY && input.setRawMode) input.setRawMode(false);
+      try {
+        return fn();
+      } finally {
+        if (input.isTTY && input.setRawMode) input.setRawMode(true);
+        output.write('\x1b[?1049h' + PASTE_MODE_ON);
+        screen.realloc();
+      }
+    },
     onPaste(fn) {
       pasteHandler = fn;
     },

@@ -1,0 +1,152 @@
+/**
+ * Issue 11 in a real terminal: the built binary in a tmux pane (a real pseudo-terminal), against
+ * a real relay process, once with TERM=tmux-256color (tmux's default) and once with
+ * TERM=xterm-256color. What is asserted is what tmux's screen shows (capture-pane, with -e for
+ * colours). Needs `npm run build` and tmux.
+ */
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { makeUser, type TestUser } from '../helpers/client-harness';
+import { BIN, startRelayProcess, tempDir, waitFor, type RelayProcess } from '../helpers/relay-harness';
+
+jest.setTimeout(90000);
+
+const SOCKET = `chatsecure-i11-${process.pid}`;
+const ROOT = path.join(__dirname, '..', '..');
+
+function tmux(...args: string[]): string {
+  return execFileSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+}
+
+const capture = (session: string, escapes = false) =>
+  tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', session);
+
+async function waitForPane(
+  session: string,
+  pred: (s: string) => boolean,
+  what: string,
+  timeoutMs = 20000,
+): Promise<string> {
+  const start = Date.now();
+  for (;;) {
+    const s = capture(session);
+    if (pred(s)) return s;
+    if (Date.now() - start > timeoutMs) throw new Error(`${session} never showed ${what}:\n${s}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const has = (t: string | RegExp) => (s: string) => (typeof t === 'string' ? s.includes(t) : t.test(s));
+
+let relay: RelayProcess;
+let dir: string;
+const users: TestUser[] = [];
+
+beforeAll(async () => {
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'ui', 'screen', 'run-screen.js'))) {
+    throw new Error('dist/ is not built: run `npm run build` first (npm test does)');
+  }
+  dir = tempDir('chatsecure-i11-');
+  relay = await startRelayProcess(path.join(dir, 'relay'));
+});
+
+afterAll(async () => {
+  try {
+    tmux('kill-server');
+  } catch {
+    // already gone
+  }
+  for (const u of users) await u.stop();
+  await relay?.stop();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
+  const me = term.startsWith('tmux') ? 'Tina' : 'Xena';
+  const peer = `${me}Pal`;
+  let pal: TestUser;
+
+  beforeAll(async () => {
+    pal = await makeUser(relay.port, peer);
+    users.push(pal);
+    const cmd =
+      `cd ${JSON.stringify(ROOT)} && TERM=${term} node ${JSON.stringify(BIN)} --user ${me} --server 127.0.0.1:${relay.port}` +
+      ` --data-dir ${JSON.stringify(path.join(dir, me))}; echo "EXIT=$?"; sleep 60`;
+    tmux('new-session', '-d', '-s', me, '-x', '100', '-y', '30', cmd);
+    await waitForPane(me, has('Unknown relay key'), 'the fingerprint dialog');
+    tmux('send-keys', '-t', me, 'a');
+    await waitForPane(me, has('│ online │'), 'online');
+  });
+
+  test('defect 7: the notice expires by itself', async () => {
+    await waitForPane(me, has('Relay key accepted'), 'the notice');
+    await waitForPane(me, (s) => !s.includes('Relay key accepted'), 'the notice to go', 30000);
+  });
+
+  test('defect 1: typed /help stays open until closed', async () => {
+    tmux('send-keys', '-t', me, '-l', '/help');
+    tmux('send-keys', '-t', me, 'Enter');
+    await waitForPane(me, has('─ Help ─'), 'the help');
+    // A key the viewer takes (scroll) and then its close: the help was still open for both.
+    tmux('send-keys', '-t', me, 'Down');
+    tmux('send-keys', '-t', me, 'q');
+    await waitForPane(me, (s) => !s.includes('─ Help ─'), 'the help to close');
+  });
+
+  test('defect 4: grey (times, marks) is not black', async () => {
+    pal.client.send(me, 'grey check');
+    const unread = new RegExp(`(\\d) ● ${peer} +1`);
+    const shown = await waitForPane(me, has(unread), 'the unread');
+    tmux('send-keys', '-t', me, `M-${(unread.exec(shown) as RegExpExecArray)[1]}`);
+    await waitForPane(me, has(`${peer}: grey check`), 'the message');
+    const raw = capture(me, true);
+    const row = raw.split('\n').find((l) => l.includes('grey check')) as string;
+    expect(row).toBeDefined();
+    expect(row).not.toContain('\x1b[30m');
+    expect(row).toMatch(/\x1b\[(90|38;5;\d+)m\d\d:\d\d/); // eslint-disable-line no-control-regex
+  });
+
+  test('defect 2: "PS: ..." in an open conversation asks, and n sends the line there', async () => {
+    tmux('send-keys', '-t', me, '-l', 'PS: I will be late');
+    tmux('send-keys', '-t', me, 'Enter');
+    await waitForPane(me, has('Send to new contact PS? [y/n]'), 'the question');
+    tmux('send-keys', '-t', me, 'n');
+    await waitFor(
+      () => pal.messages.some((m) => m.body === 'PS: I will be late'),
+      20000,
+      `${peer} to get the line`,
+    );
+  });
+
+  test('defect 12: Esc then fast typing keeps the first character', async () => {
+    tmux('send-keys', '-t', me, '-l', '/nonsense');
+    tmux('send-keys', '-t', me, 'Enter');
+    await waitForPane(me, has('unknown command /nonsense'), 'an error notice');
+    tmux('send-keys', '-t', me, 'C-u');
+    // One write: ESC and the letters, as a fast typist's keys arrive.
+    tmux('send-keys', '-t', me, 'Escape', 'h', 'e', 'l', 'l', 'o');
+    const s = await waitForPane(me, has('> hello'), 'the typed word');
+    expect(s).not.toContain('unknown command /nonsense');
+    tmux('send-keys', '-t', me, 'C-u');
+  });
+
+  test('conventions: Tab completes a name, Alt+B moves a word, Ctrl+Y puts back', async () => {
+    tmux('send-keys', '-t', me, '-l', `${peer.slice(0, 3)}`);
+    tmux('send-keys', '-t', me, 'Tab');
+    await waitForPane(me, has(`> ${peer}:`), 'the completed name');
+    tmux('send-keys', '-t', me, '-l', 'one two');
+    tmux('send-keys', '-t', me, 'M-b');
+    tmux('send-keys', '-t', me, 'C-k');
+    await waitForPane(me, (s) => new RegExp(`> ${peer}: one *\\n`).test(s), 'two cut');
+    tmux('send-keys', '-t', me, 'C-y');
+    await waitForPane(me, has(`> ${peer}: one two`), 'two back');
+    tmux('send-keys', '-t', me, 'C-u');
+  });
+
+  test('quit: status 0', async () => {
+    tmux('send-keys', '-t', me, 'F10');
+    const s = await waitForPane(me, has('EXIT='), 'the exit status');
+    expect(s).toContain('EXIT=0');
+  });
+});
