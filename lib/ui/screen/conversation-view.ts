@@ -15,7 +15,6 @@ export const STATE_MARK: Record<MessageState | 'failed', string> = {
   sending: 'sending',
   sent: 'sent',
   queued: 'queued',
-  failed: 'failed',
   delivered: 'delivered',
   read: 'read',
   received: '',
