@@ -51,10 +51,10 @@ it('two line-mode clients chat through a relay process; /list shows both online'
     await waitFor(() => /\[\d\d:\d\d:\d\d\] Adam: hello from Adam/.test(eve.out()), 15000, 'Eve to see it');
     eve.child.stdin.write('/msg Adam hi back\n');
     await waitFor(() => /\[\d\d:\d\d:\d\d\] Eve: hi back/.test(adam.out()), 15000, 'Adam to see it');
-    await waitFor(() => /read to eve/.test(adam.out()), 15000, 'the read receipt');
+    await waitFor(() => /\* eve read your message/i.test(adam.out()), 15000, 'the read receipt');
     adam.child.stdin.write('/list\n');
     await waitFor(
-      () => /Adam \(online\)/.test(adam.out()) && /Eve \(online\)/.test(adam.out()),
+      () => /^ {2}Adam +online$/m.test(adam.out()) && /^ {2}Eve +online$/m.test(adam.out()),
       15000,
       '/list',
     );

@@ -77,6 +77,10 @@ test('two users: fingerprint dialog, a message each way, quit', async () => {
     expect(s).toContain('[a] accept and remember');
     tmux('send-keys', '-t', name, 'a');
     await waitForPane(name, hasText('│ online │'), 'online');
+    // First start: the recovery code is shown once (issue 9); typing would go to its dialog.
+    await waitForPane(name, hasText('Your recovery code'), 'the recovery code');
+    tmux('send-keys', '-t', name, 'q');
+    await waitForPane(name, (s) => !s.includes('Your recovery code'), 'the recovery code to close');
   }
 
   tmux('send-keys', '-t', 'Adam', '-l', 'Eve: hello from Adam 😀 ok');

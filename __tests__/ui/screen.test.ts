@@ -90,20 +90,24 @@ describe('two people on the full screen', () => {
     adam = await screenFor('Adam');
     await adam.user.online();
     await eve.user.online();
+    // Presence comes by subscription (docs/protocol.md 7.1): the sidebar lists the people one has
+    // exchanged messages with. Bob has written to both before the tests begin.
+    await bob.client.send('Adam', 'hello Adam, Bob here');
+    await bob.client.send('Eve', 'hello Eve, Bob here');
+    await adam.t.waitFor((x) => /1 ● Bob +1/.test(x), "Bob's first message on Adam's screen");
+    await eve.t.waitFor((x) => /1 ● Bob +1/.test(x), "Bob's first message on Eve's screen");
   });
 
   test('the three panes: contacts, conversation, input with the status line', async () => {
-    const s = await adam.t.waitFor(
-      (x) => x.includes('Eve') && x.includes('Bob') && x.includes('│ online │'),
-      'contacts',
-    );
+    const s = await adam.t.waitFor((x) => x.includes('Bob') && x.includes('│ online │'), 'contacts');
     const lines = adam.t.lines();
     expect(lines[0]).toMatch(/^┌─ Contacts ─+┐┌─ Adam ─+┐$/);
     expect(lines[26]).toMatch(/^└─+┘└─+┘$/);
     expect(lines[28]).toMatch(/^> /);
     expect(lines[29]).toContain(`127.0.0.1:${relay.port} │ online │ SHA256:`);
     expect(s).toMatch(/1 ● Bob/);
-    expect(s).toMatch(/2 ● Eve/);
+    // Eve is online but Adam has never talked to her: she is not in his sidebar.
+    expect(s).not.toContain('Eve');
   });
 
   test("Adam's message appears in Eve's conversation with her unread count, then delivered and read", async () => {
@@ -114,8 +118,10 @@ describe('two people on the full screen', () => {
     adam.t.type('y');
     await adam.t.waitForText('Adam: hello Eve');
     expect(adam.t.lines()[0]).toContain('─ Eve ─');
+    // Now a contact, watched: she joins the sidebar after Bob, online.
+    await adam.t.waitFor((x) => /2 ● Eve/.test(x), 'Eve in the sidebar');
     // Eve has no conversation open: the message waits with a count beside Adam.
-    // Bob was online before Adam: numbers go by first appearance (defect 8).
+    // Bob wrote to Eve before Adam did: numbers go by first appearance (defect 8).
     await eve.t.waitFor((x) => /2 ● Adam +1/.test(x), "Adam's unread count on Eve's screen");
     await adam.t.waitFor((x) => /Adam: hello Eve +delivered│/.test(x), 'delivered');
     eve.t.type(KEY.alt('2'));
@@ -293,9 +299,10 @@ describe('docs/screenshot.txt', () => {
       users.push(eve, bob);
       const adam = await screenFor('Adam', { port: relay2.port });
       await adam.user.online();
-      await adam.t.waitFor((x) => /● Bob/.test(x) && /● Eve/.test(x), 'both online');
+      // Presence by subscription (docs/protocol.md 7.1): nobody is listed until they write.
+      await adam.t.waitForText('no contacts yet');
       eve.client.send('Adam', 'Hi Adam! Did the new build reach you?');
-      // Numbers by first appearance (issue 11, defect 8): Eve came online first.
+      // Numbers by first appearance (issue 11, defect 8): Eve wrote first.
       await adam.t.waitFor((x) => /1 ● Eve +1/.test(x), "Eve's message");
       adam.t.type(KEY.alt('1'));
       await adam.t.waitForText('Eve: Hi Adam!');

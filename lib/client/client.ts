@@ -627,7 +627,9 @@ export class Client extends EventEmitter<ClientEvents> {
     const peer = canonName(rec.to);
     let pub: PublicIdentity;
     try {
-      pub = publicIdentityFromJSON(info, 'bad_key', 'identity_changed');
+      // Only the identity's own fields: the record also names the user.
+      const { signKey, dhKey, idcert } = info;
+      pub = publicIdentityFromJSON({ signKey, dhKey, idcert }, 'bad_key', 'identity_changed');
       verifyPublicIdentity(pub);
     } catch (err) {
       // Not a verified identity: nothing becomes pending; the envelope stays and is retried.

@@ -1,7 +1,5 @@
 /**
- * NEEDS THE RELAY HALF (issue 9, point 7): passes only once the relay checks `send.for` and
- * refuses a stale one with `error identity_changed` (docs/protocol.md 7.1). Run after merging
- * the relay branch.
+ * Issue 9, point 7, client and relay together over a real relay (docs/protocol.md 7.1).
  *
  * A message to a contact whose identity changed on the relay is not lost: Adam's text to a
  * re-created Eve is refused at `send` time, Eve shows as changed, the text is kept, and after

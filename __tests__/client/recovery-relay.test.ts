@@ -1,6 +1,5 @@
 /**
- * NEEDS THE RELAY HALF (issue 9, point 8): passes only once the relay stores `recovery` with the
- * name and accepts `recover` proofs (docs/protocol.md 7.1). Run after merging the relay branch.
+ * Issue 9, point 8, client and relay together over a real relay (docs/protocol.md 7.1).
  *
  * A user who lost their data dir gets the name back with the recovery code, and nobody else can.
  */
