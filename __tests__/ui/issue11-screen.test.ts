@@ -67,6 +67,10 @@ test('defect 5: a contact without any session is not called "encrypted"', async 
   const bob = await makeUser(r.port, 'Bob');
   users.push(bob);
   const adam = await screenFor(r.port, 'Adam');
+  await adam.t.waitForText('│ online │');
+  // Presence goes only to watchers (docs/protocol.md 7.1): Adam opens the conversation himself.
+  adam.t.type('/history Bob');
+  adam.t.type(KEY.enter);
   await adam.t.waitForText(/1 ● Bob/);
   adam.t.type(KEY.alt('1'));
   const s = await adam.t.waitForText('Bob: no session yet');
@@ -78,9 +82,14 @@ test('defect 8: a new contact that sorts first does not renumber the others', as
   const zoe = await makeUser(r.port, 'Zoe');
   users.push(zoe);
   const adam = await screenFor(r.port, 'Adam');
+  await adam.t.waitForText('│ online │');
+  adam.t.type('/history Zoe');
+  adam.t.type(KEY.enter);
   await adam.t.waitForText(/1 ● Zoe/);
   const aaron = await makeUser(r.port, 'Aaron');
   users.push(aaron);
+  // A new contact: Aaron writes to Adam, so Adam watches Aaron's presence.
+  aaron.client.send('Adam', 'hi');
   const s = await adam.t.waitForText(/2 ● Aaron/);
   expect(s).toMatch(/1 ● Zoe/);
   adam.t.type(KEY.alt('1'));
@@ -92,8 +101,10 @@ test('defect 9: a line that cannot be sent stays in the input', async () => {
   const bob = await makeUser(r.port, 'Bob');
   users.push(bob);
   const adam = await screenFor(r.port, 'Adam');
+  await adam.t.waitForText('│ online │');
+  adam.t.type('/history Bob');
+  adam.t.type(KEY.enter);
   await adam.t.waitForText(/1 ● Bob/);
-  adam.t.type(KEY.alt('1'));
   await adam.t.waitForText('Bob: no session yet');
   adam.t.paste('y'.repeat(17 * 1024));
   await adam.t.waitForText('> yyyy');
@@ -107,8 +118,10 @@ test('defect 10: at 80x24 the status keeps "F1 help"; scrolled up, "↓ N new" t
   const bob = await makeUser(r.port, 'Bob');
   users.push(bob);
   const adam = await screenFor(r.port, 'Adam', 80, 24);
-  await adam.t.waitForText(/1 ● Bob/);
+  await adam.t.waitForText('│ online │');
+  // Bob writes first: the conversation makes Adam watch Bob (docs/protocol.md 7.1).
   for (let i = 0; i < 30; i++) bob.client.send('Adam', `line ${i}`);
+  await adam.t.waitForText(/1 ● Bob/);
   adam.t.type(KEY.alt('1'));
   await adam.t.waitForText('Bob: line 29');
   expect(adam.t.lines()[23]).toMatch(/│ F1 help *$/);
@@ -131,6 +144,8 @@ test('defect 10: the F1 help fits 120x40, with wrapped lines indented', async ()
   const s = await adam.t.waitForText('─ Help ─');
   for (const k of ['Keys', 'Commands', '/exit', 'F10, Ctrl+Q', 'Marks', 'read receipts'])
     expect(s).toContain(k);
+  adam.t.type(KEY.escape);
+  await adam.t.waitFor((x) => !x.includes('─ Help ─'), 'Escape to close the help');
 });
 
 test('defect 6: a changed relay key is a dialog with both fingerprints and the command, and it retries', async () => {
