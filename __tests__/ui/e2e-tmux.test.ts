@@ -4,38 +4,17 @@
  * what tmux's screen shows: the fingerprint dialog on first connect, a message each way, and a
  * clean quit with status 0 and the shell's screen back. Needs `npm run build` and tmux.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BIN, startRelayProcess, tempDir, type RelayProcess } from '../helpers/relay-harness';
+import { tmuxDriver } from './tmux-driver';
 
 jest.setTimeout(45000);
 
 const SOCKET = `chatsecure-test-${process.pid}`;
 const ROOT = path.join(__dirname, '..', '..');
 
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-}
-
-function capture(session: string): string {
-  return tmux('capture-pane', '-p', '-t', session);
-}
-
-async function waitForPane(
-  session: string,
-  pred: (s: string) => boolean,
-  what: string,
-  timeoutMs = 15000,
-): Promise<string> {
-  const start = Date.now();
-  for (;;) {
-    const s = capture(session);
-    if (pred(s)) return s;
-    if (Date.now() - start > timeoutMs) throw new Error(`${session} never showed ${what}:\n${s}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const { tmux, capture, waitForPane } = tmuxDriver(SOCKET, 15000);
 
 const hasText = (t: string) => (s: string) => s.includes(t);
 

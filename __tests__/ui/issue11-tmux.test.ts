@@ -4,38 +4,18 @@
  * TERM=xterm-256color. What is asserted is what tmux's screen shows (capture-pane, with -e for
  * colours). Needs `npm run build` and tmux.
  */
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeUser, type TestUser } from '../helpers/client-harness';
 import { BIN, startRelayProcess, tempDir, waitFor, type RelayProcess } from '../helpers/relay-harness';
+import { tmuxDriver } from './tmux-driver';
 
 jest.setTimeout(90000);
 
 const SOCKET = `chatsecure-i11-${process.pid}`;
 const ROOT = path.join(__dirname, '..', '..');
 
-function tmux(...args: string[]): string {
-  return execFileSync('tmux', ['-L', SOCKET, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-}
-
-const capture = (session: string, escapes = false) =>
-  tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', session);
-
-async function waitForPane(
-  session: string,
-  pred: (s: string) => boolean,
-  what: string,
-  timeoutMs = 20000,
-): Promise<string> {
-  const start = Date.now();
-  for (;;) {
-    const s = capture(session);
-    if (pred(s)) return s;
-    if (Date.now() - start > timeoutMs) throw new Error(`${session} never showed ${what}:\n${s}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+const { tmux, capture, waitForPane } = tmuxDriver(SOCKET, 20000);
 
 const has = (t: string | RegExp) => (s: string) => (typeof t === 'string' ? s.includes(t) : t.test(s));
 
