@@ -183,6 +183,12 @@ function storageFailed(err: unknown, operation: string): ChatError {
   return new ChatError('storage_failed', `the ${WHAT} is unreachable (${kind})`, operation);
 }
 
+/** ARGV of REGISTER and REPLACE_IDENTITY: canon, name, signKey, dhKey, idcert, now, recovery ('' for none). */
+function userArgs(user: NewUser, now: number): (string | Buffer)[] {
+  const rec = user.recovery ? b(user.recovery) : '';
+  return [user.canon, user.name, b(user.signKey), b(user.dhKey), b(user.idcert), String(now), rec];
+}
+
 function checkPrekeyId(id: number): void {
   if (!Number.isInteger(id) || id < 0 || id > U32_MAX) {
     throw new ChatError('bad_message', 'a prekey id is an unsigned 32-bit integer', 'store.publishPrekeys');
@@ -393,21 +399,7 @@ export class RedisRelayStore implements RelayStore {
   register(user: NewUser, now: number): Promise<RegisterResult> {
     return this.guard('store.register', async () => {
       const k = this.keys(user.canon);
-      const r = arr(
-        await this.eval(
-          S.REGISTER,
-          [k.user, this.idents, this.names],
-          [
-            user.canon,
-            user.name,
-            b(user.signKey),
-            b(user.dhKey),
-            b(user.idcert),
-            String(now),
-            user.recovery ? b(user.recovery) : '',
-          ],
-        ),
-      );
+      const r = arr(await this.eval(S.REGISTER, [k.user, this.idents, this.names], userArgs(user, now)));
       const tag = str(r[0]);
       if (tag === 'held') {
         const same = constantTimeEqual(buf(r[1]), user.signKey) && constantTimeEqual(buf(r[2]), user.dhKey);
@@ -425,15 +417,7 @@ export class RedisRelayStore implements RelayStore {
         await this.eval(
           S.REPLACE_IDENTITY,
           [k.user, this.idents, k.spk, k.opkIds, k.opkFree, k.opkPub, ...k.queue],
-          [
-            user.canon,
-            user.name,
-            b(user.signKey),
-            b(user.dhKey),
-            b(user.idcert),
-            String(now),
-            user.recovery ? b(user.recovery) : '',
-          ],
+          userArgs(user, now),
         ),
       );
       if (r === 'ok' || r === 'unknown_user' || r === 'identity_taken') return r;
