@@ -70,6 +70,37 @@ export function storeContract(name: string, backend: StoreBackend): void {
       await backend.teardown();
     });
 
+    test('the registration lock: the recovery key is kept, replaced, and hands the name to a new identity', async () => {
+      const s = await store();
+      const eve = { ...identity('Eve'), recovery: randomBytes(32) };
+      expect(await s.register(eve, NOW)).toBe('ok');
+      expect(Buffer.from((await s.lookup('eve'))?.recovery ?? [])).toEqual(Buffer.from(eve.recovery));
+      const rotated = randomBytes(32);
+      await s.setRecovery('eve', rotated);
+      expect(Buffer.from((await s.lookup('eve'))?.recovery ?? [])).toEqual(Buffer.from(rotated));
+
+      await s.publishPrekeys('eve', spk(1), opks(1, 2));
+      await s.register(identity('Adam'), NOW);
+      expect(await s.enqueue(envelope('eve', 'Adam'))).toBe('ok');
+      const adam = (await s.lookup('adam'))!;
+      // Another name's identity cannot take Eve's name.
+      expect(await s.replaceIdentity({ ...adam, name: 'Eve', canon: 'eve' }, NOW + 1)).toBe('identity_taken');
+      expect(await s.replaceIdentity(identity('Nobody'), NOW + 1)).toBe('unknown_user');
+
+      const eve2 = identity('Eve');
+      expect(await s.replaceIdentity(eve2, NOW + 2)).toBe('ok');
+      const now = (await s.lookup('eve'))!;
+      expect(Buffer.from(now.signKey)).toEqual(Buffer.from(eve2.signKey));
+      expect(now.registeredAt).toBe(NOW + 2);
+      // Without a new recovery key in the request, the stored one is kept.
+      expect(Buffer.from(now.recovery ?? [])).toEqual(Buffer.from(rotated));
+      // The old identity's prekeys (used ids too) and queue are gone; its signKey is free again.
+      expect(await s.takeBundle('eve')).toBeUndefined();
+      expect(await s.countQueued('eve')).toBe(0);
+      expect(await s.publishPrekeys('eve', spk(2), opks(1))).toBe('ok');
+      expect(await s.register({ ...eve, name: 'Eva', canon: 'eva' }, NOW)).toBe('ok');
+    });
+
     test('everything survives close and reopen', async () => {
       const s = await store();
       const adam = identity('Adam');

@@ -67,7 +67,8 @@ return {'ok'}
  * KEYS: user, directory:idents, spk, opk:ids, opk:free, opk:pub, then the 7 queue keys.
  * ARGV: canon, name, signKey, dhKey, idcert, now, recovery ('' for none). The registration lock
  * (docs/protocol.md 7.1): the name's identity becomes the new one and the old identity's prekeys
- * (used ids included) and queue are dropped, in one step. The proof was checked by the relay.
+ * (used ids included) and queue are dropped, in one step; without a new recovery key the stored
+ * one is kept. The proof was checked by the relay.
  */
 export const REPLACE_IDENTITY = script(
   'replace_identity',
@@ -79,10 +80,12 @@ if holder and holder ~= ARGV[1] then return 'identity_taken' end
 if redis.call('HGET', KEYS[2], old) == ARGV[1] then redis.call('HDEL', KEYS[2], old) end
 for i = 3, #KEYS do redis.call('UNLINK', KEYS[i]) end
 local name = redis.call('HGET', KEYS[1], 'name')
+local rec = redis.call('HGET', KEYS[1], 'rec')
+if ARGV[7] ~= '' then rec = ARGV[7] end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'name', name, 'sign', ARGV[3], 'dh', ARGV[4], 'idcert', ARGV[5],
   'reg', ARGV[6], 'seen', ARGV[6])
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'rec', ARGV[7]) end
+if rec then redis.call('HSET', KEYS[1], 'rec', rec) end
 redis.call('HSET', KEYS[2], ARGV[3], ARGV[1])
 return 'ok'
 `,
