@@ -14,7 +14,7 @@ import { readFileIfExists } from '../paths';
 import { identityNeedsPassphrase, identityPath, loadOrCreateIdentity } from './identity-store';
 import { loadOrCreateRecoveryCode } from './recovery-store';
 import { KnownServers } from './known-servers';
-import { lockDataDir } from './lock';
+import { lockDataDir } from '../lock';
 import { openClientStore } from './sqlite-store';
 
 export const KNOWN_SERVERS_FILE = 'known_servers';

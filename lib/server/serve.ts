@@ -5,7 +5,7 @@
  */
 import type { ServeOptions } from '../cli';
 import { fingerprint } from '../crypto/primitives';
-import { lockDataDir } from '../client/lock';
+import { lockDataDir } from '../lock';
 import { closeLogger, createLogger, flushLogger } from '../log';
 import { ensurePrivateDir, logFile, resolveDataDir, serverDir } from '../paths';
 import { startMetrics, totalQueued } from './metrics';

@@ -2,14 +2,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isChatError } from '../../lib/errors';
+import { isChatError } from '../lib/errors';
 import {
   EMPTY_LOCK_GRACE_MS,
   isProcessAlive,
   lockDataDir,
   LOCK_FILE,
   type Lock,
-} from '../../lib/client/lock';
+} from '../lib/lock';
 
 let tmp: string;
 let dir: string;

@@ -11,8 +11,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ChatError } from '../errors';
-import { DATA_DIR_MODE, DATA_FILE_MODE, storageError } from '../sqlite-db';
+import { ChatError } from './errors';
+import { DATA_DIR_MODE, DATA_FILE_MODE, storageError } from './sqlite-db';
 
 export const LOCK_FILE = 'chatsecure.lock';
 /** A lock file still empty this long after its creation was left by a process that died in between. */
