@@ -58,6 +58,7 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
     },
   },
   metrics: { type: 'string', scope: 'relay', check: hostPort('metrics', 0) },
+  'relay-cert': { type: 'string', scope: 'relay' },
   user: {
     type: 'string',
     scope: 'client',
@@ -69,6 +70,14 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
   plain: { type: 'boolean', scope: 'client' },
   'accept-new-server': { type: 'boolean', scope: 'client' },
   'server-fingerprint': {
+    type: 'string',
+    scope: 'client',
+    check: (v: string) => {
+      if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(v))
+        throw new Error('must look like SHA256: followed by 43 base64 characters');
+    },
+  },
+  'trust-authority': {
     type: 'string',
     scope: 'client',
     check: (v: string) => {
