@@ -262,6 +262,18 @@ function createAuthority(file: string, io: AdminIo): void {
   );
 }
 
+function readError(file: string, err: unknown): ChatError {
+  if (isChatError(err)) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ELOOP')
+    return new ChatError(
+      'storage_failed',
+      `${file} is a symbolic link: refused for a secret`,
+      'admin.authority',
+    );
+  return new ChatError('storage_failed', `could not read ${file} (${code ?? 'error'})`, 'admin.authority');
+}
+
 /** Reads a file without following a symlink, refusing anything but a private regular file. */
 function readPrivateFile(file: string): Buffer {
   let fd: number | undefined;
@@ -281,15 +293,7 @@ function readPrivateFile(file: string): Buffer {
       throw new ChatError('corrupt_store', `${file} is too large to be an authority key`, 'admin.authority');
     return fs.readFileSync(fd);
   } catch (err) {
-    if (isChatError(err)) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ELOOP')
-      throw new ChatError(
-        'storage_failed',
-        `${file} is a symbolic link: refused for a secret`,
-        'admin.authority',
-      );
-    throw new ChatError('storage_failed', `could not read ${file} (${code ?? 'error'})`, 'admin.authority');
+    throw readError(file, err);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
@@ -369,8 +373,7 @@ function showAuthorityOrCert(file: string, io: AdminIo): void {
     head = Buffer.alloc(RELAY_CERT_FILE_TAG.length);
     head = head.subarray(0, fs.readSync(fd, head, 0, head.length, 0));
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ChatError('storage_failed', `could not read ${file} (${code ?? 'error'})`, 'admin.authority');
+    throw readError(file, err);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
