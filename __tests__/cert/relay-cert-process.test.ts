@@ -179,9 +179,14 @@ describe('relays with certificates', () => {
     const ks = fs.readFileSync(path.join(eve.dir, 'known_servers'), 'utf8');
     expect(ks).toBe(`@cert-authority 127.0.0.1:* ${authorityFp}\n`);
     expect(registered(b.dataDir)).toMatch(/^Eve /m);
+    // A stale pin from before the relay had a certificate (another key): the authority decides.
     const bob = await user(r1.port, 'Bob', { trustAuthorities: [authorityFp] });
+    const stale = `127.0.0.1:${r1.port} ${r2.fingerprint}\n`;
+    fs.writeFileSync(path.join(bob.dir, 'known_servers'), stale);
     bob.client.start();
     await bob.online();
+    expect(bob.client.serverFingerprint).toBe(r1.fingerprint);
+    expect(fs.readFileSync(path.join(bob.dir, 'known_servers'), 'utf8')).toBe(stale);
   }, 90_000);
 
   it('refuses an uncertified relay, or one another authority signed, before sending anything', async () => {
