@@ -2,6 +2,8 @@
  * Relay certificates (docs/protocol.md section 6.1): the format, the signature and the checks a
  * client makes before Noise message 3, and the strict parser at the edge (lib/net).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import fc from 'fast-check';
 import {
   authorityFingerprint,
@@ -15,7 +17,14 @@ import {
   signRelayCert,
   verifyRelayCert,
 } from '../../lib/crypto/relay-cert';
-import { ed25519KeyPair, sha256, toBase64, utf8, x25519KeyPair } from '../../lib/crypto/primitives';
+import {
+  ed25519KeyPair,
+  fromBase64,
+  sha256,
+  toBase64,
+  utf8,
+  x25519KeyPair,
+} from '../../lib/crypto/primitives';
 import { parseServerInfo, serializeServerInfo } from '../../lib/net/handshake-payloads';
 import { codeOf } from '../helpers/error-code';
 
@@ -111,6 +120,34 @@ describe('signing and verifying', () => {
     expect(codeOf(() => certFor(relay.publicKey, 0))).toBe('bad_args');
     expect(codeOf(() => certFor(relay.publicKey, 3651))).toBe('bad_args');
     expect(codeOf(() => certFor(new Uint8Array(32)))).toBe('bad_key');
+  });
+});
+
+describe('the test vector of docs/protocol.md 6.1', () => {
+  it('is reproduced byte for byte, and verifies inside its window', () => {
+    const ca = ed25519KeyPair(new Uint8Array(32).fill(1));
+    const rk = x25519KeyPair(new Uint8Array(32).fill(2));
+    const doc = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'protocol.md'), 'utf8');
+    const block = /so the certificate is, in base64:\n\n```\n([A-Za-z0-9+/=\n]+)```/.exec(doc);
+    const documented = (block?.[1] ?? '').replace(/\n/g, '');
+    expect(documented).toHaveLength(204);
+    const cert = signRelayCert(ca.secretKey, {
+      relayKey: rk.publicKey,
+      relayId: 'relay-1',
+      notBefore: 1767225600,
+      notAfter: 1775001600,
+    });
+    expect(toBase64(cert.bytes)).toBe(documented);
+    expect(doc).toContain(authorityFingerprint(ca.publicKey));
+    const opts = { trusted: [sha256(ca.publicKey)], relayKey: rk.publicKey };
+    expect(
+      codeOf(() =>
+        verifyRelayCert(decodeRelayCert(fromBase64(documented)), { ...opts, nowMs: Date.UTC(2026, 1, 1) }),
+      ),
+    ).toBeUndefined();
+    expect(codeOf(() => verifyRelayCert(cert, { ...opts, nowMs: Date.UTC(2026, 3, 1) }))).toBe(
+      'server_cert_expired',
+    );
   });
 });
 
