@@ -172,7 +172,7 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
         '  chatsecure --user NAME [--server H:P]        open the client\n' +
         '  chatsecure fingerprint [--serve | --user N]  print a key fingerprint\n' +
         '  chatsecure logs [FILE]                       read log files back, pretty\n' +
-        "  chatsecure admin users|user|free-name|fingerprint   work on the relay's data dir\n" +
+        '  chatsecure admin users|user|free-name|fingerprint|relay-key|authority   operator commands\n' +
         '  chatsecure config --print                    the effective settings and their sources\n' +
         '  chatsecure completion [bash|zsh]             a shell completion script',
     )
@@ -287,9 +287,23 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
             command = (s) => ({ kind: 'admin', opts: { ...s.common(), action: { kind: 'fingerprint' } } });
           },
         )
+        .command(
+          'relay-key',
+          "the relay's public key in base64, for `admin authority sign --relay-key`",
+          (z) => z,
+          () => {
+            command = (s) => ({ kind: 'admin', opts: { ...s.common(), action: { kind: 'relay-key' } } });
+          },
+        )
+        .command('authority', 'an offline relay authority: one identity for several relays', (z) =>
+          authorityCommands(z, (action) => {
+            command = (s) => ({ kind: 'admin', opts: { ...s.common(), action } });
+          }),
+        )
         .demandCommand(
           1,
-          'say which: admin users, admin user NAME, admin free-name NAME or admin fingerprint',
+          'say which: admin users, admin user NAME, admin free-name NAME, admin fingerprint, ' +
+            'admin relay-key or admin authority create|sign|show',
         ),
     )
     .command(
@@ -308,6 +322,10 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
     .option('metrics', {
       type: 'string',
       describe: 'relay: serve Prometheus metrics and /healthz on HOST:PORT (off by default)',
+    })
+    .option('relay-cert', {
+      type: 'string',
+      describe: 'relay: send this certificate from a relay authority (chatsecure admin authority sign)',
     })
     .option('user', { type: 'string', describe: 'client: your user name (1-32 of A-Z a-z 0-9 _ . -)' })
     .option('server', {
@@ -333,6 +351,10 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
     .option('server-fingerprint', {
       type: 'string',
       describe: "client: the relay's expected SHA256:... fingerprint",
+    })
+    .option('trust-authority', {
+      type: 'string',
+      describe: 'client: accept a relay certified by this SHA256:... relay authority (repeatable)',
     })
     .option('passphrase-file', { type: 'string', describe: 'client: file holding the identity passphrase' })
     .option('read-receipts', {
@@ -428,6 +450,7 @@ function serveOptions(s: Settings, config: ConfigFile): ServeOptions {
       throw new ChatError('bad_args', '--port must be a whole number from 0 to 65535');
   });
   const metrics = s.get<string | undefined>('metrics');
+  const relayCert = s.get<string | undefined>('relay-cert');
   return {
     ...s.common(),
     host: s.get<string>('host'),
@@ -436,6 +459,7 @@ function serveOptions(s: Settings, config: ConfigFile): ServeOptions {
       ? { metrics: s.check('metrics', () => parseHostPort(metrics, '--metrics', null, 0)) }
       : {}),
     ...(Object.keys(config.limits).length > 0 ? { limits: config.limits } : {}),
+    ...(relayCert !== undefined ? { relayCert } : {}),
   };
 }
 
@@ -453,6 +477,9 @@ function userOptions(
       '--server-fingerprint must look like SHA256: followed by 43 base64 characters',
     );
   }
+  const trustAuthority = s.check('trust-authority', () =>
+    trustAuthorities(s.get<string | string[] | undefined>('trust-authority'), fp),
+  );
   const json = Boolean(s.get('json'));
   const plain = Boolean(s.get('plain')) || json;
   const common = s.common();
@@ -470,6 +497,7 @@ function userOptions(
     json,
     acceptNewServer: Boolean(s.get('accept-new-server')),
     serverFingerprint: fp,
+    ...(trustAuthority.length > 0 ? { trustAuthority } : {}),
     passphraseFile: s.get<string | undefined>('passphrase-file'),
     readReceipts: Boolean(s.get('read-receipts')),
     bell: Boolean(s.get('bell')),
@@ -482,6 +510,68 @@ function userOptions(
       ? { forgetServer: formatHostPort(parseHostPort(forgetServer, '--forget-server')) }
       : {}),
   };
+}
+
+const FINGERPRINT_SHAPE = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/** `--trust-authority`, given once or more (docs/protocol.md 6.1); not with `--server-fingerprint`. */
+function trustAuthorities(v: string | string[] | undefined, serverFingerprint: string | undefined): string[] {
+  const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
+  for (const fp of list) {
+    if (!FINGERPRINT_SHAPE.test(fp))
+      throw new ChatError(
+        'bad_args',
+        '--trust-authority must look like SHA256: followed by 43 base64 characters',
+      );
+  }
+  if (list.length > 0 && serverFingerprint !== undefined)
+    throw new ChatError(
+      'bad_args',
+      'choose one: --trust-authority (a certified relay) or --server-fingerprint (one pinned key)',
+    );
+  return list;
+}
+
+/** `admin authority create FILE`, `sign FILE --relay-key B64 --relay-id ID [--days N] [--out F]`, `show FILE`. */
+function authorityCommands(y: Argv, done: (action: AdminAction) => void): Argv {
+  return y
+    .command(
+      'create <file>',
+      'create a relay-authority key in FILE (mode 0600; never overwrites)',
+      (z) => z.positional('file', { type: 'string', demandOption: true }),
+      (a) => done({ kind: 'authority-create', file: a.file }),
+    )
+    .command(
+      'sign <file>',
+      "sign a relay's public key with the authority key in FILE",
+      (z) =>
+        z
+          .positional('file', { type: 'string', demandOption: true })
+          .option('relay-key', {
+            type: 'string',
+            demandOption: true,
+            describe: "the relay's public key in base64 (chatsecure admin relay-key)",
+          })
+          .option('relay-id', { type: 'string', demandOption: true, describe: 'a name for this relay' })
+          .option('days', { type: 'number', default: 90, describe: 'valid for this many days (1-3650)' })
+          .option('out', { type: 'string', describe: 'write the certificate here (default: stdout)' }),
+      (a) =>
+        done({
+          kind: 'authority-sign',
+          file: a.file,
+          relayKey: a['relay-key'],
+          relayId: a['relay-id'],
+          days: a.days,
+          ...(a.out !== undefined ? { out: a.out } : {}),
+        }),
+    )
+    .command(
+      'show <file>',
+      "an authority key's fingerprint, or a certificate's fields",
+      (z) => z.positional('file', { type: 'string', demandOption: true }),
+      (a) => done({ kind: 'authority-show', file: a.file }),
+    )
+    .demandCommand(1, 'say which: admin authority create FILE, sign FILE or show FILE');
 }
 
 /** Defaults that yargs does not know (no `default:`), shown by `config --print`. */

@@ -43,6 +43,11 @@ function hostPort(what: string, minPort = 1) {
   };
 }
 
+function fingerprintShape(v: string): void {
+  if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(v))
+    throw new Error('must look like SHA256: followed by 43 base64 characters');
+}
+
 /** Every key the file may hold, by its long option name. */
 export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
   'data-dir': { type: 'string', scope: 'both' },
@@ -58,6 +63,7 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
     },
   },
   metrics: { type: 'string', scope: 'relay', check: hostPort('metrics', 0) },
+  'relay-cert': { type: 'string', scope: 'relay' },
   user: {
     type: 'string',
     scope: 'client',
@@ -68,14 +74,9 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
   server: { type: 'string', scope: 'client', check: hostPort('server') },
   plain: { type: 'boolean', scope: 'client' },
   'accept-new-server': { type: 'boolean', scope: 'client' },
-  'server-fingerprint': {
-    type: 'string',
-    scope: 'client',
-    check: (v: string) => {
-      if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(v))
-        throw new Error('must look like SHA256: followed by 43 base64 characters');
-    },
-  },
+  'server-fingerprint': { type: 'string', scope: 'client', check: fingerprintShape },
+  /** A relay authority's fingerprint (docs/protocol.md 6.1). */
+  'trust-authority': { type: 'string', scope: 'client', check: fingerprintShape },
   'passphrase-file': { type: 'string', scope: 'client' },
   'read-receipts': { type: 'boolean', scope: 'client' },
   bell: { type: 'boolean', scope: 'client' },

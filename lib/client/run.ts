@@ -108,6 +108,7 @@ export async function runClient(opts: UserOptions): Promise<void> {
       logFile: file,
       acceptNewServer: opts.acceptNewServer,
       serverFingerprint: opts.serverFingerprint,
+      trustAuthorities: opts.trustAuthority,
       readReceipts: opts.readReceipts,
       recoveryCode: recovery.code,
       recoveryCodeNew: recovery.created && !opts.recover,

@@ -19,6 +19,8 @@ export interface ServeOptions extends CommonOptions {
   metrics?: { host: string; port: number };
   /** The config file's `[limits]` table (docs/protocol.md section 9); defaults where absent. */
   limits?: Partial<RelayLimits>;
+  /** `--relay-cert FILE`: the relay's certificate from a relay authority (docs/protocol.md 6.1). */
+  relayCert?: string;
 }
 
 export type Theme = 'dark' | 'light';
@@ -31,6 +33,8 @@ export interface UserOptions extends CommonOptions {
   json: boolean;
   acceptNewServer: boolean;
   serverFingerprint?: string;
+  /** `--trust-authority SHA256:...`: trust relays certified by this authority (docs/protocol.md 6.1). */
+  trustAuthority?: string[];
   passphraseFile?: string;
   readReceipts: boolean;
   bell: boolean;

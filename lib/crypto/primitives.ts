@@ -270,7 +270,8 @@ export function ed25519KeyPair(seed?: Bytes): KeyPair {
 }
 
 /** The signature contexts of PROTOCOL.md section 2. */
-export type SignatureContext = 'chatsecure-idcert-v1' | 'chatsecure-spk-v1' | 'chatsecure-recover-v1';
+export type SignatureContext =
+  'chatsecure-idcert-v1' | 'chatsecure-spk-v1' | 'chatsecure-recover-v1' | 'chatsecure-relaycert-v1';
 
 function contextMessage(context: SignatureContext, data: Bytes): Bytes {
   return concatBytes(utf8(context), new Uint8Array([0]), data);

@@ -4,6 +4,7 @@
  */
 import * as path from 'node:path';
 import {
+  fingerprint,
   fromBase64,
   type KeyPair,
   toBase64,
@@ -11,7 +12,8 @@ import {
   x25519PublicKey,
   constantTimeEqual,
 } from '../crypto/primitives';
-import { ChatError } from '../errors';
+import { certValidity, parseRelayCertFile, type RelayCertificate } from '../crypto/relay-cert';
+import { ChatError, isChatError } from '../errors';
 import { readFileIfExists, writeSecretFile } from '../paths';
 
 export const RELAY_KEY_FILE = 'relay.key';
@@ -49,4 +51,51 @@ export function loadOrCreateRelayKey(serverDir: string): { key: KeyPair; created
   });
   writeSecretFile(relayKeyPath(serverDir), body + '\n');
   return { key, created: true };
+}
+
+/** A certificate file larger than this is not one (the largest certificate takes 306 bytes). */
+const MAX_CERT_FILE_BYTES = 4096;
+
+/**
+ * `--relay-cert FILE` (docs/protocol.md section 6.1): the relay's certificate, checked at start
+ * so a relay never serves a certificate that no client would accept: it must be well formed,
+ * certify this relay's own key, and be valid now. The signature is the clients' check (the relay
+ * does not need to know the authority). Every failure is `server_cert_invalid` or
+ * `server_cert_expired` with a sentence naming the file.
+ */
+export function loadRelayCert(file: string, key: KeyPair, nowMs: number): RelayCertificate {
+  const raw = readFileIfExists(file);
+  if (!raw)
+    throw new ChatError('server_cert_invalid', `the relay certificate ${file} does not exist`, 'relayCert');
+  let cert: RelayCertificate;
+  try {
+    if (raw.length > MAX_CERT_FILE_BYTES) throw new ChatError('server_cert_invalid', 'the file is too large');
+    cert = parseRelayCertFile(raw.toString('utf8'));
+  } catch (err) {
+    const why = isChatError(err) ? err.message : 'unreadable';
+    throw new ChatError('server_cert_invalid', `${file} is not a relay certificate: ${why}`, 'relayCert');
+  }
+  if (!constantTimeEqual(cert.relayKey, key.publicKey)) {
+    throw new ChatError(
+      'server_cert_invalid',
+      `${file} certifies the key ${fingerprint(cert.relayKey)}, but this relay's key is ` +
+        `${fingerprint(key.publicKey)}: sign this relay's key (chatsecure admin relay-key prints it)`,
+      'relayCert',
+    );
+  }
+  const now = Math.floor(nowMs / 1000);
+  const { from, until } = certValidity(cert);
+  if (now >= cert.notAfter)
+    throw new ChatError(
+      'server_cert_expired',
+      `the relay certificate ${file} expired at ${until}`,
+      'relayCert',
+    );
+  if (now < cert.notBefore)
+    throw new ChatError(
+      'server_cert_expired',
+      `the relay certificate ${file} is not valid before ${from}`,
+      'relayCert',
+    );
+  return cert;
 }

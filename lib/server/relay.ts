@@ -12,6 +12,7 @@
 import * as net from 'node:net';
 import type { Logger } from 'pino';
 import { type KeyPair, toHex } from '../crypto/primitives';
+import type { RelayCertificate } from '../crypto/relay-cert';
 import { type ChatError, isChatError, isWireErrorCode, type WireErrorCode } from '../errors';
 import {
   type ClientMessage,
@@ -50,6 +51,8 @@ export interface RelayOptions {
   readonly name?: string;
   /** Optional counters (metrics). */
   readonly observer?: RelayObserver;
+  /** The relay's certificate (docs/protocol.md 6.1), sent in every handshake's message 2. */
+  readonly cert?: RelayCertificate;
 }
 
 export class Relay {
@@ -179,6 +182,7 @@ export class Relay {
         server: this.opts.name ?? 'chatsecure-relay',
         version: RELAY_VERSION,
         limits: wireLimits(limits),
+        ...(this.opts.cert ? { cert: this.opts.cert } : {}),
       },
       suites: SUPPORTED_SUITES,
       parse: parseClientMessage,

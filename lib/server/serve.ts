@@ -10,8 +10,9 @@ import { closeLogger, createLogger, flushLogger } from '../log';
 import { ensurePrivateDir, logFile, resolveDataDir, serverDir } from '../paths';
 import { startMetrics, totalQueued } from './metrics';
 import { Relay } from './relay';
-import { loadOrCreateRelayKey } from './relay-key';
+import { loadOrCreateRelayKey, loadRelayCert } from './relay-key';
 import { openRelayStore } from './sqlite-store';
+import { certSummary } from '../crypto/relay-cert';
 
 export async function serve(opts: ServeOptions): Promise<void> {
   const dataDir = resolveDataDir(opts.dataDir);
@@ -30,6 +31,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
     const { key, created } = loadOrCreateRelayKey(dir);
     const fp = fingerprint(key.publicKey);
     if (created) logger.info({ fingerprint: fp }, 'created a new relay key');
+    // Docs/protocol.md 6.1: a certificate for this key, checked now, sent in every handshake.
+    const cert = opts.relayCert === undefined ? undefined : loadRelayCert(opts.relayCert, key, Date.now());
     const rawStore = openRelayStore(dir);
     const metrics =
       opts.metrics &&
@@ -47,6 +50,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       logger,
       limits: opts.limits,
       observer: metrics?.observer,
+      cert,
     }).catch(async (err: unknown) => {
       await metrics?.stop();
       throw err;
@@ -55,6 +59,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     process.stdout.write(
       `ChatSecure relay listening on ${host.includes(':') ? `[${host}]` : host}:${port}\n` +
         `Relay key fingerprint: ${fp}\n` +
+        (cert ? `Relay certificate: ${certSummary(cert)}\n` : '') +
         `Data: ${dir}\n` +
         (metrics ? `Metrics on http://${metrics.address.host}:${metrics.address.port}/metrics\n` : ''),
     );
