@@ -5,7 +5,7 @@
  */
 import { ChatError } from '../errors';
 import { constantTimeEqual, fingerprint, sha256 } from '../crypto/primitives';
-import { readFileIfExists, writeSecretFile } from '../paths';
+import { readSecretFile, writeSecretFile } from '../secret-file';
 
 /** `SHA256:` + unpadded base64 of a 32-byte SHA-256 (PROTOCOL.md section 3): 43 characters. */
 const FINGERPRINT_PATTERN = /^SHA256:([A-Za-z0-9+/]{43})$/;
@@ -116,7 +116,7 @@ export class KnownServers {
   }
 
   private read(): string {
-    return readFileIfExists(this.file)?.toString('utf8') ?? '';
+    return readSecretFile(this.file)?.toString('utf8') ?? '';
   }
 
   /** Every entry; a malformed line is `corrupt_store` (reported, never skipped: it may be a pin). */

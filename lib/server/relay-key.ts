@@ -12,7 +12,7 @@ import {
   constantTimeEqual,
 } from '../crypto/primitives';
 import { ChatError } from '../errors';
-import { readFileIfExists, writeSecretFile } from '../paths';
+import { readSecretFile, writeSecretFile } from '../secret-file';
 
 export const RELAY_KEY_FILE = 'relay.key';
 
@@ -23,7 +23,7 @@ export function relayKeyPath(serverDir: string): string {
 /** Loads the relay key; undefined when there is none yet. A damaged file is an error, never replaced. */
 export function loadRelayKey(serverDir: string): KeyPair | undefined {
   const file = relayKeyPath(serverDir);
-  const raw = readFileIfExists(file);
+  const raw = readSecretFile(file);
   if (!raw) return undefined;
   try {
     const v = JSON.parse(raw.toString('utf8')) as { v?: unknown; secretKey?: unknown; publicKey?: unknown };
