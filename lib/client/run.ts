@@ -84,18 +84,22 @@ async function unlockAtPrompt(user: string, dir: string, typedCode: string | und
   }
 }
 
-function readPassphrase(opts: UserOptions): string | undefined {
-  if (opts.passphraseFile) {
+/** The passphrase from `file` (its first line), else `$CHATSECURE_PASSPHRASE`, else undefined. */
+export function readPassphrase(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (file) {
     try {
-      return fs.readFileSync(opts.passphraseFile, 'utf8').replace(/\r?\n$/, '');
+      return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
       throw new ChatError(
         'bad_args',
-        `cannot read the passphrase file ${opts.passphraseFile} (${(err as NodeJS.ErrnoException).code})`,
+        `cannot read the passphrase file ${file} (${(err as NodeJS.ErrnoException).code})`,
       );
     }
   }
-  return process.env.CHATSECURE_PASSPHRASE || undefined;
+  return env.CHATSECURE_PASSPHRASE || undefined;
 }
 
 /** `--recover`: the code from a prompt on a terminal, else the first line of stdin (for scripts). */
@@ -132,7 +136,7 @@ export async function runClient(opts: UserOptions): Promise<void> {
   let store: ReturnType<typeof openClientStore> | undefined;
   let client: Client | undefined;
   try {
-    const given = readPassphrase(opts);
+    const given = readPassphrase(opts.passphraseFile);
     const ask = given === undefined && needsPassphrase(dir);
     if (ask && !interactive) {
       throw new ChatError(

@@ -11,10 +11,13 @@ import {
   x25519PublicKey,
   constantTimeEqual,
 } from '../crypto/primitives';
+import { dbKeyExists, loadOrCreateDbKey } from '../db-key';
 import { ChatError } from '../errors';
 import { readSecretFile, writeSecretFile } from '../secret-file';
 
 export const RELAY_KEY_FILE = 'relay.key';
+/** The key of relay.db under `--encrypt-store` (lib/db-key.ts, never sealed: the relay runs unattended). */
+export const RELAY_STORE_KEY_FILE = 'relay.db.key';
 
 export function relayKeyPath(serverDir: string): string {
   return path.join(serverDir, RELAY_KEY_FILE);
@@ -49,4 +52,18 @@ export function loadOrCreateRelayKey(serverDir: string): { key: KeyPair; created
   });
   writeSecretFile(relayKeyPath(serverDir), body + '\n');
   return { key, created: true };
+}
+
+/**
+ * The key of relay.db: made (0600, beside relay.key) when `--encrypt-store` is given, and used
+ * whenever the file exists, so a store once encrypted stays encrypted without the option.
+ * Undefined for a plain store.
+ */
+export function relayStoreKey(
+  serverDir: string,
+  encryptStore: boolean,
+): { key: Uint8Array; created: boolean } | undefined {
+  const file = path.join(serverDir, RELAY_STORE_KEY_FILE);
+  if (!encryptStore && !dbKeyExists(file)) return undefined;
+  return loadOrCreateDbKey(file);
 }

@@ -10,7 +10,7 @@ import { closeLogger, createLogger, flushLogger } from '../log';
 import { ensurePrivateDir, logFile, resolveDataDir, serverDir } from '../paths';
 import { startMetrics, totalQueued } from './metrics';
 import { Relay } from './relay';
-import { loadOrCreateRelayKey } from './relay-key';
+import { loadOrCreateRelayKey, relayStoreKey } from './relay-key';
 import { openRelayStore } from './sqlite-store';
 
 export async function serve(opts: ServeOptions): Promise<void> {
@@ -30,7 +30,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
     const { key, created } = loadOrCreateRelayKey(dir);
     const fp = fingerprint(key.publicKey);
     if (created) logger.info({ fingerprint: fp }, 'created a new relay key');
-    const rawStore = openRelayStore(dir);
+    const storeKey = relayStoreKey(dir, opts.encryptStore === true);
+    if (storeKey?.created) logger.info('created the relay store key; relay.db is now encrypted');
+    const rawStore = openRelayStore(dir, { key: storeKey?.key });
     const metrics =
       opts.metrics &&
       (await startMetrics({
