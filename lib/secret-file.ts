@@ -14,10 +14,11 @@ import * as fs from 'node:fs';
 import { ChatError, isChatError } from './errors';
 import { SECRET_FILE_MODE, writeSecretFile as writeAtomically } from './paths';
 
-function refused(file: string, what: string): ChatError {
+function refused(file: string, what: string, label?: string): ChatError {
+  const subject = label === undefined ? file : `the ${label} at ${file}`;
   return new ChatError(
     'storage_failed',
-    `${file} is ${what}, not a regular file; a file that holds secrets is never followed: remove it or move it aside`,
+    `${subject} is ${what}, not a regular file; a file that holds secrets is never followed: remove it or move it aside`,
     'secret-file',
   );
 }
@@ -29,9 +30,9 @@ function failed(file: string, verb: string, err: unknown): ChatError {
 
 /**
  * What stands at `file`, by `lstat`: `missing`, or `file` for a regular file. A symbolic link, a
- * folder or a device is refused with `storage_failed`.
+ * folder or a device is refused with `storage_failed` (the sentence names `label`, when given).
  */
-export function checkSecretPath(file: string): 'missing' | 'file' {
+export function checkSecretPath(file: string, label?: string): 'missing' | 'file' {
   let st: fs.Stats;
   try {
     st = fs.lstatSync(file);
@@ -39,8 +40,8 @@ export function checkSecretPath(file: string): 'missing' | 'file' {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
     throw failed(file, 'inspect', err);
   }
-  if (st.isSymbolicLink()) throw refused(file, 'a symbolic link');
-  if (!st.isFile()) throw refused(file, st.isDirectory() ? 'a folder' : 'a special file');
+  if (st.isSymbolicLink()) throw refused(file, 'a symbolic link', label);
+  if (!st.isFile()) throw refused(file, st.isDirectory() ? 'a folder' : 'a special file', label);
   return 'file';
 }
 

@@ -50,9 +50,9 @@ export interface SqliteOpenOptions {
   readonly key?: Uint8Array;
 }
 
-function refuseLinks(file: string): void {
-  checkSecretPath(file);
-  for (const s of SIDE_FILES) checkSecretPath(file + s);
+function refuseLinks(file: string, what: string): void {
+  checkSecretPath(file, what);
+  for (const s of SIDE_FILES) checkSecretPath(file + s, what);
 }
 
 const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
@@ -173,7 +173,7 @@ export function openSqliteFile(
   const key = opts.key;
   return guarded(spec.what, file, 'store.open', () => {
     fs.mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
-    refuseLinks(file);
+    refuseLinks(file, spec.what);
     if (key !== undefined) finishMigration(file, key);
     if (checkSecretPath(file) === 'file') {
       tightenSecretFile(file);
