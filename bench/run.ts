@@ -7,6 +7,7 @@
  *   npm run bench -- --quick         a short run (under a minute)
  *   npm run bench -- --e2e ratchet   load clients use the Double Ratchet instead of one AEAD seal
  *   npm run bench -- --profile       the relay writes a V8 CPU profile into bench/results/
+ *   npm run bench -- --only storage  just the client store, plain and encrypted (bench/storage.ts)
  *
  * Topology: this process forks one relay process (bench/relay-process.ts) and two load workers
  * (bench/load-worker.ts), all on loopback. Nothing here shares a process with the relay.
@@ -19,6 +20,7 @@ import { measureClient } from './client-latency';
 import { cryptoRates, type CryptoRow } from './crypto-rates';
 import type { E2eMode, RelayCommand, RelayReport, WorkerCommand, WorkerReport } from './ipc';
 import { fmt, percentile, table } from './stats';
+import { storageBench, type StorageResult } from './storage';
 
 const WORKERS = 2;
 /** Every answer from a child must come within this; a hung phase fails the run, never hangs it. */
@@ -29,7 +31,7 @@ interface Options {
   readonly quick: boolean;
   readonly e2e: E2eMode;
   readonly profile: boolean;
-  /** `--only crypto,throughput,handshakes,idle,client`: run just those parts (all by default). */
+  /** `--only crypto,throughput,handshakes,idle,client,storage`: run just those parts (all by default). */
   readonly only: ReadonlySet<string> | undefined;
 }
 
@@ -389,6 +391,16 @@ async function main(): Promise<void> {
     crypto = cryptoRates(p.cryptoMs);
   }
 
+  let storage: StorageResult | undefined;
+  if (want('storage')) {
+    log('client store: plain and encrypted');
+    storage = storageBench(opts.quick);
+  }
+  if (opts.only?.has('storage') && opts.only.size === 1) {
+    process.stdout.write(storageTable(storage!) + '\n');
+    return;
+  }
+
   if (opts.only?.has('ui')) {
     // `--only ui`: keystroke → screen updated with 100 conversations, 10,000 messages (issue 11).
     const { uiKeystroke } = await import('./ui-keystroke.js');
@@ -448,6 +460,7 @@ async function main(): Promise<void> {
 
   const result = {
     client,
+    storage,
     started: started.toISOString(),
     mode: opts.quick ? 'quick' : 'default',
     e2e: opts.e2e,
@@ -555,8 +568,25 @@ async function main(): Promise<void> {
       '',
     );
   }
+  if (storage) out.push(storageTable(storage), '');
   out.push(`results: ${path.relative(process.cwd(), file)}`);
   process.stdout.write(out.join('\n') + '\n');
+}
+
+function storageTable(s: StorageResult): string {
+  return (
+    table([
+      ['client store', 'store p50 ms', 'store p99 ms', `load ${s.loadMessages} ms`],
+      ...s.rows.map((r) => [
+        r.encrypted ? 'encrypted' : 'plain',
+        fmt(r.storeP50Ms, 2),
+        fmt(r.storeP99Ms, 2),
+        fmt(r.loadMs, 1),
+      ]),
+    ]) +
+    `\nencryption costs ${fmt(s.storeOverheadPct, 1)} % per single-message transaction (${s.transactions} each), ` +
+    `${fmt(s.loadOverheadPct, 1)} % on load`
+  );
 }
 
 main().catch((err: unknown) => {

@@ -13,7 +13,7 @@ import type { AdminAction } from './commands/admin';
 import type { ConfigEntry, ConfigReport } from './commands/config';
 import type { FingerprintOptions } from './commands/fingerprint';
 import type { LogsOptions } from './commands/logs';
-import type { CommonOptions, ServeOptions, Theme, UserOptions } from './commands/options';
+import type { CommonOptions, PassphraseOptions, ServeOptions, Theme, UserOptions } from './commands/options';
 import { THEMES } from './commands/options';
 import { CONFIG_KEYS, type ConfigFile, type ConfigScope, LIMIT_KEYS, LOG_LEVELS, loadConfig } from './config';
 import { ChatError, isChatError } from './errors';
@@ -35,6 +35,7 @@ export type Command =
   | { kind: 'user'; opts: UserOptions }
   | { kind: 'fingerprint'; opts: FingerprintOptions }
   | { kind: 'logs'; opts: LogsOptions }
+  | { kind: 'passphrase'; opts: PassphraseOptions }
   | { kind: 'admin'; opts: CommonOptions & { action: AdminAction } }
   | { kind: 'config'; opts: ConfigReport };
 
@@ -174,6 +175,7 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
         '  chatsecure logs [FILE]                       read log files back, pretty\n' +
         '  chatsecure admin users|user|free-name|fingerprint|relay-key|authority   operator commands\n' +
         '  chatsecure config --print                    the effective settings and their sources\n' +
+        '  chatsecure passphrase --user NAME [--remove] set, change or remove a passphrase\n' +
         '  chatsecure completion [bash|zsh]             a shell completion script',
     )
     .command(
@@ -190,6 +192,33 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
           throw new ChatError('bad_args', 'choose one: --serve or --user NAME');
         const serve = a.user === undefined;
         command = (s) => ({ kind: 'fingerprint', opts: { ...s.common(), serve, user: a.user } });
+      },
+    )
+    .command(
+      'passphrase',
+      "set, change or remove the passphrase of a user's identity and database key (--user NAME)",
+      (y) =>
+        y
+          .option('user', { type: 'string', demandOption: true, describe: 'whose passphrase' })
+          .option('new-passphrase-file', {
+            type: 'string',
+            describe: 'file holding the new passphrase (default: asked twice at the terminal)',
+          })
+          .option('remove', { type: 'boolean', default: false, describe: 'remove the passphrase' }),
+      (a) => {
+        if (!isValidName(a.user)) throw new ChatError('bad_name', `"${a.user}" is not a valid name`);
+        if (a.remove && a['new-passphrase-file'] !== undefined)
+          throw new ChatError('bad_args', 'choose one: --remove or --new-passphrase-file');
+        command = (s) => ({
+          kind: 'passphrase',
+          opts: {
+            ...s.common(),
+            user: a.user,
+            passphraseFile: s.get<string | undefined>('passphrase-file'),
+            newPassphraseFile: a['new-passphrase-file'],
+            remove: a.remove,
+          },
+        });
       },
     )
     .command(
@@ -327,6 +356,12 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
       type: 'string',
       describe: 'relay: send this certificate from a relay authority (chatsecure admin authority sign)',
     })
+    .option('encrypt-store', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'relay: encrypt relay.db with a key kept in relay.db.key (0600) beside relay.key (off by default)',
+    })
     .option('user', { type: 'string', describe: 'client: your user name (1-32 of A-Z a-z 0-9 _ . -)' })
     .option('server', {
       type: 'string',
@@ -356,7 +391,10 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
       type: 'string',
       describe: 'client: accept a relay certified by this SHA256:... relay authority (repeatable)',
     })
-    .option('passphrase-file', { type: 'string', describe: 'client: file holding the identity passphrase' })
+    .option('passphrase-file', {
+      type: 'string',
+      describe: 'client: file holding the passphrase (safer than $CHATSECURE_PASSPHRASE)',
+    })
     .option('read-receipts', {
       type: 'boolean',
       default: true,
@@ -455,6 +493,7 @@ function serveOptions(s: Settings, config: ConfigFile): ServeOptions {
     ...s.common(),
     host: s.get<string>('host'),
     port,
+    ...(s.get<boolean>('encrypt-store') === true ? { encryptStore: true } : {}),
     ...(metrics !== undefined
       ? { metrics: s.check('metrics', () => parseHostPort(metrics, '--metrics', null, 0)) }
       : {}),
@@ -661,6 +700,9 @@ export async function main(args: string[]): Promise<void> {
         break;
       case 'logs':
         await (await import('./commands/logs.js')).runLogs(cmd.opts);
+        break;
+      case 'passphrase':
+        await (await import('./commands/passphrase.js')).runPassphrase(cmd.opts);
         break;
       case 'admin':
         await (await import('./commands/admin.js')).runAdmin(cmd.opts);

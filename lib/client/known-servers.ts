@@ -10,7 +10,7 @@
 import { ChatError } from '../errors';
 import { constantTimeEqual, fingerprint, sha256 } from '../crypto/primitives';
 import { type RelayCertificate, verifyRelayCert } from '../crypto/relay-cert';
-import { readFileIfExists, writeSecretFile } from '../paths';
+import { readSecretFile, writeSecretFile } from '../secret-file';
 
 /** `SHA256:` + unpadded base64 of a 32-byte SHA-256 (PROTOCOL.md section 3): 43 characters. */
 const FINGERPRINT_PATTERN = /^SHA256:([A-Za-z0-9+/]{43})$/;
@@ -155,7 +155,7 @@ export class KnownServers {
   }
 
   private read(): string {
-    return readFileIfExists(this.file)?.toString('utf8') ?? '';
+    return readSecretFile(this.file)?.toString('utf8') ?? '';
   }
 
   /** The authority lines whose pattern matches `hostPort` (docs/protocol.md section 6.1). */

@@ -21,6 +21,19 @@ export interface ServeOptions extends CommonOptions {
   limits?: Partial<RelayLimits>;
   /** `--relay-cert FILE`: the relay's certificate from a relay authority (docs/protocol.md 6.1). */
   relayCert?: string;
+  /** `--encrypt-store`: relay.db encrypted with the key in relay.db.key (off by default). */
+  encryptStore?: boolean;
+}
+
+/** `chatsecure passphrase --user NAME`: set, change or remove the passphrase (issue 13). */
+export interface PassphraseOptions extends CommonOptions {
+  user: string;
+  /** The current passphrase, when there is one (else the prompt or CHATSECURE_PASSPHRASE). */
+  passphraseFile?: string;
+  /** The new passphrase (else the prompt, asked twice). */
+  newPassphraseFile?: string;
+  /** Remove the passphrase: the secrets are kept in 0600 files unsealed. */
+  remove: boolean;
 }
 
 export type Theme = 'dark' | 'light';

@@ -13,10 +13,14 @@ import {
   constantTimeEqual,
 } from '../crypto/primitives';
 import { certValidity, parseRelayCertFile, type RelayCertificate } from '../crypto/relay-cert';
+import { dbKeyExists, loadOrCreateDbKey } from '../db-key';
 import { ChatError, isChatError } from '../errors';
-import { readFileIfExists, writeSecretFile } from '../paths';
+import { readFileIfExists } from '../paths';
+import { readSecretFile, writeSecretFile } from '../secret-file';
 
 export const RELAY_KEY_FILE = 'relay.key';
+/** The key of relay.db under `--encrypt-store` (lib/db-key.ts, never sealed: the relay runs unattended). */
+export const RELAY_STORE_KEY_FILE = 'relay.db.key';
 
 export function relayKeyPath(serverDir: string): string {
   return path.join(serverDir, RELAY_KEY_FILE);
@@ -25,7 +29,7 @@ export function relayKeyPath(serverDir: string): string {
 /** Loads the relay key; undefined when there is none yet. A damaged file is an error, never replaced. */
 export function loadRelayKey(serverDir: string): KeyPair | undefined {
   const file = relayKeyPath(serverDir);
-  const raw = readFileIfExists(file);
+  const raw = readSecretFile(file);
   if (!raw) return undefined;
   try {
     const v = JSON.parse(raw.toString('utf8')) as { v?: unknown; secretKey?: unknown; publicKey?: unknown };
@@ -98,4 +102,18 @@ export function loadRelayCert(file: string, key: KeyPair, nowMs: number): RelayC
       'relayCert',
     );
   return cert;
+}
+
+/**
+ * The key of relay.db: made (0600, beside relay.key) when `--encrypt-store` is given, and used
+ * whenever the file exists, so a store once encrypted stays encrypted without the option.
+ * Undefined for a plain store.
+ */
+export function relayStoreKey(
+  serverDir: string,
+  encryptStore: boolean,
+): { key: Uint8Array; created: boolean } | undefined {
+  const file = path.join(serverDir, RELAY_STORE_KEY_FILE);
+  if (!encryptStore && !dbKeyExists(file)) return undefined;
+  return loadOrCreateDbKey(file);
 }

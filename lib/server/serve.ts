@@ -10,7 +10,7 @@ import { closeLogger, createLogger, flushLogger } from '../log';
 import { ensurePrivateDir, logFile, resolveDataDir, serverDir } from '../paths';
 import { startMetrics, totalQueued } from './metrics';
 import { Relay } from './relay';
-import { loadOrCreateRelayKey, loadRelayCert } from './relay-key';
+import { loadOrCreateRelayKey, loadRelayCert, relayStoreKey } from './relay-key';
 import { openRelayStore } from './sqlite-store';
 import { certSummary } from '../crypto/relay-cert';
 
@@ -33,7 +33,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
     if (created) logger.info({ fingerprint: fp }, 'created a new relay key');
     // Docs/protocol.md 6.1: a certificate for this key, checked now, sent in every handshake.
     const cert = opts.relayCert === undefined ? undefined : loadRelayCert(opts.relayCert, key, Date.now());
-    const rawStore = openRelayStore(dir);
+    const storeKey = relayStoreKey(dir, opts.encryptStore === true);
+    if (storeKey?.created) logger.info('created the relay store key; relay.db is now encrypted');
+    const rawStore = openRelayStore(dir, { key: storeKey?.key });
     const metrics =
       opts.metrics &&
       (await startMetrics({
