@@ -25,7 +25,7 @@ import type { ChatMessage, ClientEvents, ConnectionState } from '../../client/ty
 import { COMMAND_HELP, COMMAND_WORDS, parseCommand, type Command } from '../commands';
 import { applyInput, emptyInput, renderInput, type InputEdit, type InputState } from '../input-line';
 import { neutralise } from '../sanitize';
-import { displayWidth, fitToWidth, toDrawable, wrapToWidth } from '../width';
+import { displayWidth, fitToWidth, setEmojiMode, toDrawable, wrapToWidth, type EmojiMode } from '../width';
 import { messageLines, visibleWindow, type ViewLine } from './conversation-view';
 import type { ChatCore } from './core';
 import { Dialogs, type KeyPress } from './dialogs';
@@ -58,6 +58,11 @@ export interface ScreenOptions extends TerminalStreams {
   readonly mouse?: boolean;
   /** The editor for Alt+E; `$VISUAL`, `$EDITOR`, then `vi`. */
   readonly editor?: string;
+  /**
+   * Skin tones (defect 13): `probe` asks the terminal how it draws them (the default on the
+   * process's own terminal); a mode sets it; the default on other streams is `flatten`.
+   */
+  readonly emoji?: EmojiMode | 'probe';
 }
 
 /**
@@ -182,6 +187,19 @@ export class ScreenApp {
     this.refreshContacts();
     this.render();
     this.core.start();
+    const emoji = this.opts.emoji ?? (this.opts.input === undefined ? 'probe' : 'flatten');
+    if (emoji === 'probe') void this.terminal.probeEmoji().then((m) => this.useEmojiMode(m));
+    else this.useEmojiMode(emoji);
+  }
+
+  /** Draws everything again with skin tones as the terminal draws them (defect 13). */
+  private useEmojiMode(mode: EmojiMode): void {
+    if (this.finished) return;
+    setEmojiMode(mode);
+    this.linesCache = undefined;
+    this.sidebarCache = undefined;
+    this.screen.realloc();
+    this.render();
   }
 
   private listen<K extends keyof ClientEvents>(event: K, fn: (...args: ClientEvents[K]) => void): void {
@@ -238,6 +256,7 @@ export class ScreenApp {
     for (const d of this.detach.splice(0)) d();
     this.dialogs.closeAll();
     this.terminal.restore();
+    setEmojiMode('flatten');
   }
 
   // -------------------------------------------------------------------------------------------
