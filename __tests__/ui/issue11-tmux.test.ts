@@ -146,6 +146,28 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
     await waitFor(() => pal.messages.some((m) => m.body === 'ok 👍🏿'), 20000, `${peer} to get the tone`);
   });
 
+  test('defect 10: at 20x6 no stray character stays; what is drawn is what a full redraw draws', async () => {
+    tmux('resize-window', '-t', me, '-x', '20', '-y', '6');
+    await waitForPane(me, (x) => x.split('\n')[0].length <= 20 && x.includes('F1 help'), 'the small layout');
+    /** Drawn by updates, then from scratch (Ctrl+L): a stray cell shows as a difference. */
+    const sameAfterRedraw = async (what: string, shown: RegExp) => {
+      const settled = await waitForPane(me, has(shown), what);
+      tmux('send-keys', '-t', me, 'C-l');
+      await waitForPane(me, (x) => x === settled, `${what}, the same after Ctrl+L`, 5000);
+    };
+    tmux('send-keys', '-t', me, '-l', 'abc 日本語日本語 👍🏽 xyz long enough to scroll');
+    await sameAfterRedraw('a long line', /^> .*to scroll *$/m);
+    tmux('send-keys', '-t', me, 'Home');
+    await sameAfterRedraw('Home', /^> abc 日本語/m);
+    for (let i = 0; i < 8; i++) tmux('send-keys', '-t', me, 'Delete');
+    await sameAfterRedraw('Delete', /^> 本語 👍🏽 xyz/m);
+    tmux('send-keys', '-t', me, 'End');
+    for (let i = 0; i < 50; i++) tmux('send-keys', '-t', me, 'BSpace');
+    await sameAfterRedraw('all deleted', /^> *$/m);
+    tmux('resize-window', '-t', me, '-x', '100', '-y', '30');
+    await waitForPane(me, has('│ online │'), 'the full layout');
+  });
+
   test('quit: status 0', async () => {
     tmux('send-keys', '-t', me, 'F10');
     const s = await waitForPane(me, has('EXIT='), 'the exit status');

@@ -12,6 +12,7 @@ import { useOurWidths } from './blessed-width';
 
 /** How long the emoji probe waits for the terminal's answer (over SSH it is a round trip). */
 export const EMOJI_PROBE_MS = 1000;
+const LATE_ANSWER_MS = 10000;
 
 /** xterm's bracketed paste mode (DECSET 2004). */
 const PASTE_MODE_ON = '\x1b[?2004h';
@@ -121,7 +122,13 @@ export function openTerminal(streams: TerminalStreams): Terminal {
     screen,
     probeEmoji(timeoutMs = EMOJI_PROBE_MS) {
       return new Promise<EmojiMode>((resolve) => {
-        const timer = setTimeout(() => answer(undefined), timeoutMs);
+        const timer = setTimeout(() => {
+          answer(undefined);
+          // An answer that comes late (a slow link) is still not a key press (CSI 1;5R would
+          // read as Ctrl+F3): swallowed for a while longer.
+          onReport = () => (onReport = undefined);
+          setTimeout(() => (onReport = undefined), LATE_ANSWER_MS).unref();
+        }, timeoutMs);
         timer.unref();
         const answer = (col: number | undefined) => {
           clearTimeout(timer);
