@@ -185,6 +185,11 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
       await waitForPane(s.name, has(/^> beta two *$/m), 'the newest line with "o"');
       keys(s, 'C-r');
       await waitForPane(s.name, has(/^> alpha one *$/m), 'the one before');
+      // Alt+F: a word forward from the start, and Ctrl+K cuts the rest.
+      keys(s, 'C-a');
+      keys(s, 'M-f');
+      keys(s, 'C-k');
+      await waitForPane(s.name, has(/^> alpha *$/m), 'the word after Alt+F cut');
       keys(s, 'C-u');
       await waitForPane(s.name, has(/^> *$/m), 'an empty line');
     });
@@ -208,6 +213,15 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
       expect(back).toMatch(/^> *$/m); // n and N were not typed into the line
       keys(s, 'Escape');
       await waitForPane(s.name, (x) => !x.includes('Match 2 of 3'), 'Esc to end the search');
+      // Ctrl+F asks for the text in a dialog.
+      keys(s, 'C-f');
+      await waitForPane(s.name, has('Find in this conversation:'), 'the search dialog');
+      typed(s, 'hay');
+      keys(s, 'Enter');
+      await waitForPane(s.name, has('Match 1 of 1 for "hay"'), 'the match found by Ctrl+F');
+      expect(sgrBefore(capture(s.name, true), 'hay', `${name2}: hay`)).toContain(7);
+      keys(s, 'Escape');
+      await waitForPane(s.name, (x) => !x.includes('Match 1 of 1'), 'Esc to end the search');
     });
 
     test('the read marker sits above what came while the conversation was not on screen', async () => {
@@ -306,11 +320,13 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
     });
   });
 
-  describe('NO_COLOR', () => {
-    test('no colour at all, marks still drawn', async () => {
+  describe('NO_COLOR, and --notify in a terminal that takes OSC 9', () => {
+    test('no colour at all, marks still drawn; the notification as OSC 9', async () => {
       const pal = await peer(`${tag}nPal`);
-      const s = await open(`${tag}nocol`, term, [], { NO_COLOR: '1' });
+      const s = await open(`${tag}nocol`, term, ['--notify'], { NO_COLOR: '1', TERM_PROGRAM: 'WezTerm' });
       pal.client.send(s.name, 'colourless');
+      await waitFor(() => s.written().includes(`\x1b]9;Message from ${pal.client.name}\x07`), 20000, 'OSC 9');
+      expect(s.written()).not.toContain('\x1b]777;');
       await openConversation(s, pal.client.name);
       await waitForPane(s.name, has(`${pal.client.name}: colourless`), 'the message');
       typed(s, 'mine');
