@@ -440,7 +440,7 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
       if (isChatError(err)) throw err;
       // yargs spreads some reports over lines ("Invalid values:\n  Argument: ..."): keep them, on one line.
       const lines = (msg || err?.message || 'invalid arguments').split('\n').map((l) => l.trim());
-      throw new ChatError('bad_args', lines.filter(Boolean).join(' '));
+      throw new ChatError('bad_args', withDashes(lines.filter(Boolean).join(' '), args));
     });
 
   // With a callback, yargs hands over the help, version or completion text instead of printing
@@ -663,6 +663,22 @@ function withCompletionShell<T>(args: string[], f: () => T): T {
       else process.env[k] = v;
     }
   }
+}
+
+/**
+ * yargs names an unknown option without its dashes ("Unknown argument: bogus"): give it back
+ * as it was typed (`--bogus`, `-x`), so the message says what to remove.
+ */
+function withDashes(message: string, args: readonly string[]): string {
+  const m = /^(Unknown arguments?: )(.*)$/.exec(message);
+  if (!m) return message;
+  const typed = (name: string) =>
+    args
+      .find((a) => a === `--${name}` || a.startsWith(`--${name}=`) || a === `--no-${name}`)
+      ?.split('=')[0] ??
+    args.find((a) => a.length === 2 && a === `-${name}`) ??
+    name;
+  return m[1] + m[2].split(', ').map(typed).join(', ');
 }
 
 /** Exit statuses: 0 fine, 1 failure at run time, 2 wrong or missing arguments. */

@@ -181,10 +181,14 @@ export async function runClient(opts: UserOptions): Promise<void> {
     });
     let status: number;
     if (interactive) {
-      const { runScreen } = await import('../ui/screen/run-screen.js');
+      const { runScreen, notifyStyle } = await import('../ui/screen/run-screen.js');
       status = await runScreen(client, {
         bell: opts.bell,
         readReceipts: opts.readReceipts,
+        theme: opts.theme,
+        mouse: opts.mouse,
+        ...(opts.notify ? { notify: notifyStyle(process.env) } : {}),
+        ...(opts.notifyCommand !== undefined ? { notifyCommand: opts.notifyCommand } : {}),
         onExit: () => flushLogger(logger),
       });
     } else {
