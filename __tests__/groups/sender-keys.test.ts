@@ -156,6 +156,15 @@ describe('sealing commits the chain step before the message is returned', () => 
     );
   });
 
+  it('a rotated key never reuses a key id the member had', () => {
+    // Key id draws (4 bytes) that repeat: the second key must not take the first one's id.
+    const draws = [7, 7, 9].map((n) => Uint8Array.of(0, 0, 0, n));
+    const repeating = (n: number) => (n === 4 ? (draws.shift() as Uint8Array) : random(n));
+    const first = createOwnSenderKey(GROUP, repeating);
+    const second = createOwnSenderKey(GROUP, repeating, [first.keyId]);
+    expect([first.keyId, second.keyId]).toEqual([7, 9]);
+  });
+
   it('refuses a plaintext that is not whole 256-byte blocks', async () => {
     const own = createOwnSenderKey(GROUP, random);
     await expect(sealGroupMessage(own, new Uint8Array(100), () => undefined)).rejects.toMatchObject({

@@ -140,10 +140,19 @@ function expand(seed: Bytes): { key: Bytes; nonce: Bytes } {
   return { key: okm.subarray(0, AEAD_KEY_LEN), nonce: okm.subarray(AEAD_KEY_LEN) };
 }
 
-/** A fresh chain and signing key for `groupId`: at creation, and at every rotation. */
-export function createOwnSenderKey(groupId: Bytes, random: RandomSource): OwnSenderKey {
+/**
+ * A fresh chain and signing key for `groupId`: at creation, and at every rotation. `previous`: the
+ * key ids this member used in the group before, never drawn again (receivers refuse a second key
+ * under an id they hold).
+ */
+export function createOwnSenderKey(
+  groupId: Bytes,
+  random: RandomSource,
+  previous: readonly number[] = [],
+): OwnSenderKey {
   if (groupId.length !== GROUP_ID_LEN) fail('bad_message', `a group id is ${GROUP_ID_LEN} bytes`);
-  const keyId = readU32(random(4), 0);
+  let keyId = readU32(random(4), 0);
+  while (previous.includes(keyId)) keyId = readU32(random(4), 0);
   return {
     kind: 'own',
     groupId: Uint8Array.from(groupId),
