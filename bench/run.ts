@@ -31,7 +31,7 @@ interface Options {
   readonly quick: boolean;
   readonly e2e: E2eMode;
   readonly profile: boolean;
-  /** `--only crypto,throughput,handshakes,idle,client,storage`: run just those parts (all by default). */
+  /** `--only crypto,throughput,handshakes,idle,client,storage` (and `ui`, `groups`): run just those parts (all by default). */
   readonly only: ReadonlySet<string> | undefined;
 }
 
@@ -409,6 +409,20 @@ async function main(): Promise<void> {
     fs.writeFileSync(
       path.join(RESULTS_DIR, `ui-keystroke-${started.toISOString().replace(/[:.]/g, '-')}.json`),
       JSON.stringify(ui, null, 2) + '\n',
+    );
+    if (opts.only.size === 1) return;
+  }
+  if (opts.only?.has('groups')) {
+    // `--only groups`: one message to a group of 100 (issue 16), bench/groups.ts.
+    const { groupBench } = await import('./groups.js');
+    const g = await groupBench(opts.quick);
+    log(
+      `groups: sender CPU ${g.senderKeySealMs} ms (sender key) vs ${g.pairwiseEncryptsMs} ms (100 pairwise); ` +
+        `fan-out p50 ${g.fanoutP50Ms} / p99 ${g.fanoutP99Ms} ms; all 100 have it p50 ${g.allReceivedP50Ms} / p99 ${g.allReceivedP99Ms} ms`,
+    );
+    fs.writeFileSync(
+      path.join(RESULTS_DIR, `groups-${started.toISOString().replace(/[:.]/g, '-')}.json`),
+      JSON.stringify(g, null, 2) + '\n',
     );
     if (opts.only.size === 1) return;
   }
