@@ -405,7 +405,9 @@ async function main(): Promise<void> {
     // `--only ui`: keystroke → screen updated with 100 conversations, 10,000 messages (issue 11).
     const { uiKeystroke } = await import('./ui-keystroke.js');
     const ui = await uiKeystroke();
-    log(`ui keystroke → screen: p50 ${ui.p50Ms} ms, p99 ${ui.p99Ms} ms (${ui.messages} messages)`);
+    log(
+      `ui keystroke → screen: p50 ${ui.p50Ms} ms, p99 ${ui.p99Ms} ms, CPU ${ui.cpuPerKeyMs} ms a key (${ui.messages} messages)`,
+    );
     fs.writeFileSync(
       path.join(RESULTS_DIR, `ui-keystroke-${started.toISOString().replace(/[:.]/g, '-')}.json`),
       JSON.stringify(ui, null, 2) + '\n',

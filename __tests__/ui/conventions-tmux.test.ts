@@ -280,7 +280,9 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
       pal.client.send(s.name, 'a secret body');
       await waitFor(() => fs.existsSync(notified), 20000, 'the notify command');
       await waitFor(
-        () => s.written().includes(`\x1b]777;notify;ChatSecure;Message from ${palName}\x07`),
+        // Inside tmux ($TMUX): wrapped for tmux to pass on to the terminal it runs in.
+        () =>
+          s.written().includes(`\x1bPtmux;\x1b\x1b]777;notify;ChatSecure;Message from ${palName}\x07\x1b\\`),
         20000,
         'OSC 777',
       );
@@ -325,7 +327,11 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
       const pal = await peer(`${tag}nPal`);
       const s = await open(`${tag}nocol`, term, ['--notify'], { NO_COLOR: '1', TERM_PROGRAM: 'WezTerm' });
       pal.client.send(s.name, 'colourless');
-      await waitFor(() => s.written().includes(`\x1b]9;Message from ${pal.client.name}\x07`), 20000, 'OSC 9');
+      await waitFor(
+        () => s.written().includes(`\x1bPtmux;\x1b\x1b]9;Message from ${pal.client.name}\x07\x1b\\`),
+        20000,
+        'OSC 9',
+      );
       expect(s.written()).not.toContain('\x1b]777;');
       await openConversation(s, pal.client.name);
       await waitForPane(s.name, has(`${pal.client.name}: colourless`), 'the message');

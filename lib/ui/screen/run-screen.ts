@@ -76,6 +76,11 @@ export function notifyStyle(env: NodeJS.ProcessEnv): 'osc777' | 'osc9' {
   return 'osc777';
 }
 
+/** tmux's passthrough: DCS tmux; with every ESC doubled; ST. */
+export function tmuxPassthrough(seq: string): string {
+  return `\x1bPtmux;${seq.split('\x1b').join('\x1b\x1b')}\x1b\\`;
+}
+
 /** Exit statuses: 0 quit by the user; 1 a crash; 128+n a signal, as shells report it. */
 export const EXIT_OK = 0;
 export const EXIT_CRASH = 1;
@@ -314,9 +319,15 @@ export class ScreenApp {
   /** Opt-in desktop notification: the sender's name only, never the text. */
   private notifyDesktop(peerName: string): void {
     const name = neutralise(peerName).replace(/;/g, '?');
-    if (this.opts.notify === 'osc777')
-      this.screen.program.output.write(`\x1b]777;notify;ChatSecure;Message from ${name}\x07`);
-    else if (this.opts.notify === 'osc9') this.screen.program.output.write(`\x1b]9;Message from ${name}\x07`);
+    const osc =
+      this.opts.notify === 'osc777'
+        ? `\x1b]777;notify;ChatSecure;Message from ${name}\x07`
+        : this.opts.notify === 'osc9'
+          ? `\x1b]9;Message from ${name}\x07`
+          : undefined;
+    // Inside tmux the sequence is wrapped for tmux to pass on to the terminal it runs in (with
+    // `set -g allow-passthrough on`); tmux itself does nothing with an OSC 777 or 9.
+    if (osc) this.screen.program.output.write(process.env.TMUX ? tmuxPassthrough(osc) : osc);
     if (this.opts.notifyCommand) {
       try {
         // The name is an argument ($1), never part of the command line: nothing to inject.
