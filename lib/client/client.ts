@@ -33,9 +33,10 @@ import {
 import { parseEnvelope } from '../crypto/envelope';
 import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
 import { EndToEnd, contactIdentity, toStoredIdentity, type PrekeyUpload } from './e2e';
+import { Outbox } from './outbox';
 import { Pacer } from './pacer';
 import { changedKeyMessage, decideServerTrust, type KnownServers } from './known-servers';
-import type { ClientStore, OutgoingRecord } from './store';
+import type { ClientStore, OutgoingRecord, SentStatus } from './store';
 import {
   identitiesEqual,
   publicIdentityFromJSON,
@@ -153,8 +154,9 @@ export class Client extends EventEmitter<ClientEvents> {
   private retryFlushDelay = 0;
   private redeliverTimer: NodeJS.Timeout | undefined;
   private readonly deliveredReceipts = new Map<string, string[]>();
-  /** Outbox ids sent on this connection and not yet answered (`sent` or an error). */
-  private readonly inFlight = new Set<string>();
+  private readonly outbox: Outbox;
+  /** `sent` answers of this turn, stored together in one transaction (one disk sync, not one each). */
+  private readonly sentBatch: { id: string; status: SentStatus }[] = [];
   private storageFailures = 0;
   private readonly typingSent = new Map<string, number>();
   private readonly typingTimers = new Map<string, NodeJS.Timeout>();
@@ -189,6 +191,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.reconnectPolicy = { ...DEFAULT_RECONNECT, ...opts.reconnect };
     this.e2e = new EndToEnd(opts.store, opts.identity, opts.name, this.now);
     this.pacer = new Pacer(this.now);
+    this.outbox = new Outbox(opts.store);
     this.recovering = opts.recover ?? false;
   }
 
@@ -199,6 +202,16 @@ export class Client extends EventEmitter<ClientEvents> {
   /** The relay's fingerprint as last seen (trusted or not). */
   get serverFingerprint(): string | undefined {
     return this.fingerprintSeen;
+  }
+
+  /** Every transaction of the client: after a rollback, what is kept in memory is read again. */
+  private tx<T>(fn: () => T): T {
+    try {
+      return this.store.transaction(fn);
+    } catch (err) {
+      this.outbox.reset();
+      throw err;
+    }
   }
 
   private setState(s: ConnectionState): void {
@@ -230,7 +243,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private afterDisconnect(code: string, message: string): void {
     this.channel = undefined;
-    this.inFlight.clear();
+    this.outbox.inFlight.clear();
     this.paced.length = 0;
     this.watched.clear();
     if (this.paceTimer) clearTimeout(this.paceTimer);
@@ -638,18 +651,18 @@ export class Client extends EventEmitter<ClientEvents> {
         message: `the relay reported an unverifiable new identity for ${rec.to}`,
         peer,
       });
-      this.inFlight.delete(rec.id);
+      this.outbox.inFlight.delete(rec.id);
       this.scheduleRetry();
       void err;
       return;
     }
     const contact = this.store.getContact(peer);
     const text = this.store.history(peer, 1000).find((x) => x.id === rec.id && x.direction === 'out');
-    this.store.transaction(() => {
+    this.tx(() => {
       if (contact && !identitiesEqual(contactIdentity(contact), pub)) {
         this.store.markChanged(peer, toStoredIdentity(info.user, pub));
       }
-      this.store.markSent(rec.id, 'queued');
+      this.outbox.remove(rec.id);
       if (text) {
         this.setUnsent([
           ...this.unsent(),
@@ -657,7 +670,7 @@ export class Client extends EventEmitter<ClientEvents> {
         ]);
       }
     });
-    this.inFlight.delete(rec.id);
+    this.outbox.inFlight.delete(rec.id);
     const c = this.store.getContact(peer);
     if (c?.state !== 'changed') return;
     this.emit('contact', { name: c.name, state: 'changed' });
@@ -685,7 +698,7 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     if (m.rid?.startsWith('o') || (m.id !== undefined && m.code === 'identity_changed')) {
       const id = m.id ?? m.rid!.slice(1);
-      this.inFlight.delete(id);
+      this.outbox.inFlight.delete(id);
       const rec = this.store.outgoing(id);
       if (rec && m.code === 'identity_changed' && m.identity) {
         this.onSendRefusedChanged(rec, m.identity);
@@ -693,7 +706,7 @@ export class Client extends EventEmitter<ClientEvents> {
       }
       if (rec && m.code === 'unknown_user') {
         // Final for this text (CLIENT-API item 1): it leaves the outbox, is marked failed, one error.
-        this.store.markSent(id, 'queued');
+        this.outbox.remove(id);
         this.failText(canonName(rec.to), [id], m.message);
         return;
       }
@@ -743,10 +756,34 @@ export class Client extends EventEmitter<ClientEvents> {
       localTs: now,
       state: 'sending',
     };
-    this.store.transaction(() => {
+    const text: Unsent = { id: msg.id, peer, peerName: msg.peerName, body, ts: now };
+    let sealFailed: ChatError | undefined;
+    this.tx(() => {
       this.store.addMessage(msg);
-      this.setUnsent([...this.unsent(), { id: msg.id, peer, peerName: msg.peerName, body, ts: now }]);
+      // With a session and nothing older waiting for this contact, the text is sealed and stored
+      // in the same transaction (one disk sync per message); otherwise it waits, in order.
+      const unsent = this.unsent();
+      if (contact?.state !== 'changed' && !unsent.some((u) => u.peer === peer) && this.e2e.hasSession(peer)) {
+        try {
+          this.tx(() => this.seal(peer, text));
+          return;
+        } catch (err) {
+          // The text is kept (below) and sealed by a later flush; the failure is shown then.
+          if (!isChatError(err, 'storage_failed') && !isChatError(err, 'corrupt_store')) throw err;
+          sealFailed = err;
+        }
+      }
+      this.setUnsent([...unsent, text]);
     });
+    if (sealFailed) {
+      this.log.error({ code: sealFailed.code }, 'sealing failed');
+      this.emit('error', {
+        code: sealFailed.code,
+        message: `${sealFailed.message}; the message waits and is sent again shortly`,
+        peer,
+      });
+      this.scheduleRetry();
+    }
     this.closed.delete(peer);
     this.log.debug({ to: peer }, 'message stored for sending');
     void this.flush();
@@ -768,10 +805,7 @@ export class Client extends EventEmitter<ClientEvents> {
         // Each stored envelope goes once per connection; one unanswered is resent after a reconnect.
         // A bounded window, oldest first: what is in flight is the head of the outbox, so reading
         // twice the window covers it and what comes next (O(window), not O(outbox)).
-        for (const rec of this.store.pendingOutgoing(2 * SEND_WINDOW)) {
-          if (this.inFlight.size >= Math.min(SEND_WINDOW, this.pacer.window)) break;
-          if (!this.inFlight.has(rec.id)) this.transmit(rec.id, rec.to, rec.envelope);
-        }
+        for (const rec of this.outbox.due(this.window)) this.transmit(rec.id, rec.to, rec.envelope);
         if (this.unsent().length === 0) this.retryFlushDelay = 0;
       } while (this.flushAgain);
     } catch (err) {
@@ -827,12 +861,19 @@ export class Client extends EventEmitter<ClientEvents> {
         continue;
       }
       for (const u of texts) {
-        this.e2e.encrypt(peer, { kind: 'text', id: u.id, ts: u.ts, body: u.body }, (envelope) => {
-          this.store.queueOutgoing({ id: u.id, to: u.peerName, envelope, createdAt: this.now() });
+        this.tx(() => {
+          this.seal(peer, u);
           this.setUnsent(this.unsent().filter((x) => x.id !== u.id));
         });
       }
     }
+  }
+
+  /** Encrypts a text into the outbox; the sending chain's step is stored with it (section 8). */
+  private seal(peer: string, u: Unsent): void {
+    this.e2e.encrypt(peer, { kind: 'text', id: u.id, ts: u.ts, body: u.body }, (envelope) =>
+      this.outbox.queue({ id: u.id, to: u.peerName, envelope, createdAt: this.now() }),
+    );
   }
 
   /** Whether `peer` is registered at the relay (a `list`); true when that cannot be told. */
@@ -859,7 +900,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Sends stored envelope bytes; a resend sends the same bytes, never re-encrypts (section 8). */
   private transmit(id: string, to: string, envelope: Uint8Array): void {
     if (!this.channel) return;
-    this.inFlight.add(id);
+    this.outbox.inFlight.add(id);
     // `for`: the identity it was sealed for, so the relay can refuse a stale one (section 7.1).
     const pinned = this.store.getContact(canonName(to));
     this.out({
@@ -872,16 +913,48 @@ export class Client extends EventEmitter<ClientEvents> {
     });
   }
 
-  private onSent(id: string, status: 'delivered' | 'queued'): void {
-    this.inFlight.delete(id);
-    const rec = this.store.outgoing(id);
-    this.store.markSent(id, status);
-    if (this.inFlight.size < Math.min(SEND_WINDOW, this.pacer.window) / 2 + 1) void this.flush();
-    if (!rec) return;
-    const peer = canonName(rec.to);
-    if (this.store.setState(peer, id, status === 'queued' ? 'queued' : 'sent')) {
-      this.emit('receipt', { peer, ids: [id], state: status === 'queued' ? 'queued' : 'sent' });
+  /** Outbox envelopes in flight at most: ours, and what the relay's burst allows. */
+  private get window(): number {
+    return Math.min(SEND_WINDOW, this.pacer.window);
+  }
+
+  /**
+   * The relay took an envelope. The `sent` answers read in one turn leave the outbox and move
+   * their texts forward in one transaction; until it commits they are still in the outbox, and a
+   * crash only makes them go again with the same bytes (the relay and the receiver drop repeats).
+   */
+  private onSent(id: string, status: SentStatus): void {
+    // Still counted in flight until `storeSent` removes it, so a flush in between cannot resend it.
+    if (!this.outbox.inFlight.has(id)) return;
+    this.sentBatch.push({ id, status });
+    if (this.sentBatch.length === 1) setImmediate(() => this.storeSent());
+  }
+
+  private storeSent(): void {
+    const batch = this.sentBatch.splice(0);
+    const receipts: { peer: string; id: string; state: 'queued' | 'sent' }[] = [];
+    try {
+      this.tx(() => {
+        for (const { id, status } of batch) {
+          const to = this.outbox.recipient(id);
+          this.outbox.remove(id, status);
+          if (to === undefined) continue;
+          const peer = canonName(to);
+          const state = status === 'queued' ? 'queued' : 'sent';
+          if (this.store.setState(peer, id, state)) receipts.push({ peer, id, state });
+        }
+      });
+    } catch (err) {
+      if (!isChatError(err, 'storage_failed') && !isChatError(err, 'corrupt_store')) throw err;
+      // Still in the outbox: sent again (same bytes) by the next flush, never lost.
+      for (const { id } of batch) this.outbox.inFlight.delete(id);
+      this.log.error({ code: err.code }, 'could not store what the relay took');
+      this.emit('error', { code: err.code, message: err.message });
+      this.scheduleRetry();
+      return;
     }
+    for (const r of receipts) this.emit('receipt', { peer: r.peer, ids: [r.id], state: r.state });
+    if (this.outbox.inFlight.size < this.window / 2 + 1) void this.flush();
   }
 
   /** Receipts and typing notices: end to end, stored in the outbox like texts (except typing). */
@@ -904,7 +977,7 @@ export class Client extends EventEmitter<ClientEvents> {
       return;
     }
     this.e2e.encrypt(peer, inner, (envelope) =>
-      this.store.queueOutgoing({ id, to, envelope, createdAt: this.now() }),
+      this.outbox.queue({ id, to, envelope, createdAt: this.now() }),
     );
     void this.flush();
   }
@@ -1122,7 +1195,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const parsed = parseEnvelope(env);
     if (parsed.t !== 'prekey')
       throw new ChatError('bad_message', 'an identity change needs a prekey envelope');
-    const held = this.store.transaction(() => {
+    const held = this.tx(() => {
       this.store.markChanged(peer, toStoredIdentity(from, parsed.x3dh.ik));
       return this.store.holdIncoming({ id: outerId, from, env, ts: this.now() });
     });
@@ -1171,7 +1244,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Messages and receipts not yet taken by the relay. */
   outboxSize(): number {
-    return this.unsent().length + this.store.pendingOutgoing().length;
+    return this.unsent().length + this.outbox.size;
   }
 
   isOnline(peer: string): boolean {
@@ -1299,7 +1372,7 @@ export class Client extends EventEmitter<ClientEvents> {
         `the safety number with ${c.name} changed again since it was shown; the new one is ${current}: compare it before accepting`,
       );
     }
-    const held = this.store.transaction(() => {
+    const held = this.tx(() => {
       this.store.acceptChange(c.canon, this.now());
       this.e2e.retireSessions(c.canon);
       return this.store.releaseHeld(c.canon);
@@ -1314,12 +1387,12 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Removes one message from the history (CLIENT-API item 2); true if something was removed. */
   deleteMessage(peer: string, id: string): boolean {
     const c = canonName(peer);
-    return this.store.transaction(() => {
+    return this.tx(() => {
       const removed = this.store.deleteMessage(c, id);
       const list = this.unsent();
       const rest = list.filter((u) => !(u.peer === c && u.id === id));
       if (rest.length !== list.length) this.setUnsent(rest);
-      const out = this.store.outgoing(id) !== undefined && this.store.markSent(id, 'queued');
+      const out = this.outbox.recipient(id) !== undefined && this.outbox.remove(id);
       return removed || out || rest.length !== list.length;
     });
   }

@@ -20,13 +20,8 @@ import {
   SIGNED_PREKEY_ROTATE_MS,
   ONE_TIME_PREKEYS_AT_REGISTRATION,
 } from '../crypto/prekeys';
-import { sha256, toBase64, toHex, x25519PublicKey } from '../crypto/primitives';
-import {
-  parseSessionFromStorage,
-  serializeSessionForStorage,
-  canSend,
-  type Session,
-} from '../crypto/ratchet/session';
+import { sha256, toBase64, toHex } from '../crypto/primitives';
+import { canSend, type Session } from '../crypto/ratchet/session';
 import {
   decryptEnvelope,
   encryptMessage,
@@ -36,6 +31,7 @@ import {
 import { ChatError } from '../errors';
 import { canonName } from '../names';
 import type { SignedPrekey as WireSignedPrekey, OneTimePrekey as WireOneTimePrekey } from '../net/messages';
+import { SessionMemo } from './session-memo';
 import type { ClientStore, Contact, Identity as StoredIdentity } from './store';
 
 export interface PrekeyUpload {
@@ -67,6 +63,8 @@ function firstMessageKey(s: Session): string {
 }
 
 export class EndToEnd {
+  private readonly memo = new SessionMemo();
+
   constructor(
     private readonly store: ClientStore,
     private readonly identity: Identity,
@@ -84,11 +82,11 @@ export class EndToEnd {
       .sessions(peer)
       .filter((r) => !r.archived)
       .sort((a, b) => b.lastUsed - a.lastUsed)
-      .map((r) => parseSessionFromStorage(r.state));
+      .map((r) => this.memo.parse(peer, r.sessionId, r.state));
   }
 
   private saveSession(peer: string, s: Session, lastUsed: number): void {
-    this.store.saveSession(peer, s.id, serializeSessionForStorage(s), lastUsed);
+    this.store.saveSession(peer, s.id, this.memo.serialize(peer, s), lastUsed);
   }
 
   /** Section 8: the session that most recently decrypted an incoming message sends. */
@@ -162,7 +160,7 @@ export class EndToEnd {
     // session never decrypts again, and so never becomes the sending one.
     const all = this.store
       .sessions(peer)
-      .map((r) => parseSessionFromStorage(r.state))
+      .map((r) => this.memo.parse(peer, r.sessionId, r.state))
       .filter((s) => !pinned || identitiesEqual(s.theirIdentity, pinned));
     const envKey = envelopeKey(env);
     const result: DecryptResult = decryptEnvelope({
@@ -290,7 +288,7 @@ export class EndToEnd {
     const first = this.store.nextPrekeyId(count);
     const made = makeOneTimePreKeys(first, count);
     this.store.saveOneTimePrekeys(
-      made.map((k) => ({ id: k.id, secret: k.keyPair.secretKey, pub: x25519PublicKey(k.keyPair.secretKey) })),
+      made.map((k) => ({ id: k.id, secret: k.keyPair.secretKey, pub: k.keyPair.publicKey })),
     );
     return made.map((k) => ({ id: k.id, pub: toBase64(k.keyPair.publicKey) }));
   }
