@@ -36,7 +36,7 @@ import { EndToEnd, contactIdentity, toStoredIdentity, type PrekeyUpload } from '
 import { Outbox } from './outbox';
 import { Pacer } from './pacer';
 import { changedKeyMessage, decideServerTrust, type KnownServers } from './known-servers';
-import type { ClientStore, OutgoingRecord, SentStatus } from './store';
+import type { ClientStore, OutgoingRecord, SentStatus, UnsentText } from './store';
 import {
   identitiesEqual,
   publicIdentityFromJSON,
@@ -56,7 +56,6 @@ export const DEFAULT_RECONNECT: ReconnectPolicy = { baseMs: 500, maxMs: 30_000 }
 export const REQUEST_TIMEOUT_MS = 15_000;
 /** Typing notices are refreshed at most this often, and end by themselves after this long. */
 export const TYPING_TIMEOUT_MS = 6_000;
-const UNSENT_KEY = 'unsent';
 /** Outbox envelopes sent and not yet answered, at most (issue 9, point 9). */
 export const SEND_WINDOW = 32;
 /** A delivered receipt that could not be stored is tried again after this long. */
@@ -105,15 +104,6 @@ interface PendingRequest {
   readonly resolve: (m: RelayMessage) => void;
   readonly reject: (e: ChatError) => void;
   readonly timer: NodeJS.Timeout;
-}
-
-/** A text typed but not yet encrypted (no session yet): everything needed to encrypt it later. */
-interface Unsent {
-  readonly id: string;
-  readonly peer: string;
-  readonly peerName: string;
-  readonly body: string;
-  readonly ts: number;
 }
 
 /** Codes after which reconnecting cannot help: the user must act. */
@@ -623,7 +613,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (c === this.canon) return;
     if (online) {
       this.onlineUsers.set(c, user);
-      if (this.unsent().some((u) => u.peer === c)) void this.flush();
+      if (this.outbox.hasTexts(c)) void this.flush();
     } else {
       this.onlineUsers.delete(c);
       this.lastSeen.set(c, this.now());
@@ -657,17 +647,14 @@ export class Client extends EventEmitter<ClientEvents> {
       return;
     }
     const contact = this.store.getContact(peer);
-    const text = this.store.history(peer, 1000).find((x) => x.id === rec.id && x.direction === 'out');
+    const text = this.store.message(peer, rec.id, 'out');
     this.tx(() => {
       if (contact && !identitiesEqual(contactIdentity(contact), pub)) {
         this.store.markChanged(peer, toStoredIdentity(info.user, pub));
       }
       this.outbox.remove(rec.id);
       if (text) {
-        this.setUnsent([
-          ...this.unsent(),
-          { id: text.id, peer, peerName: text.peerName, body: text.body, ts: text.ts },
-        ]);
+        this.outbox.keepText({ id: text.id, peer, peerName: text.peerName, body: text.body, ts: text.ts });
       }
     });
     this.outbox.inFlight.delete(rec.id);
@@ -721,15 +708,6 @@ export class Client extends EventEmitter<ClientEvents> {
   // -------------------------------------------------------------------------------------------
   // Sending
 
-  private unsent(): Unsent[] {
-    const raw = this.store.kv.get(UNSENT_KEY);
-    return raw ? (JSON.parse(raw) as Unsent[]) : [];
-  }
-
-  private setUnsent(list: Unsent[]): void {
-    this.store.kv.set(UNSENT_KEY, JSON.stringify(list));
-  }
-
   /**
    * Stores a text for `to` and sends it as soon as it can (now, or after reconnecting). The
    * message is in the history with state `sending` when this returns.
@@ -756,14 +734,13 @@ export class Client extends EventEmitter<ClientEvents> {
       localTs: now,
       state: 'sending',
     };
-    const text: Unsent = { id: msg.id, peer, peerName: msg.peerName, body, ts: now };
+    const text: UnsentText = { id: msg.id, peer, peerName: msg.peerName, body, ts: now };
     let sealFailed: ChatError | undefined;
     this.tx(() => {
       this.store.addMessage(msg);
       // With a session and nothing older waiting for this contact, the text is sealed and stored
       // in the same transaction (one disk sync per message); otherwise it waits, in order.
-      const unsent = this.unsent();
-      if (contact?.state !== 'changed' && !unsent.some((u) => u.peer === peer) && this.e2e.hasSession(peer)) {
+      if (contact?.state !== 'changed' && !this.outbox.hasTexts(peer) && this.e2e.hasSession(peer)) {
         try {
           this.tx(() => this.seal(peer, text));
           return;
@@ -773,7 +750,7 @@ export class Client extends EventEmitter<ClientEvents> {
           sealFailed = err;
         }
       }
-      this.setUnsent([...unsent, text]);
+      this.outbox.keepText(text);
     });
     if (sealFailed) {
       this.log.error({ code: sealFailed.code }, 'sealing failed');
@@ -806,7 +783,7 @@ export class Client extends EventEmitter<ClientEvents> {
         // A bounded window, oldest first: what is in flight is the head of the outbox, so reading
         // twice the window covers it and what comes next (O(window), not O(outbox)).
         for (const rec of this.outbox.due(this.window)) this.transmit(rec.id, rec.to, rec.envelope);
-        if (this.unsent().length === 0) this.retryFlushDelay = 0;
+        if (this.outbox.waitingPeers().length === 0) this.retryFlushDelay = 0;
       } while (this.flushAgain);
     } catch (err) {
       // Nothing is lost (the text waits as unsent or in the outbox), but it must not wait silently.
@@ -823,9 +800,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private async encryptUnsent(): Promise<void> {
-    const byPeer = new Map<string, Unsent[]>();
-    for (const u of this.unsent()) byPeer.set(u.peer, [...(byPeer.get(u.peer) ?? []), u]);
-    for (const [peer, texts] of byPeer) {
+    for (const peer of this.outbox.waitingPeers()) {
       // Held until the user accepts the new identity: never sealed for the old one.
       if (this.store.getContact(peer)?.state === 'changed') continue;
       try {
@@ -845,9 +820,11 @@ export class Client extends EventEmitter<ClientEvents> {
         // `unknown_user` also says "has published no keys yet" (a user who may do so any moment):
         // final only for a name nobody registered.
         if (e.code === 'unknown_user' && !(await this.isRegistered(peer))) {
-          const ids = new Set(texts.map((u) => u.id));
-          this.setUnsent(this.unsent().filter((x) => !ids.has(x.id)));
-          this.failText(peer, [...ids], e.message);
+          const ids = this.outbox.textsFor(peer).map((u) => u.id);
+          this.tx(() => {
+            for (const id of ids) this.outbox.dropText(peer, id);
+          });
+          this.failText(peer, ids, e.message);
           continue;
         }
         if (e.code === 'identity_changed') {
@@ -860,17 +837,17 @@ export class Client extends EventEmitter<ClientEvents> {
         this.scheduleRetry();
         continue;
       }
-      for (const u of texts) {
+      for (const u of this.outbox.textsFor(peer)) {
         this.tx(() => {
           this.seal(peer, u);
-          this.setUnsent(this.unsent().filter((x) => x.id !== u.id));
+          this.outbox.dropText(peer, u.id);
         });
       }
     }
   }
 
   /** Encrypts a text into the outbox; the sending chain's step is stored with it (section 8). */
-  private seal(peer: string, u: Unsent): void {
+  private seal(peer: string, u: UnsentText): void {
     this.e2e.encrypt(peer, { kind: 'text', id: u.id, ts: u.ts, body: u.body }, (envelope) =>
       this.outbox.queue({ id: u.id, to: u.peerName, envelope, createdAt: this.now() }),
     );
@@ -1244,7 +1221,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Messages and receipts not yet taken by the relay. */
   outboxSize(): number {
-    return this.unsent().length + this.outbox.size;
+    return this.outbox.size;
   }
 
   isOnline(peer: string): boolean {
@@ -1389,11 +1366,9 @@ export class Client extends EventEmitter<ClientEvents> {
     const c = canonName(peer);
     return this.tx(() => {
       const removed = this.store.deleteMessage(c, id);
-      const list = this.unsent();
-      const rest = list.filter((u) => !(u.peer === c && u.id === id));
-      if (rest.length !== list.length) this.setUnsent(rest);
+      const text = this.outbox.dropText(c, id);
       const out = this.outbox.recipient(id) !== undefined && this.outbox.remove(id);
-      return removed || out || rest.length !== list.length;
+      return removed || out || text;
     });
   }
 

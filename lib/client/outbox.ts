@@ -1,5 +1,7 @@
 /**
- * What waits to be sent (DESIGN.md: the outbox owns it). The store holds the envelopes; this
+ * What waits to be sent (DESIGN.md: the outbox owns it): texts not sealed yet (no session yet, or
+ * the contact's new identity waits for `/accept`), then sealed envelopes. The store holds both
+ * (typed tables, store.ts `OutboxStore`); for the envelopes this
  * keeps their order and recipients in memory, so choosing what to transmit next costs O(window),
  * not a read of the outbox, on every `send` and every `sent` (issue 9, Cost).
  *
@@ -7,7 +9,7 @@
  * store, so an envelope whose transaction rolled back (and whose ratchet step was therefore not
  * saved) can never leave.
  */
-import type { ClientStore, OutgoingRecord, SentStatus } from './store';
+import type { OutboxStore, OutgoingRecord, SentStatus, UnsentText } from './store';
 
 export class Outbox {
   /** Outbox ids, oldest first, with the recipient; loaded from the store on first use. */
@@ -15,7 +17,7 @@ export class Outbox {
   /** Ids sent on this connection and not yet answered (`sent` or an error). */
   readonly inFlight = new Set<string>();
 
-  constructor(private readonly store: ClientStore) {}
+  constructor(private readonly store: OutboxStore) {}
 
   private index(): Map<string, string> {
     this.order ??= new Map(this.store.pendingOutgoing().map((r) => [r.id, r.to]));
@@ -33,10 +35,37 @@ export class Outbox {
     this.index().set(rec.id, rec.to);
   }
 
-  /** Envelopes waiting, those in flight included. */
+  /** Texts and envelopes waiting, those in flight included. */
   get size(): number {
-    return this.index().size;
+    return this.store.countUnsent() + this.index().size;
   }
+
+  // -- texts not sealed yet ----------------------------------------------------------------------
+
+  /** Kept to be sealed later, after what already waits for the same contact. */
+  keepText(text: UnsentText): void {
+    this.store.queueUnsent(text);
+  }
+
+  textsFor(peer: string): UnsentText[] {
+    return this.store.unsentFor(peer);
+  }
+
+  /** Contacts with texts waiting, the longest waiting first. */
+  waitingPeers(): string[] {
+    return this.store.unsentPeers();
+  }
+
+  hasTexts(peer: string): boolean {
+    return this.store.hasUnsent(peer);
+  }
+
+  /** Sealed (call it in the sealing transaction), failed or deleted. */
+  dropText(peer: string, id: string): boolean {
+    return this.store.removeUnsent(peer, id);
+  }
+
+  // -- sealed envelopes --------------------------------------------------------------------------
 
   /** The recipient of a waiting envelope. */
   recipient(id: string): string | undefined {
