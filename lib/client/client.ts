@@ -3,7 +3,7 @@
  * alive, an outbox, the history, contacts and end-to-end sessions in the user's store. The
  * line mode and the full-screen UI are thin views over its events and methods.
  *
- * Map: `start` → `connectLoop` (backoff) → `connectOnce` (handshake, TOFU) → `onWelcome` →
+ * Map: `start` → `step` (reconnect.ts, the pure state machine) → `connectOnce` (handshake, TOFU) → `onWelcome` →
  * `flush` (outbox). Relay messages land in `onRelayMessage`; envelopes in `onDeliver`.
  */
 import { EventEmitter } from 'node:events';
@@ -34,6 +34,14 @@ import { parseEnvelope } from '../crypto/envelope';
 import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
 import { EndToEnd, contactIdentity, toStoredIdentity, type PrekeyUpload } from './e2e';
 import { Outbox } from './outbox';
+import {
+  DEFAULT_RECONNECT,
+  RECONNECT_START,
+  reconnectStep,
+  type Reconnect,
+  type ReconnectEvent,
+  type ReconnectPolicy,
+} from './reconnect';
 import { Pacer } from './pacer';
 import { changedKeyMessage, decideServerTrust, type KnownServers } from './known-servers';
 import type { ClientStore, OutgoingRecord, SentStatus, UnsentText } from './store';
@@ -45,13 +53,7 @@ import {
 } from '../crypto/identity';
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
 
-export interface ReconnectPolicy {
-  /** First delay; doubled on every failed attempt up to `maxMs`, with jitter. */
-  readonly baseMs: number;
-  readonly maxMs: number;
-}
-
-export const DEFAULT_RECONNECT: ReconnectPolicy = { baseMs: 500, maxMs: 30_000 };
+export { DEFAULT_RECONNECT, type ReconnectPolicy } from './reconnect';
 /** A request the relay does not answer in this time fails (the connection is probably gone). */
 export const REQUEST_TIMEOUT_MS = 15_000;
 /** Typing notices are refreshed at most this often, and end by themselves after this long. */
@@ -106,16 +108,6 @@ interface PendingRequest {
   readonly timer: NodeJS.Timeout;
 }
 
-/** Codes after which reconnecting cannot help: the user must act. */
-const PERMANENT = new Set([
-  'name_taken',
-  'identity_taken',
-  'bad_name',
-  'server_key_changed',
-  'replaced',
-  'no_common_suite',
-]);
-
 export class Client extends EventEmitter<ClientEvents> {
   readonly name: string;
   readonly canon: string;
@@ -128,8 +120,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly reconnectPolicy: ReconnectPolicy;
   private channel: Channel | undefined;
   private conn: ConnectionState = { state: 'closed', reason: 'not started' };
-  private stopped = false;
-  private attempt = 0;
+  private reconnect: Reconnect = RECONNECT_START;
   private retryTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private rid = 0;
@@ -214,20 +205,56 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Connects, and keeps reconnecting after drops until `close`. */
   start(): void {
-    this.stopped = false;
-    void this.connectLoop();
+    this.step({ t: 'start' });
   }
 
-  private async connectLoop(): Promise<void> {
-    if (this.stopped || this.channel) return;
-    this.attempt++;
-    this.setState({ state: 'connecting', attempt: this.attempt });
-    try {
-      await this.connectOnce();
-    } catch (err) {
-      const e = isChatError(err) ? err : new ChatError('connection_closed', 'could not reach the relay');
-      this.log.warn({ code: e.code, attempt: this.attempt }, 'connect failed');
-      this.afterDisconnect(e.code, e.message);
+  private get reconnectDeps() {
+    return { policy: this.reconnectPolicy, jitter: Math.random, now: this.now };
+  }
+
+  private get stopped(): boolean {
+    return this.reconnect.phase === 'stopped';
+  }
+
+  /** Feeds the reconnect state machine (reconnect.ts) and carries out what it answers. */
+  private step(e: ReconnectEvent): void {
+    const r = reconnectStep(this.reconnect, e, this.reconnectDeps);
+    this.reconnect = r.state;
+    if (r.connection) this.setState(r.connection);
+    for (const a of r.actions) {
+      switch (a.t) {
+        case 'dial':
+          void this.connectOnce().catch((err: unknown) => {
+            const c = isChatError(err)
+              ? err
+              : new ChatError('connection_closed', 'could not reach the relay');
+            this.log.warn({ code: c.code, attempt: this.reconnect.attempt }, 'connect failed');
+            this.afterDisconnect(c.code, c.message);
+          });
+          break;
+        case 'wait':
+          if (this.retryTimer) clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.step({ t: 'timer' });
+          }, a.delayMs);
+          break;
+        case 'ask-trust':
+          if (this.pendingTrust) {
+            this.emit('server-unknown', {
+              hostPort: this.hostPort,
+              fingerprint: this.pendingTrust.fingerprint,
+            });
+          }
+          break;
+        case 'report':
+          this.emit('error', { code: a.code, message: a.message });
+          break;
+        default: {
+          const never: never = a;
+          void never;
+        }
+      }
     }
   }
 
@@ -248,30 +275,12 @@ export class Client extends EventEmitter<ClientEvents> {
       for (const name of this.onlineUsers.values()) this.emit('presence', { user: name, online: false });
       this.onlineUsers.clear();
     }
-    if (this.stopped) {
-      this.setState({ state: 'closed', reason: 'closed' });
-      return;
-    }
-    if (code === 'server_key_unknown' && this.pendingTrust) {
-      this.setState({ state: 'closed', reason: message, code });
-      this.emit('server-unknown', { hostPort: this.hostPort, fingerprint: this.pendingTrust.fingerprint });
-      return;
-    }
-    if (PERMANENT.has(code)) {
-      this.stopped = true;
-      this.setState({ state: 'closed', reason: message, code });
-      this.emit('error', { code, message });
-      return;
-    }
-    // Exponential backoff with jitter: base * 2^(attempt-1), capped, times a factor in [0.5, 1).
-    const { baseMs, maxMs } = this.reconnectPolicy;
-    const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(this.attempt - 1, 20));
-    const delay = Math.round(ceiling * (0.5 + Math.random() * 0.5));
-    this.setState({ state: 'offline', retryAt: this.now() + delay, reason: message });
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.connectLoop();
-    }, delay);
+    this.step({
+      t: 'lost',
+      code,
+      message,
+      askTrust: code === 'server_key_unknown' && this.pendingTrust !== undefined,
+    });
   }
 
   /** The answer to a 'server-unknown' event: accept (remembered in known_servers) or refuse. */
@@ -279,17 +288,12 @@ export class Client extends EventEmitter<ClientEvents> {
     const t = this.pendingTrust;
     this.pendingTrust = undefined;
     if (!t) return;
-    if (!accept) {
-      this.stopped = true;
-      this.setState({ state: 'closed', reason: 'relay key refused', code: 'server_key_unknown' });
-      return;
+    if (accept) {
+      this.opts.knownServers.remember(this.hostPort, t.publicKey);
+      this.log.info({ fingerprint: t.fingerprint }, 'relay key accepted and remembered');
     }
-    this.opts.knownServers.remember(this.hostPort, t.publicKey);
-    this.log.info({ fingerprint: t.fingerprint }, 'relay key accepted and remembered');
-    // Section 6: reconnect, and require that same key (now in known_servers).
-    this.attempt = 0;
-    this.stopped = false;
-    void this.connectLoop();
+    // Section 6: on yes, reconnect and require that same key (now in known_servers).
+    this.step({ t: 'trust', accept });
   }
 
   private dial(): Promise<net.Socket> {
@@ -440,7 +444,6 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private onWelcome(m: Extract<RelayMessage, { t: 'welcome' }>): void {
-    this.attempt = 0;
     if (m.limits) this.pacer.configure(m.limits);
     this.recovering = false;
     if (this.opts.recoveryCodeNew && this.opts.recoveryCode && this.store.kv.get('recovery.shown') !== '1') {
@@ -449,7 +452,7 @@ export class Client extends EventEmitter<ClientEvents> {
       this.emit('recovery-code', { code: this.opts.recoveryCode });
     }
     this.log.info({ queued: m.queued, online: m.users?.length ?? 0 }, 'logged in');
-    this.setState({ state: 'online' });
+    this.step({ t: 'welcomed' });
     for (const u of m.users ?? []) {
       if (canonName(u) === this.canon) continue;
       this.onlineUsers.set(canonName(u), u);
@@ -1379,7 +1382,8 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Disconnects for good. The caller closes the store. */
   async close(): Promise<void> {
-    this.stopped = true;
+    // Stopped now; the state `closed` is shown once the connection has ended (below).
+    this.reconnect = reconnectStep(this.reconnect, { t: 'close' }, this.reconnectDeps).state;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.retryFlushTimer) clearTimeout(this.retryFlushTimer);
     if (this.redeliverTimer) clearTimeout(this.redeliverTimer);
