@@ -13,7 +13,6 @@ import type { Identity } from '../crypto/identity';
 import { MAX_BODY_BYTES, type InnerMessage } from '../crypto/inner-message';
 import { preKeyBundleFromJSON } from '../crypto/prekeys';
 import { fingerprint, fromBase64, randomBytes, toBase64, toHex } from '../crypto/primitives';
-import { formatSafetyNumber, safetyNumber } from '../crypto/safety-number';
 import { ChatError, isChatError } from '../errors';
 import { canonName, checkName } from '../names';
 import {
@@ -32,7 +31,8 @@ import {
 } from '../net/secure-channel';
 import { parseEnvelope } from '../crypto/envelope';
 import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
-import { EndToEnd, contactIdentity, toStoredIdentity, type PrekeyUpload } from './e2e';
+import { Contacts } from './contacts';
+import { EndToEnd, type PrekeyUpload } from './e2e';
 import { Outbox } from './outbox';
 import {
   DEFAULT_RECONNECT,
@@ -45,12 +45,7 @@ import {
 import { Pacer } from './pacer';
 import { changedKeyMessage, decideServerTrust, type KnownServers } from './known-servers';
 import type { ClientStore, OutgoingRecord, SentStatus, UnsentText } from './store';
-import {
-  identitiesEqual,
-  publicIdentityFromJSON,
-  verifyPublicIdentity,
-  type PublicIdentity,
-} from '../crypto/identity';
+import { publicIdentityFromJSON, verifyPublicIdentity, type PublicIdentity } from '../crypto/identity';
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
 
 export { DEFAULT_RECONNECT, type ReconnectPolicy } from './reconnect';
@@ -148,8 +143,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private paceTimer: NodeJS.Timeout | undefined;
   private receiptRetryTimer: NodeJS.Timeout | undefined;
   private readonly retryReceipts: [string, string[]][] = [];
-  /** The safety number last shown for a contact's pending identity (what `/accept` accepts). */
-  private readonly shownNumbers = new Map<string, string>();
+  private readonly contactList: Contacts;
   /** Conversations closed by the user, hidden from `contacts()` until a new message. */
   private readonly closed = new Set<string>();
   /** Users whose presence this connection asked for (presence.watch). */
@@ -170,7 +164,8 @@ export class Client extends EventEmitter<ClientEvents> {
     this.now = opts.now ?? Date.now;
     this.readReceipts = opts.readReceipts ?? true;
     this.reconnectPolicy = { ...DEFAULT_RECONNECT, ...opts.reconnect };
-    this.e2e = new EndToEnd(opts.store, opts.identity, opts.name, this.now);
+    this.contactList = new Contacts(opts.store, { name: opts.name, identity: opts.identity }, this.now);
+    this.e2e = new EndToEnd(opts.store, this.contactList, opts.identity, opts.name, this.now);
     this.pacer = new Pacer(this.now);
     this.outbox = new Outbox(opts.store);
     this.recovering = opts.recover ?? false;
@@ -465,7 +460,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.pingTimer.unref();
     this.subscribe = m.users === undefined;
     this.watch([
-      ...this.store.contacts().map((c) => c.name),
+      ...this.contactList.all().map((c) => c.name),
       ...this.store.conversations().map((c) => c.peerName),
     ]);
     const fp = this.fingerprintSeen ?? '';
@@ -649,19 +644,17 @@ export class Client extends EventEmitter<ClientEvents> {
       void err;
       return;
     }
-    const contact = this.store.getContact(peer);
+    const contact = this.contactList.get(peer);
     const text = this.store.message(peer, rec.id, 'out');
     this.tx(() => {
-      if (contact && !identitiesEqual(contactIdentity(contact), pub)) {
-        this.store.markChanged(peer, toStoredIdentity(info.user, pub));
-      }
+      if (contact) this.contactList.recordChange(info.user, pub);
       this.outbox.remove(rec.id);
       if (text) {
         this.outbox.keepText({ id: text.id, peer, peerName: text.peerName, body: text.body, ts: text.ts });
       }
     });
     this.outbox.inFlight.delete(rec.id);
-    const c = this.store.getContact(peer);
+    const c = this.contactList.get(peer);
     if (c?.state !== 'changed') return;
     this.emit('contact', { name: c.name, state: 'changed' });
     this.emit('error', {
@@ -725,7 +718,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (peer === this.canon) throw new ChatError('bad_name', 'you cannot send a message to yourself');
     // To a contact whose identity changed, the text is kept and sealed after `/accept`
     // (CLIENT-API item 6): nothing typed is lost, and nothing goes to the old identity.
-    const contact = this.store.getContact(peer);
+    const contact = this.contactList.get(peer);
     const now = this.now();
     const msg: ChatMessage = {
       id: toHex(randomBytes(16)),
@@ -805,7 +798,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private async encryptUnsent(): Promise<void> {
     for (const peer of this.outbox.waitingPeers()) {
       // Held until the user accepts the new identity: never sealed for the old one.
-      if (this.store.getContact(peer)?.state === 'changed') continue;
+      if (this.contactList.get(peer)?.state === 'changed') continue;
       try {
         if (!this.e2e.hasSession(peer)) {
           const m = await this.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
@@ -815,7 +808,7 @@ export class Client extends EventEmitter<ClientEvents> {
           }
           this.e2e.startSession(m.user, preKeyBundleFromJSON(m));
           this.watch([m.user]);
-          this.emit('contact', { name: m.user, state: this.store.getContact(peer)?.state ?? 'unverified' });
+          this.emit('contact', { name: m.user, state: this.contactList.get(peer)?.state ?? 'unverified' });
         }
       } catch (err) {
         const e = isChatError(err) ? err : new ChatError('internal', 'could not start a session');
@@ -831,7 +824,7 @@ export class Client extends EventEmitter<ClientEvents> {
           continue;
         }
         if (e.code === 'identity_changed') {
-          const c = this.store.getContact(peer);
+          const c = this.contactList.get(peer);
           this.emit('contact', { name: c?.name ?? peer, state: 'changed' });
         }
         this.log.warn({ code: e.code, peer }, 'cannot start a session');
@@ -882,7 +875,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (!this.channel) return;
     this.outbox.inFlight.add(id);
     // `for`: the identity it was sealed for, so the relay can refuse a stale one (section 7.1).
-    const pinned = this.store.getContact(canonName(to));
+    const pinned = this.contactList.get(canonName(to));
     this.out({
       t: 'send',
       rid: `o${id}`,
@@ -946,7 +939,7 @@ export class Client extends EventEmitter<ClientEvents> {
       return;
     }
     if (!this.e2e.hasSession(peer)) return;
-    const contact = this.store.getContact(peer);
+    const contact = this.contactList.get(peer);
     if (contact?.state === 'changed') return;
     const id = toHex(randomBytes(16));
     const to = contact?.name ?? peer;
@@ -968,7 +961,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private onDeliver(m: Extract<RelayMessage, { t: 'deliver' }>): void {
     const peer = canonName(m.from);
     const env = fromBase64(m.env);
-    const contact = this.store.getContact(peer);
+    const contact = this.contactList.get(peer);
     if (contact?.state === 'changed') {
       // Section 8.4: held until the user accepts the new identity.
       this.store.holdIncoming({ id: m.id, from: m.from, env, ts: m.ts });
@@ -995,7 +988,7 @@ export class Client extends EventEmitter<ClientEvents> {
             const msg: ChatMessage = {
               id: inner.id,
               peer,
-              peerName: this.store.getContact(peer)?.name ?? from,
+              peerName: this.contactList.get(peer)?.name ?? from,
               direction: 'in',
               body: inner.body,
               ts: inner.ts,
@@ -1176,10 +1169,10 @@ export class Client extends EventEmitter<ClientEvents> {
     if (parsed.t !== 'prekey')
       throw new ChatError('bad_message', 'an identity change needs a prekey envelope');
     const held = this.tx(() => {
-      this.store.markChanged(peer, toStoredIdentity(from, parsed.x3dh.ik));
+      this.contactList.recordChange(from, parsed.x3dh.ik);
       return this.store.holdIncoming({ id: outerId, from, env, ts: this.now() });
     });
-    const name = this.store.getContact(peer)?.name ?? from;
+    const name = this.contactList.get(peer)?.name ?? from;
     this.log.warn({ peer, held }, 'safety number changed');
     this.emit('contact', { name, state: 'changed' });
     const number = this.safetyNumber(peer);
@@ -1234,7 +1227,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Contacts and conversations, with presence and unread counts. */
   contacts(): ContactInfo[] {
     const out = new Map<string, ContactInfo>();
-    for (const c of this.store.contacts()) {
+    for (const c of this.contactList.all()) {
       out.set(c.canon, {
         name: c.name,
         canon: c.canon,
@@ -1293,36 +1286,18 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
-  private contactOrThrow(peer: string) {
-    const c = this.store.getContact(canonName(peer));
-    if (!c) throw new ChatError('unknown_user', `you have no keys for ${peer} yet: exchange a message first`);
-    return c;
-  }
-
   /** The 60-digit safety number with `peer`, as 12 groups of 5 (section 3). */
   safetyNumber(peer: string): string {
-    const c = this.contactOrThrow(peer);
-    const them = c.state === 'changed' && c.pendingIdentity ? c.pendingIdentity : c;
-    const ours = {
-      name: this.name,
-      identity: { signKey: this.opts.identity.signKey.publicKey, dhKey: this.opts.identity.dhKey.publicKey },
-    };
-    const n = formatSafetyNumber(safetyNumber(ours, { name: c.name, identity: contactIdentity(them) }));
-    if (c.state === 'changed') this.shownNumbers.set(c.canon, n);
-    return n;
+    return this.contactList.safetyNumber(peer);
   }
 
   contactState(peer: string): ContactInfo['state'] | undefined {
-    return this.store.getContact(canonName(peer))?.state;
+    return this.contactList.get(canonName(peer))?.state;
   }
 
   /** Marks `peer` verified (after comparing the safety number out of band). */
   verify(peer: string): void {
-    const c = this.contactOrThrow(peer);
-    if (c.state === 'changed') {
-      throw new ChatError('identity_changed', `accept ${c.name}'s new identity first (/accept ${c.name})`);
-    }
-    this.store.setVerified(c.canon, true);
+    const c = this.contactList.verify(peer);
     this.emit('contact', { name: c.name, state: 'verified' });
   }
 
@@ -1334,30 +1309,11 @@ export class Client extends EventEmitter<ClientEvents> {
    * old identity's sessions for good (point 1), releases held messages and sends what waits.
    */
   acceptIdentity(peer: string, shownNumber?: string): void {
-    const c = this.contactOrThrow(peer);
-    if (c.state !== 'changed') {
-      throw new ChatError('nothing_to_accept', `No safety-number change to accept for ${c.name}`);
-    }
-    const shown = shownNumber ?? this.shownNumbers.get(c.canon);
-    const current = this.safetyNumber(c.canon);
-    if (shown === undefined) {
-      throw new ChatError(
-        'identity_changed',
-        `compare the new safety number with ${c.name} first: /verify ${c.name}`,
-      );
-    }
-    if (shown.replace(/\s/g, '') !== current.replace(/\s/g, '')) {
-      throw new ChatError(
-        'identity_changed',
-        `the safety number with ${c.name} changed again since it was shown; the new one is ${current}: compare it before accepting`,
-      );
-    }
-    const held = this.tx(() => {
-      this.store.acceptChange(c.canon, this.now());
-      this.e2e.retireSessions(c.canon);
-      return this.store.releaseHeld(c.canon);
+    const { c, held } = this.tx(() => {
+      const accepted = this.contactList.accept(peer, shownNumber);
+      this.e2e.retireSessions(accepted.canon);
+      return { c: accepted, held: this.store.releaseHeld(accepted.canon) };
     });
-    this.shownNumbers.delete(c.canon);
     this.log.info({ peer: c.canon }, 'new identity accepted');
     this.emit('contact', { name: c.name, state: 'unverified' });
     for (const h of held) this.receive(h.id, h.from, h.env);

@@ -4,12 +4,7 @@
  * transaction, and our prekeys. The crypto is in lib/crypto (pure); this file only decides
  * what to load and what to save, as libsignal's stores do.
  */
-import {
-  type Identity,
-  identitiesEqual,
-  type PublicIdentity,
-  verifyPublicIdentity,
-} from '../crypto/identity';
+import { type Identity, identitiesEqual } from '../crypto/identity';
 import { encodeInnerMessage, type InnerMessage, parseInnerMessage } from '../crypto/inner-message';
 import {
   makeOneTimePreKeys,
@@ -32,7 +27,8 @@ import { ChatError } from '../errors';
 import { canonName } from '../names';
 import type { SignedPrekey as WireSignedPrekey, OneTimePrekey as WireOneTimePrekey } from '../net/messages';
 import { SessionMemo } from './session-memo';
-import type { ClientStore, Contact, Identity as StoredIdentity } from './store';
+import { contactIdentity, type Contacts } from './contacts';
+import type { ClientStore } from './store';
 
 export interface PrekeyUpload {
   readonly spk: WireSignedPrekey;
@@ -43,14 +39,6 @@ export type Decrypted =
   | { readonly t: 'message'; readonly inner: InnerMessage; readonly pinned: boolean }
   /** The inner id was already seen: the session advanced, nothing to show. */
   | { readonly t: 'duplicate' };
-
-export function toStoredIdentity(name: string, pub: PublicIdentity): StoredIdentity {
-  return { name, canon: canonName(name), signKey: pub.signKey, dhKey: pub.dhKey, idcert: pub.idcert };
-}
-
-export function contactIdentity(c: Pick<Contact, 'signKey' | 'dhKey' | 'idcert'>): PublicIdentity {
-  return { signKey: c.signKey, dhKey: c.dhKey, idcert: c.idcert };
-}
 
 /** The seen-table key of an envelope decrypted once (kept SEEN_TTL_MS, longer than skipped keys). */
 function envelopeKey(env: Uint8Array): string {
@@ -67,6 +55,8 @@ export class EndToEnd {
 
   constructor(
     private readonly store: ClientStore,
+    /** The one owner of trust: this layer reads pins and reports changes, never writes a contact. */
+    private readonly contacts: Contacts,
     private readonly identity: Identity,
     private readonly name: string,
     private readonly now: () => number,
@@ -106,7 +96,7 @@ export class EndToEnd {
    */
   startSession(theirName: string, bundle: PreKeyBundle): void {
     const peer = canonName(theirName);
-    const contact = this.store.getContact(peer);
+    const contact = this.contacts.get(peer);
     if (contact?.state === 'changed') {
       throw new ChatError(
         'identity_changed',
@@ -116,8 +106,7 @@ export class EndToEnd {
     const pinned = contact ? contactIdentity(contact) : undefined;
     if (pinned && !identitiesEqual(pinned, bundle.identity)) {
       // Only a verified identity becomes pending (issue 9, point 3): `bad_key` otherwise.
-      verifyPublicIdentity(bundle.identity);
-      this.store.markChanged(peer, toStoredIdentity(theirName, bundle.identity));
+      this.contacts.recordChange(theirName, bundle.identity);
       throw new ChatError('identity_changed', `the safety number with ${theirName} changed; verify it first`);
     }
     const { session } = initiateSession({
@@ -127,7 +116,7 @@ export class EndToEnd {
       ...(pinned ? { pinned } : {}),
     });
     this.store.transaction(() => {
-      if (!contact) this.store.pinContact(toStoredIdentity(theirName, bundle.identity), this.now());
+      if (!contact) this.contacts.pinFirst(theirName, bundle.identity);
       this.saveSession(peer, session, this.now());
     });
   }
@@ -154,8 +143,7 @@ export class EndToEnd {
    */
   decrypt(fromName: string, env: Uint8Array, alsoStore: (inner: InnerMessage) => void): Decrypted {
     const peer = canonName(fromName);
-    const contact = this.store.getContact(peer);
-    const pinned = contact ? contactIdentity(contact) : undefined;
+    const pinned = this.contacts.pinned(peer);
     // Only sessions with the pinned identity may decrypt (issue 9, point 1): a replaced identity's
     // session never decrypts again, and so never becomes the sending one.
     const all = this.store
@@ -197,10 +185,7 @@ export class EndToEnd {
       if (result.t === 'new') {
         this.store.archiveSessions(peer, undefined, result.session.id);
         if (result.consumedOpkId !== undefined) this.store.deleteOneTimePrekey(result.consumedOpkId);
-        if (!contact) {
-          this.store.pinContact(toStoredIdentity(fromName, result.theirIdentity), this.now());
-          newlyPinned = true;
-        }
+        if (!pinned) newlyPinned = this.contacts.pinFirst(fromName, result.theirIdentity) === 'pinned';
       }
       if (inner.kind === 'text') {
         if (this.store.seenRecently(peer, inner.id)) {
