@@ -34,6 +34,7 @@ import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
 import { Contacts } from './contacts';
 import { EndToEnd, type PrekeyUpload } from './e2e';
 import { Outbox } from './outbox';
+import { Requests, type Request } from './requests';
 import {
   DEFAULT_RECONNECT,
   RECONNECT_START,
@@ -49,8 +50,7 @@ import { publicIdentityFromJSON, verifyPublicIdentity, type PublicIdentity } fro
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
 
 export { DEFAULT_RECONNECT, type ReconnectPolicy } from './reconnect';
-/** A request the relay does not answer in this time fails (the connection is probably gone). */
-export const REQUEST_TIMEOUT_MS = 15_000;
+export { REQUEST_TIMEOUT_MS } from './requests';
 /** Typing notices are refreshed at most this often, and end by themselves after this long. */
 export const TYPING_TIMEOUT_MS = 6_000;
 /** Outbox envelopes sent and not yet answered, at most (issue 9, point 9). */
@@ -86,23 +86,6 @@ export interface ClientOptions {
 }
 
 type Channel = SecureChannel<RelayMessage, ClientMessage>;
-/** A request as the caller writes it: the rid is added by `request`. */
-type Request =
-  Extract<ClientMessage, { rid: string }> extends infer T
-    ? T extends unknown
-      ? Omit<T, 'rid'>
-      : never
-    : never;
-
-interface PendingRequest {
-  readonly expect: RelayMessage['t'];
-  /** Pages of a `users` answer received so far (every page but the last has `more`). */
-  readonly pages: UserEntry[];
-  readonly resolve: (m: RelayMessage) => void;
-  readonly reject: (e: ChatError) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
 export class Client extends EventEmitter<ClientEvents> {
   readonly name: string;
   readonly canon: string;
@@ -118,8 +101,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private reconnect: Reconnect = RECONNECT_START;
   private retryTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
-  private rid = 0;
-  private readonly requests = new Map<string, PendingRequest>();
+  private readonly requests = new Requests();
   private readonly onlineUsers = new Map<string, string>();
   private readonly lastSeen = new Map<string, number | null>();
   private fingerprintSeen: string | undefined;
@@ -261,11 +243,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.paceTimer) clearTimeout(this.paceTimer);
     this.paceTimer = undefined;
     if (this.pingTimer) clearInterval(this.pingTimer);
-    for (const [rid, r] of this.requests) {
-      clearTimeout(r.timer);
-      r.reject(new ChatError('connection_closed', 'the connection to the relay closed'));
-      this.requests.delete(rid);
-    }
+    this.requests.failAll(new ChatError('connection_closed', 'the connection to the relay closed'));
     if (this.onlineUsers.size) {
       for (const name of this.onlineUsers.values()) this.emit('presence', { user: name, online: false });
       this.onlineUsers.clear();
@@ -517,14 +495,14 @@ export class Client extends EventEmitter<ClientEvents> {
     for (let i = 0; i < fresh.length; i += MAX_WATCH_PER_REQUEST) {
       this.out({
         t: 'presence.watch',
-        rid: `w${++this.rid}`,
+        rid: this.requests.nextRid('w'),
         users: fresh.slice(i, i + MAX_WATCH_PER_REQUEST),
       });
     }
   }
 
   private nextRid(): string {
-    return `c${++this.rid}`;
+    return this.requests.nextRid();
   }
 
   private request<T extends RelayMessage['t']>(
@@ -535,43 +513,15 @@ export class Client extends EventEmitter<ClientEvents> {
     if (!channel || this.conn.state !== 'online') {
       return Promise.reject(new ChatError('connection_closed', 'not connected to the relay'));
     }
-    const rid = this.nextRid();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.requests.delete(rid);
-        reject(new ChatError('connection_closed', 'the relay did not answer in time'));
-      }, REQUEST_TIMEOUT_MS);
-      this.requests.set(rid, {
-        expect,
-        pages: [],
-        resolve: resolve as (m: RelayMessage) => void,
-        reject,
-        timer,
-      });
-      this.out({ ...msg, rid } as ClientMessage);
-    });
+    return this.requests.open(msg, expect, (m) => this.out(m));
   }
 
   // -------------------------------------------------------------------------------------------
   // Relay messages
 
   private onRelayMessage(m: RelayMessage): void {
+    if (this.requests.answer(m)) return;
     const rid = 'rid' in m ? m.rid : undefined;
-    if (rid !== undefined && m.t !== 'ping') {
-      const pending = this.requests.get(rid);
-      if (pending) {
-        if (m.t === 'users') {
-          pending.pages.push(...m.users);
-          if (m.more) return;
-          m = { ...m, users: pending.pages };
-        }
-        this.requests.delete(rid);
-        clearTimeout(pending.timer);
-        if (m.t === 'error') pending.reject(new ChatError(asCode(m.code), m.message));
-        else pending.resolve(m);
-        return;
-      }
-    }
     switch (m.t) {
       case 'ping':
         this.out({ t: 'pong', rid: m.rid });
@@ -1356,8 +1306,4 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     this.setState({ state: 'closed', reason: 'closed' });
   }
-}
-
-function asCode(code: string): ChatError['code'] {
-  return code as ChatError['code'];
 }
