@@ -34,6 +34,7 @@ import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
 import { Contacts } from './contacts';
 import { EndToEnd, type PrekeyUpload } from './e2e';
 import { Outbox } from './outbox';
+import { DeliveredReceipts, Typing } from './receipts-typing';
 import { Requests, type Request } from './requests';
 import {
   DEFAULT_RECONNECT,
@@ -51,12 +52,9 @@ import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './
 
 export { DEFAULT_RECONNECT, type ReconnectPolicy } from './reconnect';
 export { REQUEST_TIMEOUT_MS } from './requests';
-/** Typing notices are refreshed at most this often, and end by themselves after this long. */
-export const TYPING_TIMEOUT_MS = 6_000;
+export { TYPING_TIMEOUT_MS } from './receipts-typing';
 /** Outbox envelopes sent and not yet answered, at most (issue 9, point 9). */
 export const SEND_WINDOW = 32;
-/** A delivered receipt that could not be stored is tried again after this long. */
-const RECEIPT_RETRY_MS = 2_000;
 /** Ids per receipt envelope: 500 ids of 34 JSON bytes stay well inside the 32 KiB inner limit. */
 const RECEIPT_IDS_MAX = 500;
 
@@ -111,20 +109,17 @@ export class Client extends EventEmitter<ClientEvents> {
   private retryFlushTimer: NodeJS.Timeout | undefined;
   private retryFlushDelay = 0;
   private redeliverTimer: NodeJS.Timeout | undefined;
-  private readonly deliveredReceipts = new Map<string, string[]>();
+  private readonly delivered: DeliveredReceipts;
   private readonly outbox: Outbox;
   /** `sent` answers of this turn, stored together in one transaction (one disk sync, not one each). */
   private readonly sentBatch: { id: string; status: SentStatus }[] = [];
   private storageFailures = 0;
-  private readonly typingSent = new Map<string, number>();
-  private readonly typingTimers = new Map<string, NodeJS.Timeout>();
+  private readonly typing: Typing;
   private readReceipts: boolean;
   /** Paces every request to the relay's announced limits; what waits for a token is queued. */
   private readonly pacer: Pacer;
   private readonly paced: ClientMessage[] = [];
   private paceTimer: NodeJS.Timeout | undefined;
-  private receiptRetryTimer: NodeJS.Timeout | undefined;
-  private readonly retryReceipts: [string, string[]][] = [];
   private readonly contactList: Contacts;
   /** Conversations closed by the user, hidden from `contacts()` until a new message. */
   private readonly closed = new Set<string>();
@@ -150,6 +145,12 @@ export class Client extends EventEmitter<ClientEvents> {
     this.e2e = new EndToEnd(opts.store, this.contactList, opts.identity, opts.name, this.now);
     this.pacer = new Pacer(this.now);
     this.outbox = new Outbox(opts.store);
+    this.delivered = new DeliveredReceipts(
+      (peer, of) => this.sendControl(peer, { kind: 'receipt', of, state: 'delivered' }),
+      (peer, err) =>
+        this.log.warn({ code: isChatError(err) ? err.code : 'internal', peer }, 'delivered receipt delayed'),
+    );
+    this.typing = new Typing(this.now, (peer, peerName, on) => this.emit('typing', { peer, peerName, on }));
     this.recovering = opts.recover ?? false;
   }
 
@@ -977,11 +978,11 @@ export class Client extends EventEmitter<ClientEvents> {
       this.closed.delete(peer);
       this.log.debug({ from: peer }, 'message received');
       this.emit('message', stored);
-      this.queueDeliveredReceipt(peer, stored.id);
-      this.clearTyping(peer);
+      this.delivered.add(peer, stored.id);
+      this.typing.clear(peer);
     }
     if (receipt) this.emit('receipt', { peer, ids: receipt.ids, state: receipt.state });
-    if (typing !== undefined) this.onTyping(peer, from, typing);
+    if (typing !== undefined) this.typing.received(peer, from, typing);
   }
 
   /**
@@ -1052,49 +1053,6 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * Delivered receipts for one turn's messages from a contact go as one receipt envelope
-   * (`of` lists them all): a burst of queued messages costs one send, not one each.
-   */
-  private queueDeliveredReceipt(peer: string, id: string): void {
-    const ids = this.deliveredReceipts.get(peer);
-    if (ids) {
-      ids.push(id);
-      return;
-    }
-    this.deliveredReceipts.set(peer, [id]);
-    if (this.deliveredReceipts.size > 1) return;
-    setImmediate(() => {
-      const all = [...this.deliveredReceipts];
-      this.deliveredReceipts.clear();
-      this.sendDeliveredReceipts(all);
-    });
-  }
-
-  /** Receipts that could not be stored stay in memory and are tried again, never dropped. */
-  private sendDeliveredReceipts(all: [string, string[]][]): void {
-    const failed: [string, string[]][] = [];
-    for (const [p, of] of all) {
-      try {
-        this.sendControl(p, { kind: 'receipt', of, state: 'delivered' });
-      } catch (err) {
-        this.log.warn(
-          { code: isChatError(err) ? err.code : 'internal', peer: p },
-          'delivered receipt delayed',
-        );
-        failed.push([p, of]);
-      }
-    }
-    if (!failed.length || this.stopped) return;
-    this.retryReceipts.push(...failed);
-    if (this.receiptRetryTimer) return;
-    this.receiptRetryTimer = setTimeout(() => {
-      this.receiptRetryTimer = undefined;
-      this.sendDeliveredReceipts(this.retryReceipts.splice(0));
-    }, RECEIPT_RETRY_MS);
-    this.receiptRetryTimer.unref();
-  }
-
-  /**
    * The relay redelivers unacked envelopes only on a new connection: after a store failure,
    * reconnect after a pause that grows (5 s, 10 s, ... 60 s) while the store keeps failing.
    */
@@ -1131,24 +1089,6 @@ export class Client extends EventEmitter<ClientEvents> {
       message: `the safety number with ${name} changed: sending is blocked; the new safety number is ${number}: compare it with /verify ${name}, then /accept ${name}`,
       peer,
     });
-  }
-
-  private onTyping(peer: string, from: string, on: boolean): void {
-    this.clearTyping(peer, false);
-    if (on) {
-      const t = setTimeout(() => this.clearTyping(peer), TYPING_TIMEOUT_MS);
-      t.unref();
-      this.typingTimers.set(peer, t);
-    }
-    this.emit('typing', { peer, peerName: from, on });
-  }
-
-  private clearTyping(peer: string, emit = true): void {
-    const t = this.typingTimers.get(peer);
-    if (!t) return;
-    clearTimeout(t);
-    this.typingTimers.delete(peer);
-    if (emit) this.emit('typing', { peer, peerName: peer, on: false });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1223,12 +1163,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Typing notices, rate-limited: an `on` at most every few seconds, an `off` once. */
   setTyping(peer: string, on: boolean): void {
     const c = canonName(peer);
-    const last = this.typingSent.get(c);
-    const now = this.now();
-    if (on && last !== undefined && now - last < TYPING_TIMEOUT_MS / 2) return;
-    if (!on && last === undefined) return;
-    if (on) this.typingSent.set(c, now);
-    else this.typingSent.delete(c);
+    if (!this.typing.shouldSend(c, on)) return;
     try {
       this.sendControl(c, { kind: 'typing', on });
     } catch (err) {
@@ -1293,10 +1228,10 @@ export class Client extends EventEmitter<ClientEvents> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.retryFlushTimer) clearTimeout(this.retryFlushTimer);
     if (this.redeliverTimer) clearTimeout(this.redeliverTimer);
-    if (this.receiptRetryTimer) clearTimeout(this.receiptRetryTimer);
+    this.delivered.close();
     if (this.paceTimer) clearTimeout(this.paceTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
-    for (const t of this.typingTimers.values()) clearTimeout(t);
+    this.typing.close();
     const ch = this.channel;
     if (ch) {
       await new Promise<void>((resolve) => {
