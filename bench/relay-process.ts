@@ -3,8 +3,10 @@
  * A real Relay with a real SQLite store in a fresh temp dir and a pino log at `info`.
  *
  * The only departure from `chatsecure --serve`: the per-connection request rate limit is raised,
- * since a handful of connections must be able to push tens of thousands of messages a second.
- * Every other limit (delivery window, queue caps, frame size) is the default.
+ * since a handful of connections must be able to push tens of thousands of messages a second,
+ * and the per-address gates are opened, since all bench clients come from loopback. Every other
+ * limit (delivery window, queue caps, frame size) is the default. With `defaults` after the data
+ * dir (the attack phase), every limit is the default.
  *
  * Argument: the data dir. Run with --expose-gc so memory is measured after a full collection.
  */
@@ -25,7 +27,9 @@ function report(r: RelayReport): void {
 
 async function main(): Promise<void> {
   const dir = process.argv[2];
-  if (!dir) throw new Error('usage: relay-process DATA_DIR');
+  if (!dir) throw new Error('usage: relay-process DATA_DIR [defaults]');
+  // `defaults`: every limit as `chatsecure --serve` has it (the attack phase, issue 10).
+  const defaults = process.argv[3] === 'defaults';
   const logger = createLogger({ file: path.join(dir, 'relay.log'), name: 'relay', level: 'info' });
   const { key } = loadOrCreateRelayKey(dir);
   const relay = await Relay.start({
@@ -35,17 +39,19 @@ async function main(): Promise<void> {
     store: openRelayStore(dir),
     logger,
     // Every bench client connects from 127.0.0.1: the per-address gates (issue 10) are opened.
-    limits: {
-      requestsPerSecond: BENCH_REQUESTS_PER_SECOND,
-      requestBurst: BENCH_REQUESTS_PER_SECOND,
-      registrationsPerAddressPerHour: 1e9,
-      maxHandshakesPerAddress: 1e6,
-      maxHandshakes: 1e6,
-      queuePerAddress: 1e9,
-      queuePerNewSender: 1_000,
-      opksPerTargetPerHour: 1e9,
-      keysFetchPerMinute: 1e9,
-    },
+    limits: defaults
+      ? {}
+      : {
+          requestsPerSecond: BENCH_REQUESTS_PER_SECOND,
+          requestBurst: BENCH_REQUESTS_PER_SECOND,
+          registrationsPerAddressPerHour: 1e9,
+          maxHandshakesPerAddress: 1e6,
+          maxHandshakes: 1e6,
+          queuePerAddress: 1e9,
+          queuePerNewSender: 1_000,
+          opksPerTargetPerHour: 1e9,
+          keysFetchPerMinute: 1e9,
+        },
   });
   const gc = (globalThis as { gc?: () => void }).gc;
   process.on('message', (cmd: RelayCommand) => {

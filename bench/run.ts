@@ -7,6 +7,7 @@
  *   npm run bench -- --quick         a short run (under a minute)
  *   npm run bench -- --e2e ratchet   load clients use the Double Ratchet instead of one AEAD seal
  *   npm run bench -- --profile       the relay writes a V8 CPU profile into bench/results/
+ *   npm run bench -- --only attacks  just the honest user's latency during each issue 10 attack
  *
  * Topology: this process forks one relay process (bench/relay-process.ts) and two load workers
  * (bench/load-worker.ts), all on loopback. Nothing here shares a process with the relay.
@@ -17,10 +18,24 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { measureClient } from './client-latency';
 import { cryptoRates, type CryptoRow } from './crypto-rates';
-import type { E2eMode, RelayCommand, RelayReport, WorkerCommand, WorkerReport } from './ipc';
+import {
+  ATTACKS,
+  type AttackCommand,
+  type AttackKind,
+  type AttackReport,
+  type E2eMode,
+  type RelayCommand,
+  type RelayReport,
+  type WorkerCommand,
+  type WorkerReport,
+} from './ipc';
 import { fmt, percentile, table } from './stats';
 
 const WORKERS = 2;
+/** Each idle client watches this many others' presence, as a client watches its contacts. */
+const IDLE_WATCHES = 20;
+/** The honest user's rate during the attacks: messages a second, sender to receiver. */
+const HONEST_PER_SECOND = 40;
 /** Every answer from a child must come within this; a hung phase fails the run, never hangs it. */
 const PHASE_TIMEOUT_MS = 180_000;
 const RESULTS_DIR = path.join(__dirname, '..', '..', 'bench', 'results');
@@ -55,6 +70,7 @@ function plan(quick: boolean) {
         handshakes: 1500,
         handshakeMs: 4000,
         idle: [1000],
+        attackMs: 3000,
       }
     : {
         cryptoMs: 400,
@@ -65,7 +81,8 @@ function plan(quick: boolean) {
         rateMs: 6000,
         handshakes: 6000,
         handshakeMs: 10000,
-        idle: [1000, 5000],
+        idle: [1000, 10000],
+        attackMs: 8000,
       };
 }
 
@@ -142,6 +159,7 @@ type Worker = Child<WorkerCommand, WorkerReport>;
 async function startRelay(
   opts: Options,
   label: string,
+  defaults = false,
 ): Promise<{ relay: Relay; port: number; key: string; dir: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatsecure-bench-'));
   const execArgv = ['--expose-gc'];
@@ -152,7 +170,10 @@ async function startRelay(
       `--cpu-prof-name=relay-${label}-${Date.now()}.cpuprofile`,
     );
   const relay: Relay = new Child(
-    fork(path.join(__dirname, 'relay-process.js'), [dir], { execArgv, stdio: 'inherit' }),
+    fork(path.join(__dirname, 'relay-process.js'), defaults ? [dir, 'defaults'] : [dir], {
+      execArgv,
+      stdio: 'inherit',
+    }),
   );
   const ready = await relay.next('ready');
   return { relay, port: ready.port, key: ready.publicKey, dir };
@@ -167,13 +188,13 @@ async function stopRelay(r: { relay: Relay; dir: string }): Promise<void> {
   fs.rmSync(r.dir, { recursive: true, force: true });
 }
 
-function startWorkers(): Worker[] {
+function startWorkers(n = WORKERS, first = 1): Worker[] {
   return Array.from(
-    { length: WORKERS },
+    { length: n },
     (_, i) =>
       new Child(
         fork(path.join(__dirname, 'load-worker.js'), [], {
-          env: { ...process.env, BENCH_WORKER: String(i + 1) },
+          env: { ...process.env, BENCH_WORKER: String(first + i) },
           stdio: 'inherit',
         }),
       ),
@@ -349,6 +370,7 @@ async function measureIdleMemory(
               count: shares[i],
               concurrency: 64,
               maxMs: 120_000,
+              watch: IDLE_WATCHES,
             },
             'ready',
           ),
@@ -368,6 +390,85 @@ async function measureIdleMemory(
     }
     await closeClients(workers);
   } finally {
+    await stopRelay(r);
+  }
+  return out;
+}
+
+interface AttackResult {
+  attack: AttackKind | 'none';
+  p50: number;
+  p99: number;
+  max: number;
+  delivered: number;
+  lost: number;
+  honestErrors: number;
+  attacker?: Extract<AttackReport, { t: 'attacked' }>;
+}
+
+/**
+ * The honest user's latency during each attack of the issue 10 tests (and with none), against a
+ * relay with every default limit. The honest pair comes from 127.0.0.2 and sends
+ * HONEST_PER_SECOND texts a second; the attacker, a process of its own, comes from 127.0.0.64+.
+ */
+async function measureAttacks(opts: Options, p: ReturnType<typeof plan>): Promise<AttackResult[]> {
+  const r = await startRelay(opts, 'attacks', true);
+  const [honest] = startWorkers(1, 9);
+  const attacker: Child<AttackCommand, AttackReport> = new Child(
+    fork(path.join(__dirname, 'attack-worker.js'), [], { stdio: 'inherit' }),
+  );
+  const out: AttackResult[] = [];
+  try {
+    await honest.ask(
+      {
+        t: 'pairs',
+        port: r.port,
+        relayKey: r.key,
+        pairs: 1,
+        prefix: 'honest',
+        e2e: opts.e2e,
+        source: '127.0.0.2',
+      },
+      'ready',
+    );
+    const victim = 'honestr0';
+    for (const attack of ['none' as const, ...ATTACKS]) {
+      const rate = honest.ask(
+        { t: 'rate', perSecond: HONEST_PER_SECOND, warmupMs: 0, durationMs: p.attackMs },
+        'rate',
+      );
+      const attacked =
+        attack === 'none'
+          ? undefined
+          : attacker.ask(
+              {
+                t: 'attack',
+                kind: attack,
+                port: r.port,
+                relayKey: r.key,
+                prefix: attack.replace(/-/g, '').slice(0, 8),
+                victim,
+                durationMs: p.attackMs,
+              },
+              'attacked',
+            );
+      const [h, a] = await Promise.all([rate, attacked]);
+      const lat = [...h.latencies].sort((x, y) => x - y);
+      out.push({
+        attack,
+        p50: percentile(lat, 50),
+        p99: percentile(lat, 99),
+        max: lat.length ? lat[lat.length - 1] : NaN,
+        delivered: h.delivered,
+        lost: Math.max(0, h.sent - h.delivered),
+        honestErrors: h.errors,
+        attacker: a,
+      });
+    }
+    await honest.ask({ t: 'close' }, 'closed');
+  } finally {
+    honest.kill();
+    attacker.kill();
     await stopRelay(r);
   }
   return out;
@@ -405,6 +506,7 @@ async function main(): Promise<void> {
   const latency: LatencyResult[] = [];
   let handshakes: Awaited<ReturnType<typeof measureHandshakes>> | undefined;
   let memory: MemoryResult[] = [];
+  let attacks: AttackResult[] = [];
   try {
     const r = await startRelay(opts, 'load');
     try {
@@ -434,8 +536,12 @@ async function main(): Promise<void> {
       }
     }
     if (want('idle')) {
-      log('idle connections');
+      log(`idle connections (each watching ${IDLE_WATCHES} others)`);
       memory = await measureIdleMemory(opts, workers, p);
+    }
+    if (want('attacks')) {
+      log('the honest user during each attack');
+      attacks = await measureAttacks(opts, p);
     }
   } finally {
     for (const w of workers) w.kill();
@@ -461,6 +567,7 @@ async function main(): Promise<void> {
     latency,
     handshakes,
     memory,
+    attacks,
     crypto,
   };
   const file = path.join(RESULTS_DIR, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -508,7 +615,13 @@ async function main(): Promise<void> {
   }
   out.push(
     table([
-      ['idle connections', 'RSS B/conn', 'heap+ext B/conn', 'relay RSS MiB', 'setup s'],
+      [
+        `idle connections (${IDLE_WATCHES} watches each)`,
+        'RSS B/conn',
+        'heap+ext B/conn',
+        'relay RSS MiB',
+        'setup s',
+      ],
       ...memory.map((m) => [
         fmt(m.connections),
         fmt(m.rssBytesPerConnection),
@@ -519,6 +632,34 @@ async function main(): Promise<void> {
     ]),
     '',
   );
+  if (attacks.length)
+    out.push(
+      table([
+        [
+          `honest user during an attack (${HONEST_PER_SECOND}/s)`,
+          'p50 ms',
+          'p99 ms',
+          'max ms',
+          'lost',
+          'errors',
+          'attacker conns',
+          'requests',
+          'closed by relay',
+        ],
+        ...attacks.map((a) => [
+          a.attack,
+          fmt(a.p50, 2),
+          fmt(a.p99, 2),
+          fmt(a.max, 1),
+          fmt(a.lost),
+          fmt(a.honestErrors),
+          a.attacker ? fmt(a.attacker.connections) : '-',
+          a.attacker ? fmt(a.attacker.requests) : '-',
+          a.attacker ? fmt(a.attacker.closedByRelay) : '-',
+        ]),
+      ]),
+      '',
+    );
   out.push(
     table([
       ['crypto primitive (ops/s)', 'tweetnacl', 'node native'],
