@@ -11,12 +11,13 @@
  * Argument: the data dir. Run with --expose-gc so memory is measured after a full collection.
  */
 import * as path from 'node:path';
-import { toBase64 } from '../lib/crypto/primitives';
-import { closeLogger, createLogger } from '../lib/log';
+import { type KeyPair, toBase64 } from '../lib/crypto/primitives';
+import { closeLogger, createLogger, type Logger } from '../lib/log';
 import { Relay } from '../lib/server/relay';
 import { loadOrCreateRelayKey } from '../lib/server/relay-key';
 import { openRelayStore } from '../lib/server/sqlite-store';
 import type { RelayCommand, RelayReport } from './ipc';
+import { startReferenceRelay } from './reference-relay';
 
 /** High enough never to refuse the bench's load; the real default is 50 a second. */
 const BENCH_REQUESTS_PER_SECOND = 1_000_000;
@@ -25,13 +26,12 @@ function report(r: RelayReport): void {
   process.send?.(r);
 }
 
-async function main(): Promise<void> {
-  const dir = process.argv[2];
-  if (!dir) throw new Error('usage: relay-process DATA_DIR [defaults]');
-  // `defaults`: every limit as `chatsecure --serve` has it (the attack phase, issue 10).
-  const defaults = process.argv[3] === 'defaults';
-  const logger = createLogger({ file: path.join(dir, 'relay.log'), name: 'relay', level: 'info' });
-  const { key } = loadOrCreateRelayKey(dir);
+async function startRelay(
+  dir: string,
+  key: KeyPair,
+  logger: Logger,
+  defaults: boolean,
+): Promise<{ readonly port: number; stop(): Promise<void> }> {
   const relay = await Relay.start({
     host: '127.0.0.1',
     port: 0,
@@ -53,6 +53,20 @@ async function main(): Promise<void> {
           keysFetchPerMinute: 1e9,
         },
   });
+  return { port: relay.address.port, stop: () => relay.stop() };
+}
+
+async function main(): Promise<void> {
+  const dir = process.argv[2];
+  if (!dir) throw new Error('usage: relay-process DATA_DIR [defaults|reference]');
+  // `defaults`: every limit as `chatsecure --serve` has it (the attack phase, issue 10).
+  // `reference`: the minimal per-hop-AEAD relay of bench/reference-relay.ts instead (issue 12).
+  const mode = process.argv[3];
+  const defaults = mode === 'defaults';
+  const logger = createLogger({ file: path.join(dir, 'relay.log'), name: 'relay', level: 'info' });
+  const { key } = loadOrCreateRelayKey(dir);
+  const relay: { readonly port: number; stop(): Promise<void> } =
+    mode === 'reference' ? await startReferenceRelay(key) : await startRelay(dir, key, logger, defaults);
   const gc = (globalThis as { gc?: () => void }).gc;
   process.on('message', (cmd: RelayCommand) => {
     switch (cmd.t) {
@@ -78,7 +92,7 @@ async function main(): Promise<void> {
   });
   // The orchestrator going away must not leave a relay behind.
   process.on('disconnect', () => setTimeout(() => process.exit(0), 3000).unref());
-  report({ t: 'ready', port: relay.address.port, publicKey: toBase64(key.publicKey) });
+  report({ t: 'ready', port: relay.port, publicKey: toBase64(key.publicKey) });
 }
 
 main().catch((err: unknown) => {

@@ -29,6 +29,14 @@ import {
   type WorkerCommand,
   type WorkerReport,
 } from './ipc';
+import {
+  cpuSecondsOf,
+  ensureFdLimit,
+  fdLimit,
+  type FdLimit,
+  opensslHandshakes,
+  type TlsHandshakes,
+} from './reference-figures';
 import { fmt, percentile, table } from './stats';
 
 const WORKERS = 2;
@@ -71,6 +79,10 @@ function plan(quick: boolean) {
         handshakeMs: 4000,
         idle: [1000],
         attackMs: 3000,
+        steps: [500, 1000, 2000, 4000, 8000],
+        stepMs: 1500,
+        compareIdle: 1000,
+        connectionsMs: 30_000,
       }
     : {
         cryptoMs: 400,
@@ -83,6 +95,10 @@ function plan(quick: boolean) {
         handshakeMs: 10000,
         idle: [1000, 10000],
         attackMs: 8000,
+        steps: [500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12000, 16000],
+        stepMs: 3000,
+        compareIdle: 5000,
+        connectionsMs: 60_000,
       };
 }
 
@@ -109,13 +125,7 @@ class Child<Cmd, Rep extends { t: string }> {
 
   /** CPU seconds (user + system) so far, from /proc; 0 where /proc is missing. */
   cpuSeconds(): number {
-    try {
-      const f = fs.readFileSync(`/proc/${this.proc.pid}/stat`, 'utf8');
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      return 0;
-    }
+    return cpuSecondsOf(this.proc.pid);
   }
 
   async ask<T extends Rep['t']>(cmd: Cmd, t: T): Promise<Extract<Rep, { t: T }>> {
@@ -156,10 +166,13 @@ class Child<Cmd, Rep extends { t: string }> {
 type Relay = Child<RelayCommand, RelayReport>;
 type Worker = Child<WorkerCommand, WorkerReport>;
 
+/** `bench`: gates opened for loopback; `defaults`: every default limit; `reference`: bench/reference-relay.ts. */
+type RelayMode = 'bench' | 'defaults' | 'reference';
+
 async function startRelay(
   opts: Options,
   label: string,
-  defaults = false,
+  mode: RelayMode = 'bench',
 ): Promise<{ relay: Relay; port: number; key: string; dir: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatsecure-bench-'));
   const execArgv = ['--expose-gc'];
@@ -170,7 +183,7 @@ async function startRelay(
       `--cpu-prof-name=relay-${label}-${Date.now()}.cpuprofile`,
     );
   const relay: Relay = new Child(
-    fork(path.join(__dirname, 'relay-process.js'), defaults ? [dir, 'defaults'] : [dir], {
+    fork(path.join(__dirname, 'relay-process.js'), [dir, mode], {
       execArgv,
       stdio: 'inherit',
     }),
@@ -344,19 +357,22 @@ interface MemoryResult {
   heapBytesPerConnection: number;
   rssMiB: number;
   setupSeconds: number;
+  firstError?: string;
 }
 
 async function measureIdleMemory(
   opts: Options,
   workers: Worker[],
-  p: ReturnType<typeof plan>,
+  sizes: readonly number[],
+  mode: RelayMode = 'bench',
+  maxMs = 120_000,
 ): Promise<MemoryResult[]> {
-  const r = await startRelay(opts, 'idle');
+  const r = await startRelay(opts, `idle-${mode}`, mode);
   const out: MemoryResult[] = [];
   try {
     const base = await r.relay.ask({ t: 'mem' }, 'mem');
     let have = 0;
-    for (const target of p.idle) {
+    for (const target of sizes) {
       const shares = split(target - have, workers.length);
       const t0 = performance.now();
       const rs = await Promise.all(
@@ -369,7 +385,7 @@ async function measureIdleMemory(
               prefix: `i${have}w${i}x`,
               count: shares[i],
               concurrency: 64,
-              maxMs: 120_000,
+              maxMs,
               watch: IDLE_WATCHES,
             },
             'ready',
@@ -386,6 +402,7 @@ async function measureIdleMemory(
         heapBytesPerConnection: (m.heapUsed + m.external - base.heapUsed - base.external) / have,
         rssMiB: m.rss / 2 ** 20,
         setupSeconds,
+        firstError: rs.find((x) => x.firstError)?.firstError,
       });
     }
     await closeClients(workers);
@@ -412,7 +429,7 @@ interface AttackResult {
  * HONEST_PER_SECOND texts a second; the attacker, a process of its own, comes from 127.0.0.64+.
  */
 async function measureAttacks(opts: Options, p: ReturnType<typeof plan>): Promise<AttackResult[]> {
-  const r = await startRelay(opts, 'attacks', true);
+  const r = await startRelay(opts, 'attacks', 'defaults');
   const [honest] = startWorkers(1, 9);
   const attacker: Child<AttackCommand, AttackReport> = new Child(
     fork(path.join(__dirname, 'attack-worker.js'), [], { stdio: 'inherit' }),
@@ -474,9 +491,83 @@ async function measureAttacks(opts: Options, p: ReturnType<typeof plan>): Promis
   return out;
 }
 
+/** One relay's figures in the comparison with the reference (issue 12). */
+interface Side {
+  mode: 'bench' | 'reference';
+  closedLoop: ThroughputResult;
+  cpuUsPerMessage: number;
+  steps: LatencyResult[];
+  /** The highest offered rate delivered whole with p99 ≤ 10 ms (0 if none). */
+  sustained: number;
+  handshakesPerSecond: number;
+  handshakesPerCore: number;
+  idle: MemoryResult;
+}
+
+/** p99 bound of the sustained rate (issue 12). */
+const P99_BOUND_MS = 10;
+const COMPARE_CLIENTS = 100;
+
+/**
+ * The same load against one relay (ChatSecure with its SQLite store, or the reference): 100
+ * clients in 50 pairs, closed loop for CPU per message, then the offered rate stepped up until
+ * p99 passes 10 ms or messages are lost; handshakes with the relay's CPU; idle memory.
+ */
+async function measureSide(
+  opts: Options,
+  workers: Worker[],
+  p: ReturnType<typeof plan>,
+  mode: 'bench' | 'reference',
+): Promise<Side> {
+  const log = (x: string) =>
+    process.stderr.write(`[bench] ${mode === 'bench' ? 'chatsecure' : 'reference'}: ${x}\n`);
+  const r = await startRelay(opts, `compare-${mode}`, mode);
+  let closedLoop: ThroughputResult;
+  const steps: LatencyResult[] = [];
+  try {
+    log(`closed loop, ${COMPARE_CLIENTS} clients`);
+    const setupMs = await makePairs(workers, r.port, r.key, COMPARE_CLIENTS, opts.e2e, `k${mode[0]}`);
+    closedLoop = await measureThroughput(r.relay, workers, COMPARE_CLIENTS, setupMs, p);
+    for (const rate of p.steps) {
+      const l = await measureLatency(workers, COMPARE_CLIENTS, rate, { ...p, rateMs: p.stepMs });
+      log(`${rate}/s offered: p99 ${fmt(l.p99, 2)} ms, lost ${l.lost}`);
+      steps.push(l);
+      if (!(l.p99 <= P99_BOUND_MS) || l.lost > 0) break;
+    }
+    await closeClients(workers);
+  } finally {
+    await stopRelay(r);
+  }
+  log('handshakes');
+  const h = await startRelay(opts, `handshakes-${mode}`, mode);
+  let hs: Awaited<ReturnType<typeof measureHandshakes>>;
+  let cpu: number;
+  try {
+    const cpu0 = h.relay.cpuSeconds();
+    hs = await measureHandshakes(workers, h.port, h.key, p);
+    cpu = h.relay.cpuSeconds() - cpu0;
+  } finally {
+    await stopRelay(h);
+  }
+  log(`${p.compareIdle} idle connections`);
+  const [idle] = await measureIdleMemory(opts, workers, [p.compareIdle], mode);
+  const ok = steps.filter((l) => l.p99 <= P99_BOUND_MS && l.lost === 0);
+  return {
+    mode,
+    closedLoop,
+    cpuUsPerMessage: (closedLoop.relayCpu * 1e6) / closedLoop.msgsPerSecond,
+    steps,
+    sustained: ok.length ? Math.max(...ok.map((l) => l.offeredPerSecond)) : 0,
+    handshakesPerSecond: hs.perSecond,
+    handshakesPerCore: cpu > 0 ? hs.handshakes / cpu : NaN,
+    idle,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  if (!ensureFdLimit()) return;
   const opts = parseArgs(process.argv.slice(2));
   const p = plan(opts.quick);
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
@@ -507,6 +598,10 @@ async function main(): Promise<void> {
   let handshakes: Awaited<ReturnType<typeof measureHandshakes>> | undefined;
   let memory: MemoryResult[] = [];
   let attacks: AttackResult[] = [];
+  const sides: Side[] = [];
+  let tls: TlsHandshakes | undefined;
+  const reached: (MemoryResult & { mode: RelayMode })[] = [];
+  const fds = fdLimit();
   try {
     const r = await startRelay(opts, 'load');
     try {
@@ -537,7 +632,23 @@ async function main(): Promise<void> {
     }
     if (want('idle')) {
       log(`idle connections (each watching ${IDLE_WATCHES} others)`);
-      memory = await measureIdleMemory(opts, workers, p);
+      memory = await measureIdleMemory(opts, workers, p.idle);
+    }
+    if (want('compare')) {
+      log('ChatSecure beside the minimal per-hop-AEAD reference relay');
+      for (const mode of ['bench', 'reference'] as const)
+        sides.push(await measureSide(opts, workers, p, mode));
+      log('TLS 1.3 handshakes (openssl s_time)');
+      tls = await opensslHandshakes(opts.quick ? 3 : 8);
+    }
+    if (want('connections')) {
+      for (const mode of ['bench', 'reference'] as const) {
+        log(
+          `connections reached (${mode}), up to the fd limit ${fds.soft}, for at most ${p.connectionsMs / 1000} s`,
+        );
+        const [m] = await measureIdleMemory(opts, workers, [fds.soft], mode, p.connectionsMs);
+        reached.push({ mode, ...m });
+      }
     }
     if (want('attacks')) {
       log('the honest user during each attack');
@@ -568,6 +679,7 @@ async function main(): Promise<void> {
     handshakes,
     memory,
     attacks,
+    compare: { sides, tls, reached, fdLimit: fds },
     crypto,
   };
   const file = path.join(RESULTS_DIR, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -578,35 +690,37 @@ async function main(): Promise<void> {
     `ChatSecure bench (${result.mode}, e2e=${opts.e2e}, ${result.machine.cpus} CPUs, Node ${process.version})`,
     '',
   );
-  out.push(
-    table([
-      ['relay throughput', 'msgs/s', 'relay CPU', 'workers CPU', 'errors', 'setup s'],
-      ...throughput.map((t) => [
-        `${t.clients} clients (${t.clients / 2} pairs)`,
-        fmt(t.msgsPerSecond),
-        fmt(t.relayCpu, 2),
-        fmt(t.workersCpu, 2),
-        fmt(t.errors),
-        fmt(t.setupMs / 1000, 1),
+  if (throughput.length)
+    out.push(
+      table([
+        ['relay throughput', 'msgs/s', 'relay CPU', 'workers CPU', 'errors', 'setup s'],
+        ...throughput.map((t) => [
+          `${t.clients} clients (${t.clients / 2} pairs)`,
+          fmt(t.msgsPerSecond),
+          fmt(t.relayCpu, 2),
+          fmt(t.workersCpu, 2),
+          fmt(t.errors),
+          fmt(t.setupMs / 1000, 1),
+        ]),
       ]),
-    ]),
-    '',
-  );
-  out.push(
-    table([
-      ['latency (send to decrypted)', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'lost'],
-      ...latency.map((l) => [
-        `${fmt(l.offeredPerSecond)}/s offered, ${l.clients} clients`,
-        fmt(l.deliveredPerSecond),
-        fmt(l.p50, 2),
-        fmt(l.p95, 2),
-        fmt(l.p99, 2),
-        fmt(l.max, 1),
-        fmt(l.lost),
+      '',
+    );
+  if (latency.length)
+    out.push(
+      table([
+        ['latency (send to decrypted)', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'lost'],
+        ...latency.map((l) => [
+          `${fmt(l.offeredPerSecond)}/s offered, ${l.clients} clients`,
+          fmt(l.deliveredPerSecond),
+          fmt(l.p50, 2),
+          fmt(l.p95, 2),
+          fmt(l.p99, 2),
+          fmt(l.max, 1),
+          fmt(l.lost),
+        ]),
       ]),
-    ]),
-    '',
-  );
+      '',
+    );
   if (handshakes) {
     out.push(
       `handshakes (Noise XX + login + welcome): ${fmt(handshakes.perSecond)}/s (${handshakes.handshakes} done, ${handshakes.failed} failed${handshakes.firstError ? `: ${handshakes.firstError}` : ''})`,
@@ -632,6 +746,7 @@ async function main(): Promise<void> {
     ]),
     '',
   );
+  out.push(...compareTable(sides, tls, reached, fds));
   if (attacks.length)
     out.push(
       table([
@@ -660,17 +775,18 @@ async function main(): Promise<void> {
       ]),
       '',
     );
-  out.push(
-    table([
-      ['crypto primitive (ops/s)', 'tweetnacl', 'node native'],
-      ...crypto.map((c) => [
-        c.op,
-        c.tweetnacl === undefined ? '-' : fmt(c.tweetnacl),
-        c.native === undefined ? '-' : fmt(c.native),
+  if (crypto.length)
+    out.push(
+      table([
+        ['crypto primitive (ops/s)', 'tweetnacl', 'node native'],
+        ...crypto.map((c) => [
+          c.op,
+          c.tweetnacl === undefined ? '-' : fmt(c.tweetnacl),
+          c.native === undefined ? '-' : fmt(c.native),
+        ]),
       ]),
-    ]),
-    '',
-  );
+      '',
+    );
   if (client) {
     out.push(
       table([
@@ -698,6 +814,95 @@ async function main(): Promise<void> {
   }
   out.push(`results: ${path.relative(process.cwd(), file)}`);
   process.stdout.write(out.join('\n') + '\n');
+}
+
+/** ChatSecure beside the reference, each figure with its ratio (issue 12). */
+function compareTable(
+  sides: readonly Side[],
+  tls: TlsHandshakes | undefined,
+  reached: readonly (MemoryResult & { mode: RelayMode })[],
+  fds: FdLimit,
+): string[] {
+  const out: string[] = [];
+  const cs = sides.find((x) => x.mode === 'bench');
+  const ref = sides.find((x) => x.mode === 'reference');
+  const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a / b) ? `${fmt(a / b, 2)}x` : '-');
+  if (cs && ref) {
+    const row = (label: string, a: number, b: number, digits = 0) => [
+      label,
+      fmt(a, digits),
+      fmt(b, digits),
+      ratio(a, b),
+    ];
+    out.push(
+      table([
+        ['ChatSecure beside the reference', 'ChatSecure', 'reference', 'ratio'],
+        row(
+          `msgs/s at p99 <= ${P99_BOUND_MS} ms (${COMPARE_CLIENTS} clients, stepped)`,
+          cs.sustained,
+          ref.sustained,
+        ),
+        row('msgs/s closed loop', cs.closedLoop.msgsPerSecond, ref.closedLoop.msgsPerSecond),
+        row('relay CPU us per message (closed loop)', cs.cpuUsPerMessage, ref.cpuUsPerMessage, 1),
+        row('handshakes per relay core (a second of CPU)', cs.handshakesPerCore, ref.handshakesPerCore),
+        row('handshakes a second (wall)', cs.handshakesPerSecond, ref.handshakesPerSecond),
+        row(
+          `RSS bytes per idle connection (${fmt(cs.idle.connections)})`,
+          cs.idle.rssBytesPerConnection,
+          ref.idle.rssBytesPerConnection,
+        ),
+        row(
+          'heap+external bytes per idle connection',
+          cs.idle.heapBytesPerConnection,
+          ref.idle.heapBytesPerConnection,
+        ),
+      ]),
+      '',
+    );
+    if (tls)
+      out.push(
+        `TLS 1.3 (openssl s_time -new, X25519, ChaCha20-Poly1305, Ed25519 cert): ${fmt(tls.perCore)} handshakes per server core, ${fmt(tls.perSecond)}/s wall; ChatSecure/TLS ${ratio(cs.handshakesPerCore, tls.perCore)}`,
+        '',
+      );
+    out.push(
+      table([
+        ['offered msgs/s (100 clients)', 'ChatSecure p99 ms', 'lost', 'reference p99 ms', 'lost'],
+        ...p99Rows(cs.steps, ref.steps),
+      ]),
+      '',
+    );
+  }
+  if (reached.length)
+    out.push(
+      table([
+        ['connections reached', 'connections', 'setup s', 'RSS MiB', 'what stopped it'],
+        ...reached.map((m) => [
+          m.mode === 'bench' ? 'ChatSecure (20 watches each)' : 'reference',
+          fmt(m.connections),
+          fmt(m.setupSeconds, 1),
+          fmt(m.rssMiB, 1),
+          m.firstError ?? (m.connections >= fds.soft ? 'the count asked (the fd limit)' : 'the time bound'),
+        ]),
+      ]),
+      `fd limit: soft ${fds.soft}, hard ${fds.hard}; stopped by ${fds.stoppedBy}`,
+      '',
+    );
+  return out;
+}
+
+function p99Rows(a: readonly LatencyResult[], b: readonly LatencyResult[]): string[][] {
+  const rates = [...new Set([...a, ...b].map((l) => l.offeredPerSecond))].sort((x, y) => x - y);
+  return rates.map((rate) => {
+    const x = a.find((l) => l.offeredPerSecond === rate);
+    const y = b.find((l) => l.offeredPerSecond === rate);
+    return [
+      fmt(rate),
+      x ? fmt(x.p99, 2) : '-',
+      x ? fmt(x.lost) : '-',
+      y ? fmt(y.p99, 2) : '-',
+      y ? fmt(y.lost) : '-',
+    ];
+  });
 }
 
 main().catch((err: unknown) => {
