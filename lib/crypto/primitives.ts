@@ -315,6 +315,34 @@ export function verify(publicKey: Bytes, context: SignatureContext, data: Bytes,
 
 export type AeadCipher = 'ChaChaPoly' | 'AESGCM';
 
+/**
+ * ChaCha20-Poly1305 (IETF, 12-byte nonce) from libsodium: one call into C per seal or open,
+ * where node:crypto builds a cipher object per frame (issue 12: ~5x the seals a second for
+ * 100-byte frames, byte-identical output). AES-GCM stays with node:crypto.
+ */
+interface SodiumAead {
+  crypto_aead_chacha20poly1305_ietf_encrypt(
+    c: Uint8Array,
+    m: Uint8Array,
+    ad: Uint8Array | null,
+    nsec: null,
+    npub: Uint8Array,
+    k: Uint8Array,
+  ): number;
+  /** Throws when the tag does not verify. */
+  crypto_aead_chacha20poly1305_ietf_decrypt(
+    m: Uint8Array,
+    nsec: null,
+    c: Uint8Array,
+    ad: Uint8Array | null,
+    npub: Uint8Array,
+    k: Uint8Array,
+  ): number;
+}
+// sodium-native ships no type declarations; its prebuilt binary loads through node-gyp-build.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const sodium = require('sodium-native') as SodiumAead;
+
 function nodeCipherName(cipher: AeadCipher): 'chacha20-poly1305' | 'aes-256-gcm' {
   return cipher === 'ChaChaPoly' ? 'chacha20-poly1305' : 'aes-256-gcm';
 }
@@ -329,6 +357,11 @@ export function aeadEncrypt(
 ): Bytes {
   if (key.length !== AEAD_KEY_LEN) throw new ChatError('bad_key', 'AEAD key must be 32 bytes');
   if (nonce.length !== AEAD_NONCE_LEN) throw new ChatError('bad_key', 'AEAD nonce must be 12 bytes');
+  if (cipher === 'ChaChaPoly') {
+    const out = new Uint8Array(plaintext.length + AEAD_TAG_LEN);
+    sodium.crypto_aead_chacha20poly1305_ietf_encrypt(out, plaintext, ad, null, nonce, key);
+    return out;
+  }
   const c = crypto.createCipheriv(nodeCipherName(cipher) as crypto.CipherGCMTypes, key, nonce, {
     authTagLength: AEAD_TAG_LEN,
   });
@@ -349,6 +382,16 @@ export function aeadDecrypt(cipher: AeadCipher, key: Bytes, nonce: Bytes, ad: By
   if (nonce.length !== AEAD_NONCE_LEN) throw new ChatError('bad_key', 'AEAD nonce must be 12 bytes');
   if (sealed.length < AEAD_TAG_LEN) throw new ChatError('decrypt_failed', 'decryption failed');
   const ctLen = sealed.length - AEAD_TAG_LEN;
+  if (cipher === 'ChaChaPoly') {
+    const out = new Uint8Array(ctLen);
+    try {
+      sodium.crypto_aead_chacha20poly1305_ietf_decrypt(out, null, sealed, ad, nonce, key);
+    } catch {
+      // The tag did not verify (libsodium's only failure here); nothing was decrypted.
+      throw new ChatError('decrypt_failed', 'decryption failed');
+    }
+    return out;
+  }
   // authTagLength: 16 always; Node would otherwise accept a truncated 4-byte tag (PROTOCOL.md section 2).
   const d = crypto.createDecipheriv(nodeCipherName(cipher) as crypto.CipherGCMTypes, key, nonce, {
     authTagLength: AEAD_TAG_LEN,
