@@ -4,8 +4,11 @@
  *
  * Uniqueness is enforced by the schema, not by look-then-insert: the canonical name and the signing
  * key are each UNIQUE, so two relays (or two handles) registering one name at once cannot both win.
- * Queue limits read per-recipient and per-sender counters kept by triggers, so a check costs one
- * index lookup instead of a scan of up to 10,000 rows.
+ * Queue limits read per-recipient and per-sender counters kept in memory (issue 12: the trigger
+ * maintained tables they replace were two more b-trees written per message, ~10 % of the relay's
+ * busy time with the enqueue transaction). They are rebuilt from the queue at open, after this
+ * handle's bulk deletes, and whenever another connection has committed to the file since (SQLite's
+ * `data_version`, read inside the write transaction), so several handles on one file stay exact.
  */
 import { ChatError, isChatError } from '../errors';
 import { canonName } from '../names';
@@ -72,8 +75,10 @@ CREATE TABLE one_time_prekeys (
   PRIMARY KEY (canon, id)
 ) WITHOUT ROWID;
 CREATE INDEX one_time_prekeys_unused ON one_time_prekeys (canon, consumed, id);
+-- seq is the rowid, without AUTOINCREMENT (no sqlite_sequence write per message): a reused
+-- rowid is still above every row left, so delivery order by seq holds.
 CREATE TABLE queue (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL,
   to_canon TEXT NOT NULL REFERENCES users(canon) ON DELETE CASCADE,
   from_name TEXT NOT NULL,
@@ -84,25 +89,6 @@ CREATE TABLE queue (
 );
 CREATE INDEX queue_ts ON queue (ts);
 ${RECOVERY_SCHEMA}
-CREATE TABLE queue_totals (to_canon TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE queue_per_sender (
-  to_canon TEXT NOT NULL,
-  from_canon TEXT NOT NULL,
-  n INTEGER NOT NULL,
-  PRIMARY KEY (to_canon, from_canon)
-) WITHOUT ROWID;
-CREATE TRIGGER queue_counted AFTER INSERT ON queue BEGIN
-  INSERT INTO queue_totals VALUES (new.to_canon, 1)
-    ON CONFLICT (to_canon) DO UPDATE SET n = n + 1;
-  INSERT INTO queue_per_sender VALUES (new.to_canon, new.from_canon, 1)
-    ON CONFLICT (to_canon, from_canon) DO UPDATE SET n = n + 1;
-END;
-CREATE TRIGGER queue_uncounted AFTER DELETE ON queue BEGIN
-  UPDATE queue_totals SET n = n - 1 WHERE to_canon = old.to_canon;
-  DELETE FROM queue_totals WHERE to_canon = old.to_canon AND n <= 0;
-  UPDATE queue_per_sender SET n = n - 1 WHERE to_canon = old.to_canon AND from_canon = old.from_canon;
-  DELETE FROM queue_per_sender WHERE to_canon = old.to_canon AND from_canon = old.from_canon AND n <= 0;
-END;
 `;
 
 interface UserRow {
@@ -163,6 +149,36 @@ export function openRelayStore(dir: string): RelayStore {
   return new SqliteRelayStore(db, `${dir}/${RELAY_DB_FILE}`);
 }
 
+/** A relay.db made before the counters moved to memory: its triggers and tables go. */
+const DROP_TRIGGER_COUNTERS = `
+DROP TRIGGER IF EXISTS queue_counted;
+DROP TRIGGER IF EXISTS queue_uncounted;
+DROP TABLE IF EXISTS queue_totals;
+DROP TABLE IF EXISTS queue_per_sender;`;
+
+/** Envelopes waiting per recipient, and per recipient and sender (canonical names). */
+class QueueCounts {
+  readonly total = new Map<string, number>();
+  readonly perSender = new Map<string, Map<string, number>>();
+
+  bump(to: string, from: string, by: 1 | -1): void {
+    const t = (this.total.get(to) ?? 0) + by;
+    if (t > 0) this.total.set(to, t);
+    else this.total.delete(to);
+    let m = this.perSender.get(to);
+    if (!m) this.perSender.set(to, (m = new Map()));
+    const n = (m.get(from) ?? 0) + by;
+    if (n > 0) m.set(from, n);
+    else m.delete(from);
+    if (m.size === 0) this.perSender.delete(to);
+  }
+
+  clear(): void {
+    this.total.clear();
+    this.perSender.clear();
+  }
+}
+
 /** One queue write waiting for the batch commit. */
 interface BatchedOp {
   readonly operation: string;
@@ -185,10 +201,14 @@ class SqliteRelayStore implements RelayStore {
   private flushScheduled = false;
   private readonly lastSeenPending = new Map<string, number>();
   private lastSeenTimer: NodeJS.Timeout | undefined;
+  private readonly counts = new QueueCounts();
+  /** `data_version` when the counts were last exact; undefined: rebuild before use. */
+  private countsVersion: number | undefined;
 
   constructor(db: SqliteDb, file: string) {
     this.db = db;
     this.file = file;
+    guarded(WHAT, file, 'store.open', () => db.exec(DROP_TRIGGER_COUNTERS));
     this.q = {
       insertUser: db.prepare(
         `INSERT INTO users (canon, name, sign_key, dh_key, idcert, registered_at, last_seen)
@@ -227,15 +247,17 @@ class SqliteRelayStore implements RelayStore {
       countOpks: db.prepare('SELECT count(*) AS n FROM one_time_prekeys WHERE canon = ? AND consumed = 0'),
       userExists: db.prepare('SELECT 1 FROM users WHERE canon = ?'),
       queued: db.prepare('SELECT 1 FROM queue WHERE to_canon = ? AND id = ?'),
-      total: db.prepare('SELECT n FROM queue_totals WHERE to_canon = ?'),
-      perSender: db.prepare('SELECT n FROM queue_per_sender WHERE to_canon = ? AND from_canon = ?'),
+      counts: db.prepare(
+        'SELECT to_canon, from_canon, count(*) AS n FROM queue GROUP BY to_canon, from_canon',
+      ),
+      dataVersion: db.prepare('PRAGMA data_version').pluck(),
       insertQueued: db.prepare(
         'INSERT INTO queue (id, to_canon, from_name, from_canon, env, ts) VALUES (?, ?, ?, ?, ?, ?)',
       ),
       pending: db.prepare(
         'SELECT id, to_canon, from_name, env, ts FROM queue WHERE to_canon = ? ORDER BY seq LIMIT ?',
       ),
-      ack: db.prepare('DELETE FROM queue WHERE to_canon = ? AND id = ?'),
+      ack: db.prepare('DELETE FROM queue WHERE to_canon = ? AND id = ? RETURNING from_canon'),
       expire: db.prepare('DELETE FROM queue WHERE ts < ?'),
     };
   }
@@ -281,6 +303,7 @@ class SqliteRelayStore implements RelayStore {
       guarded(WHAT, this.file, 'store.commit', () =>
         this.db
           .transaction(() => {
+            this.syncCounts();
             this.writeLastSeen();
             for (const op of ops) {
               try {
@@ -294,6 +317,8 @@ class SqliteRelayStore implements RelayStore {
           .immediate(),
       );
     } catch (err) {
+      // Rolled back: the counts bumped inside it are wrong now.
+      this.countsVersion = undefined;
       for (const op of ops) op.reject(err);
       return;
     }
@@ -302,6 +327,24 @@ class SqliteRelayStore implements RelayStore {
       if (r.ok) op.resolve(r.v);
       else op.reject(r.err);
     });
+  }
+
+  /**
+   * Makes the in-memory counts exact: rebuilt from the queue when this handle dropped rows in bulk
+   * or another connection committed since they were. Inside a write transaction nobody else can
+   * commit until ours does, so they stay exact to its end.
+   */
+  private syncCounts(): void {
+    const v = this.q.dataVersion.get() as number;
+    if (this.countsVersion === v) return;
+    this.counts.clear();
+    for (const r of this.q.counts.all() as { to_canon: string; from_canon: string; n: number }[]) {
+      this.counts.total.set(r.to_canon, (this.counts.total.get(r.to_canon) ?? 0) + r.n);
+      let m = this.counts.perSender.get(r.to_canon);
+      if (!m) this.counts.perSender.set(r.to_canon, (m = new Map()));
+      m.set(r.from_canon, r.n);
+    }
+    this.countsVersion = v;
   }
 
   register(user: NewUser, now: number): Promise<RegisterResult> {
@@ -351,6 +394,7 @@ class SqliteRelayStore implements RelayStore {
           const holder = this.q.signKeyHolder.get(user.signKey) as { canon: string } | undefined;
           if (holder !== undefined && holder.canon !== user.canon) return 'identity_taken';
           this.q.dropQueue.run(user.canon);
+          this.countsVersion = undefined;
           this.q.dropOpks.run(user.canon);
           this.q.dropSpk.run(user.canon);
           this.q.replaceUser.run(user.signKey, user.dhKey, user.idcert, now, now, user.canon);
@@ -417,7 +461,10 @@ class SqliteRelayStore implements RelayStore {
     // Prekeys and queued envelopes go with the user (ON DELETE CASCADE): they were made for an
     // identity that is gone.
     this.flush();
-    return this.run('store.freeName', () => this.q.deleteUser.run(canon).changes === 1);
+    return this.run('store.freeName', () => {
+      this.countsVersion = undefined;
+      return this.q.deleteUser.run(canon).changes === 1;
+    });
   }
 
   publishPrekeys(
@@ -486,11 +533,12 @@ class SqliteRelayStore implements RelayStore {
       if (this.q.userExists.get(env.to) === undefined) throw unknownUser(env.to, 'store.enqueue');
       if (this.q.queued.get(env.to, env.id) !== undefined) return 'duplicate';
       const fromCanon = canonName(env.from);
-      const total = (this.q.total.get(env.to) as { n: number } | undefined)?.n ?? 0;
+      const total = this.counts.total.get(env.to) ?? 0;
       if (total >= caps.perRecipient) return 'queue_full';
-      const mine = (this.q.perSender.get(env.to, fromCanon) as { n: number } | undefined)?.n ?? 0;
+      const mine = this.counts.perSender.get(env.to)?.get(fromCanon) ?? 0;
       if (mine >= caps.perSender) return 'queue_full';
       this.q.insertQueued.run(env.id, env.to, env.from, fromCanon, env.env, env.ts);
+      this.counts.bump(env.to, fromCanon, 1);
       return 'ok';
     });
   }
@@ -503,20 +551,28 @@ class SqliteRelayStore implements RelayStore {
   }
 
   ack(canon: string, id: string): Promise<boolean> {
-    return this.batched('store.ack', () => this.q.ack.run(canon, id).changes === 1);
+    return this.batched('store.ack', () => {
+      const from = this.q.ack.get(canon, id) as { from_canon: string } | undefined;
+      if (from === undefined) return false;
+      this.counts.bump(canon, from.from_canon, -1);
+      return true;
+    });
   }
 
   countQueued(canon: string): Promise<number> {
     this.flush();
-    return this.run(
-      'store.countQueued',
-      () => (this.q.total.get(canon) as { n: number } | undefined)?.n ?? 0,
-    );
+    return this.run('store.countQueued', () => {
+      this.syncCounts();
+      return this.counts.total.get(canon) ?? 0;
+    });
   }
 
   expire(now: number): Promise<number> {
     this.flush();
-    return this.run('store.expire', () => this.q.expire.run(now - QUEUE_TTL_MS).changes);
+    return this.run('store.expire', () => {
+      this.countsVersion = undefined;
+      return this.q.expire.run(now - QUEUE_TTL_MS).changes;
+    });
   }
 
   close(): Promise<void> {
