@@ -1,10 +1,19 @@
 /**
- * The ChaCha20-Poly1305 fast path of lib/crypto/primitives.ts (libsodium, issue 12) seals the
- * same bytes as node:crypto and refuses what node:crypto refuses, so a relay on either one speaks
- * the same wire. node:crypto is the reference here.
+ * The libsodium fast paths of lib/crypto/primitives.ts (issue 12): ChaCha20-Poly1305 seals the
+ * same bytes as node:crypto and refuses what node:crypto refuses, and raw-key X25519 agrees with
+ * the native one, so a relay on either speaks the same wire. node:crypto is the reference here.
  */
 import * as crypto from 'node:crypto';
-import { aeadDecrypt, aeadEncrypt, randomBytes } from '../../lib/crypto/primitives';
+import {
+  aeadDecrypt,
+  aeadEncrypt,
+  randomBytes,
+  x25519,
+  x25519KeyPair,
+  x25519KeyPairRaw,
+  x25519PublicKey,
+  x25519Raw,
+} from '../../lib/crypto/primitives';
 import { isChatError } from '../../lib/errors';
 
 function nodeSeal(key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, pt: Uint8Array): Uint8Array {
@@ -53,4 +62,26 @@ it('refuses a flipped bit anywhere, a wrong key, nonce or associated data, with 
   expect(code(() => aeadDecrypt('ChaChaPoly', key, nonce, ad, sealed.subarray(0, 15)))).toBe(
     'decrypt_failed',
   );
+});
+
+it('raw-key X25519 (the handshake path) agrees with the native one and refuses small-order points', () => {
+  for (let i = 0; i < 20; i++) {
+    const a = x25519KeyPairRaw();
+    const b = x25519KeyPair();
+    expect(Buffer.from(a.publicKey).equals(Buffer.from(x25519PublicKey(a.secretKey)))).toBe(true);
+    const shared = x25519Raw(a, b.publicKey);
+    expect(Buffer.from(shared).equals(Buffer.from(x25519(b.secretKey, a.publicKey)))).toBe(true);
+  }
+  const a = x25519KeyPairRaw();
+  const code = (pub: Uint8Array) => {
+    try {
+      x25519Raw(a, pub);
+      return 'derived';
+    } catch (err) {
+      return isChatError(err) ? err.code : 'other';
+    }
+  };
+  expect(code(new Uint8Array(32))).toBe('bad_key');
+  expect(code(Uint8Array.from([1, ...new Uint8Array(31)]))).toBe('bad_key');
+  expect(code(new Uint8Array(31))).toBe('bad_key');
 });
