@@ -190,3 +190,28 @@ export async function opensslHandshakes(seconds: number): Promise<TlsHandshakes 
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * The disk's floor under a durable commit: `count` 4 KiB appends each followed by fsync, in the
+ * temp dir the bench relay keeps its store in. A relay that answers `sent` only after its commit
+ * is synced cannot beat this latency (p50 and p99 in ms).
+ */
+export function fsyncLatency(count = 200): { p50: number; p99: number } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatsecure-fsync-'));
+  const fd = fs.openSync(path.join(dir, 'probe'), 'w', 0o600);
+  const page = Buffer.alloc(4096, 1);
+  const ms: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const t0 = performance.now();
+      fs.writeSync(fd, page);
+      fs.fsyncSync(fd);
+      ms.push(performance.now() - t0);
+    }
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  ms.sort((a, b) => a - b);
+  return { p50: ms[Math.floor(count * 0.5)], p99: ms[Math.min(count - 1, Math.ceil(count * 0.99) - 1)] };
+}
