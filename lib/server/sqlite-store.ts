@@ -10,6 +10,7 @@
  * handle's bulk deletes, and whenever another connection has committed to the file since (SQLite's
  * `data_version`, read inside the write transaction), so several handles on one file stay exact.
  */
+import * as fs from 'node:fs';
 import { ChatError, isChatError } from '../errors';
 import { canonName } from '../names';
 import { constantTimeEqual } from '../crypto/primitives';
@@ -202,6 +203,9 @@ class SqliteRelayStore implements RelayStore {
   private readonly lastSeenPending = new Map<string, number>();
   private lastSeenTimer: NodeJS.Timeout | undefined;
   private readonly counts = new QueueCounts();
+  /** The WAL sync in flight, and the one queued behind it (for commits it may have missed). */
+  private syncing: Promise<void> | undefined;
+  private syncAgain: Promise<void> | undefined;
   /** `data_version` when the counts were last exact; undefined: rebuild before use. */
   private countsVersion: number | undefined;
 
@@ -209,6 +213,12 @@ class SqliteRelayStore implements RelayStore {
     this.db = db;
     this.file = file;
     guarded(WHAT, file, 'store.open', () => db.exec(DROP_TRIGGER_COUNTERS));
+    // Durability as with synchronous = FULL, without blocking the event loop: SQLite commits
+    // without syncing (NORMAL still syncs around checkpoints) and every write's promise settles
+    // only after `sync` has flushed the WAL file to disk on the libuv pool. While one batch's
+    // sync runs, the relay goes on reading and committing the next (issue 12: a synced commit
+    // took 4 ms p50, 16 ms p99 on the bench machine, all of it with the relay stopped).
+    guarded(WHAT, file, 'store.open', () => db.pragma('synchronous = NORMAL'));
     this.q = {
       insertUser: db.prepare(
         `INSERT INTO users (canon, name, sign_key, dh_key, idcert, registered_at, last_seen)
@@ -251,6 +261,7 @@ class SqliteRelayStore implements RelayStore {
         'SELECT to_canon, from_canon, count(*) AS n FROM queue GROUP BY to_canon, from_canon',
       ),
       dataVersion: db.prepare('PRAGMA data_version').pluck(),
+      totalChanges: db.prepare('SELECT total_changes()').pluck(),
       insertQueued: db.prepare(
         'INSERT INTO queue (id, to_canon, from_name, from_canon, env, ts) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -272,7 +283,54 @@ class SqliteRelayStore implements RelayStore {
     }
   }
 
-  /** Queues `fn` for the next batch commit; its promise settles after the commit. */
+  /**
+   * `run` for an operation that may write: when it changed a row, its promise settles after the
+   * WAL is on disk (a registration, a consumed one-time prekey must survive a power loss).
+   */
+  private runWrite<T>(operation: string, fn: () => T): Promise<T> {
+    return this.run(operation, () => {
+      const before = this.q.totalChanges.get() as number;
+      const v = fn();
+      return { v, wrote: (this.q.totalChanges.get() as number) !== before };
+    }).then(({ v, wrote }) => (wrote ? this.sync(operation).then(() => v) : v));
+  }
+
+  /**
+   * Flushes the WAL file to disk. A sync already running may have started before the caller's
+   * commit was written, so the caller waits for one that starts after it (one queued at most).
+   */
+  private sync(operation: string): Promise<void> {
+    if (!this.syncing) return this.startSync(operation);
+    this.syncAgain ??= this.syncing.then(
+      () => {
+        this.syncAgain = undefined;
+        return this.startSync(operation);
+      },
+      () => {
+        this.syncAgain = undefined;
+        return this.startSync(operation);
+      },
+    );
+    return this.syncAgain;
+  }
+
+  private startSync(operation: string): Promise<void> {
+    const p = syncFile(`${this.file}-wal`).catch((err: unknown) => {
+      throw new ChatError(
+        'storage_failed',
+        `the ${WHAT} could not write its journal to disk (${(err as NodeJS.ErrnoException).code ?? 'unknown'})`,
+        operation,
+      );
+    });
+    this.syncing = p;
+    const clear = () => {
+      if (this.syncing === p) this.syncing = undefined;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  /** Queues `fn` for the next batch commit; its promise settles after the commit is on disk. */
   private batched<T>(operation: string, fn: () => T): Promise<T> {
     if (this.closed) {
       return Promise.reject(new ChatError('storage_failed', `the ${WHAT} is closed`, operation));
@@ -322,10 +380,14 @@ class SqliteRelayStore implements RelayStore {
       for (const op of ops) op.reject(err);
       return;
     }
-    ops.forEach((op, i) => {
-      const r = results[i];
-      if (r.ok) op.resolve(r.v);
-      else op.reject(r.err);
+    const settle = () =>
+      ops.forEach((op, i) => {
+        const r = results[i];
+        if (r.ok) op.resolve(r.v);
+        else op.reject(r.err);
+      });
+    this.sync('store.commit').then(settle, (err: unknown) => {
+      for (const op of ops) op.reject(err);
     });
   }
 
@@ -348,7 +410,7 @@ class SqliteRelayStore implements RelayStore {
   }
 
   register(user: NewUser, now: number): Promise<RegisterResult> {
-    return this.run('store.register', () => {
+    return this.runWrite('store.register', () => {
       // A login (the name already held by this identity) reads only: no write transaction, no sync.
       const known = this.q.userByCanon.get(user.canon) as UserRow | undefined;
       if (
@@ -387,7 +449,7 @@ class SqliteRelayStore implements RelayStore {
   replaceIdentity(user: NewUser, now: number): Promise<ReplaceResult> {
     // Queue writes waiting for the batch go first, so none lands after the queue is dropped.
     this.flush();
-    return this.run('store.replaceIdentity', () =>
+    return this.runWrite('store.replaceIdentity', () =>
       this.db
         .transaction((): ReplaceResult => {
           if (this.q.userExists.get(user.canon) === undefined) return 'unknown_user';
@@ -407,7 +469,7 @@ class SqliteRelayStore implements RelayStore {
   }
 
   setRecovery(canon: string, recovery: Uint8Array): Promise<void> {
-    return this.run('store.setRecovery', () => {
+    return this.runWrite('store.setRecovery', () => {
       if (this.q.userExists.get(canon) === undefined) throw unknownUser(canon, 'store.setRecovery');
       this.q.putRecovery.run(canon, recovery);
     });
@@ -461,7 +523,7 @@ class SqliteRelayStore implements RelayStore {
     // Prekeys and queued envelopes go with the user (ON DELETE CASCADE): they were made for an
     // identity that is gone.
     this.flush();
-    return this.run('store.freeName', () => {
+    return this.runWrite('store.freeName', () => {
       this.countsVersion = undefined;
       return this.q.deleteUser.run(canon).changes === 1;
     });
@@ -472,7 +534,7 @@ class SqliteRelayStore implements RelayStore {
     spk: SignedPrekey | undefined,
     opks: readonly OneTimePrekey[],
   ): Promise<PublishResult> {
-    return this.run('store.publishPrekeys', () => {
+    return this.runWrite('store.publishPrekeys', () => {
       if (spk !== undefined) checkPrekeyId(spk.id);
       for (const k of opks) checkPrekeyId(k.id);
       const tx = this.db.transaction((): PublishResult => {
@@ -503,7 +565,7 @@ class SqliteRelayStore implements RelayStore {
   }
 
   takeBundle(canon: string, takeOpk = true): Promise<PrekeyBundle | undefined> {
-    return this.run('store.takeBundle', () =>
+    return this.runWrite('store.takeBundle', () =>
       // One transaction, so two requesters can never be handed the same one-time prekey.
       this.db
         .transaction((): PrekeyBundle | undefined => {
@@ -569,7 +631,7 @@ class SqliteRelayStore implements RelayStore {
 
   expire(now: number): Promise<number> {
     this.flush();
-    return this.run('store.expire', () => {
+    return this.runWrite('store.expire', () => {
       this.countsVersion = undefined;
       return this.q.expire.run(now - QUEUE_TTL_MS).changes;
     });
@@ -580,10 +642,35 @@ class SqliteRelayStore implements RelayStore {
     // What was accepted is committed before the file closes.
     if (this.lastSeenTimer) clearTimeout(this.lastSeenTimer);
     this.flush();
-    return this.run('store.close', () => {
-      this.closed = true;
-      this.db.close();
+    // What was committed is on disk before the file closes (the sync also covers the flush above).
+    const synced = this.sync('store.close');
+    this.closed = true;
+    const closeDb = () => {
+      guarded(WHAT, this.file, 'store.close', () => this.db.close());
+    };
+    return synced.then(closeDb, (err: unknown) => {
+      closeDb();
+      throw err;
     });
+  }
+}
+
+/**
+ * fsync of the WAL file, on the libuv pool. No WAL file means nothing waits in one: SQLite has
+ * checkpointed it into the database (and synced that) or never wrote one.
+ */
+async function syncFile(file: string): Promise<void> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(file, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
