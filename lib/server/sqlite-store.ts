@@ -1,6 +1,8 @@
 /**
  * The default RelayStore: one SQLite file, `<dir>/relay.db` (see ../sqlite-db.ts for open, modes,
- * WAL + synchronous = FULL and error mapping).
+ * WAL and error mapping). The durability of synchronous = FULL is kept another way: commits run
+ * with NORMAL and each write settles only after the WAL file is fsynced off the event loop (see
+ * `sync`), so a result the relay acts on (`sent`, a registration, a handed-out prekey) is on disk.
  *
  * Uniqueness is enforced by the schema, not by look-then-insert: the canonical name and the signing
  * key are each UNIQUE, so two relays (or two handles) registering one name at once cannot both win.
