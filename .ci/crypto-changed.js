@@ -38,8 +38,12 @@ if (fs.existsSync(testsDir))
 // counts through the file that imports it, which changes with it.
 // What is mutated, which mutants are left out, and the threshold the job must meet.
 const KEYS = ['mutate', 'mutator', 'appendPlugins', 'ignorers', 'thresholds'];
-if (KEYS.some((k) => JSON.stringify(config[k]) !== JSON.stringify(report.config?.[k])))
-  changed.push('stryker.config.json');
+// Stryker records its defaults too (mutator.plugins): compare only what the config file sets.
+const differs = (mine, recorded) =>
+  mine && typeof mine === 'object' && !Array.isArray(mine)
+    ? Object.keys(mine).some((k) => differs(mine[k], recorded?.[k]))
+    : JSON.stringify(mine) !== JSON.stringify(recorded);
+if (KEYS.some((k) => differs(config[k], report.config?.[k]))) changed.push('stryker.config.json');
 if (changed.length) {
   console.log(`crypto changed since the last mutation run: ${changed.join(', ')}`);
   process.exit(0);
