@@ -19,10 +19,31 @@ const changed = [
   // A recorded source or test that changed or went away.
   ...Object.keys(recorded).filter((f) => recorded[f].source !== read(f)),
 ];
-// A new file is not in the report (nor is one without mutants, like a type-only module): it counts
-// through the file that imports it, which changes with it.
-if (JSON.stringify(config.mutate) !== JSON.stringify(report.config?.mutate))
-  changed.push('stryker.config.json');
+// A new test file: nothing imports it, so it counts on its own when it imports a mutated module
+// (the report lists only test files that cover mutants: primitives.ts's tests are not in it).
+const mutatedImport = /from '[./]*lib\/crypto\/(?!primitives')[\w/-]+'/;
+const testsDir = path.join(root, '__tests__', 'crypto');
+const walk = (dir) =>
+  fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? walk(p) : /\.test\.ts$/.test(e.name) ? [path.relative(root, p)] : [];
+  });
+if (fs.existsSync(testsDir))
+  changed.push(
+    ...walk(testsDir).filter(
+      (f) => !(f.split(path.sep).join('/') in recorded) && mutatedImport.test(read(f) ?? ''),
+    ),
+  );
+// A new source file is not in the report (nor is one without mutants, like a type-only module): it
+// counts through the file that imports it, which changes with it.
+// What is mutated, which mutants are left out, and the threshold the job must meet.
+const KEYS = ['mutate', 'mutator', 'appendPlugins', 'ignorers', 'thresholds'];
+// Stryker records its defaults too (mutator.plugins): compare only what the config file sets.
+const differs = (mine, recorded) =>
+  mine && typeof mine === 'object' && !Array.isArray(mine)
+    ? Object.keys(mine).some((k) => differs(mine[k], recorded?.[k]))
+    : JSON.stringify(mine) !== JSON.stringify(recorded);
+if (KEYS.some((k) => differs(config[k], report.config?.[k]))) changed.push('stryker.config.json');
 if (changed.length) {
   console.log(`crypto changed since the last mutation run: ${changed.join(', ')}`);
   process.exit(0);

@@ -1,4 +1,10 @@
-import { encodeEnvelope, envelopeToJSON, parseEnvelope, type Envelope } from '../../lib/crypto/envelope';
+import {
+  encodeEnvelope,
+  envelopeToJSON,
+  MAX_ENVELOPE_BYTES,
+  parseEnvelope,
+  type Envelope,
+} from '../../lib/crypto/envelope';
 import { publicIdentity } from '../../lib/crypto/identity';
 import { toBase64, utf8, x25519KeyPair } from '../../lib/crypto/primitives';
 import { encodeHeader } from '../../lib/crypto/ratchet/header';
@@ -64,5 +70,27 @@ describe('envelope (PROTOCOL.md section 8)', () => {
 
   test('an envelope larger than a frame is too_large', () => {
     expect(codeOf(() => parseEnvelope(new Uint8Array(65536).fill(0x20)))).toBe('too_large');
+  });
+
+  test('ciphertext lengths: whole pad blocks plus the tag, from one block up to 32 KiB', () => {
+    const withCt = (n: number): string => JSON.stringify({ ...envelopeToJSON(msg), ct: toBase64(random(n)) });
+    for (const blocks of [1, 2, 128]) expect(parseEnvelope(withCt(blocks * 256 + 16)).t).toBe('msg');
+    for (const n of [16, 15, 256 + 15, 129 * 256 + 16])
+      expect([n, codeOf(() => parseEnvelope(withCt(n)))]).toEqual([n, 'bad_message']);
+  });
+
+  test('the size limit counts UTF-8 bytes, and an envelope of exactly 46 KiB is not too_large', () => {
+    expect(MAX_ENVELOPE_BYTES).toBe(46 * 1024);
+    // 'é' is 2 bytes of UTF-8 but one UTF-16 unit: a string over the limit in bytes, not in units.
+    const over = 'é'.repeat(MAX_ENVELOPE_BYTES / 2 + 1);
+    expect(over.length).toBeLessThan(MAX_ENVELOPE_BYTES);
+    expect(codeOf(() => parseEnvelope(over))).toBe('too_large');
+    expect(codeOf(() => parseEnvelope(' '.repeat(MAX_ENVELOPE_BYTES)))).toBe('bad_message');
+    expect(codeOf(() => parseEnvelope(new Uint8Array(MAX_ENVELOPE_BYTES).fill(0x20)))).toBe('bad_message');
+    expect(codeOf(() => parseEnvelope(new Uint8Array(MAX_ENVELOPE_BYTES + 1).fill(0x20)))).toBe('too_large');
+    // The largest real envelope fits: a prekey envelope with 32 KiB of padded plaintext.
+    const big: Envelope = { ...prekey, ct: random(32 * 1024 + 16) };
+    expect(encodeEnvelope(big).length).toBeLessThanOrEqual(MAX_ENVELOPE_BYTES);
+    expect(parseEnvelope(encodeEnvelope(big))).toEqual(big);
   });
 });

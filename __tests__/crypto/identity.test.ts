@@ -141,6 +141,45 @@ describe('identity file', () => {
     expect(codeOf(() => parseIdentity(JSON.stringify(obj), 'pw'))).toBe('bad_passphrase');
   });
 
+  test('a sealed file names the scrypt parameters the protocol fixes; any other is corrupt_store', () => {
+    const obj = JSON.parse(serializeIdentity(alice, 'pw'));
+    // Files already written use these: a change here would lock their owners out.
+    expect(obj.secret).toMatchObject({ t: 'sealed', kdf: 'scrypt', N: 2 ** 15, r: 8, p: 1 });
+    const variants = [
+      { kdf: 'argon2id' },
+      { N: obj.secret.N * 2 },
+      { N: obj.secret.N / 2 },
+      { r: obj.secret.r + 1 },
+      { p: obj.secret.p + 1 },
+      { N: -1 },
+    ];
+    for (const v of variants) {
+      const text = JSON.stringify({ ...obj, secret: { ...obj.secret, ...v } });
+      expect([v, codeOf(() => isSealed(text))]).toEqual([v, 'corrupt_store']);
+    }
+    // A sealed section under another name, or a file of another kind, is not ours either.
+    const renamed = JSON.stringify({ ...obj, secret: { ...obj.secret, t: 'sealed2' } });
+    expect(codeOf(() => isSealed(renamed))).toBe('corrupt_store');
+    const otherKind = JSON.stringify({ ...obj, kind: 'chatsecure-backup' });
+    expect(codeOf(() => isSealed(otherKind))).toBe('corrupt_store');
+    expect(isSealed(JSON.stringify(obj))).toBe(true);
+  });
+
+  test('a parsed identity logs as its public half; its key pairs log with the secret redacted', () => {
+    const back = parseIdentity(serializeIdentity(alice));
+    expect(JSON.parse(JSON.stringify(back))).toEqual(publicIdentityToJSON(publicIdentity(alice)));
+    expect(JSON.parse(JSON.stringify(back.dhKey))).toEqual({
+      publicKey: toBase64(alice.dhKey.publicKey),
+      secretKey: '[redacted]',
+    });
+    expect(JSON.parse(JSON.stringify(createIdentity(seededRandom(5)).signKey))).toMatchObject({
+      secretKey: '[redacted]',
+    });
+    // The redaction hooks are hidden: copying a pair copies its two keys and nothing else.
+    expect(Object.keys(back.signKey)).toEqual(['publicKey', 'secretKey']);
+    expect(Object.keys(back)).toEqual(['signKey', 'dhKey', 'idcert']);
+  });
+
   test('identityFromKeyPairs binds given pairs', () => {
     const id = identityFromKeyPairs(
       ed25519KeyPair(new Uint8Array(32).fill(7)),

@@ -87,3 +87,75 @@ describe('inner plaintext (PROTOCOL.md section 8)', () => {
     for (const b of bad) expect(codeOf(() => parseInnerMessage(b))).toBe('bad_message');
   });
 });
+
+describe('inner plaintext: the sender refuses what the receiver would refuse', () => {
+  test.each<[string, InnerMessage]>([
+    ['a negative ts', { kind: 'text', id: ID, ts: -1, body: 'x' }],
+    ['a fractional ts', { kind: 'text', id: ID, ts: 1.5, body: 'x' }],
+    ['an id with a character before it', { kind: 'text', id: `g${ID}`, ts: 1, body: 'x' }],
+    ['an id with a character after it', { kind: 'text', id: `${ID}g`, ts: 1, body: 'x' }],
+    ['a receipt with one bad id among good ones', { kind: 'receipt', of: [ID, 'nope'], state: 'read' }],
+    ['a receipt in an unknown state', { kind: 'receipt', of: [ID], state: 'seen' as 'read' }],
+    ['typing that is not true or false', { kind: 'typing', on: 1 as unknown as boolean }],
+  ])('%s is bad_message', (_, m) => {
+    expect(codeOf(() => encodeInnerMessage(m))).toBe('bad_message');
+  });
+
+  test('ts 0 (the epoch) is a valid time', () => {
+    const m: InnerMessage = { kind: 'text', id: ID, ts: 0, body: 'x' };
+    expect(parseInnerMessage(encodeInnerMessage(m))).toEqual(m);
+  });
+});
+
+describe('inner plaintext: the size limits are exact', () => {
+  /** A text message whose JSON is exactly `size` bytes (the body made of 6-byte \u escapes and 'a's). */
+  function textOfJsonSize(size: number): InnerMessage {
+    const overhead = utf8(JSON.stringify({ kind: 'text', id: ID, ts: 1, body: '' })).length;
+    const room = size - overhead;
+    const escapes = Math.floor(room / 6);
+    const body = '\u0001'.repeat(escapes) + 'a'.repeat(room - escapes * 6);
+    const m: InnerMessage = { kind: 'text', id: ID, ts: 1, body };
+    expect(utf8(JSON.stringify(m)).length).toBe(size);
+    return m;
+  }
+
+  test('a message of exactly 32 KiB of JSON is sent and read; one byte more is too_large', () => {
+    const m = textOfJsonSize(32 * 1024);
+    const bytes = encodeInnerMessage(m);
+    expect(bytes).toHaveLength(32 * 1024);
+    expect(parseInnerMessage(bytes)).toEqual(m);
+    expect(codeOf(() => encodeInnerMessage(textOfJsonSize(32 * 1024 + 1)))).toBe('too_large');
+  });
+
+  test('a received plaintext over 32 KiB is too_large, even when well padded', () => {
+    const big = new Uint8Array(32 * 1024 + 256).fill(0x20);
+    big.set(utf8(JSON.stringify(textOfJsonSize(32 * 1024 + 100))));
+    expect(codeOf(() => parseInnerMessage(big))).toBe('too_large');
+  });
+
+  test('padding: a length that is not a multiple of 256 is refused, as are 256 spaces or more', () => {
+    const json = '{"kind":"typing","on":true}';
+    const odd = new Uint8Array(300).fill(0x20);
+    odd.set(utf8(json));
+    expect(codeOf(() => parseInnerMessage(odd))).toBe('bad_message');
+    // JSON of exactly one block, then a whole block of spaces.
+    const block = `{"kind":"typing","on":true${' '.repeat(256 - json.length)}}`;
+    expect(block).toHaveLength(256);
+    expect(parseInnerMessage(utf8(block))).toEqual({ kind: 'typing', on: true });
+    const extra = new Uint8Array(512).fill(0x20);
+    extra.set(utf8(block));
+    expect(codeOf(() => parseInnerMessage(extra))).toBe('bad_message');
+    const justUnder = new Uint8Array(512).fill(0x20);
+    justUnder.set(utf8(`{"kind":"typing","on":true${' '.repeat(256 - json.length + 1)}}`));
+    expect(parseInnerMessage(justUnder)).toEqual({ kind: 'typing', on: true });
+  });
+
+  test('receipt ids must be strings: an id wrapped in an array is bad_message', () => {
+    expect(
+      codeOf(() => parseInnerMessage(padded(`{"kind":"receipt","of":[["${ID}"]],"state":"read"}`))),
+    ).toBe('bad_message');
+    expect(
+      codeOf(() => encodeInnerMessage({ kind: 'receipt', of: [[ID] as unknown as string], state: 'read' })),
+    ).toBe('bad_message');
+  });
+});

@@ -183,3 +183,29 @@ it('refuses handshake messages over 65535 bytes, written or read', () => {
   const other = pair();
   expect(code(() => other.r.readMessage(new Uint8Array(65536)))).toBe('too_large');
 });
+
+it('names a PSK pattern by its base and modifiers, and refuses modifiers with anything around them', () => {
+  expect(parseProtocolName('Noise_NNpsk0+psk2_25519_ChaChaPoly_SHA256').pattern.name).toBe('NNpsk0+psk2');
+  expect(parseProtocolName('Noise_XXpsk3_25519_AESGCM_SHA256').pattern.name).toBe('XXpsk3');
+  for (const n of [
+    'Noise_xXX_25519_ChaChaPoly_SHA256',
+    'Noise_NNxpsk0_25519_ChaChaPoly_SHA256',
+    'Noise_NNpsk1a_25519_ChaChaPoly_SHA256',
+    'Noise_NNpsk0+psk2x_25519_ChaChaPoly_SHA256',
+  ])
+    expect([n, code(() => parseProtocolName(n))]).toEqual([n, 'unsupported_pattern']);
+});
+
+it('a CipherState without a key passes data through, and rekeying it does nothing', () => {
+  const c = new CipherState('ChaChaPoly');
+  c.rekey();
+  expect(c.hasKey()).toBe(false);
+  expect(Buffer.from(c.encryptWithAd(new Uint8Array(0), Buffer.from('clear'))).toString()).toBe('clear');
+});
+
+it('a destroyed CipherState holds no key', () => {
+  const c = new CipherState('ChaChaPoly', new Uint8Array(32).fill(8));
+  expect(c.hasKey()).toBe(true);
+  c.destroy();
+  expect(c.hasKey()).toBe(false);
+});

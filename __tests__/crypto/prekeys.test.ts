@@ -1,6 +1,7 @@
 import { publicIdentity } from '../../lib/crypto/identity';
 import {
   makeOneTimePreKeys,
+  makeSignedPreKey,
   nextPreKeyId,
   oneTimePreKeysToAdd,
   ONE_TIME_PREKEYS_AT_REGISTRATION,
@@ -104,5 +105,47 @@ describe('prekeys (PROTOCOL.md section 3)', () => {
     expect(codeOf(() => preKeyBundleFromJSON({ ...json, spk: { ...json.spk, id: -1 } }))).toBe('bad_message');
     expect(codeOf(() => preKeyBundleFromJSON({ ...json, other: 1 }))).toBe('bad_message');
     expect(codeOf(() => preKeyBundleFromJSON({ ...json, opk: null }))).toBe('bad_message');
+  });
+});
+
+describe('prekey ids and key pairs', () => {
+  const bob = makeUser('Bob', 12, 1);
+  const random = seededRandom(13, 'prekeys');
+
+  test('ids are u32: a signed prekey or a batch of one-time prekeys outside that is bad_state', () => {
+    for (const id of [-1, 2 ** 32, 1.5])
+      expect([id, codeOf(() => makeSignedPreKey(bob.identity, id, T0, random))]).toEqual([id, 'bad_state']);
+    for (const id of [-1, 2 ** 32, 0.5])
+      expect([id, codeOf(() => makeOneTimePreKeys(id, 1, random))]).toEqual([id, 'bad_state']);
+    expect(makeSignedPreKey(bob.identity, 2 ** 32 - 1, T0, random).id).toBe(2 ** 32 - 1);
+  });
+
+  test('a batch may end at the last id, never past it; its count is a whole number', () => {
+    const last = makeOneTimePreKeys(2 ** 32 - 1, 1, random);
+    expect(last.map((k) => k.id)).toEqual([2 ** 32 - 1]);
+    expect(makeOneTimePreKeys(2 ** 32 - 2, 2, random).map((k) => k.id)).toEqual([2 ** 32 - 2, 2 ** 32 - 1]);
+    expect(codeOf(() => makeOneTimePreKeys(2 ** 32 - 2, 3, random))).toBe('bad_state');
+    expect(codeOf(() => makeOneTimePreKeys(1, -1, random))).toBe('bad_state');
+    expect(codeOf(() => makeOneTimePreKeys(1, 1.5, random))).toBe('bad_state');
+    expect(makeOneTimePreKeys(7, 0, random)).toEqual([]);
+  });
+
+  test('a prekey pair logs its public key and hides the secret', () => {
+    const opk = makeOneTimePreKeys(1, 1, random)[0];
+    for (const kp of [
+      bob.spk.keyPair,
+      opk.keyPair,
+      parseOneTimePreKeyFromStorage(serializeOneTimePreKeyForStorage(opk)).keyPair,
+    ])
+      expect(JSON.parse(JSON.stringify(kp))).toEqual({
+        publicKey: toBase64(kp.publicKey),
+        secretKey: '[redacted]',
+      });
+    expect(Object.keys(opk.keyPair)).toEqual(['publicKey', 'secretKey']);
+  });
+
+  test('a bundle without a one-time prekey keeps its identity and signed prekey', () => {
+    const bundle = bundleOf(bob, false);
+    expect(preKeyBundleFromJSON(preKeyBundleToJSON(bundle))).toEqual(bundle);
   });
 });

@@ -74,3 +74,31 @@ describe('recovery proof', () => {
     expect(verifyRecoveryProof(rk.publicKey, right, 'eve', signKey, dhKey)).toBe(true);
   });
 });
+
+describe('recovery key pair and proof inputs', () => {
+  const bytes = Uint8Array.from({ length: RECOVERY_CODE_BYTES }, (_, i) => i * 7 + 1);
+
+  it('the code as bytes or as typed gives the same key pair, and the caller’s bytes are left intact', () => {
+    const copy = Uint8Array.from(bytes);
+    const fromBytes = recoveryKeyPair(bytes);
+    expect(bytes).toEqual(copy);
+    expect(recoveryKeyPair(formatRecoveryCode(bytes)).publicKey).toEqual(fromBytes.publicKey);
+    expect(recoveryKeyPair(bytes).publicKey).toEqual(fromBytes.publicKey);
+  });
+
+  it('only a code of exactly 20 bytes can be printed', () => {
+    for (const n of [0, RECOVERY_CODE_BYTES - 1, RECOVERY_CODE_BYTES + 1])
+      expect([n, codeOf(() => formatRecoveryCode(new Uint8Array(n)))]).toEqual([n, 'bad_key']);
+  });
+
+  it('a name of up to 255 bytes of UTF-8 can be signed for; a longer one is bad_name', () => {
+    const rk = recoveryKeyPair(bytes);
+    const id = ed25519KeyPair(new Uint8Array(32).fill(3));
+    const dh = x25519KeyPair(new Uint8Array(32).fill(4));
+    const ok = 'a'.repeat(255);
+    const proof = recoveryProof(rk.secretKey, ok, id.publicKey, dh.publicKey);
+    expect(verifyRecoveryProof(rk.publicKey, proof, ok, id.publicKey, dh.publicKey)).toBe(true);
+    for (const name of ['a'.repeat(256), 'é'.repeat(128)])
+      expect(codeOf(() => recoveryProof(rk.secretKey, name, id.publicKey, dh.publicKey))).toBe('bad_name');
+  });
+});

@@ -498,3 +498,75 @@ describe('session manager: forward secrecy and the responder rules', () => {
     expect(codeOf(() => parseSessionFromStorage('nope'))).toBe('corrupt_store');
   });
 });
+
+describe('session manager: several sessions with one contact', () => {
+  /** Alice starts two sessions with Bob (say, from two installs); Bob answers in the first. */
+  function twoSessions(): { alice: Party; bob: Party; older: Session; newer: Session; reply: Bytes } {
+    const alice = freshParty(aliceUser);
+    const bob = freshParty(bobUser);
+    const init = (seed: number): Session =>
+      initiateSession({
+        ours: { identity: aliceUser.identity, name: 'Alice' },
+        theirName: 'Bob',
+        bundle: bundleOf(bobUser, false),
+        random: seededRandom(seed, 'two'),
+      }).session;
+    const first = encryptMessage(init(1), textBytes('first', T0));
+    const second = encryptMessage(init(2), textBytes('second', T0));
+    const r1 = decryptAt(bob, 'Alice', first.envelopeBytes, T0);
+    expect(r1.t).toBe('new');
+    commit(bob, r1);
+    // The second prekey envelope has another base key: a new session, not the first one tried.
+    const r2 = decryptAt(bob, 'Alice', second.envelopeBytes, T0);
+    expect(r2.t).toBe('new');
+    expect(bodyOf(r2.plaintext)).toBe('second');
+    commit(bob, r2);
+    expect(bob.sessions).toHaveLength(2);
+    const reply = encryptMessage(bob.sessions[1], textBytes('reply', T0)).envelopeBytes;
+    return { alice, bob, older: first.session, newer: second.session, reply };
+  }
+
+  test('a msg envelope is tried in each session, and a replay is duplicate_message whatever the order', () => {
+    const { alice, reply, older, newer } = twoSessions();
+    // Whichever session the client tries first, the reply decrypts in the one it belongs to.
+    alice.sessions = [newer, older];
+    const got = decryptAt(alice, 'Bob', reply, T0);
+    expect(got.t).toBe('existing');
+    expect(got.session.id).toBe(older.id);
+    expect(bodyOf(got.plaintext)).toBe('reply');
+    // The replay fails in both: decrypt_failed in the other session, duplicate_message in its own.
+    // The replay is what the user is told, not a failure of the session it never belonged to.
+    alice.sessions = [newer, got.session];
+    expect(codeOf(() => decryptAt(alice, 'Bob', reply, T0))).toBe('duplicate_message');
+    alice.sessions = [got.session, newer];
+    expect(codeOf(() => decryptAt(alice, 'Bob', reply, T0))).toBe('duplicate_message');
+  });
+
+  test('a msg envelope from a contact with no session is no_session', () => {
+    const { reply } = twoSessions();
+    const stranger = freshParty(aliceUser);
+    expect(codeOf(() => decryptAt(stranger, 'Bob', reply, T0))).toBe('no_session');
+  });
+
+  test('decrypting uses the random source it is given: the same inputs give the same stored session', () => {
+    const { alice, reply, older } = twoSessions();
+    alice.sessions = [older];
+    const a = decryptAt(alice, 'Bob', reply, T0, seededRandom(9, 'same'));
+    const b = decryptAt(alice, 'Bob', reply, T0, seededRandom(9, 'same'));
+    expect(serializeSessionForStorage(a.session)).toBe(serializeSessionForStorage(b.session));
+    const c = decryptAt(alice, 'Bob', reply, T0, seededRandom(10, 'same'));
+    expect(serializeSessionForStorage(c.session)).not.toBe(serializeSessionForStorage(a.session));
+  });
+
+  test('without a one-time prekey the result names none to delete', () => {
+    const { alice, bob } = start(false, 13);
+    const m = encryptMessage(alice.sessions[0], textBytes('no opk', T0));
+    const r = decryptAt(bob, 'Alice', m.envelopeBytes, T0);
+    expect(r.t).toBe('new');
+    expect('consumedOpkId' in r).toBe(false);
+    const withOpk = start(true, 14);
+    const m2 = encryptMessage(withOpk.alice.sessions[0], textBytes('opk', T0));
+    const r2 = decryptAt(withOpk.bob, 'Alice', m2.envelopeBytes, T0);
+    expect(r2.t === 'new' && r2.consumedOpkId).toBe(1);
+  });
+});
