@@ -12,6 +12,35 @@ import { startMetrics, totalQueued } from './metrics';
 import { Relay } from './relay';
 import { loadOrCreateRelayKey } from './relay-key';
 import { openRelayStore } from './sqlite-store';
+import { redactUrl } from '../config';
+import type { Logger } from '../log';
+import { RedisCluster } from './redis/cluster';
+import { openRedisRelayStore } from './redis-store';
+import type { RelayStore } from './store';
+
+/**
+ * SQLite in the data dir, or (`--cluster`) the shared Redis, whose durability settings are
+ * checked now: each unsafe one is a warning on stderr and in the log, naming the setting.
+ */
+async function openStore(
+  opts: ServeOptions,
+  dir: string,
+  logger: Logger,
+): Promise<{ store: RelayStore; cluster?: RedisCluster }> {
+  if (!opts.cluster) return { store: openRelayStore(dir) };
+  const { url, relayId } = opts.cluster;
+  const store = await openRedisRelayStore({ url, relayId, logger, checkSettings: false });
+  try {
+    for (const w of await store.checkSettings()) {
+      logger.warn({ setting: w.setting, value: w.value, safe: w.safe }, w.message);
+      process.stderr.write(`warning: ${w.message} (set ${w.setting} ${w.safe})\n`);
+    }
+    return { store, cluster: new RedisCluster(store, relayId, logger) };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
 
 export async function serve(opts: ServeOptions): Promise<void> {
   const dataDir = resolveDataDir(opts.dataDir);
@@ -30,7 +59,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     const { key, created } = loadOrCreateRelayKey(dir);
     const fp = fingerprint(key.publicKey);
     if (created) logger.info({ fingerprint: fp }, 'created a new relay key');
-    const rawStore = openRelayStore(dir);
+    const { store: rawStore, cluster } = await openStore(opts, dir, logger);
     const metrics =
       opts.metrics &&
       (await startMetrics({
@@ -47,8 +76,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
       logger,
       limits: opts.limits,
       observer: metrics?.observer,
+      ...(cluster ? { cluster } : {}),
     }).catch(async (err: unknown) => {
       await metrics?.stop();
+      await rawStore.close();
       throw err;
     });
     const { host, port } = relay.address;
@@ -56,6 +87,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       `ChatSecure relay listening on ${host.includes(':') ? `[${host}]` : host}:${port}\n` +
         `Relay key fingerprint: ${fp}\n` +
         `Data: ${dir}\n` +
+        (opts.cluster ? `Cluster: ${redactUrl(opts.cluster.url)} as relay ${opts.cluster.relayId}\n` : '') +
         (metrics ? `Metrics on http://${metrics.address.host}:${metrics.address.port}/metrics\n` : ''),
     );
 
