@@ -129,7 +129,11 @@ it('delivers across relays live, replaces a login on another relay, and carries 
   expect(await bob3.next('deliver')).toMatchObject({ id: id2 });
   bob3.send({ t: 'ack', id: id2 });
   // Someone offline: `queued`.
-  await login(r2, 'Dave').then((c) => c.close());
+  // Once Carol (relay 3) hears Dave (relay 2) went offline, relay 2 no longer listens for him.
+  const dave = await login(r2, 'Dave');
+  await carol.request({ t: 'presence.watch', users: ['Dave'] }, 'presence.batch');
+  dave.close();
+  await carol.next('presence', (m) => m.user === 'Dave' && !m.online);
   const id3 = newId();
   expect(await alice2.request({ t: 'send', id: id3, to: 'Dave', env: body(3) }, 'sent')).toMatchObject({
     status: 'queued',

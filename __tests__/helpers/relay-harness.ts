@@ -222,6 +222,7 @@ export interface RelayProcess {
   port: number;
   fingerprint: string;
   stdout: () => string;
+  stderr: () => string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -255,6 +256,7 @@ export async function startRelayProcess(
     port: Number(/listening on [^\s]+:(\d+)/.exec(out)?.[1]),
     fingerprint: /Relay key fingerprint: (SHA256:\S+)/.exec(out)?.[1] as string,
     stdout: () => out,
+    stderr: () => err,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

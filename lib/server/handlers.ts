@@ -177,7 +177,7 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
       perSender: young ? limits.queuePerNewSender : limits.queuePerSender,
     };
     if (ctx.cluster) {
-      sendInCluster(d, s, msg, target.name, ctx.cluster.enqueue(env, caps));
+      sendInCluster(d, s, msg, target.name, ts, ctx.cluster.enqueue(env, caps));
       return;
     }
     const stored = ctx.store.enqueue(env, caps);
@@ -231,6 +231,7 @@ function sendInCluster(
   s: Session,
   msg: Extract<ClientMessage, { t: 'send' }>,
   name: string,
+  ts: number,
   stored: Promise<{ result: EnqueueResult; delivered: boolean }>,
 ): void {
   d.afterWrite(s, msg, stored, ({ result, delivered }) => {
@@ -243,6 +244,13 @@ function sendInCluster(
       d.ctx.observer?.count('stored');
     }
     s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: delivered ? 'delivered' : 'queued' });
+    // A recipient on this relay: delivered at once, as on a single relay (its wake-up then
+    // finds the id in flight and costs nothing). Elsewhere, its relay was woken by the enqueue.
+    const here = d.ctx.sessions.get(canonName(msg.to));
+    if (!here) return;
+    if (result === 'ok')
+      d.delivery.deliverNew(here.user.canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
+    else d.delivery.pumpLater(here);
   });
 }
 
