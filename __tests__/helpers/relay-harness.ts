@@ -31,6 +31,13 @@ export interface TestRelay {
   stop(): Promise<void>;
 }
 
+let openStore: ((dir: string) => Promise<RelayStore>) | undefined;
+
+/** Makes startRelay open this store instead of SQLite: the relay tests run again on Redis. */
+export function useRelayStore(open: ((dir: string) => Promise<RelayStore>) | undefined): void {
+  openStore = open;
+}
+
 export async function startRelay(
   opts: {
     dir?: string;
@@ -45,7 +52,7 @@ export async function startRelay(
   const logFile = path.join(dir, 'server.log');
   const logger = createLogger({ file: logFile, name: 'relay', level: 'debug' });
   const { key } = loadOrCreateRelayKey(dir);
-  const store = opts.store ?? openRelayStore(dir);
+  const store = opts.store ?? (openStore ? await openStore(dir) : openRelayStore(dir));
   const relay = await Relay.start({
     host: '127.0.0.1',
     port: opts.port ?? 0,
