@@ -152,10 +152,19 @@ async function load(ports: readonly number[], perPair: number, tag: string) {
               next++;
             }
           };
+          let answered = 0;
+          // Done when every message is delivered and every send answered (either may come last).
+          const check = (): void => {
+            if (got < perPair || answered < perPair) return;
+            clearTimeout(timer);
+            resolve();
+          };
           sender.on('message', (m) => {
             if (m.t === 'sent') {
               if (m.status === 'delivered') delivered++;
               else queued++;
+              answered++;
+              check();
             } else if (m.t === 'error') {
               clearTimeout(timer);
               reject(new Error(`${to}: ${m.code} ${m.message}`));
@@ -168,10 +177,9 @@ async function load(ports: readonly number[], perPair: number, tag: string) {
             if (at === undefined) return;
             latencies.push(performance.now() - at);
             sentAt.delete(m.id);
-            if (++got === perPair) {
-              clearTimeout(timer);
-              resolve();
-            } else pump();
+            got++;
+            check();
+            pump();
           });
           pump();
         }),

@@ -119,17 +119,21 @@ export class RedisCluster implements RelayCluster {
     const now = this.now();
     if (!entry || now - entry.refreshedAt < REFRESH_EVERY_MS) return;
     entry.refreshedAt = now;
-    this.store.refreshSession(session.user.canon, entry.owner, SESSION_TTL_MS).then(
-      (still) => {
-        // Claimed by a newer login whose control message did not reach us (a Redis restart).
-        if (!still && !entry.gone) this.hooks?.replace(session.user.canon, session.conn);
-      },
-      (err: unknown) => {
-        // Retried on the next traffic; the key lives SESSION_TTL_MS, three refresh periods.
-        entry.refreshedAt = 0;
-        this.log.warn({ code: codeOf(err) }, 'could not refresh a cluster session');
-      },
-    );
+    void this.refresh(session, entry).catch((err: unknown) => {
+      // Retried on the next traffic; the key lives SESSION_TTL_MS, three refresh periods.
+      entry.refreshedAt = 0;
+      this.log.warn({ code: codeOf(err) }, 'could not refresh a cluster session');
+    });
+  }
+
+  private async refresh(session: Session, entry: Held): Promise<void> {
+    const canon = session.user.canon;
+    if ((await this.store.refreshSession(canon, entry.owner, SESSION_TTL_MS)) || entry.gone) return;
+    // Expired (Redis was away longer than the TTL): this connection claims it again. Held by a
+    // newer login whose control message did not reach us: this one is replaced.
+    const holder = await this.store.sessionOwner(canon);
+    if (holder === undefined) await this.store.claimSession(canon, entry.owner, SESSION_TTL_MS);
+    else if (holder !== entry.owner) this.hooks?.replace(canon, session.conn);
   }
 
   async enqueue(env: QueuedEnvelope, caps: QueueCaps) {
