@@ -15,6 +15,8 @@ import { connectSecureChannel, type SecureChannel } from '../../lib/net/secure-c
 import { Relay, type RelayLimits } from '../../lib/server/relay';
 import { openRelayStore } from '../../lib/server/sqlite-store';
 import type { RelayStore } from '../../lib/server/store';
+import type { RelayCluster } from '../../lib/server/session';
+import type { Logger } from '../../lib/log';
 import { loadOrCreateRelayKey } from '../../lib/server/relay-key';
 import type { ChannelTimeouts } from '../../lib/net/secure-channel';
 
@@ -32,10 +34,18 @@ export interface TestRelay {
 }
 
 let openStore: ((dir: string) => Promise<RelayStore>) | undefined;
+let makeCluster: ((store: RelayStore, logger: Logger) => RelayCluster) | undefined;
 
-/** Makes startRelay open this store instead of SQLite: the relay tests run again on Redis. */
-export function useRelayStore(open: ((dir: string) => Promise<RelayStore>) | undefined): void {
+/**
+ * Makes startRelay open this store instead of SQLite (and, with `cluster`, run in cluster mode
+ * on it): the relay tests run again on Redis.
+ */
+export function useRelayStore(
+  open: ((dir: string) => Promise<RelayStore>) | undefined,
+  cluster?: (store: RelayStore, logger: Logger) => RelayCluster,
+): void {
   openStore = open;
+  makeCluster = cluster;
 }
 
 export async function startRelay(
@@ -53,7 +63,9 @@ export async function startRelay(
   const logger = createLogger({ file: logFile, name: 'relay', level: 'debug' });
   const { key } = loadOrCreateRelayKey(dir);
   const store = opts.store ?? (openStore ? await openStore(dir) : openRelayStore(dir));
+  const cluster = opts.store ? undefined : makeCluster?.(store, logger);
   const relay = await Relay.start({
+    ...(cluster ? { cluster } : {}),
     host: '127.0.0.1',
     port: opts.port ?? 0,
     key,
