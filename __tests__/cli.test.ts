@@ -364,6 +364,21 @@ describe('the real binary', () => {
     expect(r.stderr).toMatch(/^chatsecure: \S[^\n]*\n$/);
   });
 
+  it('an unknown option is named with its dashes', () => {
+    const r = run(['--user', 'a', '--bogus']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('chatsecure: Unknown argument: --bogus\n');
+    const two = run(['--user', 'a', '--bogus=1', '-z']);
+    expect(two.stderr).toBe('chatsecure: Unknown arguments: --bogus, -z\n');
+  });
+
+  it('--user .. is a bad argument: exit status 2, one sentence', () => {
+    const r = run(['--user', '..']);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^chatsecure: user "\.\." is not a valid name[^\n]*\n$/);
+  });
+
   it('fingerprint --serve prints the relay key fingerprint alone', () => {
     const d = tmpDir();
     const { key } = loadOrCreateRelayKey(serverDir(d));

@@ -8,6 +8,7 @@
  *   npm run bench -- --e2e ratchet   load clients use the Double Ratchet instead of one AEAD seal
  *   npm run bench -- --profile       the relay writes a V8 CPU profile into bench/results/
  *   npm run bench -- --cluster       1 and 3 relays on Redis beside one on SQLite (bench/cluster.ts)
+ *   npm run bench -- --only storage  just the client store, plain and encrypted (bench/storage.ts)
  *
  * Topology: this process forks one relay process (bench/relay-process.ts) and two load workers
  * (bench/load-worker.ts), all on loopback. Nothing here shares a process with the relay.
@@ -20,6 +21,7 @@ import { measureClient } from './client-latency';
 import { cryptoRates, type CryptoRow } from './crypto-rates';
 import type { E2eMode, RelayCommand, RelayReport, WorkerCommand, WorkerReport } from './ipc';
 import { fmt, percentile, table } from './stats';
+import { storageBench, type StorageResult } from './storage';
 
 const WORKERS = 2;
 /** Every answer from a child must come within this; a hung phase fails the run, never hangs it. */
@@ -30,7 +32,7 @@ interface Options {
   readonly quick: boolean;
   readonly e2e: E2eMode;
   readonly profile: boolean;
-  /** `--only crypto,throughput,handshakes,idle,client`: run just those parts (all by default). */
+  /** `--only crypto,throughput,handshakes,idle,client,storage` (and `ui`, `groups`): run just those parts (all by default). */
   readonly only: ReadonlySet<string> | undefined;
 }
 
@@ -399,14 +401,40 @@ async function main(): Promise<void> {
     crypto = cryptoRates(p.cryptoMs);
   }
 
+  let storage: StorageResult | undefined;
+  if (want('storage')) {
+    log('client store: plain and encrypted');
+    storage = storageBench(opts.quick);
+  }
+  if (opts.only?.has('storage') && opts.only.size === 1) {
+    process.stdout.write(storageTable(storage!) + '\n');
+    return;
+  }
+
   if (opts.only?.has('ui')) {
     // `--only ui`: keystroke → screen updated with 100 conversations, 10,000 messages (issue 11).
     const { uiKeystroke } = await import('./ui-keystroke.js');
     const ui = await uiKeystroke();
-    log(`ui keystroke → screen: p50 ${ui.p50Ms} ms, p99 ${ui.p99Ms} ms (${ui.messages} messages)`);
+    log(
+      `ui keystroke → screen: p50 ${ui.p50Ms} ms, p99 ${ui.p99Ms} ms, CPU ${ui.cpuPerKeyMs} ms a key (${ui.messages} messages)`,
+    );
     fs.writeFileSync(
       path.join(RESULTS_DIR, `ui-keystroke-${started.toISOString().replace(/[:.]/g, '-')}.json`),
       JSON.stringify(ui, null, 2) + '\n',
+    );
+    if (opts.only.size === 1) return;
+  }
+  if (opts.only?.has('groups')) {
+    // `--only groups`: one message to a group of 100 (issue 16), bench/groups.ts.
+    const { groupBench } = await import('./groups.js');
+    const g = await groupBench(opts.quick);
+    log(
+      `groups: sender CPU ${g.senderKeySealMs} ms (sender key) vs ${g.pairwiseEncryptsMs} ms (100 pairwise); ` +
+        `fan-out p50 ${g.fanoutP50Ms} / p99 ${g.fanoutP99Ms} ms; all 100 have it p50 ${g.allReceivedP50Ms} / p99 ${g.allReceivedP99Ms} ms`,
+    );
+    fs.writeFileSync(
+      path.join(RESULTS_DIR, `groups-${started.toISOString().replace(/[:.]/g, '-')}.json`),
+      JSON.stringify(g, null, 2) + '\n',
     );
     if (opts.only.size === 1) return;
   }
@@ -458,6 +486,7 @@ async function main(): Promise<void> {
 
   const result = {
     client,
+    storage,
     started: started.toISOString(),
     mode: opts.quick ? 'quick' : 'default',
     e2e: opts.e2e,
@@ -565,8 +594,25 @@ async function main(): Promise<void> {
       '',
     );
   }
+  if (storage) out.push(storageTable(storage), '');
   out.push(`results: ${path.relative(process.cwd(), file)}`);
   process.stdout.write(out.join('\n') + '\n');
+}
+
+function storageTable(s: StorageResult): string {
+  return (
+    table([
+      ['client store', 'store p50 ms', 'store p99 ms', `load ${s.loadMessages} ms`],
+      ...s.rows.map((r) => [
+        r.encrypted ? 'encrypted' : 'plain',
+        fmt(r.storeP50Ms, 2),
+        fmt(r.storeP99Ms, 2),
+        fmt(r.loadMs, 1),
+      ]),
+    ]) +
+    `\nencryption costs ${fmt(s.storeOverheadPct, 1)} % per single-message transaction (${s.transactions} each), ` +
+    `${fmt(s.loadOverheadPct, 1)} % on load`
+  );
 }
 
 main().catch((err: unknown) => {

@@ -21,6 +21,11 @@ export interface UiKeystrokeResult {
   readonly keystrokes: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /**
+   * The process's CPU time per keystroke (user + system): what one key costs, which unlike the
+   * latencies does not grow when other processes share the cores.
+   */
+  readonly cpuPerKeyMs: number;
 }
 
 export async function uiKeystroke(
@@ -83,7 +88,9 @@ export async function uiKeystroke(
   await new Promise((r) => setTimeout(r, 200));
   await press('\x1b1'); // Alt+1: a conversation with 100 messages open
   const samples: number[] = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < keystrokes; i++) samples.push(await press(i % 20 === 19 ? '\x15' : 'x'));
+  const cpu = process.cpuUsage(cpu0);
   input.write('\x1b[21~'); // F10
   await done;
   await client.close();
@@ -98,6 +105,7 @@ export async function uiKeystroke(
     keystrokes,
     p50Ms: Number(q(0.5).toFixed(2)),
     p99Ms: Number(q(0.99).toFixed(2)),
+    cpuPerKeyMs: Number(((cpu.user + cpu.system) / 1000 / keystrokes).toFixed(2)),
   };
 }
 

@@ -13,7 +13,7 @@ import type { AdminAction } from './commands/admin';
 import type { ConfigEntry, ConfigReport } from './commands/config';
 import type { FingerprintOptions } from './commands/fingerprint';
 import type { LogsOptions } from './commands/logs';
-import type { CommonOptions, ServeOptions, Theme, UserOptions } from './commands/options';
+import type { CommonOptions, PassphraseOptions, ServeOptions, Theme, UserOptions } from './commands/options';
 import { THEMES } from './commands/options';
 import {
   CONFIG_KEYS,
@@ -45,6 +45,7 @@ export type Command =
   | { kind: 'user'; opts: UserOptions }
   | { kind: 'fingerprint'; opts: FingerprintOptions }
   | { kind: 'logs'; opts: LogsOptions }
+  | { kind: 'passphrase'; opts: PassphraseOptions }
   | { kind: 'admin'; opts: CommonOptions & { action: AdminAction } }
   | { kind: 'config'; opts: ConfigReport };
 
@@ -183,8 +184,9 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
         '  chatsecure --user NAME [--server H:P]        open the client\n' +
         '  chatsecure fingerprint [--serve | --user N]  print a key fingerprint\n' +
         '  chatsecure logs [FILE]                       read log files back, pretty\n' +
-        "  chatsecure admin users|user|free-name|fingerprint   work on the relay's data dir\n" +
+        '  chatsecure admin users|user|free-name|fingerprint|relay-key|authority   operator commands\n' +
         '  chatsecure config --print                    the effective settings and their sources\n' +
+        '  chatsecure passphrase --user NAME [--remove] set, change or remove a passphrase\n' +
         '  chatsecure completion [bash|zsh]             a shell completion script',
     )
     .command(
@@ -201,6 +203,33 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
           throw new ChatError('bad_args', 'choose one: --serve or --user NAME');
         const serve = a.user === undefined;
         command = (s) => ({ kind: 'fingerprint', opts: { ...s.common(), serve, user: a.user } });
+      },
+    )
+    .command(
+      'passphrase',
+      "set, change or remove the passphrase of a user's identity and database key (--user NAME)",
+      (y) =>
+        y
+          .option('user', { type: 'string', demandOption: true, describe: 'whose passphrase' })
+          .option('new-passphrase-file', {
+            type: 'string',
+            describe: 'file holding the new passphrase (default: asked twice at the terminal)',
+          })
+          .option('remove', { type: 'boolean', default: false, describe: 'remove the passphrase' }),
+      (a) => {
+        if (!isValidName(a.user)) throw new ChatError('bad_name', `"${a.user}" is not a valid name`);
+        if (a.remove && a['new-passphrase-file'] !== undefined)
+          throw new ChatError('bad_args', 'choose one: --remove or --new-passphrase-file');
+        command = (s) => ({
+          kind: 'passphrase',
+          opts: {
+            ...s.common(),
+            user: a.user,
+            passphraseFile: s.get<string | undefined>('passphrase-file'),
+            newPassphraseFile: a['new-passphrase-file'],
+            remove: a.remove,
+          },
+        });
       },
     )
     .command(
@@ -298,9 +327,23 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
             command = (s) => ({ kind: 'admin', opts: { ...s.common(), action: { kind: 'fingerprint' } } });
           },
         )
+        .command(
+          'relay-key',
+          "the relay's public key in base64, for `admin authority sign --relay-key`",
+          (z) => z,
+          () => {
+            command = (s) => ({ kind: 'admin', opts: { ...s.common(), action: { kind: 'relay-key' } } });
+          },
+        )
+        .command('authority', 'an offline relay authority: one identity for several relays', (z) =>
+          authorityCommands(z, (action) => {
+            command = (s) => ({ kind: 'admin', opts: { ...s.common(), action } });
+          }),
+        )
         .demandCommand(
           1,
-          'say which: admin users, admin user NAME, admin free-name NAME or admin fingerprint',
+          'say which: admin users, admin user NAME, admin free-name NAME, admin fingerprint, ' +
+            'admin relay-key or admin authority create|sign|show',
         ),
     )
     .command(
@@ -331,6 +374,16 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
       type: 'string',
       describe: "relay: this relay's name in the cluster, unique per relay (1-64 of A-Z a-z 0-9 _ . -)",
     })
+    .option('relay-cert', {
+      type: 'string',
+      describe: 'relay: send this certificate from a relay authority (chatsecure admin authority sign)',
+    })
+    .option('encrypt-store', {
+      type: 'boolean',
+      default: false,
+      describe:
+        'relay: encrypt relay.db with a key kept in relay.db.key (0600) beside relay.key (off by default)',
+    })
     .option('user', { type: 'string', describe: 'client: your user name (1-32 of A-Z a-z 0-9 _ . -)' })
     .option('server', {
       type: 'string',
@@ -356,7 +409,14 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
       type: 'string',
       describe: "client: the relay's expected SHA256:... fingerprint",
     })
-    .option('passphrase-file', { type: 'string', describe: 'client: file holding the identity passphrase' })
+    .option('trust-authority', {
+      type: 'string',
+      describe: 'client: accept a relay certified by this SHA256:... relay authority (repeatable)',
+    })
+    .option('passphrase-file', {
+      type: 'string',
+      describe: 'client: file holding the passphrase (safer than $CHATSECURE_PASSPHRASE)',
+    })
     .option('read-receipts', {
       type: 'boolean',
       default: true,
@@ -402,7 +462,7 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
       if (isChatError(err)) throw err;
       // yargs spreads some reports over lines ("Invalid values:\n  Argument: ..."): keep them, on one line.
       const lines = (msg || err?.message || 'invalid arguments').split('\n').map((l) => l.trim());
-      throw new ChatError('bad_args', lines.filter(Boolean).join(' '));
+      throw new ChatError('bad_args', withDashes(lines.filter(Boolean).join(' '), args));
     });
 
   // With a callback, yargs hands over the help, version or completion text instead of printing
@@ -469,15 +529,18 @@ function serveOptions(s: Settings, config: ConfigFile): ServeOptions {
       '--relay-id is for a relay in a cluster: give --cluster redis://HOST:PORT too',
     );
   }
+  const relayCert = s.get<string | undefined>('relay-cert');
   return {
     ...s.common(),
     host: s.get<string>('host'),
     port,
+    ...(s.get<boolean>('encrypt-store') === true ? { encryptStore: true } : {}),
     ...(metrics !== undefined
       ? { metrics: s.check('metrics', () => parseHostPort(metrics, '--metrics', null, 0)) }
       : {}),
     ...(Object.keys(config.limits).length > 0 ? { limits: config.limits } : {}),
     ...(cluster !== undefined && relayId !== undefined ? { cluster: { url: cluster, relayId } } : {}),
+    ...(relayCert !== undefined ? { relayCert } : {}),
   };
 }
 
@@ -495,6 +558,9 @@ function userOptions(
       '--server-fingerprint must look like SHA256: followed by 43 base64 characters',
     );
   }
+  const trustAuthority = s.check('trust-authority', () =>
+    trustAuthorities(s.get<string | string[] | undefined>('trust-authority'), fp),
+  );
   const json = Boolean(s.get('json'));
   const plain = Boolean(s.get('plain')) || json;
   const common = s.common();
@@ -512,6 +578,7 @@ function userOptions(
     json,
     acceptNewServer: Boolean(s.get('accept-new-server')),
     serverFingerprint: fp,
+    ...(trustAuthority.length > 0 ? { trustAuthority } : {}),
     passphraseFile: s.get<string | undefined>('passphrase-file'),
     readReceipts: Boolean(s.get('read-receipts')),
     bell: Boolean(s.get('bell')),
@@ -524,6 +591,68 @@ function userOptions(
       ? { forgetServer: formatHostPort(parseHostPort(forgetServer, '--forget-server')) }
       : {}),
   };
+}
+
+const FINGERPRINT_SHAPE = /^SHA256:[A-Za-z0-9+/]{43}$/;
+
+/** `--trust-authority`, given once or more (docs/protocol.md 6.1); not with `--server-fingerprint`. */
+function trustAuthorities(v: string | string[] | undefined, serverFingerprint: string | undefined): string[] {
+  const list = v === undefined ? [] : Array.isArray(v) ? v : [v];
+  for (const fp of list) {
+    if (!FINGERPRINT_SHAPE.test(fp))
+      throw new ChatError(
+        'bad_args',
+        '--trust-authority must look like SHA256: followed by 43 base64 characters',
+      );
+  }
+  if (list.length > 0 && serverFingerprint !== undefined)
+    throw new ChatError(
+      'bad_args',
+      'choose one: --trust-authority (a certified relay) or --server-fingerprint (one pinned key)',
+    );
+  return list;
+}
+
+/** `admin authority create FILE`, `sign FILE --relay-key B64 --relay-id ID [--days N] [--out F]`, `show FILE`. */
+function authorityCommands(y: Argv, done: (action: AdminAction) => void): Argv {
+  return y
+    .command(
+      'create <file>',
+      'create a relay-authority key in FILE (mode 0600; never overwrites)',
+      (z) => z.positional('file', { type: 'string', demandOption: true }),
+      (a) => done({ kind: 'authority-create', file: a.file }),
+    )
+    .command(
+      'sign <file>',
+      "sign a relay's public key with the authority key in FILE",
+      (z) =>
+        z
+          .positional('file', { type: 'string', demandOption: true })
+          .option('relay-key', {
+            type: 'string',
+            demandOption: true,
+            describe: "the relay's public key in base64 (chatsecure admin relay-key)",
+          })
+          .option('relay-id', { type: 'string', demandOption: true, describe: 'a name for this relay' })
+          .option('days', { type: 'number', default: 90, describe: 'valid for this many days (1-3650)' })
+          .option('out', { type: 'string', describe: 'write the certificate here (default: stdout)' }),
+      (a) =>
+        done({
+          kind: 'authority-sign',
+          file: a.file,
+          relayKey: a['relay-key'],
+          relayId: a['relay-id'],
+          days: a.days,
+          ...(a.out !== undefined ? { out: a.out } : {}),
+        }),
+    )
+    .command(
+      'show <file>',
+      "an authority key's fingerprint, or a certificate's fields",
+      (z) => z.positional('file', { type: 'string', demandOption: true }),
+      (a) => done({ kind: 'authority-show', file: a.file }),
+    )
+    .demandCommand(1, 'say which: admin authority create FILE, sign FILE or show FILE');
 }
 
 /** Defaults that yargs does not know (no `default:`), shown by `config --print`. */
@@ -580,6 +709,22 @@ function withCompletionShell<T>(args: string[], f: () => T): T {
   }
 }
 
+/**
+ * yargs names an unknown option without its dashes ("Unknown argument: bogus"): give it back
+ * as it was typed (`--bogus`, `-x`), so the message says what to remove.
+ */
+function withDashes(message: string, args: readonly string[]): string {
+  const m = /^(Unknown arguments?: )(.*)$/.exec(message);
+  if (!m) return message;
+  const typed = (name: string) =>
+    args
+      .find((a) => a === `--${name}` || a.startsWith(`--${name}=`) || a === `--no-${name}`)
+      ?.split('=')[0] ??
+    args.find((a) => a.length === 2 && a === `-${name}`) ??
+    name;
+  return m[1] + m[2].split(', ').map(typed).join(', ');
+}
+
 /** Exit statuses: 0 fine, 1 failure at run time, 2 wrong or missing arguments. */
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -615,6 +760,9 @@ export async function main(args: string[]): Promise<void> {
         break;
       case 'logs':
         await (await import('./commands/logs.js')).runLogs(cmd.opts);
+        break;
+      case 'passphrase':
+        await (await import('./commands/passphrase.js')).runPassphrase(cmd.opts);
         break;
       case 'admin':
         await (await import('./commands/admin.js')).runAdmin(cmd.opts);

@@ -76,6 +76,11 @@ export function redactUrl(v: string): string {
   }
 }
 
+function fingerprintShape(v: string): void {
+  if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(v))
+    throw new Error('must look like SHA256: followed by 43 base64 characters');
+}
+
 /** Every key the file may hold, by its long option name. */
 export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
   'data-dir': { type: 'string', scope: 'both' },
@@ -106,6 +111,7 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
       if (!RELAY_ID_PATTERN.test(v)) throw new Error('must be 1 to 64 of A-Z a-z 0-9 _ . -');
     },
   },
+  'relay-cert': { type: 'string', scope: 'relay' },
   user: {
     type: 'string',
     scope: 'client',
@@ -116,14 +122,9 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
   server: { type: 'string', scope: 'client', check: hostPort('server') },
   plain: { type: 'boolean', scope: 'client' },
   'accept-new-server': { type: 'boolean', scope: 'client' },
-  'server-fingerprint': {
-    type: 'string',
-    scope: 'client',
-    check: (v: string) => {
-      if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(v))
-        throw new Error('must look like SHA256: followed by 43 base64 characters');
-    },
-  },
+  'server-fingerprint': { type: 'string', scope: 'client', check: fingerprintShape },
+  /** A relay authority's fingerprint (docs/protocol.md 6.1). */
+  'trust-authority': { type: 'string', scope: 'client', check: fingerprintShape },
   'passphrase-file': { type: 'string', scope: 'client' },
   'read-receipts': { type: 'boolean', scope: 'client' },
   bell: { type: 'boolean', scope: 'client' },

@@ -39,6 +39,10 @@ export const LOCAL_ERROR_CODES = [
   'server_key_unknown',
   /** The relay's key differs from the one pinned in known_servers. */
   'server_key_changed',
+  /** The relay's certificate is missing, malformed, from an untrusted authority, forged or for another key. */
+  'server_cert_invalid',
+  /** The relay's certificate is outside its validity window (expired, or not valid yet). */
+  'server_cert_expired',
   /** The handshake did not complete within its deadline. */
   'handshake_timeout',
   /** The connection closed (or could not be opened). */

@@ -9,18 +9,29 @@
  *   it was: nothing is written to it before its header and schema have been read.
  * - Every SQLite or file-system failure becomes a ChatError with a sentence a person can act on.
  *   SQLite's messages never include bound values, so no key or body can leak through them.
+ * - With a key (issue 13), the file is encrypted by SQLite3MultipleCiphers in its SQLCipher 4
+ *   scheme (AES-256-CBC, HMAC-SHA512 per page; the -wal file is encrypted the same way). A plain
+ *   file found where an encrypted one is wanted is converted once (lib/sqlite-encrypt.ts).
+ * - A symbolic link at the database path (or its -wal, -shm, -journal) is refused, never followed
+ *   or chmod-ed through (lib/secret-file.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { ChatError, isChatError } from './errors';
+import { checkSecretPath, tightenSecretFile } from './secret-file';
+import {
+  connect,
+  finishMigration,
+  isPlainSqliteFile,
+  migrateToEncrypted,
+  SIDE_FILES,
+} from './sqlite-encrypt';
 
 export type SqliteDb = Database.Database;
 
 export const DATA_DIR_MODE = 0o700;
 export const DATA_FILE_MODE = 0o600;
-/** Another connection may hold the write lock briefly (a second handle in tests, a backup tool). */
-const BUSY_TIMEOUT_MS = 5000;
 
 export interface SqliteFileSpec {
   /** Shown in error sentences: "relay store", "client store". */
@@ -32,6 +43,16 @@ export interface SqliteFileSpec {
   readonly schema: string;
   /** Overwrite deleted content (message keys, prekey secrets) instead of leaving it in free pages. */
   readonly secureDelete?: boolean;
+}
+
+export interface SqliteOpenOptions {
+  /** 32 bytes (lib/db-key.ts): the file is encrypted with it; a plain file is converted once. */
+  readonly key?: Uint8Array;
+}
+
+function refuseLinks(file: string, what: string): void {
+  checkSecretPath(file, what);
+  for (const s of SIDE_FILES) checkSecretPath(file + s, what);
 }
 
 const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB']);
@@ -142,12 +163,20 @@ export function guarded<T>(what: string, file: string, operation: string, fn: ()
  * Create `dir` (0700) and `<dir>/<fileName>` (0600) if missing and open it as a ChatSecure store.
  * An existing file is checked (header, application id, schema version) before anything is written.
  */
-export function openSqliteFile(dir: string, fileName: string, spec: SqliteFileSpec): SqliteDb {
+export function openSqliteFile(
+  dir: string,
+  fileName: string,
+  spec: SqliteFileSpec,
+  opts: SqliteOpenOptions = {},
+): SqliteDb {
   const file = path.join(dir, fileName);
+  const key = opts.key;
   return guarded(spec.what, file, 'store.open', () => {
     fs.mkdirSync(dir, { recursive: true, mode: DATA_DIR_MODE });
-    if (fs.existsSync(file)) {
-      tightenMode(file);
+    refuseLinks(file, spec.what);
+    if (key !== undefined) finishMigration(file, key);
+    if (checkSecretPath(file) === 'file') {
+      tightenSecretFile(file);
       // A new store is created under another name and renamed into place once initialised, so
       // an empty file here is always a truncated store: reported, never silently re-created.
       if (fs.statSync(file).size === 0) {
@@ -157,12 +186,22 @@ export function openSqliteFile(dir: string, fileName: string, spec: SqliteFileSp
           'store.open',
         );
       }
+      if (key !== undefined && isPlainSqliteFile(file)) {
+        // Checked as it is first, so a damaged plain file is reported, not half converted.
+        const plain = connect(file, undefined);
+        try {
+          checkAndInit(plain, spec, file);
+        } finally {
+          plain.close();
+        }
+        migrateToEncrypted(file, key);
+      }
     } else {
-      createFresh(file, spec);
+      createFresh(file, spec, key);
     }
-    const db = new Database(file, { timeout: BUSY_TIMEOUT_MS });
+    const db = connect(file, key);
     try {
-      checkAndInit(db, spec, file);
+      checkAndInit(db, spec, file, key !== undefined);
       return db;
     } catch (err) {
       db.close();
@@ -171,14 +210,8 @@ export function openSqliteFile(dir: string, fileName: string, spec: SqliteFileSp
   });
 }
 
-/** Existing file: tighten a loose mode (an old copy restored by hand), never its contents. */
-function tightenMode(file: string): void {
-  const st = fs.statSync(file);
-  if (st.isFile() && (st.mode & 0o077) !== 0) fs.chmodSync(file, DATA_FILE_MODE);
-}
-
 /** Initialises a new store as `<file>.new` (0600), syncs it, then renames it into place. */
-function createFresh(file: string, spec: SqliteFileSpec): void {
+function createFresh(file: string, spec: SqliteFileSpec, key: Uint8Array | undefined): void {
   const tmp = `${file}.new`;
   for (const f of [tmp, `${tmp}-wal`, `${tmp}-shm`, `${tmp}-journal`]) fs.rmSync(f, { force: true });
   const fd = fs.openSync(
@@ -187,9 +220,9 @@ function createFresh(file: string, spec: SqliteFileSpec): void {
     DATA_FILE_MODE,
   );
   fs.closeSync(fd);
-  const db = new Database(tmp, { timeout: BUSY_TIMEOUT_MS });
+  const db = connect(tmp, key);
   try {
-    checkAndInit(db, spec, file);
+    checkAndInit(db, spec, file, key !== undefined);
   } finally {
     db.close();
   }
@@ -202,12 +235,25 @@ function createFresh(file: string, spec: SqliteFileSpec): void {
   fs.closeSync(dirFd);
 }
 
-function checkAndInit(db: SqliteDb, spec: SqliteFileSpec, file: string): void {
+function checkAndInit(db: SqliteDb, spec: SqliteFileSpec, file: string, encrypted = false): void {
   // Reading first: a garbage or truncated file fails here (SQLITE_NOTADB / SQLITE_CORRUPT) before
   // the journal-mode change below could write anything to it.
-  const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
-    n: number;
-  };
+  let tables: { n: number };
+  try {
+    tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as {
+      n: number;
+    };
+  } catch (err) {
+    if (encrypted && sqliteCode(err)?.startsWith('SQLITE_NOTADB')) {
+      throw new ChatError(
+        'corrupt_store',
+        `the ${spec.what} at ${file} cannot be decrypted with its key (the key file beside it is not the one it was made with, or the file is damaged); ` +
+          'it was left untouched: restore both from the same backup',
+        'store.open',
+      );
+    }
+    throw err;
+  }
   const appId = db.pragma('application_id', { simple: true }) as number;
   const version = db.pragma('user_version', { simple: true }) as number;
   const fresh = tables.n === 0 && appId === 0 && version === 0;

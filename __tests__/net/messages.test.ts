@@ -61,6 +61,7 @@ describe('section 7 messages round-trip', () => {
         'keys.publish',
         'keys.fetch',
         'send',
+        'send.multi',
         'ack',
         'ping',
         'pong',
@@ -128,6 +129,8 @@ describe('malformed section 7 messages', () => {
       'welcome.users',
       'welcome.limits',
       'presence.batch.rid',
+      'sent.user',
+      'error.user',
     ]);
     const check = (msgs: readonly { t: string }[], parse: (b: Uint8Array) => unknown) => {
       for (const m of msgs) {

@@ -6,7 +6,7 @@
  */
 import { PassThrough, Writable } from 'node:stream';
 import { Terminal } from '@xterm/headless';
-import { codePointWidth } from '../../lib/ui/width';
+import { codePointWidth, isSkinTone } from '../../lib/ui/width';
 
 export class FakeTerminal {
   readonly term: Terminal;
@@ -19,8 +19,17 @@ export class FakeTerminal {
   /** OSC sequences the terminal acted on (title, clipboard, notifications), as `number;data`. */
   readonly oscs: string[] = [];
 
-  /** `lineOutput`: a program that writes `\n` as a line mode does (the tty's onlcr). */
-  constructor(cols = 100, rows = 30, opts: { lineOutput?: boolean } = {}) {
+  /**
+   * `lineOutput`: a program that writes `\n` as a line mode does (the tty's onlcr).
+   * `answers`: the terminal's replies (the cursor position report) go back to the input.
+   * `joinSkinTones`: a skin tone joins its emoji's cell, as kitty or WezTerm draw it; without
+   * it the tone is a picture of its own (2 cells), as tmux 3.3a draws it.
+   */
+  constructor(
+    cols = 100,
+    rows = 30,
+    opts: { lineOutput?: boolean; answers?: boolean; joinSkinTones?: boolean } = {},
+  ) {
     this.term = new Terminal({
       cols,
       rows,
@@ -34,12 +43,14 @@ export class FakeTerminal {
         return false;
       });
     }
+    const width = (cp: number) => (opts.joinSkinTones && isSkinTone(cp) ? 0 : codePointWidth(cp));
+    if (opts.answers) this.term.onData((d) => this.input.write(d));
     this.term.unicode.register({
       version: 'chatsecure',
-      wcwidth: (cp) => codePointWidth(cp),
+      wcwidth: (cp) => width(cp),
       // As xterm's own providers: a zero-width code point joins the previous cell.
       charProperties: (cp, preceding) => {
-        let w: number = codePointWidth(cp);
+        let w: number = width(cp);
         const join = w === 0 && preceding !== 0;
         if (join) w = Math.max(w, (preceding >> 1) & 3);
         return (w << 1) | (join ? 1 : 0);

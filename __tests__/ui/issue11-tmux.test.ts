@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeUser, type TestUser } from '../helpers/client-harness';
 import { BIN, startRelayProcess, tempDir, waitFor, type RelayProcess } from '../helpers/relay-harness';
+import { codePointWidth } from '../../lib/ui/width';
 import { tmuxDriver } from './tmux-driver';
 
 jest.setTimeout(90000);
@@ -126,6 +127,45 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
     tmux('send-keys', '-t', me, 'C-y');
     await waitForPane(me, has(`> ${peer}: one two`), 'two back');
     tmux('send-keys', '-t', me, 'C-u');
+  });
+
+  test('defect 13: a skin tone is drawn (tmux: emoji and swatch, 4 cells) and the screen stays aligned', async () => {
+    pal.client.send(me, 'tone 👍🏽 here, family 👨‍👩‍👧 there');
+    const s = await waitForPane(me, has(`${peer}: tone 👍🏽 here`), 'the skin tone');
+    const rows = s.split('\n');
+    const row = rows.find((l) => l.includes('tone 👍🏽')) as string;
+    // The cells as tmux counts them (each code point on its own: 👍 2, 🏽 2, ZWJ 0).
+    const cells = (l: string) => [...l].reduce((w, ch) => w + codePointWidth(ch.codePointAt(0) as number), 0);
+    expect(cells(row)).toBe(100);
+    expect(row.trimEnd().endsWith('│')).toBe(true);
+    expect(row).toContain('👨👩👧');
+    // The same in the input line: what is typed is what is sent, and the cursor is after it.
+    tmux('send-keys', '-t', me, '-l', 'ok 👍🏿');
+    await waitForPane(me, has('> ok 👍🏿'), 'the typed tone');
+    tmux('send-keys', '-t', me, 'Enter');
+    await waitFor(() => pal.messages.some((m) => m.body === 'ok 👍🏿'), 20000, `${peer} to get the tone`);
+  });
+
+  test('defect 10: at 20x6 no stray character stays; what is drawn is what a full redraw draws', async () => {
+    tmux('resize-window', '-t', me, '-x', '20', '-y', '6');
+    await waitForPane(me, (x) => x.split('\n')[0].length <= 20 && x.includes('F1 help'), 'the small layout');
+    /** Drawn by updates, then from scratch (Ctrl+L): a stray cell shows as a difference. */
+    const sameAfterRedraw = async (what: string, shown: RegExp) => {
+      const settled = await waitForPane(me, has(shown), what);
+      tmux('send-keys', '-t', me, 'C-l');
+      await waitForPane(me, (x) => x === settled, `${what}, the same after Ctrl+L`, 5000);
+    };
+    tmux('send-keys', '-t', me, '-l', 'abc 日本語日本語 👍🏽 xyz long enough to scroll');
+    await sameAfterRedraw('a long line', /^> .*to scroll *$/m);
+    tmux('send-keys', '-t', me, 'Home');
+    await sameAfterRedraw('Home', /^> abc 日本語/m);
+    for (let i = 0; i < 8; i++) tmux('send-keys', '-t', me, 'Delete');
+    await sameAfterRedraw('Delete', /^> 本語 👍🏽 xyz/m);
+    tmux('send-keys', '-t', me, 'End');
+    for (let i = 0; i < 50; i++) tmux('send-keys', '-t', me, 'BSpace');
+    await sameAfterRedraw('all deleted', /^> *$/m);
+    tmux('resize-window', '-t', me, '-x', '100', '-y', '30');
+    await waitForPane(me, has('│ online │'), 'the full layout');
   });
 
   test('quit: status 0', async () => {

@@ -5,6 +5,7 @@ import {
   codePointWidth,
   displayWidth,
   fitToWidth,
+  setEmojiMode,
   sliceToWidth,
   toDrawable,
   wrapToWidth,
@@ -90,5 +91,29 @@ describe('fitting and wrapping', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('skin tones by how the terminal draws them (defect 13)', () => {
+  afterEach(() => setEmojiMode('flatten'));
+
+  test.each([
+    ['flatten', '👍🏽 ok', '👍 ok', 5],
+    ['separate', '👍🏽 ok', '👍🏽 ok', 7],
+    ['joined', '👍🏽 ok', '👍🏽 ok', 5],
+    ['joined', 'a lone tone 🏽', 'a lone tone ', 12],
+    ['separate', 'family 👨🏽‍👩', 'family 👨🏽👩', 13],
+  ] as const)('%s: %j → %j, %i cells', (mode, input, drawn, cells) => {
+    setEmojiMode(mode);
+    expect(toDrawable(input)).toBe(drawn);
+    expect(displayWidth(toDrawable(input))).toBe(cells);
+  });
+
+  test("joined: blessed keeps the tone in the emoji's cell, before the blank of its second half", () => {
+    useOurWidths();
+    setEmojiMode('joined');
+    expect('x👍🏽y'.replace(unicode.chars.all, '$1\x03')).toBe('x👍🏽\x03y');
+    setEmojiMode('separate');
+    expect('x👍🏽y'.replace(unicode.chars.all, '$1\x03')).toBe('x👍\x03🏽\x03y');
   });
 });

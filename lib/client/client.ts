@@ -34,7 +34,13 @@ import { parseEnvelope } from '../crypto/envelope';
 import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
 import { EndToEnd, contactIdentity, toStoredIdentity, type PrekeyUpload } from './e2e';
 import { Pacer } from './pacer';
-import { changedKeyMessage, decideServerTrust, type KnownServers } from './known-servers';
+import {
+  changedKeyMessage,
+  checkRelayAuthority,
+  decideServerTrust,
+  type KnownServers,
+} from './known-servers';
+import type { RelayCertificate } from '../crypto/relay-cert';
 import type { ClientStore, OutgoingRecord } from './store';
 import {
   identitiesEqual,
@@ -75,6 +81,8 @@ export interface ClientOptions {
   readonly logFile?: string;
   readonly acceptNewServer?: boolean;
   readonly serverFingerprint?: string;
+  /** `--trust-authority`: relay-authority fingerprints trusted for this relay (docs/protocol.md 6.1). */
+  readonly trustAuthorities?: readonly string[];
   readonly readReceipts?: boolean;
   readonly reconnect?: Partial<ReconnectPolicy>;
   readonly timeouts?: ChannelTimeouts;
@@ -121,6 +129,8 @@ const PERMANENT = new Set([
   'identity_taken',
   'bad_name',
   'server_key_changed',
+  'server_cert_invalid',
+  'server_cert_expired',
   'replaced',
   'no_common_suite',
 ]);
@@ -313,9 +323,22 @@ export class Client extends EventEmitter<ClientEvents> {
     });
   }
 
-  private verifyServer(publicKey: Uint8Array): void {
+  private verifyServer(publicKey: Uint8Array, cert?: RelayCertificate): void {
     const fp = fingerprint(publicKey);
     this.fingerprintSeen = fp;
+    // Docs/protocol.md 6.1: where a relay authority is trusted, its certificate decides (or throws).
+    const certified = checkRelayAuthority({
+      knownServers: this.opts.knownServers,
+      hostPort: this.hostPort,
+      trustAuthorities: this.opts.trustAuthorities,
+      relayKey: publicKey,
+      cert,
+      nowMs: this.now(),
+    });
+    if (certified) {
+      this.log.info({ fingerprint: fp, relayId: certified.relayId }, 'relay certificate accepted');
+      return;
+    }
     const check = this.opts.knownServers.check(this.hostPort, publicKey);
     const decision = decideServerTrust({
       check,
@@ -377,7 +400,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const id = this.opts.identity;
     const { channel, serverInfo } = await connectSecureChannel<RelayMessage, ClientMessage>(socket, {
       staticKey: id.dhKey,
-      verifyServer: (k) => this.verifyServer(k),
+      verifyServer: (k, cert) => this.verifyServer(k, cert),
       login: {
         user: this.name,
         signKey: toBase64(id.signKey.publicKey),

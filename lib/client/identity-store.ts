@@ -14,7 +14,8 @@ import {
   type PublicIdentity,
 } from '../crypto/identity';
 import { ChatError } from '../errors';
-import { readFileIfExists, userDir, writeSecretFile } from '../paths';
+import { userDir } from '../paths';
+import { readSecretFile, writeSecretFile } from '../secret-file';
 
 export const IDENTITY_FILE = 'identity.json';
 
@@ -24,7 +25,7 @@ export function identityPath(dir: string): string {
 
 /** Whether the identity in `dir` exists and is sealed (so a passphrase must be asked for). */
 export function identityNeedsPassphrase(dir: string): boolean {
-  const raw = readFileIfExists(identityPath(dir));
+  const raw = readSecretFile(identityPath(dir));
   return raw !== undefined && isSealed(raw.toString('utf8'));
 }
 
@@ -33,7 +34,7 @@ export function loadOrCreateIdentity(
   passphrase?: string,
 ): { identity: Identity; created: boolean } {
   const file = identityPath(dir);
-  const raw = readFileIfExists(file);
+  const raw = readSecretFile(file);
   if (raw) return { identity: parseIdentity(raw.toString('utf8'), passphrase), created: false };
   const identity = createIdentity();
   writeSecretFile(file, serializeIdentity(identity, passphrase));
@@ -42,7 +43,7 @@ export function loadOrCreateIdentity(
 
 /** The public half only, without any passphrase (for `chatsecure fingerprint --user`). */
 export function loadPublicIdentity(dataDir: string, name: string): PublicIdentity | undefined {
-  const raw = readFileIfExists(identityPath(userDir(dataDir, name)));
+  const raw = readSecretFile(identityPath(userDir(dataDir, name)));
   if (!raw) return undefined;
   let v: { signKey?: unknown; dhKey?: unknown; idcert?: unknown };
   try {

@@ -2,14 +2,22 @@
  * Trusting the relay on first use, like SSH (PROTOCOL.md section 6). `known_servers` holds one
  * line per relay, `host:port SHA256:<fingerprint>`; `#` starts a comment line. A relay that
  * shows another key than the pinned one is refused, loudly, and never silently re-pinned.
+ *
+ * A line `@cert-authority PATTERN SHA256:<fingerprint>` (as SSH's `@cert-authority`) trusts a
+ * relay authority for every address PATTERN matches (docs/protocol.md section 6.1): such a relay
+ * must show a certificate from it, and its own key is then not pinned.
  */
 import { ChatError } from '../errors';
 import { constantTimeEqual, fingerprint, sha256 } from '../crypto/primitives';
-import { readFileIfExists, writeSecretFile } from '../paths';
+import { type RelayCertificate, verifyRelayCert } from '../crypto/relay-cert';
+import { readSecretFile, writeSecretFile } from '../secret-file';
 
 /** `SHA256:` + unpadded base64 of a 32-byte SHA-256 (PROTOCOL.md section 3): 43 characters. */
 const FINGERPRINT_PATTERN = /^SHA256:([A-Za-z0-9+/]{43})$/;
 const HOST_PORT_PATTERN = /^([^\s#]+):(\d{1,5})$/;
+/** An authority's address pattern: a host with `*` / `?` wildcards, a port or `*`. */
+const HOST_PATTERN_PATTERN = /^([A-Za-z0-9.*?_:[\]-]+):(\d{1,5}|\*)$/;
+export const CERT_AUTHORITY_MARKER = '@cert-authority';
 const FINGERPRINT_HASH_LEN = 32;
 
 export type ServerCheck =
@@ -68,13 +76,44 @@ interface Entry {
   readonly line: number;
 }
 
+/** A `@cert-authority PATTERN SHA256:...` line. */
+export interface AuthorityEntry {
+  readonly pattern: string;
+  readonly fingerprint: string;
+  /** 1-based. */
+  readonly line: number;
+}
+
+/** Whether `hostPort` (normalized) matches an authority line's pattern: `*` any run, `?` one character. */
+export function hostPatternMatches(pattern: string, hostPort: string): boolean {
+  const m = HOST_PATTERN_PATTERN.exec(pattern);
+  const h = HOST_PORT_PATTERN.exec(hostPort);
+  if (!m || !h) return false;
+  if (m[2] !== '*' && Number(m[2]) !== Number(h[2])) return false;
+  const glob = m[1]
+    .toLowerCase()
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
+  return new RegExp(`^${glob}$`).test(h[1].toLowerCase());
+}
+
+function parseAuthorityLine(parts: readonly string[], line: number): AuthorityEntry | undefined {
+  if (parts.length !== 3 || parts[0] !== CERT_AUTHORITY_MARKER) return undefined;
+  if (!HOST_PATTERN_PATTERN.test(parts[1])) return undefined;
+  const port = parts[1].slice(parts[1].lastIndexOf(':') + 1);
+  if (port !== '*' && (Number(port) < 1 || Number(port) > 65535)) return undefined;
+  parseFingerprint(parts[2]);
+  return { pattern: parts[1], fingerprint: parts[2], line };
+}
+
 export class KnownServers {
   constructor(readonly file: string) {}
 
   check(hostPort: string, publicKey: Uint8Array): ServerCheck {
     const host = normalizeHostPort(hostPort);
     const offeredHash = sha256(publicKey);
-    const pinned = this.entries().filter((e) => e.hostPort === host);
+    const pinned = this.entries().keys.filter((e) => e.hostPort === host);
     if (pinned.length === 0) return { status: 'unknown' };
     if (pinned.some((e) => constantTimeEqual(parseFingerprint(e.fingerprint), offeredHash)))
       return { status: 'match' };
@@ -116,21 +155,30 @@ export class KnownServers {
   }
 
   private read(): string {
-    return readFileIfExists(this.file)?.toString('utf8') ?? '';
+    return readSecretFile(this.file)?.toString('utf8') ?? '';
+  }
+
+  /** The authority lines whose pattern matches `hostPort` (docs/protocol.md section 6.1). */
+  authoritiesFor(hostPort: string): AuthorityEntry[] {
+    const host = normalizeHostPort(hostPort);
+    return this.entries().authorities.filter((a) => hostPatternMatches(a.pattern, host));
   }
 
   /** Every entry; a malformed line is `corrupt_store` (reported, never skipped: it may be a pin). */
-  private entries(): Entry[] {
-    const out: Entry[] = [];
+  private entries(): { keys: Entry[]; authorities: AuthorityEntry[] } {
+    const keys: Entry[] = [];
+    const authorities: AuthorityEntry[] = [];
     this.read()
       .split('\n')
       .forEach((raw, i) => {
         const t = raw.trim();
         if (t === '' || t.startsWith('#')) return;
         const parts = t.split(/\s+/);
-        let entry: Entry | undefined;
+        let entry: Entry | AuthorityEntry | undefined;
         try {
-          if (parts.length === 2) {
+          if (parts[0] === CERT_AUTHORITY_MARKER) {
+            entry = parseAuthorityLine(parts, i + 1);
+          } else if (parts.length === 2) {
             parseFingerprint(parts[1]);
             entry = { hostPort: normalizeHostPort(parts[0]), fingerprint: parts[1], line: i + 1 };
           }
@@ -140,13 +188,15 @@ export class KnownServers {
         if (!entry) {
           throw new ChatError(
             'corrupt_store',
-            `${this.file} line ${i + 1} is not "host:port SHA256:fingerprint"; fix or delete it`,
+            `${this.file} line ${i + 1} is not "host:port SHA256:fingerprint" nor ` +
+              `"${CERT_AUTHORITY_MARKER} host-pattern:port SHA256:fingerprint"; fix or delete it`,
             'knownServers.read',
           );
         }
-        out.push(entry);
+        if ('pattern' in entry) authorities.push(entry);
+        else keys.push(entry);
       });
-    return out;
+    return { keys, authorities };
   }
 }
 
@@ -229,4 +279,52 @@ export function decideServerTrust(opts: {
       throw new ChatError('bad_state', `unknown check result ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * Docs/protocol.md section 6.1, the client's side: the authorities trusted for this relay are the
+ * `--trust-authority` fingerprints plus the `@cert-authority` lines matching its address. With
+ * none, this returns `undefined` and the TOFU rules above decide, unchanged (a certificate the
+ * relay sent is then ignored). With one or more, the relay must show a certificate that
+ * `verifyRelayCert` accepts (signature, certified key equal to the handshake's static key,
+ * validity), or the handshake stops before message 3 with `server_cert_invalid` or
+ * `server_cert_expired`; the relay's own key is not pinned then.
+ */
+export function checkRelayAuthority(opts: {
+  readonly knownServers: KnownServers;
+  readonly hostPort: string;
+  readonly trustAuthorities?: readonly string[];
+  readonly relayKey: Uint8Array;
+  readonly cert: RelayCertificate | undefined;
+  readonly nowMs: number;
+}): RelayCertificate | undefined {
+  const fingerprints = [
+    ...(opts.trustAuthorities ?? []),
+    ...opts.knownServers.authoritiesFor(opts.hostPort).map((a) => a.fingerprint),
+  ];
+  if (fingerprints.length === 0) return undefined;
+  if (!opts.cert) {
+    throw new ChatError(
+      'server_cert_invalid',
+      `the relay at ${opts.hostPort} showed no certificate, but a relay authority is trusted for it; ` +
+        'nothing was sent to it',
+      'knownServers.authority',
+    );
+  }
+  try {
+    verifyRelayCert(opts.cert, {
+      trusted: fingerprints.map(parseFingerprint),
+      relayKey: opts.relayKey,
+      nowMs: opts.nowMs,
+    });
+  } catch (err) {
+    if (err instanceof ChatError)
+      throw new ChatError(
+        err.code,
+        `${opts.hostPort}: ${err.message}; nothing was sent to it`,
+        err.operation,
+      );
+    throw err;
+  }
+  return opts.cert;
 }

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { newRecoveryCode, parseRecoveryCode, formatRecoveryCode } from '../crypto/recovery';
 import { fromBase64, openWithPassphrase, sealWithPassphrase, toBase64 } from '../crypto/primitives';
 import { ChatError } from '../errors';
-import { readFileIfExists, writeSecretFile } from '../paths';
+import { readSecretFile, writeSecretFile } from '../secret-file';
 
 export const RECOVERY_FILE = 'recovery.json';
 
@@ -36,7 +36,7 @@ export function loadOrCreateRecoveryCode(
   code?: string,
 ): { code: string; created: boolean } {
   const file = path.join(dir, RECOVERY_FILE);
-  const raw = readFileIfExists(file);
+  const raw = readSecretFile(file);
   if (raw === undefined || code !== undefined) {
     const made = code ?? newRecoveryCode();
     write(dir, made, passphrase);

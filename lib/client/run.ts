@@ -1,16 +1,24 @@
 /**
- * `chatsecure --user NAME`: locks the user's data dir, opens the log, the identity and the
- * store, and runs the full-screen UI on a terminal or the line mode otherwise.
+ * `chatsecure --user NAME`: locks the user's data dir, opens the log, the identity, the database
+ * key and the (encrypted) store, and runs the full-screen UI on a terminal or the line mode
+ * otherwise.
+ *
+ * Passphrase (issue 13, point 4): one from `--passphrase-file` or `CHATSECURE_PASSPHRASE` is tried
+ * once; one typed at the prompt may be retried, three tries in all, each wrong one told in a
+ * sentence, then exit 1. A wrong passphrase writes nothing: every file is opened before any is
+ * created.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { UserOptions } from '../cli';
-import { ChatError } from '../errors';
+import { ChatError, isChatError } from '../errors';
 import { closeLogger, createLogger, flushLogger } from '../log';
 import { ensurePrivateDir, logFile, resolveDataDir, userDir } from '../paths';
 import { Client } from './client';
 import { parseRecoveryCode, formatRecoveryCode } from '../crypto/recovery';
-import { readFileIfExists } from '../paths';
+import { dbKeyNeedsPassphrase, loadOrCreateDbKey } from '../db-key';
+import { readSecretFile } from '../secret-file';
+import type { Identity } from '../crypto/identity';
 import { identityNeedsPassphrase, identityPath, loadOrCreateIdentity } from './identity-store';
 import { loadOrCreateRecoveryCode } from './recovery-store';
 import { KnownServers } from './known-servers';
@@ -18,19 +26,80 @@ import { lockDataDir } from '../lock';
 import { openClientStore } from './sqlite-store';
 
 export const KNOWN_SERVERS_FILE = 'known_servers';
+/** The key of client.db (lib/db-key.ts), sealed with the passphrase when the identity is. */
+export const DB_KEY_FILE = 'client.db.key';
+/** Tries at the passphrase prompt before `chatsecure --user` gives up with exit 1. */
+export const PASSPHRASE_TRIES = 3;
 
-function readPassphrase(opts: UserOptions): string | undefined {
-  if (opts.passphraseFile) {
+export function dbKeyPath(dir: string): string {
+  return path.join(dir, DB_KEY_FILE);
+}
+
+/** Whether the identity or the database key of the user in `dir` is sealed with a passphrase. */
+export function needsPassphrase(dir: string): boolean {
+  return identityNeedsPassphrase(dir) || dbKeyNeedsPassphrase(dbKeyPath(dir));
+}
+
+export interface Secrets {
+  readonly identity: Identity;
+  readonly created: boolean;
+  readonly recovery: { code: string; created: boolean };
+  readonly dbKey: Uint8Array;
+}
+
+/**
+ * Opens (or makes) the identity, the recovery code and the database key with `passphrase`. A
+ * wrong passphrase throws `bad_passphrase` before anything is written. A new database key is
+ * sealed exactly when the identity is (a data dir from before issue 13 gets its key here).
+ */
+export function openSecrets(dir: string, passphrase: string | undefined, typedCode?: string): Secrets {
+  const keyFile = dbKeyPath(dir);
+  // A sealed key is opened first: reading only, so a wrong passphrase leaves every file as it was.
+  let dbKey = dbKeyNeedsPassphrase(keyFile) ? loadOrCreateDbKey(keyFile, passphrase).key : undefined;
+  const { identity, created } = loadOrCreateIdentity(dir, passphrase);
+  const recovery = loadOrCreateRecoveryCode(dir, passphrase, typedCode);
+  dbKey ??= loadOrCreateDbKey(keyFile, identityNeedsPassphrase(dir) ? passphrase : undefined).key;
+  return { identity, created, recovery, dbKey };
+}
+
+/** Prompts for the passphrase, up to PASSPHRASE_TRIES times, until `openSecrets` accepts it. */
+async function unlockAtPrompt(user: string, dir: string, typedCode: string | undefined): Promise<Secrets> {
+  const { askPassphraseDialog } = await import('../ui/screen/passphrase-prompt.js');
+  let note: string | undefined;
+  for (let attempt = 1; ; attempt++) {
+    const passphrase = await askPassphraseDialog({ user, note });
+    if (passphrase === undefined) throw new ChatError('bad_passphrase', 'no passphrase given');
     try {
-      return fs.readFileSync(opts.passphraseFile, 'utf8').replace(/\r?\n$/, '');
+      return openSecrets(dir, passphrase, typedCode);
+    } catch (err) {
+      if (!isChatError(err, 'bad_passphrase')) throw err;
+      if (attempt >= PASSPHRASE_TRIES) {
+        throw new ChatError(
+          'bad_passphrase',
+          `the passphrase was wrong ${PASSPHRASE_TRIES} times; nothing was changed`,
+        );
+      }
+      note = `That passphrase is wrong (try ${attempt} of ${PASSPHRASE_TRIES}).`;
+    }
+  }
+}
+
+/** The passphrase from `file` (its first line), else `$CHATSECURE_PASSPHRASE`, else undefined. */
+export function readPassphrase(
+  file: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
+  if (file) {
+    try {
+      return fs.readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
       throw new ChatError(
         'bad_args',
-        `cannot read the passphrase file ${opts.passphraseFile} (${(err as NodeJS.ErrnoException).code})`,
+        `cannot read the passphrase file ${file} (${(err as NodeJS.ErrnoException).code})`,
       );
     }
   }
-  return process.env.CHATSECURE_PASSPHRASE || undefined;
+  return env.CHATSECURE_PASSPHRASE || undefined;
 }
 
 /** `--recover`: the code from a prompt on a terminal, else the first line of stdin (for scripts). */
@@ -67,21 +136,17 @@ export async function runClient(opts: UserOptions): Promise<void> {
   let store: ReturnType<typeof openClientStore> | undefined;
   let client: Client | undefined;
   try {
-    let passphrase = readPassphrase(opts);
-    if (passphrase === undefined && identityNeedsPassphrase(dir)) {
-      if (!interactive) {
-        throw new ChatError(
-          'bad_passphrase',
-          'this identity is sealed: give its passphrase with --passphrase-file or CHATSECURE_PASSPHRASE',
-        );
-      }
-      const { askPassphraseDialog } = await import('../ui/screen/passphrase-prompt.js');
-      passphrase = await askPassphraseDialog({ user: opts.user });
-      if (passphrase === undefined) throw new ChatError('bad_passphrase', 'no passphrase given');
+    const given = readPassphrase(opts.passphraseFile);
+    const ask = given === undefined && needsPassphrase(dir);
+    if (ask && !interactive) {
+      throw new ChatError(
+        'bad_passphrase',
+        'this identity is sealed: give its passphrase with --passphrase-file or CHATSECURE_PASSPHRASE',
+      );
     }
     let typedCode: string | undefined;
     if (opts.recover) {
-      if (readFileIfExists(identityPath(dir)) !== undefined) {
+      if (readSecretFile(identityPath(dir)) !== undefined) {
         throw new ChatError(
           'bad_args',
           `${opts.user} still has an identity in ${dir}: --recover is for a lost data dir`,
@@ -89,12 +154,12 @@ export async function runClient(opts: UserOptions): Promise<void> {
       }
       typedCode = await askRecoveryCode();
     }
-    const { identity, created } = loadOrCreateIdentity(dir, passphrase);
-    const recovery = loadOrCreateRecoveryCode(dir, passphrase, typedCode);
+    const { identity, created, recovery, dbKey } = ask
+      ? await unlockAtPrompt(opts.user, dir, typedCode)
+      : openSecrets(dir, given, typedCode);
     // Only whether it is sealed is logged, never the passphrase.
-    const sealed = passphrase !== undefined;
-    if (created) logger.info({ sealed }, 'created a new identity');
-    store = openClientStore(dir);
+    if (created) logger.info({ sealed: identityNeedsPassphrase(dir) }, 'created a new identity');
+    store = openClientStore(dir, { key: dbKey });
     const knownServersFile = path.join(dir, KNOWN_SERVERS_FILE);
     client = new Client({
       name: opts.user,
@@ -108,6 +173,7 @@ export async function runClient(opts: UserOptions): Promise<void> {
       logFile: file,
       acceptNewServer: opts.acceptNewServer,
       serverFingerprint: opts.serverFingerprint,
+      trustAuthorities: opts.trustAuthority,
       readReceipts: opts.readReceipts,
       recoveryCode: recovery.code,
       recoveryCodeNew: recovery.created && !opts.recover,
@@ -115,10 +181,14 @@ export async function runClient(opts: UserOptions): Promise<void> {
     });
     let status: number;
     if (interactive) {
-      const { runScreen } = await import('../ui/screen/run-screen.js');
+      const { runScreen, notifyStyle } = await import('../ui/screen/run-screen.js');
       status = await runScreen(client, {
         bell: opts.bell,
         readReceipts: opts.readReceipts,
+        theme: opts.theme,
+        mouse: opts.mouse,
+        ...(opts.notify ? { notify: notifyStyle(process.env) } : {}),
+        ...(opts.notifyCommand !== undefined ? { notifyCommand: opts.notifyCommand } : {}),
         onExit: () => flushLogger(logger),
       });
     } else {

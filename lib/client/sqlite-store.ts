@@ -259,15 +259,23 @@ function checkPrekeyId(id: number, operation: string): void {
   }
 }
 
-/** Open (or create) `<dir>/client.db`; `dir` is created 0700, the file 0600. */
-export function openClientStore(dir: string): ClientStore {
-  const db = openSqliteFile(dir, CLIENT_DB_FILE, {
-    what: WHAT,
-    applicationId: CLIENT_APPLICATION_ID,
-    schemaVersion: CLIENT_SCHEMA_VERSION,
-    schema: SCHEMA,
-    secureDelete: true,
-  });
+/**
+ * Open (or create) `<dir>/client.db`; `dir` is created 0700, the file 0600. With `key` (lib/db-key.ts)
+ * the file is encrypted, and a plain one is converted once (lib/sqlite-encrypt.ts).
+ */
+export function openClientStore(dir: string, opts: { key?: Uint8Array } = {}): ClientStore {
+  const db = openSqliteFile(
+    dir,
+    CLIENT_DB_FILE,
+    {
+      what: WHAT,
+      applicationId: CLIENT_APPLICATION_ID,
+      schemaVersion: CLIENT_SCHEMA_VERSION,
+      schema: SCHEMA,
+      secureDelete: true,
+    },
+    opts,
+  );
   return new SqliteClientStore(db, `${dir}/${CLIENT_DB_FILE}`);
 }
 

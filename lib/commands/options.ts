@@ -24,6 +24,21 @@ export interface ServeOptions extends CommonOptions {
    * one Redis for the directory, prekeys, queues, sessions and presence.
    */
   cluster?: { url: string; relayId: string };
+  /** `--relay-cert FILE`: the relay's certificate from a relay authority (docs/protocol.md 6.1). */
+  relayCert?: string;
+  /** `--encrypt-store`: relay.db encrypted with the key in relay.db.key (off by default). */
+  encryptStore?: boolean;
+}
+
+/** `chatsecure passphrase --user NAME`: set, change or remove the passphrase (issue 13). */
+export interface PassphraseOptions extends CommonOptions {
+  user: string;
+  /** The current passphrase, when there is one (else the prompt or CHATSECURE_PASSPHRASE). */
+  passphraseFile?: string;
+  /** The new passphrase (else the prompt, asked twice). */
+  newPassphraseFile?: string;
+  /** Remove the passphrase: the secrets are kept in 0600 files unsealed. */
+  remove: boolean;
 }
 
 export type Theme = 'dark' | 'light';
@@ -36,6 +51,8 @@ export interface UserOptions extends CommonOptions {
   json: boolean;
   acceptNewServer: boolean;
   serverFingerprint?: string;
+  /** `--trust-authority SHA256:...`: trust relays certified by this authority (docs/protocol.md 6.1). */
+  trustAuthority?: string[];
   passphraseFile?: string;
   readReceipts: boolean;
   bell: boolean;

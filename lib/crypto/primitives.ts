@@ -270,7 +270,13 @@ export function ed25519KeyPair(seed?: Bytes): KeyPair {
 }
 
 /** The signature contexts of PROTOCOL.md section 2. */
-export type SignatureContext = 'chatsecure-idcert-v1' | 'chatsecure-spk-v1' | 'chatsecure-recover-v1';
+export type SignatureContext =
+  | 'chatsecure-idcert-v1'
+  | 'chatsecure-spk-v1'
+  | 'chatsecure-recover-v1'
+  | 'chatsecure-relaycert-v1'
+  /** A group message signed with its sender's per-group signing key (lib/crypto/sender-keys.ts). */
+  | 'chatsecure-group-v1';
 
 function contextMessage(context: SignatureContext, data: Bytes): Bytes {
   return concatBytes(utf8(context), new Uint8Array([0]), data);
@@ -281,6 +287,26 @@ export function sign(secretKey: Bytes, context: SignatureContext, data: Bytes): 
   if (secretKey.length !== ED25519_SECRET_LEN)
     throw new ChatError('bad_key', 'Ed25519 secret key must be 64 bytes');
   return nacl.sign.detached(contextMessage(context, data), secretKey);
+}
+
+/**
+ * The same signature as `sign` (Ed25519 is deterministic: RFC 8032 section 5.1.6), made by Node's
+ * native code: tweetnacl's signing costs ~14 ms a call on a busy machine, too slow for a group
+ * message per keystroke. A test proves both give identical bytes.
+ */
+export function signNative(secretKey: Bytes, context: SignatureContext, data: Bytes): Bytes {
+  if (secretKey.length !== ED25519_SECRET_LEN)
+    throw new ChatError('bad_key', 'Ed25519 secret key must be 64 bytes');
+  const key = crypto.createPrivateKey({
+    key: {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      d: b64url(secretKey.subarray(0, 32)),
+      x: b64url(secretKey.subarray(32)),
+    },
+    format: 'jwk',
+  });
+  return new Uint8Array(crypto.sign(null, contextMessage(context, data), key));
 }
 
 /** tweetnacl's verify, kept to prove the native path agrees. */

@@ -6,9 +6,12 @@
  * `unsupported_version`.
  */
 import { ChatError } from '../errors';
+import { fromBase64, toBase64 } from '../crypto/primitives';
+import { decodeRelayCert, RELAY_CERT_MAX_LEN, type RelayCertificate } from '../crypto/relay-cert';
 import {
   array,
   type Base64,
+  type Codec,
   ed25519Key,
   fail,
   type JsonObject,
@@ -54,6 +57,8 @@ export interface ServerInfo {
   readonly server: string;
   readonly version: string;
   readonly limits: Readonly<Record<string, number>>;
+  /** The relay's certificate (section 6.1), when it has one. */
+  readonly cert?: RelayCertificate;
 }
 
 /** Payload of Noise message 3 (section 5.3). */
@@ -121,10 +126,35 @@ function checkedHello(b: Uint8Array, what: string): Uint8Array {
   return b;
 }
 
+/** The base64 of the largest certificate: a longer string is refused before it is decoded. */
+const MAX_CERT_BASE64 = Math.ceil(RELAY_CERT_MAX_LEN / 3) * 4;
+
+/**
+ * Section 6.1: a relay certificate, strict base64, parsed field by field by `decodeRelayCert`
+ * (lengths, version, keys, relay id, times). Every failure is `server_cert_invalid`; the
+ * signature and expiry are the client's checks (`verifyRelayCert`), made before message 3.
+ */
+export const relayCertCodec: Codec<RelayCertificate> = {
+  decode(v, field) {
+    if (typeof v !== 'string') throw new ChatError('server_cert_invalid', `field ${field} must be base64`);
+    if (v.length > MAX_CERT_BASE64)
+      throw new ChatError('server_cert_invalid', `field ${field} is longer than a relay certificate can be`);
+    let b: Uint8Array;
+    try {
+      b = fromBase64(v, undefined, `field ${field}`);
+    } catch {
+      throw new ChatError('server_cert_invalid', `field ${field} is not canonical base64`);
+    }
+    return decodeRelayCert(b);
+  },
+  encode: (c) => toBase64(c.bytes),
+};
+
 const serverInfo = object<ServerInfo>({
   server: text(MAX_TEXT_LEN),
   version: text(MAX_TEXT_LEN),
   limits: limitsCodec,
+  cert: optional(relayCertCodec),
 });
 
 export function parseServerInfo(b: Uint8Array): ServerInfo {

@@ -40,3 +40,10 @@ export const MAX_WATCHED = 1000;
 export const MAX_PRESENCE_BATCH = 1000;
 /** Noise transport messages carry at most 65535 - 16 bytes of plaintext (section 5.4). */
 export const MAX_TRANSPORT_PLAINTEXT = MAX_FRAME_PAYLOAD - 16;
+
+/**
+ * Recipients of one `send.multi` (docs/protocol.md section 10.5): a group has at most this many
+ * other members, and the list with its `for` keys (about 90 bytes each) and a 32 KiB group message
+ * in base64 still fits one frame.
+ */
+export const MAX_MULTI_RECIPIENTS = 100;

@@ -44,8 +44,10 @@ import {
   u32,
   x25519Key,
 } from './codec';
+import { canonName } from '../names';
 import {
   MAX_MESSAGE_BYTES,
+  MAX_MULTI_RECIPIENTS,
   MAX_OPKS_PER_PUBLISH,
   MAX_PRESENCE_BATCH,
   MAX_TEXT_LEN,
@@ -91,6 +93,12 @@ export interface IdentityInfo {
   readonly idcert: Base64;
 }
 
+/** One recipient of a `send.multi`: `for` as in `send` (the signKey the copy was sealed for). */
+export interface MultiRecipient {
+  readonly user: string;
+  readonly for?: Base64;
+}
+
 /** Client -> relay (section 7). */
 export type ClientMessage =
   | { readonly t: 'list'; readonly rid: string }
@@ -113,6 +121,18 @@ export type ClientMessage =
        * Optional so an older client still works (then nothing is compared).
        */
       readonly for?: Base64;
+    }
+  /**
+   * One envelope (a group message, section 10) for up to MAX_MULTI_RECIPIENTS users, each copy
+   * queued and acked per recipient exactly as a `send`; answered per copy, in the order of `to`,
+   * with the `sent` or `error` a `send` would get, each naming its recipient in `user`.
+   */
+  | {
+      readonly t: 'send.multi';
+      readonly rid: string;
+      readonly id: string;
+      readonly to: readonly MultiRecipient[];
+      readonly env: Base64;
     }
   | { readonly t: 'ack'; readonly id: string }
   /** Ask for presence changes of these users; answered with `presence.batch` carrying the rid. */
@@ -157,7 +177,14 @@ export type RelayMessage =
     }
   /** Unsolicited when fewer than 20 one-time prekeys are left; with `rid`, the answer to `keys.publish`. */
   | { readonly t: 'keys.low'; readonly remaining: number; readonly rid?: string }
-  | { readonly t: 'sent'; readonly rid: string; readonly id: string; readonly status: SendStatus }
+  /** `user`: the recipient this answer is about, in the answers to a `send.multi` only. */
+  | {
+      readonly t: 'sent';
+      readonly rid: string;
+      readonly id: string;
+      readonly status: SendStatus;
+      readonly user?: string;
+    }
   | {
       readonly t: 'deliver';
       readonly id: string;
@@ -170,6 +197,7 @@ export type RelayMessage =
   /**
    * `id` names the refused `send` (when a send was refused); `identity` comes with
    * `identity_changed`: the recipient's registered identity, to be verified by the client.
+   * `user` names the recipient when the error is about one copy of a `send.multi`.
    */
   | {
       readonly t: 'error';
@@ -178,6 +206,7 @@ export type RelayMessage =
       readonly message: string;
       readonly id?: string;
       readonly identity?: IdentityInfo;
+      readonly user?: string;
     };
 
 export type ClientMessageType = ClientMessage['t'];
@@ -195,6 +224,26 @@ const identityInfo = object<IdentityInfo>({
 });
 const watchList = array(name, MAX_WATCH_PER_REQUEST, 'too_large', 1);
 
+/** 1 to MAX_MULTI_RECIPIENTS recipients, no name twice (by canonical name). */
+const multiRecipients: Codec<readonly MultiRecipient[]> = (() => {
+  const list = array(
+    object<MultiRecipient>({ user: name, for: optional(ed25519Key) }),
+    MAX_MULTI_RECIPIENTS,
+    'too_large',
+    1,
+  );
+  return {
+    decode(v, field) {
+      const to = list.decode(v, field);
+      if (new Set(to.map((r) => canonName(r.user))).size !== to.length) {
+        fail('bad_message', `field ${field} names a recipient twice`);
+      }
+      return to;
+    },
+    encode: (v) => list.encode(v),
+  };
+})();
+
 /** `{t, ...fields}` for each message type; `t` itself is handled by `messageCodec`. */
 type Bodies<M extends { t: string }> = { readonly [K in M['t']]: Fields<Omit<Extract<M, { t: K }>, 't'>> };
 
@@ -203,6 +252,7 @@ const CLIENT_BODIES: Bodies<ClientMessage> = {
   'keys.publish': { rid, spk: signedPrekey, opks: array(oneTimePrekey, MAX_OPKS_PER_PUBLISH, 'too_large') },
   'keys.fetch': { rid, user: name },
   send: { rid, id, to: name, env: envelope, for: optional(ed25519Key) },
+  'send.multi': { rid, id, to: multiRecipients, env: envelope },
   ack: { id },
   'presence.watch': { rid, users: watchList },
   'presence.unwatch': { rid, users: watchList },
@@ -229,7 +279,7 @@ const RELAY_BODIES: Bodies<RelayMessage> = {
     opk: optional(oneTimePrekey),
   },
   'keys.low': { remaining: count, rid: optional(rid) },
-  sent: { rid, id, status: oneOf<SendStatus>(['delivered', 'queued']) },
+  sent: { rid, id, status: oneOf<SendStatus>(['delivered', 'queued']), user: optional(name) },
   deliver: { id, from: name, env: envelope, ts: millis },
   ping: { rid },
   pong: { rid },
@@ -239,6 +289,7 @@ const RELAY_BODIES: Bodies<RelayMessage> = {
     message: text(MAX_TEXT_LEN),
     id: optional(id),
     identity: optional(identityInfo),
+    user: optional(name),
   },
 };
 

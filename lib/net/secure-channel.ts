@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { CipherState, HandshakeState } from '../crypto/noise';
+import type { RelayCertificate } from '../crypto/relay-cert';
 import { type Bytes, concatBytes, type KeyPair, utf8, x25519KeyPairNative } from '../crypto/primitives';
 import { ChatError, type ErrorCode, isChatError } from '../errors';
 import { RID_PATTERN, type Base64 } from './codec';
@@ -351,10 +352,12 @@ export interface ConnectOptions<In> extends ChannelTimeouts {
   /** Suites to offer, in order of preference. */
   readonly suites?: readonly Suite[];
   /**
-   * Decides whether the relay's static key is trusted (section 6). It runs after message 2
-   * and before message 3 says anything about the user; throw to abort the handshake.
+   * Decides whether the relay's static key is trusted (section 6), with the certificate that
+   * message 2 carried if any (section 6.1, already parsed strictly, signature not yet checked).
+   * It runs after message 2 and before message 3 says anything about the user; throw to abort
+   * the handshake.
    */
-  readonly verifyServer: (remoteStatic: Bytes) => void;
+  readonly verifyServer: (remoteStatic: Bytes, cert: RelayCertificate | undefined) => void;
   /** Message 3's payload, sent only once the relay's key is trusted. */
   readonly login: LoginPayload;
   /**
@@ -404,9 +407,10 @@ export async function connectSecureChannel<In, Out>(
     const infoBytes = hs.readMessage(await io.next());
     const rs = hs.remoteStatic;
     if (!rs) throw new ChatError('handshake_failed', 'the relay sent no static key');
-    // Section 5.3: check the relay's key before saying anything about the user.
-    opts.verifyServer(rs);
+    // Section 5.3: check the relay's key (and its certificate, section 6.1) before saying
+    // anything about the user. The payload is parsed first only to reach the certificate.
     const serverInfo = parseServerInfo(infoBytes);
+    opts.verifyServer(rs, serverInfo.cert);
     // -> s, se
     const login: LoginPayload = {
       ...opts.login,

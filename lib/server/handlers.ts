@@ -10,6 +10,7 @@ import type { ClientMessage } from '../net/messages';
 import type { Delivery } from './delivery';
 import type { Presence } from './presence';
 import type { KeyedBuckets } from './rate-limit';
+import { sendMulti } from './send-multi';
 import type { RelayContext, Session } from './session';
 import type { EnqueueResult } from './store';
 
@@ -200,6 +201,8 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
       else d.delivery.pumpLater(recipient);
     });
   },
+
+  'send.multi': sendMulti,
 
   ack: (d, s, msg) => {
     const id = msg.id;

@@ -12,6 +12,7 @@
 import * as net from 'node:net';
 import type { Logger } from 'pino';
 import { type KeyPair, toHex } from '../crypto/primitives';
+import type { RelayCertificate } from '../crypto/relay-cert';
 import { type ChatError, isChatError, isWireErrorCode, type WireErrorCode } from '../errors';
 import {
   type ClientMessage,
@@ -60,6 +61,8 @@ export interface RelayOptions {
   readonly observer?: RelayObserver;
   /** Cluster mode (issue 14): the other relays of one Redis; `store` is then that Redis. */
   readonly cluster?: RelayCluster;
+  /** The relay's certificate (docs/protocol.md 6.1), sent in every handshake's message 2. */
+  readonly cert?: RelayCertificate;
 }
 
 export class Relay {
@@ -221,6 +224,7 @@ export class Relay {
         server: this.opts.name ?? 'chatsecure-relay',
         version: RELAY_VERSION,
         limits: wireLimits(limits),
+        ...(this.opts.cert ? { cert: this.opts.cert } : {}),
       },
       suites: SUPPORTED_SUITES,
       parse: parseClientMessage,

@@ -10,13 +10,15 @@ import { closeLogger, createLogger, flushLogger } from '../log';
 import { ensurePrivateDir, logFile, resolveDataDir, serverDir } from '../paths';
 import { startMetrics, totalQueued } from './metrics';
 import { Relay } from './relay';
-import { loadOrCreateRelayKey } from './relay-key';
+import { loadOrCreateRelayKey, loadRelayCert, relayStoreKey } from './relay-key';
 import { openRelayStore } from './sqlite-store';
+import { certSummary } from '../crypto/relay-cert';
 import { redactUrl } from '../config';
 import type { Logger } from '../log';
 import { RedisCluster } from './redis/cluster';
 import { openRedisRelayStore } from './redis-store';
 import type { RelayStore } from './store';
+import { ChatError } from '../errors';
 
 /**
  * SQLite in the data dir, or (`--cluster`) the shared Redis, whose durability settings are
@@ -27,7 +29,17 @@ async function openStore(
   dir: string,
   logger: Logger,
 ): Promise<{ store: RelayStore; cluster?: RedisCluster }> {
-  if (!opts.cluster) return { store: openRelayStore(dir) };
+  if (!opts.cluster) {
+    const storeKey = relayStoreKey(dir, opts.encryptStore === true);
+    if (storeKey?.created) logger.info('created the relay store key; relay.db is now encrypted');
+    return { store: openRelayStore(dir, { key: storeKey?.key }) };
+  }
+  if (opts.encryptStore) {
+    throw new ChatError(
+      'bad_args',
+      '--encrypt-store is for the SQLite store of a single relay; with --cluster the data is in Redis',
+    );
+  }
   const { url, relayId } = opts.cluster;
   const store = await openRedisRelayStore({ url, relayId, logger, checkSettings: false });
   try {
@@ -59,6 +71,8 @@ export async function serve(opts: ServeOptions): Promise<void> {
     const { key, created } = loadOrCreateRelayKey(dir);
     const fp = fingerprint(key.publicKey);
     if (created) logger.info({ fingerprint: fp }, 'created a new relay key');
+    // Docs/protocol.md 6.1: a certificate for this key, checked now, sent in every handshake.
+    const cert = opts.relayCert === undefined ? undefined : loadRelayCert(opts.relayCert, key, Date.now());
     const { store: rawStore, cluster } = await openStore(opts, dir, logger);
     const metrics =
       opts.metrics &&
@@ -77,6 +91,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
       limits: opts.limits,
       observer: metrics?.observer,
       ...(cluster ? { cluster } : {}),
+      cert,
     }).catch(async (err: unknown) => {
       await metrics?.stop();
       await rawStore.close();
@@ -86,6 +101,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     process.stdout.write(
       `ChatSecure relay listening on ${host.includes(':') ? `[${host}]` : host}:${port}\n` +
         `Relay key fingerprint: ${fp}\n` +
+        (cert ? `Relay certificate: ${certSummary(cert)}\n` : '') +
         `Data: ${dir}\n` +
         (opts.cluster ? `Cluster: ${redactUrl(opts.cluster.url)} as relay ${opts.cluster.relayId}\n` : '') +
         (metrics ? `Metrics on http://${metrics.address.host}:${metrics.address.port}/metrics\n` : ''),

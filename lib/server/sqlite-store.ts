@@ -151,14 +151,22 @@ function unknownUser(canon: string, operation: string): ChatError {
   return new ChatError('unknown_user', `no user named ${canon} is registered`, operation);
 }
 
-/** Open (or create) `<dir>/relay.db`; `dir` is created 0700, the file 0600. */
-export function openRelayStore(dir: string): RelayStore {
-  const db = openSqliteFile(dir, RELAY_DB_FILE, {
-    what: WHAT,
-    applicationId: RELAY_APPLICATION_ID,
-    schemaVersion: RELAY_SCHEMA_VERSION,
-    schema: SCHEMA,
-  });
+/**
+ * Open (or create) `<dir>/relay.db`; `dir` is created 0700, the file 0600. With `key` (`--encrypt-store`)
+ * the file is encrypted, and a plain one is converted once (lib/sqlite-encrypt.ts).
+ */
+export function openRelayStore(dir: string, opts: { key?: Uint8Array } = {}): RelayStore {
+  const db = openSqliteFile(
+    dir,
+    RELAY_DB_FILE,
+    {
+      what: WHAT,
+      applicationId: RELAY_APPLICATION_ID,
+      schemaVersion: RELAY_SCHEMA_VERSION,
+      schema: SCHEMA,
+    },
+    opts,
+  );
   db.exec(RECOVERY_SCHEMA);
   return new SqliteRelayStore(db, `${dir}/${RELAY_DB_FILE}`);
 }

@@ -21,10 +21,46 @@ const RI_FIRST = 0x1f1e6;
 const RI_LAST = 0x1f1ff;
 const ZWJ = 0x200d;
 
+const SKIN_FIRST = 0x1f3fb;
+const SKIN_LAST = 0x1f3ff;
+
+/**
+ * How the terminal draws an emoji with a skin tone (issue 11, defect 13), as the screen measured
+ * it (terminal.ts, `probeEmoji`):
+ * - `flatten`: not known (no answer, or line mode): the tone is dropped, 👍🏽 → 👍, 2 cells;
+ * - `separate`: the emoji and then the tone's swatch, 2 + 2 cells (tmux 3.3a, older VTE);
+ * - `joined`: one picture in 2 cells (kitty, WezTerm, foot, iTerm2): the tone takes no cell.
+ * ZWJ sequences are drawn side by side in every mode (👨‍👩‍👧 → 👨👩👧), as blessed keeps one
+ * code point per cell.
+ */
+export type EmojiMode = 'flatten' | 'separate' | 'joined';
+let emojiMode: EmojiMode = 'flatten';
+const modeListeners: ((m: EmojiMode) => void)[] = [];
+
+export function getEmojiMode(): EmojiMode {
+  return emojiMode;
+}
+
+/** Sets the mode for every width and `toDrawable` from now on (the screen owns the terminal). */
+export function setEmojiMode(mode: EmojiMode): void {
+  emojiMode = mode;
+  for (const f of modeListeners) f(mode);
+}
+
+/** Called on every mode change (blessed-width.ts rebuilds its table of wide characters). */
+export function onEmojiMode(f: (m: EmojiMode) => void): void {
+  modeListeners.push(f);
+}
+
+export function isSkinTone(cp: number): boolean {
+  return cp >= SKIN_FIRST && cp <= SKIN_LAST;
+}
+
 /** Cells taken by one code point of a drawable string (see `toDrawable`). */
 export function codePointWidth(cp: number): 0 | 1 | 2 {
   if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0;
   if (cp < 0x300) return 1;
+  if (emojiMode === 'joined' && isSkinTone(cp)) return 0;
   const ch = String.fromCodePoint(cp);
   if (ZERO_WIDTH.test(ch) || cp === ZWJ || (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0x1160 && cp <= 0x11ff)) {
     return 0;
@@ -63,8 +99,9 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 /**
  * Rewrites `s` so that every terminal draws it in `displayWidth(result)` cells:
  * - controls and what cannot be drawn become `?`; a tab becomes spaces (TAB_WIDTH);
- * - an emoji ZWJ sequence becomes its emoji side by side (👨‍👩‍👧 → 👨👩👧), skin tones
- *   and variation selectors are dropped, a flag becomes its two letters (🇫🇷 → FR);
+ * - an emoji ZWJ sequence becomes its emoji side by side (👨‍👩‍👧 → 👨👩👧), variation
+ *   selectors are dropped, a flag becomes its two letters (🇫🇷 → FR); a skin tone stays after
+ *   its emoji when the terminal was seen to draw it (`EmojiMode`), else it is dropped;
  * - text is NFC-normalised so that accents are precomposed where Unicode can;
  * - combining marks stay after their base character, or go if there is none.
  * Newlines are kept only when `keepNewlines` is set (the conversation view wraps on them).
@@ -85,11 +122,17 @@ function drawableGrapheme(g: string): string {
   }
   let out = '';
   let hasBase = false;
+  /** The last code point kept. */
+  let last = 0;
   for (const cp of cps) {
     const ch = String.fromCodePoint(cp);
+    const before = out.length;
     if (cp >= RI_FIRST && cp <= RI_LAST) {
       out += String.fromCharCode(0x41 + cp - RI_FIRST);
       hasBase = true;
+    } else if (isSkinTone(cp) && emojiMode !== 'flatten') {
+      // After its emoji the tone is drawn, by a terminal that was seen to draw it.
+      if (hasBase && PICTOGRAPHIC.test(String.fromCodePoint(last))) out += ch;
     } else if (DROPPED.test(ch)) {
       // ZWJ, variation selectors, skin tones, tags: nothing to draw on their own.
     } else if (codePointWidth(cp) === 0) {
@@ -98,6 +141,7 @@ function drawableGrapheme(g: string): string {
       out += ch;
       hasBase = true;
     }
+    if (out.length > before) last = cp;
   }
   // An emoji sequence that lost all its pictures (only modifiers) still shows something.
   if (out === '' && PICTOGRAPHIC.test(g)) return '?';

@@ -8,18 +8,36 @@
  */
 import type blessed from 'neo-blessed';
 import unicode from 'neo-blessed/lib/unicode';
-import { codePointWidth, displayWidth, wideRanges } from '../width';
+import {
+  codePointWidth,
+  displayWidth,
+  getEmojiMode,
+  onEmojiMode,
+  wideRanges,
+  type EmojiMode,
+} from '../width';
 
 let patched = false;
 
 const hex = (cp: number) => `\\u{${cp.toString(16)}}`;
 
-/** Width 2 by `codePointWidth`: emoji presentation and the East Asian wide ranges. */
-function wideRegex(): RegExp {
-  const ranges = wideRanges()
+/**
+ * Width 2 by `codePointWidth`: emoji presentation and the East Asian wide ranges. blessed puts a
+ * blank cell (\x03) after each match; with `joined` skin tones the tone belongs before that
+ * blank, in the emoji's own cell (blessed merges a zero-width code point into the cell before).
+ */
+let rangesClass: string | undefined;
+
+function wideRegex(mode: EmojiMode): RegExp {
+  const ranges = (rangesClass ??= wideRanges()
     .map(([a, b]) => (a === b ? hex(a) : `${hex(a)}-${hex(b)}`))
-    .join('');
-  return new RegExp(`((?:(?![\\p{Mn}\\p{Me}])\\p{Emoji_Presentation}|[${ranges}]))`, 'gu');
+    .join(''));
+  const tone = mode === 'joined' ? '\\u{1f3fb}-\\u{1f3ff}' : '';
+  const emoji =
+    mode === 'joined'
+      ? `(?![\\p{Mn}\\p{Me}${tone}])\\p{Emoji_Presentation}[${tone}]?`
+      : '(?![\\p{Mn}\\p{Me}])\\p{Emoji_Presentation}';
+  return new RegExp(`((?:${emoji}|[${ranges}]))`, 'gu');
 }
 
 export function useOurWidths(): void {
@@ -35,7 +53,10 @@ export function useOurWidths(): void {
     {},
     { get: (_t, p) => typeof p === 'string' && Number(p) >= 0x300 && codePointWidth(Number(p)) === 0 },
   );
-  unicode.chars.all = wideRegex();
+  unicode.chars.all = wideRegex(getEmojiMode());
+  onEmojiMode((mode) => {
+    unicode.chars.all = wideRegex(mode);
+  });
 }
 
 interface WrappedLines extends Array<string> {

@@ -11,6 +11,8 @@ export interface PassphraseDialogOptions extends TerminalStreams {
   readonly user: string;
   /** A new identity: ask twice and require the same answer. */
   readonly confirm?: boolean;
+  /** A sentence shown before the question (why it is asked again). */
+  readonly note?: string;
 }
 
 /** Resolves with the passphrase, or undefined if the user pressed Escape. */
@@ -32,7 +34,7 @@ export async function askPassphraseDialog(opts: PassphraseDialogOptions): Promis
   terminal.onPaste((text) => dialogs.paste(text));
   screen.on('resize', draw);
   try {
-    let note = '';
+    let note = opts.note === undefined ? '' : `${opts.note} `;
     for (;;) {
       const first = await dialogs.prompt(
         'Passphrase',

@@ -25,7 +25,7 @@ import type { ChatMessage, ClientEvents, ConnectionState } from '../../client/ty
 import { COMMAND_HELP, COMMAND_WORDS, parseCommand, type Command } from '../commands';
 import { applyInput, emptyInput, renderInput, type InputEdit, type InputState } from '../input-line';
 import { neutralise } from '../sanitize';
-import { displayWidth, fitToWidth, toDrawable, wrapToWidth } from '../width';
+import { displayWidth, fitToWidth, setEmojiMode, toDrawable, wrapToWidth, type EmojiMode } from '../width';
 import { messageLines, visibleWindow, type ViewLine } from './conversation-view';
 import type { ChatCore } from './core';
 import { Dialogs, type KeyPress } from './dialogs';
@@ -58,6 +58,27 @@ export interface ScreenOptions extends TerminalStreams {
   readonly mouse?: boolean;
   /** The editor for Alt+E; `$VISUAL`, `$EDITOR`, then `vi`. */
   readonly editor?: string;
+  /**
+   * Skin tones (defect 13): `probe` asks the terminal how it draws them (the default on the
+   * process's own terminal); a mode sets it; the default on other streams is `flatten`.
+   */
+  readonly emoji?: EmojiMode | 'probe';
+}
+
+/**
+ * Which desktop-notification sequence `--notify` writes: OSC 9 where the terminal is known to
+ * take it (iTerm2, WezTerm, Windows Terminal, kitty), else OSC 777 (VTE terminals, foot, urxvt,
+ * Konsole); a terminal that knows neither ignores the sequence.
+ */
+export function notifyStyle(env: NodeJS.ProcessEnv): 'osc777' | 'osc9' {
+  const program = env.TERM_PROGRAM ?? '';
+  if (/^(iTerm\.app|WezTerm)$/.test(program) || env.WT_SESSION || env.KITTY_WINDOW_ID) return 'osc9';
+  return 'osc777';
+}
+
+/** tmux's passthrough: DCS tmux; with every ESC doubled; ST. */
+export function tmuxPassthrough(seq: string): string {
+  return `\x1bPtmux;${seq.split('\x1b').join('\x1b\x1b')}\x1b\\`;
 }
 
 /** Exit statuses: 0 quit by the user; 1 a crash; 128+n a signal, as shells report it. */
@@ -113,6 +134,15 @@ export class ScreenApp {
   private readonly detach: (() => void)[] = [];
   /** The safety number last shown per contact: what /accept accepts (CLIENT-API.md 4). */
   private readonly shownNumbers = new Map<string, string>();
+  private linesCache:
+    | {
+        key: { history: readonly ChatMessage[]; width: number; markerId?: string; search?: string };
+        lines: ViewLine[];
+      }
+    | undefined;
+  /** The sidebar's rows, made again when the contacts (a new array on each change) or the width change. */
+  private sidebarCache:
+    { contacts: readonly unknown[]; active: string | undefined; width: number; lines: string[] } | undefined;
 
   constructor(
     private readonly core: ChatCore,
@@ -162,6 +192,19 @@ export class ScreenApp {
     this.refreshContacts();
     this.render();
     this.core.start();
+    const emoji = this.opts.emoji ?? (this.opts.input === undefined ? 'probe' : 'flatten');
+    if (emoji === 'probe') void this.terminal.probeEmoji().then((m) => this.useEmojiMode(m));
+    else this.useEmojiMode(emoji);
+  }
+
+  /** Draws everything again with skin tones as the terminal draws them (defect 13). */
+  private useEmojiMode(mode: EmojiMode): void {
+    if (this.finished) return;
+    setEmojiMode(mode);
+    this.linesCache = undefined;
+    this.sidebarCache = undefined;
+    this.screen.realloc();
+    this.render();
   }
 
   private listen<K extends keyof ClientEvents>(event: K, fn: (...args: ClientEvents[K]) => void): void {
@@ -218,6 +261,7 @@ export class ScreenApp {
     for (const d of this.detach.splice(0)) d();
     this.dialogs.closeAll();
     this.terminal.restore();
+    setEmojiMode('flatten');
   }
 
   // -------------------------------------------------------------------------------------------
@@ -275,9 +319,15 @@ export class ScreenApp {
   /** Opt-in desktop notification: the sender's name only, never the text. */
   private notifyDesktop(peerName: string): void {
     const name = neutralise(peerName).replace(/;/g, '?');
-    if (this.opts.notify === 'osc777')
-      this.screen.program.output.write(`\x1b]777;notify;ChatSecure;Message from ${name}\x07`);
-    else if (this.opts.notify === 'osc9') this.screen.program.output.write(`\x1b]9;Message from ${name}\x07`);
+    const osc =
+      this.opts.notify === 'osc777'
+        ? `\x1b]777;notify;ChatSecure;Message from ${name}\x07`
+        : this.opts.notify === 'osc9'
+          ? `\x1b]9;Message from ${name}\x07`
+          : undefined;
+    // Inside tmux the sequence is wrapped for tmux to pass on to the terminal it runs in (with
+    // `set -g allow-passthrough on`); tmux itself does nothing with an OSC 777 or 9.
+    if (osc) this.screen.program.output.write(process.env.TMUX ? tmuxPassthrough(osc) : osc);
     if (this.opts.notifyCommand) {
       try {
         // The name is an argument ($1), never part of the command line: nothing to inject.
@@ -842,12 +892,29 @@ export class ScreenApp {
     return computeLayout(Number(this.screen.width), Number(this.screen.height));
   }
 
+  /**
+   * The open conversation as screen lines, made again only when what they are made of changed
+   * (the history array is replaced on every change, never edited): a keystroke redraws the
+   * input line without re-wrapping 500 messages.
+   */
   private conversationLines(width: number): ViewLine[] {
-    return messageLines(this.vm.history, this.core.name, width, {
+    const key = { history: this.vm.history, width, markerId: this.vm.markerId, search: this.search?.text };
+    const c = this.linesCache;
+    if (
+      c &&
+      c.key.history === key.history &&
+      c.key.width === key.width &&
+      c.key.markerId === key.markerId &&
+      c.key.search === key.search
+    )
+      return c.lines;
+    const lines = messageLines(key.history, this.core.name, width, {
       theme: this.theme,
-      markerId: this.vm.markerId,
-      search: this.search?.text,
+      markerId: key.markerId,
+      search: key.search,
     });
+    this.linesCache = { key, lines };
+    return lines;
   }
 
   private queueRender(): void {
@@ -869,7 +936,12 @@ export class ScreenApp {
 
     if (layout.sidebar) {
       const { width, height } = innerSize(layout.sidebar);
-      const lines = sidebarLines(contacts, active, width, this.theme.color);
+      const sc = this.sidebarCache;
+      const lines =
+        sc && sc.contacts === contacts && sc.active === active && sc.width === width
+          ? sc.lines
+          : sidebarLines(contacts, active, width, this.theme.color);
+      this.sidebarCache = { contacts, active, width, lines };
       const at = Math.max(
         0,
         contacts.findIndex((c) => c.canon === active),

@@ -7,7 +7,12 @@ import { PassThrough } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import blessed from 'neo-blessed';
 import { PASTE_MARKER_WAIT_MS, PasteSplitter, type InputPiece } from '../input-line';
+import type { EmojiMode } from '../width';
 import { useOurWidths } from './blessed-width';
+
+/** How long the emoji probe waits for the terminal's answer (over SSH it is a round trip). */
+export const EMOJI_PROBE_MS = 1000;
+const LATE_ANSWER_MS = 10000;
 
 /** xterm's bracketed paste mode (DECSET 2004). */
 const PASTE_MODE_ON = '\x1b[?2004h';
@@ -39,6 +44,12 @@ export interface Terminal {
   /** Leaves the alternate screen, shows the cursor, ends raw mode. Safe to call twice. */
   restore(): void;
   /**
+   * Measures how the terminal draws an emoji with a skin tone (defect 13): writes 👍🏽 at the
+   * top left and asks where the cursor is (DSR 6, the cursor position report). No answer within
+   * `timeoutMs`, or an answer that fits neither known way: `flatten`. The caller redraws after.
+   */
+  probeEmoji(timeoutMs?: number): Promise<EmojiMode>;
+  /**
    * Gives the terminal to a program that runs to its end inside `fn` (the $EDITOR): normal
    * screen, cooked mode, no paste mode; then takes it back and redraws.
    */
@@ -69,10 +80,21 @@ export function openTerminal(streams: TerminalStreams): Terminal {
       else pasteHandler(piece.text, piece.truncated);
     }
   };
+  /** Waiting for a cursor position report: it is taken out of the input, never seen as keys. */
+  let onReport: ((col: number) => void) | undefined;
   const onData = (chunk: Buffer | string) => {
     if (wait) clearTimeout(wait);
     wait = undefined;
-    deliver(splitter.feed(typeof chunk === 'string' ? chunk : decoder.write(chunk)));
+    let text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
+    if (onReport) {
+      // eslint-disable-next-line no-control-regex -- the terminal's answer: ESC [ row ; col R
+      const m = /\x1b\[\d+;(\d+)R/.exec(text);
+      if (m) {
+        text = text.slice(0, m.index) + text.slice(m.index + m[0].length);
+        onReport(Number(m[1]));
+      }
+    }
+    deliver(splitter.feed(text));
     if (splitter.holding) wait = setTimeout(() => deliver(splitter.flush()), PASTE_MARKER_WAIT_MS);
   };
   input.on('data', onData);
@@ -98,6 +120,26 @@ export function openTerminal(streams: TerminalStreams): Terminal {
   let restored = false;
   return {
     screen,
+    probeEmoji(timeoutMs = EMOJI_PROBE_MS) {
+      return new Promise<EmojiMode>((resolve) => {
+        const timer = setTimeout(() => {
+          answer(undefined);
+          // An answer that comes late (a slow link) is still not a key press (CSI 1;5R would
+          // read as Ctrl+F3): swallowed for a while longer.
+          onReport = () => (onReport = undefined);
+          setTimeout(() => (onReport = undefined), LATE_ANSWER_MS).unref();
+        }, timeoutMs);
+        timer.unref();
+        const answer = (col: number | undefined) => {
+          clearTimeout(timer);
+          onReport = undefined;
+          // Column 1 + the cells 👍🏽 took.
+          resolve(col === 5 ? 'separate' : col === 3 ? 'joined' : 'flatten');
+        };
+        onReport = answer;
+        output.write('\x1b[1;1H\u{1f44d}\u{1f3fd}\x1b[6n');
+      });
+    },
     suspend(fn) {
       output.write(PASTE_MODE_OFF + '\x1b[?1049l\x1b[?25h');
       if (input.isTTY && input.setRawMode) input.setRawMode(false);

@@ -1,0 +1,110 @@
+/**
+ * Issue 11, defect 13 on a terminal emulator (@xterm/headless) over real Clients and a real
+ * relay: the screen asks the terminal how it draws 👍🏽 (cursor position report) and draws skin
+ * tones the way it answered; with no answer it drops them, as before. The tmux case (a tone as
+ * its own 2-cell swatch) is in issue11-tmux.test.ts.
+ */
+import * as fs from 'node:fs';
+import { runScreen } from '../../lib/ui/screen/run-screen';
+import { EMOJI_PROBE_MS } from '../../lib/ui/screen/terminal';
+import { makeUser, type TestUser } from '../helpers/client-harness';
+import { startRelay, type TestRelay } from '../helpers/relay-harness';
+import { FakeTerminal, KEY } from './fake-terminal';
+
+jest.setTimeout(30000);
+
+let relay: TestRelay;
+let bob: TestUser;
+const users: TestUser[] = [];
+
+beforeAll(async () => {
+  relay = await startRelay();
+  bob = await makeUser(relay.port, 'Bob');
+  users.push(bob);
+});
+
+/** The open screen, quit after each test whatever it found (the emoji mode is per process). */
+let quitOpen: (() => Promise<number>) | undefined;
+afterEach(async () => {
+  await quitOpen?.();
+  quitOpen = undefined;
+});
+
+afterAll(async () => {
+  for (const u of users) await u.stop();
+  await relay.stop();
+  for (const d of [relay.dir, ...users.map((u) => u.dir)]) fs.rmSync(d, { recursive: true, force: true });
+});
+
+/** Opens `name`'s screen on `t`, has Bob write `body`, opens Bob's conversation; returns its row. */
+async function shown(
+  t: FakeTerminal,
+  name: string,
+  body: string,
+): Promise<{ row: number; quit: () => Promise<number> }> {
+  const user = await makeUser(relay.port, name, { start: false });
+  users.push(user);
+  const done = runScreen(user.client, {
+    bell: false,
+    readReceipts: true,
+    input: t.input,
+    output: t.output,
+    emoji: 'probe',
+  });
+  await t.waitForText('│ online │');
+  bob.client.send(name, body);
+  await t.waitForText(/1 ● Bob/);
+  t.type(KEY.alt('1'));
+  await t.waitForText('Bob: tone');
+  const row = t.lines().findIndex((l) => l.includes('Bob: tone'));
+  let status: Promise<number> | undefined;
+  const quit = () => {
+    if (!status) {
+      t.type(KEY.f10);
+      status = done.finally(() => t.dispose());
+    }
+    return status;
+  };
+  quitOpen = quit;
+  return { row, quit };
+}
+
+test('a terminal that joins the tone: 👍🏽 in one 2-cell picture, the border in place', async () => {
+  const t = new FakeTerminal(100, 30, { answers: true, joinSkinTones: true });
+  const s = await shown(t, 'Jay', 'tone 👍🏽 end');
+  // Drawn once the answer is in: wait for the tone itself.
+  await t.waitFor(() => t.cells(s.row).includes('👍🏽'), 'the joined tone');
+  const cells = t.cells(s.row);
+  const at = cells.indexOf('👍🏽');
+  expect(cells[at + 1]).toBe(''); // the second half of one wide picture
+  expect(cells.slice(at + 2, at + 6).map((c) => c || ' ')).toEqual([' ', 'e', 'n', 'd']);
+  expect(cells[99]).toBe('│');
+  expect(await s.quit()).toBe(0);
+});
+
+test('a terminal that draws the tone apart: 👍 and 🏽, 2 cells each, the border in place', async () => {
+  const t = new FakeTerminal(100, 30, { answers: true });
+  const s = await shown(t, 'Sep', 'tone 👍🏽 end');
+  await t.waitFor(() => t.cells(s.row).includes('🏽'), 'the tone as its own picture');
+  const cells = t.cells(s.row);
+  const at = cells.indexOf('👍');
+  expect(cells.slice(at, at + 4)).toEqual(['👍', '', '🏽', '']);
+  expect(cells.slice(at + 4, at + 8).map((c) => c || ' ')).toEqual([' ', 'e', 'n', 'd']);
+  expect(cells[99]).toBe('│');
+  expect(await s.quit()).toBe(0);
+});
+
+test('no answer from the terminal: the tone is dropped, as before', async () => {
+  const t = new FakeTerminal(100, 30);
+  const s = await shown(t, 'Non', 'tone 👍🏽 end');
+  // Past the probe's wait, the screen has given up asking and redrawn; a sentinel message
+  // after that shows the screen as it now draws.
+  await new Promise((r) => setTimeout(r, EMOJI_PROBE_MS + 200));
+  bob.client.send('Non', 'tone sentinel');
+  await t.waitForText('Bob: tone sentinel');
+  const cells = t.cells(t.lines().findIndex((l) => l.includes('Bob: tone 👍')));
+  expect(cells).toContain('👍');
+  expect(cells.join('')).not.toContain('🏽');
+  expect(cells[99]).toBe('│');
+  expect(await s.quit()).toBe(0);
+});
