@@ -22,6 +22,8 @@ export type WorkerCommand =
       readonly pairs: number;
       readonly prefix: string;
       readonly e2e: E2eMode;
+      /** Every connection from this address (default: rotated over 127.0.0.2-17). */
+      readonly source?: string;
     }
   | {
       readonly t: 'throughput';
@@ -47,11 +49,13 @@ export type WorkerCommand =
       readonly count: number;
       readonly concurrency: number;
       readonly maxMs: number;
+      /** Each client watches the presence of this many others (`presence.watch`, answered). */
+      readonly watch: number;
     }
   | { readonly t: 'close' };
 
 export type WorkerReport =
-  | { readonly t: 'ready'; readonly connected: number; readonly ms: number }
+  | { readonly t: 'ready'; readonly connected: number; readonly ms: number; readonly firstError?: string }
   | {
       readonly t: 'throughput';
       readonly delivered: number;
@@ -75,4 +79,43 @@ export type WorkerReport =
       readonly firstError?: string;
     }
   | { readonly t: 'closed' }
+  | { readonly t: 'failed'; readonly message: string };
+
+/** The attacks of the issue 10 tests, run by bench/attack-worker.ts. */
+export const ATTACKS = [
+  'ping-flood',
+  'ack-flood',
+  'non-reader',
+  'list-flood',
+  'queue-fill',
+  'prekey-drain',
+  'registrations',
+  'slowloris',
+  'idle-sockets',
+] as const;
+export type AttackKind = (typeof ATTACKS)[number];
+
+export interface AttackCommand {
+  readonly t: 'attack';
+  readonly kind: AttackKind;
+  readonly port: number;
+  readonly relayKey: string;
+  /** Attacker names start with this. */
+  readonly prefix: string;
+  /** The honest user whose queue or prekeys are attacked. */
+  readonly victim: string;
+  readonly durationMs: number;
+}
+
+export type AttackReport =
+  | {
+      readonly t: 'attacked';
+      readonly kind: AttackKind;
+      readonly ms: number;
+      readonly connections: number;
+      readonly requests: number;
+      readonly refused: number;
+      readonly closedByRelay: number;
+      readonly failed: number;
+    }
   | { readonly t: 'failed'; readonly message: string };

@@ -7,33 +7,22 @@
  *
  * Every loop is bounded by a count and by a deadline.
  */
-import * as net from 'node:net';
 import { type Identity, publicIdentity } from '../lib/crypto/identity';
 import { encodeInnerMessage, parseInnerMessage } from '../lib/crypto/inner-message';
 import { makeSignedPreKey, publicSignedPreKey, type SignedPreKey } from '../lib/crypto/prekeys';
-import {
-  aeadDecrypt,
-  aeadEncrypt,
-  constantTimeEqual,
-  fromBase64,
-  randomBytes,
-  toBase64,
-} from '../lib/crypto/primitives';
+import { aeadDecrypt, aeadEncrypt, fromBase64, randomBytes, toBase64 } from '../lib/crypto/primitives';
 import type { Session } from '../lib/crypto/ratchet/session';
 import { decryptEnvelope, encryptMessage, initiateSession } from '../lib/crypto/session-manager';
-import { parseRelayMessage, type ClientMessage, type RelayMessage } from '../lib/net/messages';
-import { connectSecureChannel, type SecureChannel } from '../lib/net/secure-channel';
+import type { RelayMessage } from '../lib/net/messages';
+import { PING_INTERVAL_MS } from '../lib/net/secure-channel';
 import { benchIdentity } from './bench-identity';
+import { type Channel, connect as connectChannel, pool, sleep } from './bench-client';
 import type { WorkerCommand, WorkerReport } from './ipc';
-
-type Channel = SecureChannel<RelayMessage, ClientMessage>;
 
 /** The text every load message carries: 100 bytes (issue 6). */
 const TEXT_BYTES = 100;
 /** Source addresses rotated per connection, so 50,000 sockets never exhaust one ephemeral range. */
 const SOURCE_ADDRESSES = Array.from({ length: 16 }, (_, i) => `127.0.0.${i + 2}`);
-/** A handshake that takes longer than this is a failure, not a slow success. */
-const CONNECT_TIMEOUT_MS = 30_000;
 /** After a run stops sending, wait at most this long for what is in flight. */
 const DRAIN_MS = 3_000;
 
@@ -51,76 +40,10 @@ function messageId(): string {
   return workerId.toString(16).padStart(8, '0') + (nextMsg++).toString(16).padStart(24, '0');
 }
 
-/** Connects, runs the handshake and waits for `welcome`; `onMessage` sees everything after it. */
-async function connect(port: number, name: string, identity: Identity): Promise<Channel> {
-  const localAddress = SOURCE_ADDRESSES[nextAddress++ % SOURCE_ADDRESSES.length];
-  const socket = await new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect({ port, host: '127.0.0.1', localAddress, noDelay: true }, () => {
-      s.off('error', reject);
-      resolve(s);
-    });
-    s.once('error', reject);
-    s.setTimeout(CONNECT_TIMEOUT_MS, () => s.destroy(new Error('connect timeout')));
-  });
-  socket.setTimeout(0);
-  const { channel } = await connectSecureChannel<RelayMessage, ClientMessage>(socket, {
-    staticKey: identity.dhKey,
-    verifyServer: (rs) => {
-      if (!constantTimeEqual(rs, relayKey)) throw new Error('not the bench relay');
-    },
-    login: { user: name, signKey: toBase64(identity.signKey.publicKey), idcert: toBase64(identity.idcert) },
-    parse: parseRelayMessage,
-    idleTimeoutMs: Infinity,
-  });
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('no welcome')), CONNECT_TIMEOUT_MS);
-    const onMessage = (m: RelayMessage) => {
-      if (m.t === 'welcome') {
-        clearTimeout(timer);
-        channel.off('message', onMessage);
-        channel.off('close', onClose);
-        resolve();
-      } else if (m.t === 'error') {
-        clearTimeout(timer);
-        reject(new Error(`login refused: ${m.code}`));
-      }
-    };
-    const onClose = (r: { code: string }) => {
-      clearTimeout(timer);
-      reject(new Error(`closed during login: ${r.code}`));
-    };
-    channel.on('message', onMessage);
-    channel.on('close', onClose);
-    channel.start();
-  });
-  return channel;
-}
-
-/** Runs `task(i)` for i < count with at most `concurrency` at once, until `deadline`. */
-async function pool(
-  count: number,
-  concurrency: number,
-  deadline: number,
-  task: (i: number, lane: number) => Promise<void>,
-): Promise<{ done: number; failed: number; firstError?: string }> {
-  let next = 0;
-  let done = 0;
-  let failed = 0;
-  let firstError: string | undefined;
-  const lane = async (laneNo: number) => {
-    while (next < count && performance.now() < deadline) {
-      const i = next++;
-      try {
-        await task(i, laneNo);
-        done++;
-      } catch (err) {
-        failed++;
-        firstError ??= err instanceof Error ? err.message : String(err);
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, (_, n) => lane(n)));
-  return { done, failed, firstError };
+/** Connects from the next source address (or `source`), logs in and waits for `welcome`. */
+function connect(port: number, name: string, identity: Identity, source?: string): Promise<Channel> {
+  const localAddress = source ?? SOURCE_ADDRESSES[nextAddress++ % SOURCE_ADDRESSES.length];
+  return connectChannel({ port, relayKey, name, identity, localAddress });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -244,8 +167,8 @@ async function makePairs(cmd: Extract<WorkerCommand, { t: 'pairs' }>): Promise<v
     const b = benchIdentity();
     const senderName = `${cmd.prefix}s${i}`;
     const receiverName = `${cmd.prefix}r${i}`;
-    const receiver = await connect(cmd.port, receiverName, b);
-    const sender = await connect(cmd.port, senderName, a);
+    const receiver = await connect(cmd.port, receiverName, b, cmd.source);
+    const sender = await connect(cmd.port, senderName, a, cmd.source);
     const e2e = cmd.e2e === 'ratchet' ? ratchetPair(a, b, senderName, receiverName) : aeadPair();
     const p: Pair = { senderName, receiverName, sender, receiver, e2e, outstanding: 0 };
     sender.on('message', (m) => {
@@ -300,6 +223,7 @@ async function rate(cmd: Extract<WorkerCommand, { t: 'rate' }>): Promise<void> {
   const until = from + cmd.durationMs;
   let delivered = 0;
   let sent = 0;
+  let sentInWindow = 0;
   onDecrypted = (_p, sentAt) => {
     if (sentAt >= from && sentAt < until) {
       latencies.push(performance.now() - sentAt);
@@ -321,14 +245,14 @@ async function rate(cmd: Extract<WorkerCommand, { t: 'rate' }>): Promise<void> {
       for (let i = 0; i < due; i++) {
         const p = pairs[at++ % pairs.length];
         sent++;
+        if (now >= from) sentInWindow++;
         send(p);
       }
     };
     const timer = setInterval(tick, 1);
   });
   await drain();
-  const inWindow = Math.round((cmd.perSecond * cmd.durationMs) / 1000);
-  report({ t: 'rate', sent: inWindow, delivered, ms: cmd.durationMs, errors, latencies });
+  report({ t: 'rate', sent: sentInWindow, delivered, ms: cmd.durationMs, errors, latencies });
 }
 
 async function drain(): Promise<void> {
@@ -356,12 +280,41 @@ async function handshakes(cmd: Extract<WorkerCommand, { t: 'handshakes' }>): Pro
   });
 }
 
+/** Idle clients send a ping this often, as the real client does (PING_INTERVAL_MS). */
+const KEEPALIVE_MS = PING_INTERVAL_MS;
+let keepalive: NodeJS.Timeout | undefined;
+
+/**
+ * Idle clients as the real client leaves them: logged in, watching the presence of `watch`
+ * others (names of this run, some online, some not yet), and pinging every KEEPALIVE_MS.
+ */
 async function idleConnections(cmd: Extract<WorkerCommand, { t: 'idle' }>): Promise<void> {
   const start = performance.now();
+  const nameOf = (i: number) => `${cmd.prefix}${i.toString(36)}`;
   const r = await pool(cmd.count, cmd.concurrency, start + cmd.maxMs, async (i) => {
-    idle.push(await connect(cmd.port, `${cmd.prefix}${i.toString(36)}`, benchIdentity()));
+    const ch = await connect(cmd.port, nameOf(i), benchIdentity());
+    idle.push(ch);
+    if (cmd.watch <= 0) return;
+    const users = Array.from({ length: cmd.watch }, (_, k) => nameOf((i + 1 + k * 7) % cmd.count));
+    const watchRid = `w${++rid}`;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer to presence.watch')), 30_000);
+      const onMessage = (m: RelayMessage) => {
+        if ((m.t === 'presence.batch' || m.t === 'error') && m.rid === watchRid) {
+          clearTimeout(timer);
+          ch.off('message', onMessage);
+          if (m.t === 'error') reject(new Error(`presence.watch refused: ${m.code}`));
+          else resolve();
+        }
+      };
+      ch.on('message', onMessage);
+      ch.send({ t: 'presence.watch', rid: watchRid, users });
+    });
   });
-  report({ t: 'ready', connected: r.done, ms: performance.now() - start });
+  keepalive ??= setInterval(() => {
+    for (const c of idle) if (c.isOpen) c.send({ t: 'ping', rid: `k${++rid}` });
+  }, KEEPALIVE_MS);
+  report({ t: 'ready', connected: r.done, ms: performance.now() - start, firstError: r.firstError });
 }
 
 async function closeAll(): Promise<void> {
@@ -372,11 +325,9 @@ async function closeAll(): Promise<void> {
   for (const c of idle) c.destroy({ code: 'closed', message: 'bench done' });
   pairs = [];
   idle = [];
+  if (keepalive) clearInterval(keepalive);
+  keepalive = undefined;
   report({ t: 'closed' });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, Math.max(0, ms)));
 }
 
 process.on('message', (cmd: WorkerCommand) => {

@@ -9,6 +9,7 @@
  *   npm run bench -- --profile       the relay writes a V8 CPU profile into bench/results/
  *   npm run bench -- --cluster       1 and 3 relays on Redis beside one on SQLite (bench/cluster.ts)
  *   npm run bench -- --only storage  just the client store, plain and encrypted (bench/storage.ts)
+ *   npm run bench -- --only attacks  just the honest user's latency during each issue 10 attack
  *
  * Topology: this process forks one relay process (bench/relay-process.ts) and two load workers
  * (bench/load-worker.ts), all on loopback. Nothing here shares a process with the relay.
@@ -19,11 +20,34 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { measureClient } from './client-latency';
 import { cryptoRates, type CryptoRow } from './crypto-rates';
-import type { E2eMode, RelayCommand, RelayReport, WorkerCommand, WorkerReport } from './ipc';
+import {
+  ATTACKS,
+  type AttackCommand,
+  type AttackKind,
+  type AttackReport,
+  type E2eMode,
+  type RelayCommand,
+  type RelayReport,
+  type WorkerCommand,
+  type WorkerReport,
+} from './ipc';
+import {
+  cpuSecondsOf,
+  ensureFdLimit,
+  fdLimit,
+  type FdLimit,
+  fsyncLatency,
+  opensslHandshakes,
+  type TlsHandshakes,
+} from './reference-figures';
 import { fmt, percentile, table } from './stats';
 import { storageBench, type StorageResult } from './storage';
 
 const WORKERS = 2;
+/** Each idle client watches this many others' presence, as a client watches its contacts. */
+const IDLE_WATCHES = 20;
+/** The honest user's rate during the attacks: messages a second, sender to receiver. */
+const HONEST_PER_SECOND = 40;
 /** Every answer from a child must come within this; a hung phase fails the run, never hangs it. */
 const PHASE_TIMEOUT_MS = 180_000;
 const RESULTS_DIR = path.join(__dirname, '..', '..', 'bench', 'results');
@@ -58,6 +82,11 @@ function plan(quick: boolean) {
         handshakes: 1500,
         handshakeMs: 4000,
         idle: [1000],
+        attackMs: 3000,
+        steps: [100, 250, 500, 1000, 2000, 4000, 8000],
+        stepMs: 1500,
+        compareIdle: 1000,
+        connectionsMs: 30_000,
       }
     : {
         cryptoMs: 400,
@@ -68,7 +97,12 @@ function plan(quick: boolean) {
         rateMs: 6000,
         handshakes: 6000,
         handshakeMs: 10000,
-        idle: [1000, 5000],
+        idle: [1000, 10000],
+        attackMs: 8000,
+        steps: [100, 250, 500, 1000, 1500, 2000, 3000, 4000, 6000, 8000, 12000, 16000],
+        stepMs: 3000,
+        compareIdle: 5000,
+        connectionsMs: 60_000,
       };
 }
 
@@ -95,13 +129,7 @@ class Child<Cmd, Rep extends { t: string }> {
 
   /** CPU seconds (user + system) so far, from /proc; 0 where /proc is missing. */
   cpuSeconds(): number {
-    try {
-      const f = fs.readFileSync(`/proc/${this.proc.pid}/stat`, 'utf8');
-      const fields = f.slice(f.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    } catch {
-      return 0;
-    }
+    return cpuSecondsOf(this.proc.pid);
   }
 
   async ask<T extends Rep['t']>(cmd: Cmd, t: T): Promise<Extract<Rep, { t: T }>> {
@@ -142,9 +170,13 @@ class Child<Cmd, Rep extends { t: string }> {
 type Relay = Child<RelayCommand, RelayReport>;
 type Worker = Child<WorkerCommand, WorkerReport>;
 
+/** `bench`: gates opened for loopback; `defaults`: every default limit; `reference`: bench/reference-relay.ts. */
+type RelayMode = 'bench' | 'defaults' | 'reference';
+
 async function startRelay(
   opts: Options,
   label: string,
+  mode: RelayMode = 'bench',
 ): Promise<{ relay: Relay; port: number; key: string; dir: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatsecure-bench-'));
   const execArgv = ['--expose-gc'];
@@ -155,7 +187,10 @@ async function startRelay(
       `--cpu-prof-name=relay-${label}-${Date.now()}.cpuprofile`,
     );
   const relay: Relay = new Child(
-    fork(path.join(__dirname, 'relay-process.js'), [dir], { execArgv, stdio: 'inherit' }),
+    fork(path.join(__dirname, 'relay-process.js'), [dir, mode], {
+      execArgv,
+      stdio: 'inherit',
+    }),
   );
   const ready = await relay.next('ready');
   return { relay, port: ready.port, key: ready.publicKey, dir };
@@ -170,13 +205,13 @@ async function stopRelay(r: { relay: Relay; dir: string }): Promise<void> {
   fs.rmSync(r.dir, { recursive: true, force: true });
 }
 
-function startWorkers(): Worker[] {
+function startWorkers(n = WORKERS, first = 1): Worker[] {
   return Array.from(
-    { length: WORKERS },
+    { length: n },
     (_, i) =>
       new Child(
         fork(path.join(__dirname, 'load-worker.js'), [], {
-          env: { ...process.env, BENCH_WORKER: String(i + 1) },
+          env: { ...process.env, BENCH_WORKER: String(first + i) },
           stdio: 'inherit',
         }),
       ),
@@ -326,19 +361,22 @@ interface MemoryResult {
   heapBytesPerConnection: number;
   rssMiB: number;
   setupSeconds: number;
+  firstError?: string;
 }
 
 async function measureIdleMemory(
   opts: Options,
   workers: Worker[],
-  p: ReturnType<typeof plan>,
+  sizes: readonly number[],
+  mode: RelayMode = 'bench',
+  maxMs = 120_000,
 ): Promise<MemoryResult[]> {
-  const r = await startRelay(opts, 'idle');
+  const r = await startRelay(opts, `idle-${mode}`, mode);
   const out: MemoryResult[] = [];
   try {
     const base = await r.relay.ask({ t: 'mem' }, 'mem');
     let have = 0;
-    for (const target of p.idle) {
+    for (const target of sizes) {
       const shares = split(target - have, workers.length);
       const t0 = performance.now();
       const rs = await Promise.all(
@@ -351,7 +389,8 @@ async function measureIdleMemory(
               prefix: `i${have}w${i}x`,
               count: shares[i],
               concurrency: 64,
-              maxMs: 120_000,
+              maxMs,
+              watch: IDLE_WATCHES,
             },
             'ready',
           ),
@@ -367,6 +406,7 @@ async function measureIdleMemory(
         heapBytesPerConnection: (m.heapUsed + m.external - base.heapUsed - base.external) / have,
         rssMiB: m.rss / 2 ** 20,
         setupSeconds,
+        firstError: rs.find((x) => x.firstError)?.firstError,
       });
     }
     await closeClients(workers);
@@ -376,9 +416,162 @@ async function measureIdleMemory(
   return out;
 }
 
+interface AttackResult {
+  attack: AttackKind | 'none';
+  p50: number;
+  p99: number;
+  max: number;
+  delivered: number;
+  lost: number;
+  honestErrors: number;
+  attacker?: Extract<AttackReport, { t: 'attacked' }>;
+}
+
+/**
+ * The honest user's latency during each attack of the issue 10 tests (and with none), against a
+ * relay with every default limit. The honest pair comes from 127.0.0.2 and sends
+ * HONEST_PER_SECOND texts a second; the attacker, a process of its own, comes from 127.0.0.64+.
+ */
+async function measureAttacks(opts: Options, p: ReturnType<typeof plan>): Promise<AttackResult[]> {
+  const r = await startRelay(opts, 'attacks', 'defaults');
+  const [honest] = startWorkers(1, 9);
+  const attacker: Child<AttackCommand, AttackReport> = new Child(
+    fork(path.join(__dirname, 'attack-worker.js'), [], { stdio: 'inherit' }),
+  );
+  const out: AttackResult[] = [];
+  try {
+    await honest.ask(
+      {
+        t: 'pairs',
+        port: r.port,
+        relayKey: r.key,
+        pairs: 1,
+        prefix: 'honest',
+        e2e: opts.e2e,
+        source: '127.0.0.2',
+      },
+      'ready',
+    );
+    const victim = 'honestr0';
+    for (const attack of ['none' as const, ...ATTACKS]) {
+      const rate = honest.ask(
+        { t: 'rate', perSecond: HONEST_PER_SECOND, warmupMs: 0, durationMs: p.attackMs },
+        'rate',
+      );
+      const attacked =
+        attack === 'none'
+          ? undefined
+          : attacker.ask(
+              {
+                t: 'attack',
+                kind: attack,
+                port: r.port,
+                relayKey: r.key,
+                prefix: attack.replace(/-/g, '').slice(0, 8),
+                victim,
+                durationMs: p.attackMs,
+              },
+              'attacked',
+            );
+      const [h, a] = await Promise.all([rate, attacked]);
+      const lat = [...h.latencies].sort((x, y) => x - y);
+      out.push({
+        attack,
+        p50: percentile(lat, 50),
+        p99: percentile(lat, 99),
+        max: lat.length ? lat[lat.length - 1] : NaN,
+        delivered: h.delivered,
+        lost: Math.max(0, h.sent - h.delivered),
+        honestErrors: h.errors,
+        attacker: a,
+      });
+    }
+    await honest.ask({ t: 'close' }, 'closed');
+  } finally {
+    honest.kill();
+    attacker.kill();
+    await stopRelay(r);
+  }
+  return out;
+}
+
+/** One relay's figures in the comparison with the reference (issue 12). */
+interface Side {
+  mode: 'bench' | 'reference';
+  closedLoop: ThroughputResult;
+  cpuUsPerMessage: number;
+  steps: LatencyResult[];
+  /** The highest offered rate delivered whole with p99 ≤ 10 ms (0 if none). */
+  sustained: number;
+  handshakesPerSecond: number;
+  handshakesPerCore: number;
+  idle: MemoryResult;
+}
+
+/** p99 bound of the sustained rate (issue 12). */
+const P99_BOUND_MS = 10;
+const COMPARE_CLIENTS = 100;
+
+/**
+ * The same load against one relay (ChatSecure with its SQLite store, or the reference): 100
+ * clients in 50 pairs, closed loop for CPU per message, then the offered rate stepped up until
+ * p99 passes 10 ms or messages are lost; handshakes with the relay's CPU; idle memory.
+ */
+async function measureSide(
+  opts: Options,
+  workers: Worker[],
+  p: ReturnType<typeof plan>,
+  mode: 'bench' | 'reference',
+): Promise<Side> {
+  const log = (x: string) =>
+    process.stderr.write(`[bench] ${mode === 'bench' ? 'chatsecure' : 'reference'}: ${x}\n`);
+  const r = await startRelay(opts, `compare-${mode}`, mode);
+  let closedLoop: ThroughputResult;
+  const steps: LatencyResult[] = [];
+  try {
+    log(`closed loop, ${COMPARE_CLIENTS} clients`);
+    const setupMs = await makePairs(workers, r.port, r.key, COMPARE_CLIENTS, opts.e2e, `k${mode[0]}`);
+    closedLoop = await measureThroughput(r.relay, workers, COMPARE_CLIENTS, setupMs, p);
+    for (const rate of p.steps) {
+      const l = await measureLatency(workers, COMPARE_CLIENTS, rate, { ...p, rateMs: p.stepMs });
+      log(`${rate}/s offered: p99 ${fmt(l.p99, 2)} ms, lost ${l.lost}`);
+      steps.push(l);
+      if (!(l.p99 <= P99_BOUND_MS) || l.lost > 0) break;
+    }
+    await closeClients(workers);
+  } finally {
+    await stopRelay(r);
+  }
+  log('handshakes');
+  const h = await startRelay(opts, `handshakes-${mode}`, mode);
+  let hs: Awaited<ReturnType<typeof measureHandshakes>>;
+  let cpu: number;
+  try {
+    const cpu0 = h.relay.cpuSeconds();
+    hs = await measureHandshakes(workers, h.port, h.key, p);
+    cpu = h.relay.cpuSeconds() - cpu0;
+  } finally {
+    await stopRelay(h);
+  }
+  log(`${p.compareIdle} idle connections`);
+  const [idle] = await measureIdleMemory(opts, workers, [p.compareIdle], mode);
+  const ok = steps.filter((l) => l.p99 <= P99_BOUND_MS && l.lost === 0);
+  return {
+    mode,
+    closedLoop,
+    cpuUsPerMessage: (closedLoop.relayCpu * 1e6) / closedLoop.msgsPerSecond,
+    steps,
+    sustained: ok.length ? Math.max(...ok.map((l) => l.offeredPerSecond)) : 0,
+    handshakesPerSecond: hs.perSecond,
+    handshakesPerCore: cpu > 0 ? hs.handshakes / cpu : NaN,
+    idle,
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
+  if (!ensureFdLimit()) return;
   const opts = parseArgs(process.argv.slice(2));
   const p = plan(opts.quick);
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
@@ -443,23 +636,31 @@ async function main(): Promise<void> {
   const latency: LatencyResult[] = [];
   let handshakes: Awaited<ReturnType<typeof measureHandshakes>> | undefined;
   let memory: MemoryResult[] = [];
+  let attacks: AttackResult[] = [];
+  const sides: Side[] = [];
+  let tls: TlsHandshakes | undefined;
+  let disk: { p50: number; p99: number } | undefined;
+  const reached: (MemoryResult & { mode: RelayMode })[] = [];
+  const fds = fdLimit();
   try {
-    const r = await startRelay(opts, 'load');
-    try {
-      for (const clients of want('throughput') ? p.sizes : []) {
-        log(`throughput with ${clients} clients`);
-        const setupMs = await makePairs(workers, r.port, r.key, clients, opts.e2e, `c${clients}`);
-        throughput.push(await measureThroughput(r.relay, workers, clients, setupMs, p));
-        if (clients === Math.max(...p.sizes)) {
-          for (const rate of p.rates) {
-            log(`latency at ${rate}/s with ${clients} clients`);
-            latency.push(await measureLatency(workers, clients, rate, p));
+    if (want('throughput')) {
+      const r = await startRelay(opts, 'load');
+      try {
+        for (const clients of p.sizes) {
+          log(`throughput with ${clients} clients`);
+          const setupMs = await makePairs(workers, r.port, r.key, clients, opts.e2e, `c${clients}`);
+          throughput.push(await measureThroughput(r.relay, workers, clients, setupMs, p));
+          if (clients === Math.max(...p.sizes)) {
+            for (const rate of p.rates) {
+              log(`latency at ${rate}/s with ${clients} clients`);
+              latency.push(await measureLatency(workers, clients, rate, p));
+            }
           }
+          await closeClients(workers);
         }
-        await closeClients(workers);
+      } finally {
+        await stopRelay(r);
       }
-    } finally {
-      await stopRelay(r);
     }
     // A fresh relay: closing 1,000 clients leaves the old one busy with ~500,000 presence messages.
     if (want('handshakes')) {
@@ -472,8 +673,29 @@ async function main(): Promise<void> {
       }
     }
     if (want('idle')) {
-      log('idle connections');
-      memory = await measureIdleMemory(opts, workers, p);
+      log(`idle connections (each watching ${IDLE_WATCHES} others)`);
+      memory = await measureIdleMemory(opts, workers, p.idle);
+    }
+    if (want('compare')) {
+      log('ChatSecure beside the minimal per-hop-AEAD reference relay');
+      for (const mode of ['bench', 'reference'] as const)
+        sides.push(await measureSide(opts, workers, p, mode));
+      log('TLS 1.3 handshakes (openssl s_time)');
+      tls = await opensslHandshakes(opts.quick ? 3 : 8);
+      disk = fsyncLatency();
+    }
+    if (want('connections')) {
+      for (const mode of ['bench', 'reference'] as const) {
+        log(
+          `connections reached (${mode}), up to the fd limit ${fds.soft}, for at most ${p.connectionsMs / 1000} s`,
+        );
+        const [m] = await measureIdleMemory(opts, workers, [fds.soft], mode, p.connectionsMs);
+        reached.push({ mode, ...m });
+      }
+    }
+    if (want('attacks')) {
+      log('the honest user during each attack');
+      attacks = await measureAttacks(opts, p);
     }
   } finally {
     for (const w of workers) w.kill();
@@ -500,6 +722,8 @@ async function main(): Promise<void> {
     latency,
     handshakes,
     memory,
+    attacks,
+    compare: { sides, tls, reached, fdLimit: fds, fsyncMs: disk },
     crypto,
   };
   const file = path.join(RESULTS_DIR, `${started.toISOString().replace(/[:.]/g, '-')}.json`);
@@ -510,35 +734,37 @@ async function main(): Promise<void> {
     `ChatSecure bench (${result.mode}, e2e=${opts.e2e}, ${result.machine.cpus} CPUs, Node ${process.version})`,
     '',
   );
-  out.push(
-    table([
-      ['relay throughput', 'msgs/s', 'relay CPU', 'workers CPU', 'errors', 'setup s'],
-      ...throughput.map((t) => [
-        `${t.clients} clients (${t.clients / 2} pairs)`,
-        fmt(t.msgsPerSecond),
-        fmt(t.relayCpu, 2),
-        fmt(t.workersCpu, 2),
-        fmt(t.errors),
-        fmt(t.setupMs / 1000, 1),
+  if (throughput.length)
+    out.push(
+      table([
+        ['relay throughput', 'msgs/s', 'relay CPU', 'workers CPU', 'errors', 'setup s'],
+        ...throughput.map((t) => [
+          `${t.clients} clients (${t.clients / 2} pairs)`,
+          fmt(t.msgsPerSecond),
+          fmt(t.relayCpu, 2),
+          fmt(t.workersCpu, 2),
+          fmt(t.errors),
+          fmt(t.setupMs / 1000, 1),
+        ]),
       ]),
-    ]),
-    '',
-  );
-  out.push(
-    table([
-      ['latency (send to decrypted)', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'lost'],
-      ...latency.map((l) => [
-        `${fmt(l.offeredPerSecond)}/s offered, ${l.clients} clients`,
-        fmt(l.deliveredPerSecond),
-        fmt(l.p50, 2),
-        fmt(l.p95, 2),
-        fmt(l.p99, 2),
-        fmt(l.max, 1),
-        fmt(l.lost),
+      '',
+    );
+  if (latency.length)
+    out.push(
+      table([
+        ['latency (send to decrypted)', 'delivered/s', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'lost'],
+        ...latency.map((l) => [
+          `${fmt(l.offeredPerSecond)}/s offered, ${l.clients} clients`,
+          fmt(l.deliveredPerSecond),
+          fmt(l.p50, 2),
+          fmt(l.p95, 2),
+          fmt(l.p99, 2),
+          fmt(l.max, 1),
+          fmt(l.lost),
+        ]),
       ]),
-    ]),
-    '',
-  );
+      '',
+    );
   if (handshakes) {
     out.push(
       `handshakes (Noise XX + login + welcome): ${fmt(handshakes.perSecond)}/s (${handshakes.handshakes} done, ${handshakes.failed} failed${handshakes.firstError ? `: ${handshakes.firstError}` : ''})`,
@@ -547,7 +773,13 @@ async function main(): Promise<void> {
   }
   out.push(
     table([
-      ['idle connections', 'RSS B/conn', 'heap+ext B/conn', 'relay RSS MiB', 'setup s'],
+      [
+        `idle connections (${IDLE_WATCHES} watches each)`,
+        'RSS B/conn',
+        'heap+ext B/conn',
+        'relay RSS MiB',
+        'setup s',
+      ],
       ...memory.map((m) => [
         fmt(m.connections),
         fmt(m.rssBytesPerConnection),
@@ -558,17 +790,56 @@ async function main(): Promise<void> {
     ]),
     '',
   );
-  out.push(
-    table([
-      ['crypto primitive (ops/s)', 'tweetnacl', 'node native'],
-      ...crypto.map((c) => [
-        c.op,
-        c.tweetnacl === undefined ? '-' : fmt(c.tweetnacl),
-        c.native === undefined ? '-' : fmt(c.native),
+  out.push(...compareTable(sides, tls, reached, fds));
+  if (disk)
+    out.push(
+      `disk: a 4 KiB append + fsync takes p50 ${fmt(disk.p50, 2)} ms, p99 ${fmt(disk.p99, 2)} ms here (the floor under a durable commit, which ChatSecure waits for before delivering and answering sent; the reference stores nothing)`,
+      `load average while the bench ran: ${os
+        .loadavg()
+        .map((x) => fmt(x, 1))
+        .join(' ')} on ${os.cpus().length} CPUs`,
+      '',
+    );
+  if (attacks.length)
+    out.push(
+      table([
+        [
+          `honest user during an attack (${HONEST_PER_SECOND}/s)`,
+          'p50 ms',
+          'p99 ms',
+          'max ms',
+          'lost',
+          'errors',
+          'attacker conns',
+          'requests',
+          'closed by relay',
+        ],
+        ...attacks.map((a) => [
+          a.attack,
+          fmt(a.p50, 2),
+          fmt(a.p99, 2),
+          fmt(a.max, 1),
+          fmt(a.lost),
+          fmt(a.honestErrors),
+          a.attacker ? fmt(a.attacker.connections) : '-',
+          a.attacker ? fmt(a.attacker.requests) : '-',
+          a.attacker ? fmt(a.attacker.closedByRelay) : '-',
+        ]),
       ]),
-    ]),
-    '',
-  );
+      '',
+    );
+  if (crypto.length)
+    out.push(
+      table([
+        ['crypto primitive (ops/s)', 'tweetnacl', 'node native'],
+        ...crypto.map((c) => [
+          c.op,
+          c.tweetnacl === undefined ? '-' : fmt(c.tweetnacl),
+          c.native === undefined ? '-' : fmt(c.native),
+        ]),
+      ]),
+      '',
+    );
   if (client) {
     out.push(
       table([
@@ -613,6 +884,95 @@ function storageTable(s: StorageResult): string {
     `\nencryption costs ${fmt(s.storeOverheadPct, 1)} % per single-message transaction (${s.transactions} each), ` +
     `${fmt(s.loadOverheadPct, 1)} % on load`
   );
+}
+
+/** ChatSecure beside the reference, each figure with its ratio (issue 12). */
+function compareTable(
+  sides: readonly Side[],
+  tls: TlsHandshakes | undefined,
+  reached: readonly (MemoryResult & { mode: RelayMode })[],
+  fds: FdLimit,
+): string[] {
+  const out: string[] = [];
+  const cs = sides.find((x) => x.mode === 'bench');
+  const ref = sides.find((x) => x.mode === 'reference');
+  const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a / b) ? `${fmt(a / b, 2)}x` : '-');
+  if (cs && ref) {
+    const row = (label: string, a: number, b: number, digits = 0) => [
+      label,
+      fmt(a, digits),
+      fmt(b, digits),
+      ratio(a, b),
+    ];
+    out.push(
+      table([
+        ['ChatSecure beside the reference', 'ChatSecure', 'reference', 'ratio'],
+        row(
+          `msgs/s at p99 <= ${P99_BOUND_MS} ms (${COMPARE_CLIENTS} clients, stepped)`,
+          cs.sustained,
+          ref.sustained,
+        ),
+        row('msgs/s closed loop', cs.closedLoop.msgsPerSecond, ref.closedLoop.msgsPerSecond),
+        row('relay CPU us per message (closed loop)', cs.cpuUsPerMessage, ref.cpuUsPerMessage, 1),
+        row('handshakes per relay core (a second of CPU)', cs.handshakesPerCore, ref.handshakesPerCore),
+        row('handshakes a second (wall)', cs.handshakesPerSecond, ref.handshakesPerSecond),
+        row(
+          `RSS bytes per idle connection (${fmt(cs.idle.connections)})`,
+          cs.idle.rssBytesPerConnection,
+          ref.idle.rssBytesPerConnection,
+        ),
+        row(
+          'heap+external bytes per idle connection',
+          cs.idle.heapBytesPerConnection,
+          ref.idle.heapBytesPerConnection,
+        ),
+      ]),
+      '',
+    );
+    if (tls)
+      out.push(
+        `TLS 1.3 (openssl s_time -new, X25519, ChaCha20-Poly1305, Ed25519 cert): ${fmt(tls.perCore)} handshakes per server core, ${fmt(tls.perSecond)}/s wall; ChatSecure/TLS ${ratio(cs.handshakesPerCore, tls.perCore)}`,
+        '',
+      );
+    out.push(
+      table([
+        ['offered msgs/s (100 clients)', 'ChatSecure p99 ms', 'lost', 'reference p99 ms', 'lost'],
+        ...p99Rows(cs.steps, ref.steps),
+      ]),
+      '',
+    );
+  }
+  if (reached.length)
+    out.push(
+      table([
+        ['connections reached', 'connections', 'setup s', 'RSS MiB', 'what stopped it'],
+        ...reached.map((m) => [
+          m.mode === 'bench' ? 'ChatSecure (20 watches each)' : 'reference',
+          fmt(m.connections),
+          fmt(m.setupSeconds, 1),
+          fmt(m.rssMiB, 1),
+          m.firstError ?? (m.connections >= fds.soft ? 'the count asked (the fd limit)' : 'the time bound'),
+        ]),
+      ]),
+      `fd limit: soft ${fds.soft}, hard ${fds.hard}; stopped by ${fds.stoppedBy}`,
+      '',
+    );
+  return out;
+}
+
+function p99Rows(a: readonly LatencyResult[], b: readonly LatencyResult[]): string[][] {
+  const rates = [...new Set([...a, ...b].map((l) => l.offeredPerSecond))].sort((x, y) => x - y);
+  return rates.map((rate) => {
+    const x = a.find((l) => l.offeredPerSecond === rate);
+    const y = b.find((l) => l.offeredPerSecond === rate);
+    return [
+      fmt(rate),
+      x ? fmt(x.p99, 2) : '-',
+      x ? fmt(x.lost) : '-',
+      y ? fmt(y.p99, 2) : '-',
+      y ? fmt(y.lost) : '-',
+    ];
+  });
 }
 
 main().catch((err: unknown) => {

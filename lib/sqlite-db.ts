@@ -43,6 +43,11 @@ export interface SqliteFileSpec {
   readonly schema: string;
   /** Overwrite deleted content (message keys, prekey secrets) instead of leaving it in free pages. */
   readonly secureDelete?: boolean;
+  /**
+   * Brings a file of an older schema (`from`, at least 1) to `schemaVersion`; run in one
+   * transaction with the version change, so a failure leaves the file as it was.
+   */
+  readonly migrate?: (db: SqliteDb, from: number) => void;
 }
 
 export interface SqliteOpenOptions {
@@ -293,8 +298,13 @@ function checkAndInit(db: SqliteDb, spec: SqliteFileSpec, file: string, encrypte
       db.pragma(`application_id = ${spec.applicationId | 0}`);
       db.pragma(`user_version = ${spec.schemaVersion | 0}`);
     })();
+  } else if (version >= 1 && version < spec.schemaVersion && spec.migrate) {
+    const migrate = spec.migrate;
+    db.transaction(() => {
+      migrate(db, version);
+      db.pragma(`user_version = ${spec.schemaVersion | 0}`);
+    })();
   } else if (version < spec.schemaVersion) {
-    // Version 1 is the first schema; later versions add their migrations here.
     throw new ChatError(
       'corrupt_store',
       `the ${spec.what} at ${file} has an unknown schema version ${version}`,

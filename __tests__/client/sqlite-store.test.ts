@@ -123,6 +123,91 @@ describe('outbox', () => {
   });
 });
 
+describe('texts not sealed yet (the unsent table)', () => {
+  const text = (peer: string, body: string, ts: number) => ({
+    id: newId(),
+    peer: peer.toLowerCase(),
+    peerName: peer,
+    body,
+    ts,
+  });
+
+  test('kept per contact in the order typed, across a restart; removed one by one', () => {
+    let s = store();
+    const a = text('Eve', 'one', NOW);
+    const b = text('Bob', 'two', NOW + 1);
+    const c = text('Eve', 'three', NOW + 2);
+    for (const t of [a, b, c]) s.queueUnsent(t);
+    s = reopen(s);
+    expect(s.unsentFor('eve')).toEqual([a, c]);
+    expect(s.unsentPeers()).toEqual(['eve', 'bob']);
+    expect(s.hasUnsent('bob')).toBe(true);
+    expect(s.countUnsent()).toBe(3);
+    expect(s.removeUnsent('eve', a.id)).toBe(true);
+    expect(s.removeUnsent('eve', a.id)).toBe(false);
+    expect(s.removeUnsent('bob', b.id)).toBe(true);
+    expect(s.hasUnsent('bob')).toBe(false);
+    expect(s.unsentPeers()).toEqual(['eve']);
+    expect(s.countUnsent()).toBe(1);
+  });
+
+  /** A store as schema 1 left it: no `unsent` table, the texts as one JSON array in settings. */
+  function makeSchema1(value: string | undefined): string {
+    store().close();
+    open.pop();
+    const file = path.join(dir, CLIENT_DB_FILE);
+    const raw = new Database(file);
+    raw.exec('DROP TABLE unsent');
+    if (value !== undefined) raw.prepare("INSERT INTO settings (key, value) VALUES ('unsent', ?)").run(value);
+    raw.pragma('user_version = 1');
+    raw.close();
+    return file;
+  }
+
+  test('a schema 1 store is migrated: its unsent texts move to the table, in order, and leave settings', () => {
+    const waiting = [
+      text('Eve', 'typed offline', NOW),
+      text('Bob', 'no keys yet', NOW + 1),
+      text('Eve', 'again', NOW + 2),
+    ];
+    const file = makeSchema1(JSON.stringify(waiting));
+    const s = store();
+    expect(s.unsentFor('eve')).toEqual([waiting[0], waiting[2]]);
+    expect(s.unsentFor('bob')).toEqual([waiting[1]]);
+    expect(s.unsentPeers()).toEqual(['eve', 'bob']);
+    expect(s.kv.get('unsent')).toBeUndefined();
+    s.close();
+    open.pop();
+    const raw = new Database(file, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    raw.close();
+  });
+
+  test('a schema 1 store without unsent texts is migrated too', () => {
+    makeSchema1(undefined);
+    const s = store();
+    expect(s.countUnsent()).toBe(0);
+    s.queueUnsent(text('Eve', 'new', NOW));
+    expect(s.unsentFor('eve')).toHaveLength(1);
+  });
+
+  test('a damaged unsent value stops the migration and leaves the file as it was', () => {
+    const file = makeSchema1('[{"id": 1}]');
+    const err = thrown(() => openClientStore(dir));
+    expect(isChatError(err, 'corrupt_store')).toBe(true);
+    expect((err as Error).message).toMatch(/untouched/);
+    const raw = new Database(file, { readonly: true });
+    expect(raw.pragma('user_version', { simple: true })).toBe(1);
+    expect(raw.prepare("SELECT value FROM settings WHERE key = 'unsent'").get()).toEqual({
+      value: '[{"id": 1}]',
+    });
+    expect(raw.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'unsent'").get()).toEqual({
+      n: 0,
+    });
+    raw.close();
+  });
+});
+
 describe('history', () => {
   test('receiver-side dedupe by (peer, id, direction)', () => {
     const s = store();

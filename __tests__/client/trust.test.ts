@@ -161,6 +161,31 @@ it('only a verified identity can become pending: a bad idcert does not flip the 
   expect(adam.errors.some((e) => e.code === 'bad_key')).toBe(true);
 });
 
+it('a key bundle counts only for the name that was asked for: a bundle of another user is refused', async () => {
+  const adam = await user('Adam');
+  const eve = await user('Eve');
+  const mallory = await user('Mallory');
+  // The relay answers `keys.fetch` for Eve with Mallory's record and prekeys (all valid for Mallory).
+  const lookup = relay.store.lookup.bind(relay.store);
+  const takeBundle = relay.store.takeBundle.bind(relay.store);
+  relay.store.lookup = (canon) => lookup(canon === 'eve' ? 'mallory' : canon);
+  relay.store.takeBundle = (canon, opk) => takeBundle(canon === 'eve' ? 'mallory' : canon, opk);
+  adam.client.send('Eve', 'for Eve only');
+  await waitFor(() => adam.errors.some((e) => e.code === 'bad_message'), 15000, 'the bundle to be refused');
+  expect(adam.errors.find((e) => e.code === 'bad_message')!.message).toMatch(/keys of Mallory for eve/);
+  // Nothing was pinned for Eve, and the text still waits.
+  expect(adam.client.contactState('Eve')).toBeUndefined();
+  expect(adam.client.outboxSize()).toBe(1);
+  // The relay behaves again: the text reaches Eve, and Mallory never got it (sentinel after it).
+  relay.store.lookup = lookup;
+  relay.store.takeBundle = takeBundle;
+  await waitForMessages(eve, 1, 30000);
+  expect(eve.messages.map((m) => m.body)).toEqual(['for Eve only']);
+  adam.client.send('Mallory', 'sentinel');
+  await waitForMessages(mallory, 1);
+  expect(mallory.messages.map((m) => m.body)).toEqual(['sentinel']);
+});
+
 it('/accept with no pending change says so (nothing_to_accept)', async () => {
   const adam = await user('Adam');
   const eve = await user('Eve');

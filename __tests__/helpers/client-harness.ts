@@ -7,6 +7,8 @@ import { Client, type ClientOptions } from '../../lib/client/client';
 import { loadOrCreateIdentity } from '../../lib/client/identity-store';
 import { KnownServers } from '../../lib/client/known-servers';
 import { openClientStore } from '../../lib/client/sqlite-store';
+import { dbKeyPath } from '../../lib/client/run';
+import { dbKeyExists, loadOrCreateDbKey } from '../../lib/db-key';
 import type { ClientStore } from '../../lib/client/store';
 import type { ChatMessage, ClientEvents } from '../../lib/client/types';
 import { closeLogger, createLogger, type Logger } from '../../lib/log';
@@ -67,7 +69,11 @@ export async function makeUser(
   const logFile = path.join(dir, `${name}.log`);
   const logger: Logger = createLogger({ file: logFile, name, level: 'debug' });
   const { identity } = loadOrCreateIdentity(dir);
-  const real = openClientStore(dir);
+  // A data dir the binary made has an encrypted client.db and its key (issue 13); a new one stays plain.
+  const keyFile = dbKeyPath(dir);
+  const real = openClientStore(dir, {
+    key: dbKeyExists(keyFile) ? loadOrCreateDbKey(keyFile).key : undefined,
+  });
   const store = opts.wrapStore ? opts.wrapStore(real) : real;
   const knownServersFile = path.join(dir, 'known_servers');
   const client = new Client({

@@ -285,3 +285,28 @@ it('coalesces repeated log lines and counts acks of unknown ids (defect 6)', asy
     await relay.stop();
   }
 });
+
+it('limits list per identity across connections, apart from the request rate, and others are served (defect 2)', async () => {
+  const relay = await startRelay({ limits: { listPerMinute: 2 } });
+  try {
+    const who = createIdentity();
+    const codes: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const c = await loginClient(relay.port, 'Lister', who);
+      for (let k = 0; k < 2; k++) {
+        const r = await c.request({ t: 'list' }, 'users');
+        codes.push(r.t === 'error' ? r.code : r.t);
+      }
+      // The connection is still served: only list is limited.
+      expect((await c.request({ t: 'ping' }, 'pong')).t).toBe('pong');
+      c.close();
+      await c.whenClosed();
+    }
+    expect(codes).toEqual(['users', 'users', 'rate_limited', 'rate_limited']);
+    const other = await loginClient(relay.port, 'Other');
+    expect((await other.request({ t: 'list' }, 'users')).t).toBe('users');
+    other.close();
+  } finally {
+    await relay.stop();
+  }
+});

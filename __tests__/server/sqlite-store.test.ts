@@ -50,7 +50,8 @@ function envelope(to: string, from: string, ts = NOW): QueuedEnvelope {
 /**
  * Queue `n` envelopes through a second connection in one transaction, so limit tests stay fast
  * (each enqueue through the store is its own fsync'd transaction). The per-recipient and
- * per-sender counters are kept by triggers, whoever inserts.
+ * per-sender counts stay exact whoever inserts (another connection's commit makes the store
+ * recount).
  */
 function fill(to: string, from: (i: number) => string, n: number): void {
   const raw = new Database(path.join(dir, RELAY_DB_FILE));

@@ -4,7 +4,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadOrCreateDbKey } from '../../lib/db-key';
+import { dbKeyNeedsPassphrase, loadOrCreateDbKey } from '../../lib/db-key';
+import { dbKeyPath, openSecrets } from '../../lib/client/run';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';
 import { openClientStore, CLIENT_DB_FILE } from '../../lib/client/sqlite-store';
 import { isPlainSqliteFile, plainLinkOf } from '../../lib/sqlite-encrypt';
@@ -95,7 +96,23 @@ describe('an encrypted client.db', () => {
 describe('migration of a plain client.db written by the previous release', () => {
   const expected = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'expected.json'), 'utf8')) as {
     bodies: string[];
+    passphrase: { bob: string };
   };
+
+  test('a sealed identity from before: the first start makes a sealed db key and converts the store', () => {
+    const dir = copyFixture('bob');
+    const pass = expected.passphrase.bob;
+    expect(codeOf(() => openSecrets(dir, 'not it'))).toBe('bad_passphrase');
+    expect(fs.existsSync(dbKeyPath(dir))).toBe(false);
+    const { dbKey } = openSecrets(dir, pass);
+    expect(dbKeyNeedsPassphrase(dbKeyPath(dir))).toBe(true);
+    const store = openClientStore(dir, { key: dbKey });
+    expect(store.history('alice').map((m) => m.body)).toEqual(expected.bodies);
+    store.close();
+    expect(isPlainSqliteFile(path.join(dir, CLIENT_DB_FILE))).toBe(false);
+    // The next start opens the same key with the passphrase.
+    expect(Buffer.from(openSecrets(dir, pass).dbKey).equals(Buffer.from(dbKey))).toBe(true);
+  });
 
   test('the fixture is plain: its bodies can be read straight from the file', () => {
     const raw = fs.readFileSync(path.join(FIXTURE, 'alice', CLIENT_DB_FILE));

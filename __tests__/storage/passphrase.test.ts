@@ -7,7 +7,8 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DB_KEY_FILE, openSecrets } from '../../lib/client/run';
+import { DB_KEY_FILE, dbKeyPath, openSecrets } from '../../lib/client/run';
+import { resealDbKey } from '../../lib/db-key';
 import { CLIENT_DB_FILE, openClientStore } from '../../lib/client/sqlite-store';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';
 import { userDir } from '../../lib/paths';
@@ -103,6 +104,27 @@ describe('chatsecure passphrase', () => {
     expect(remove.stdout).toMatch(/was removed/);
     expect(readBack(dir, undefined)).toEqual([body]);
     expect(fs.readFileSync(path.join(dir, CLIENT_DB_FILE)).equals(db)).toBe(true);
+  });
+
+  test('a change interrupted after the key file was re-sealed is finished by running it again', () => {
+    const { dataDir, dir, body } = setUp('old one');
+    // What a crash between the first and the second write leaves: the key under the new passphrase.
+    resealDbKey(dbKeyPath(dir), 'old one', 'new one');
+    expect(codeOf(() => openSecrets(dir, 'new one'))).toBe('bad_passphrase');
+    const again = run([
+      'passphrase',
+      '--user',
+      'alice',
+      '--data-dir',
+      dataDir,
+      '--passphrase-file',
+      passFile('old one'),
+      '--new-passphrase-file',
+      passFile('new one'),
+    ]);
+    expect(again.stderr).toBe('');
+    expect(again.status).toBe(0);
+    expect(readBack(dir, 'new one')).toEqual([body]);
   });
 
   test('a wrong current passphrase: exit 1, a sentence, nothing changed', () => {

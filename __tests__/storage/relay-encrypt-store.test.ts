@@ -6,7 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeUser } from '../helpers/client-harness';
-import { startRelayProcess, tempDir } from '../helpers/relay-harness';
+import { spawnSync } from 'node:child_process';
+import { BIN, startRelayProcess, tempDir } from '../helpers/relay-harness';
 import { isPlainSqliteFile } from '../../lib/sqlite-encrypt';
 import { RELAY_STORE_KEY_FILE } from '../../lib/server/relay-key';
 import { parseArgs } from '../../lib/cli';
@@ -49,6 +50,13 @@ test('a plain relay store is converted by --encrypt-store and stays encrypted wi
   expect(fs.statSync(keyFile).mode & 0o777).toBe(0o600);
   expect(isPlainSqliteFile(db)).toBe(false);
   expect(serverFiles(dataDir).filter((f) => fs.readFileSync(f).includes(name.toLowerCase()))).toEqual([]);
+
+  // The operator commands open it with its key too.
+  const users = spawnSync(process.execPath, [BIN, 'admin', 'users', '--data-dir', dataDir], {
+    encoding: 'utf8',
+  });
+  expect(users.stderr).toBe('');
+  expect(users.stdout).toContain(name);
 
   // Without the option the key file is still used: the same directory, the same user logs in.
   relay = await startRelayProcess(dataDir);

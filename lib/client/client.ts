@@ -3,7 +3,7 @@
  * alive, an outbox, the history, contacts and end-to-end sessions in the user's store. The
  * line mode and the full-screen UI are thin views over its events and methods.
  *
- * Map: `start` → `connectLoop` (backoff) → `connectOnce` (handshake, TOFU) → `onWelcome` →
+ * Map: `start` → `step` (reconnect.ts, the pure state machine) → `connectOnce` (handshake, TOFU) → `onWelcome` →
  * `flush` (outbox). Relay messages land in `onRelayMessage`; envelopes in `onDeliver`.
  */
 import { EventEmitter } from 'node:events';
@@ -13,7 +13,6 @@ import type { Identity } from '../crypto/identity';
 import { MAX_BODY_BYTES, type InnerMessage } from '../crypto/inner-message';
 import { preKeyBundleFromJSON } from '../crypto/prekeys';
 import { fingerprint, fromBase64, randomBytes, toBase64, toHex } from '../crypto/primitives';
-import { formatSafetyNumber, safetyNumber } from '../crypto/safety-number';
 import { ChatError, isChatError } from '../errors';
 import { canonName, checkName } from '../names';
 import {
@@ -32,7 +31,19 @@ import {
 } from '../net/secure-channel';
 import { parseEnvelope } from '../crypto/envelope';
 import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
-import { EndToEnd, contactIdentity, toStoredIdentity, type PrekeyUpload } from './e2e';
+import { Contacts } from './contacts';
+import { EndToEnd, type PrekeyUpload } from './e2e';
+import { Outbox } from './outbox';
+import { DeliveredReceipts, Typing } from './receipts-typing';
+import { Requests, type Request } from './requests';
+import {
+  DEFAULT_RECONNECT,
+  RECONNECT_START,
+  reconnectStep,
+  type Reconnect,
+  type ReconnectEvent,
+  type ReconnectPolicy,
+} from './reconnect';
 import { Pacer } from './pacer';
 import {
   changedKeyMessage,
@@ -41,31 +52,15 @@ import {
   type KnownServers,
 } from './known-servers';
 import type { RelayCertificate } from '../crypto/relay-cert';
-import type { ClientStore, OutgoingRecord } from './store';
-import {
-  identitiesEqual,
-  publicIdentityFromJSON,
-  verifyPublicIdentity,
-  type PublicIdentity,
-} from '../crypto/identity';
+import type { ClientStore, OutgoingRecord, SentStatus, UnsentText } from './store';
+import { publicIdentityFromJSON, verifyPublicIdentity, type PublicIdentity } from '../crypto/identity';
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
 
-export interface ReconnectPolicy {
-  /** First delay; doubled on every failed attempt up to `maxMs`, with jitter. */
-  readonly baseMs: number;
-  readonly maxMs: number;
-}
-
-export const DEFAULT_RECONNECT: ReconnectPolicy = { baseMs: 500, maxMs: 30_000 };
-/** A request the relay does not answer in this time fails (the connection is probably gone). */
-export const REQUEST_TIMEOUT_MS = 15_000;
-/** Typing notices are refreshed at most this often, and end by themselves after this long. */
-export const TYPING_TIMEOUT_MS = 6_000;
-const UNSENT_KEY = 'unsent';
+export { DEFAULT_RECONNECT, type ReconnectPolicy } from './reconnect';
+export { REQUEST_TIMEOUT_MS } from './requests';
+export { TYPING_TIMEOUT_MS } from './receipts-typing';
 /** Outbox envelopes sent and not yet answered, at most (issue 9, point 9). */
 export const SEND_WINDOW = 32;
-/** A delivered receipt that could not be stored is tried again after this long. */
-const RECEIPT_RETRY_MS = 2_000;
 /** Ids per receipt envelope: 500 ids of 34 JSON bytes stay well inside the 32 KiB inner limit. */
 const RECEIPT_IDS_MAX = 500;
 
@@ -97,44 +92,6 @@ export interface ClientOptions {
 }
 
 type Channel = SecureChannel<RelayMessage, ClientMessage>;
-/** A request as the caller writes it: the rid is added by `request`. */
-type Request =
-  Extract<ClientMessage, { rid: string }> extends infer T
-    ? T extends unknown
-      ? Omit<T, 'rid'>
-      : never
-    : never;
-
-interface PendingRequest {
-  readonly expect: RelayMessage['t'];
-  /** Pages of a `users` answer received so far (every page but the last has `more`). */
-  readonly pages: UserEntry[];
-  readonly resolve: (m: RelayMessage) => void;
-  readonly reject: (e: ChatError) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
-/** A text typed but not yet encrypted (no session yet): everything needed to encrypt it later. */
-interface Unsent {
-  readonly id: string;
-  readonly peer: string;
-  readonly peerName: string;
-  readonly body: string;
-  readonly ts: number;
-}
-
-/** Codes after which reconnecting cannot help: the user must act. */
-const PERMANENT = new Set([
-  'name_taken',
-  'identity_taken',
-  'bad_name',
-  'server_key_changed',
-  'server_cert_invalid',
-  'server_cert_expired',
-  'replaced',
-  'no_common_suite',
-]);
-
 export class Client extends EventEmitter<ClientEvents> {
   readonly name: string;
   readonly canon: string;
@@ -147,12 +104,10 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly reconnectPolicy: ReconnectPolicy;
   private channel: Channel | undefined;
   private conn: ConnectionState = { state: 'closed', reason: 'not started' };
-  private stopped = false;
-  private attempt = 0;
+  private reconnect: Reconnect = RECONNECT_START;
   private retryTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
-  private rid = 0;
-  private readonly requests = new Map<string, PendingRequest>();
+  private readonly requests = new Requests();
   private readonly onlineUsers = new Map<string, string>();
   private readonly lastSeen = new Map<string, number | null>();
   private fingerprintSeen: string | undefined;
@@ -162,21 +117,18 @@ export class Client extends EventEmitter<ClientEvents> {
   private retryFlushTimer: NodeJS.Timeout | undefined;
   private retryFlushDelay = 0;
   private redeliverTimer: NodeJS.Timeout | undefined;
-  private readonly deliveredReceipts = new Map<string, string[]>();
-  /** Outbox ids sent on this connection and not yet answered (`sent` or an error). */
-  private readonly inFlight = new Set<string>();
+  private readonly delivered: DeliveredReceipts;
+  private readonly outbox: Outbox;
+  /** `sent` answers of this turn, stored together in one transaction (one disk sync, not one each). */
+  private readonly sentBatch: { id: string; status: SentStatus }[] = [];
   private storageFailures = 0;
-  private readonly typingSent = new Map<string, number>();
-  private readonly typingTimers = new Map<string, NodeJS.Timeout>();
+  private readonly typing: Typing;
   private readReceipts: boolean;
   /** Paces every request to the relay's announced limits; what waits for a token is queued. */
   private readonly pacer: Pacer;
   private readonly paced: ClientMessage[] = [];
   private paceTimer: NodeJS.Timeout | undefined;
-  private receiptRetryTimer: NodeJS.Timeout | undefined;
-  private readonly retryReceipts: [string, string[]][] = [];
-  /** The safety number last shown for a contact's pending identity (what `/accept` accepts). */
-  private readonly shownNumbers = new Map<string, string>();
+  private readonly contactList: Contacts;
   /** Conversations closed by the user, hidden from `contacts()` until a new message. */
   private readonly closed = new Set<string>();
   /** Users whose presence this connection asked for (presence.watch). */
@@ -197,8 +149,16 @@ export class Client extends EventEmitter<ClientEvents> {
     this.now = opts.now ?? Date.now;
     this.readReceipts = opts.readReceipts ?? true;
     this.reconnectPolicy = { ...DEFAULT_RECONNECT, ...opts.reconnect };
-    this.e2e = new EndToEnd(opts.store, opts.identity, opts.name, this.now);
+    this.contactList = new Contacts(opts.store, { name: opts.name, identity: opts.identity }, this.now);
+    this.e2e = new EndToEnd(opts.store, this.contactList, opts.identity, opts.name, this.now);
     this.pacer = new Pacer(this.now);
+    this.outbox = new Outbox(opts.store);
+    this.delivered = new DeliveredReceipts(
+      (peer, of) => this.sendControl(peer, { kind: 'receipt', of, state: 'delivered' }),
+      (peer, err) =>
+        this.log.warn({ code: isChatError(err) ? err.code : 'internal', peer }, 'delivered receipt delayed'),
+    );
+    this.typing = new Typing(this.now, (peer, peerName, on) => this.emit('typing', { peer, peerName, on }));
     this.recovering = opts.recover ?? false;
   }
 
@@ -211,6 +171,16 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.fingerprintSeen;
   }
 
+  /** Every transaction of the client: after a rollback, what is kept in memory is read again. */
+  private tx<T>(fn: () => T): T {
+    try {
+      return this.store.transaction(fn);
+    } catch (err) {
+      this.outbox.reset();
+      throw err;
+    }
+  }
+
   private setState(s: ConnectionState): void {
     this.conn = s;
     this.emit('state', s);
@@ -221,64 +191,78 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Connects, and keeps reconnecting after drops until `close`. */
   start(): void {
-    this.stopped = false;
-    void this.connectLoop();
+    this.step({ t: 'start' });
   }
 
-  private async connectLoop(): Promise<void> {
-    if (this.stopped || this.channel) return;
-    this.attempt++;
-    this.setState({ state: 'connecting', attempt: this.attempt });
-    try {
-      await this.connectOnce();
-    } catch (err) {
-      const e = isChatError(err) ? err : new ChatError('connection_closed', 'could not reach the relay');
-      this.log.warn({ code: e.code, attempt: this.attempt }, 'connect failed');
-      this.afterDisconnect(e.code, e.message);
+  private get reconnectDeps() {
+    return { policy: this.reconnectPolicy, jitter: Math.random, now: this.now };
+  }
+
+  private get stopped(): boolean {
+    return this.reconnect.phase === 'stopped';
+  }
+
+  /** Feeds the reconnect state machine (reconnect.ts) and carries out what it answers. */
+  private step(e: ReconnectEvent): void {
+    const r = reconnectStep(this.reconnect, e, this.reconnectDeps);
+    this.reconnect = r.state;
+    if (r.connection) this.setState(r.connection);
+    for (const a of r.actions) {
+      switch (a.t) {
+        case 'dial':
+          void this.connectOnce().catch((err: unknown) => {
+            const c = isChatError(err)
+              ? err
+              : new ChatError('connection_closed', 'could not reach the relay');
+            this.log.warn({ code: c.code, attempt: this.reconnect.attempt }, 'connect failed');
+            this.afterDisconnect(c.code, c.message);
+          });
+          break;
+        case 'wait':
+          if (this.retryTimer) clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => {
+            this.retryTimer = undefined;
+            this.step({ t: 'timer' });
+          }, a.delayMs);
+          break;
+        case 'ask-trust':
+          if (this.pendingTrust) {
+            this.emit('server-unknown', {
+              hostPort: this.hostPort,
+              fingerprint: this.pendingTrust.fingerprint,
+            });
+          }
+          break;
+        case 'report':
+          this.emit('error', { code: a.code, message: a.message });
+          break;
+        default: {
+          const never: never = a;
+          void never;
+        }
+      }
     }
   }
 
   private afterDisconnect(code: string, message: string): void {
     this.channel = undefined;
-    this.inFlight.clear();
+    this.outbox.inFlight.clear();
     this.paced.length = 0;
     this.watched.clear();
     if (this.paceTimer) clearTimeout(this.paceTimer);
     this.paceTimer = undefined;
     if (this.pingTimer) clearInterval(this.pingTimer);
-    for (const [rid, r] of this.requests) {
-      clearTimeout(r.timer);
-      r.reject(new ChatError('connection_closed', 'the connection to the relay closed'));
-      this.requests.delete(rid);
-    }
+    this.requests.failAll(new ChatError('connection_closed', 'the connection to the relay closed'));
     if (this.onlineUsers.size) {
       for (const name of this.onlineUsers.values()) this.emit('presence', { user: name, online: false });
       this.onlineUsers.clear();
     }
-    if (this.stopped) {
-      this.setState({ state: 'closed', reason: 'closed' });
-      return;
-    }
-    if (code === 'server_key_unknown' && this.pendingTrust) {
-      this.setState({ state: 'closed', reason: message, code });
-      this.emit('server-unknown', { hostPort: this.hostPort, fingerprint: this.pendingTrust.fingerprint });
-      return;
-    }
-    if (PERMANENT.has(code)) {
-      this.stopped = true;
-      this.setState({ state: 'closed', reason: message, code });
-      this.emit('error', { code, message });
-      return;
-    }
-    // Exponential backoff with jitter: base * 2^(attempt-1), capped, times a factor in [0.5, 1).
-    const { baseMs, maxMs } = this.reconnectPolicy;
-    const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(this.attempt - 1, 20));
-    const delay = Math.round(ceiling * (0.5 + Math.random() * 0.5));
-    this.setState({ state: 'offline', retryAt: this.now() + delay, reason: message });
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      void this.connectLoop();
-    }, delay);
+    this.step({
+      t: 'lost',
+      code,
+      message,
+      askTrust: code === 'server_key_unknown' && this.pendingTrust !== undefined,
+    });
   }
 
   /** The answer to a 'server-unknown' event: accept (remembered in known_servers) or refuse. */
@@ -286,17 +270,12 @@ export class Client extends EventEmitter<ClientEvents> {
     const t = this.pendingTrust;
     this.pendingTrust = undefined;
     if (!t) return;
-    if (!accept) {
-      this.stopped = true;
-      this.setState({ state: 'closed', reason: 'relay key refused', code: 'server_key_unknown' });
-      return;
+    if (accept) {
+      this.opts.knownServers.remember(this.hostPort, t.publicKey);
+      this.log.info({ fingerprint: t.fingerprint }, 'relay key accepted and remembered');
     }
-    this.opts.knownServers.remember(this.hostPort, t.publicKey);
-    this.log.info({ fingerprint: t.fingerprint }, 'relay key accepted and remembered');
-    // Section 6: reconnect, and require that same key (now in known_servers).
-    this.attempt = 0;
-    this.stopped = false;
-    void this.connectLoop();
+    // Section 6: on yes, reconnect and require that same key (now in known_servers).
+    this.step({ t: 'trust', accept });
   }
 
   private dial(): Promise<net.Socket> {
@@ -460,7 +439,6 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private onWelcome(m: Extract<RelayMessage, { t: 'welcome' }>): void {
-    this.attempt = 0;
     if (m.limits) this.pacer.configure(m.limits);
     this.recovering = false;
     if (this.opts.recoveryCodeNew && this.opts.recoveryCode && this.store.kv.get('recovery.shown') !== '1') {
@@ -469,7 +447,7 @@ export class Client extends EventEmitter<ClientEvents> {
       this.emit('recovery-code', { code: this.opts.recoveryCode });
     }
     this.log.info({ queued: m.queued, online: m.users?.length ?? 0 }, 'logged in');
-    this.setState({ state: 'online' });
+    this.step({ t: 'welcomed' });
     for (const u of m.users ?? []) {
       if (canonName(u) === this.canon) continue;
       this.onlineUsers.set(canonName(u), u);
@@ -482,7 +460,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.pingTimer.unref();
     this.subscribe = m.users === undefined;
     this.watch([
-      ...this.store.contacts().map((c) => c.name),
+      ...this.contactList.all().map((c) => c.name),
       ...this.store.conversations().map((c) => c.peerName),
     ]);
     const fp = this.fingerprintSeen ?? '';
@@ -539,14 +517,14 @@ export class Client extends EventEmitter<ClientEvents> {
     for (let i = 0; i < fresh.length; i += MAX_WATCH_PER_REQUEST) {
       this.out({
         t: 'presence.watch',
-        rid: `w${++this.rid}`,
+        rid: this.requests.nextRid('w'),
         users: fresh.slice(i, i + MAX_WATCH_PER_REQUEST),
       });
     }
   }
 
   private nextRid(): string {
-    return `c${++this.rid}`;
+    return this.requests.nextRid();
   }
 
   private request<T extends RelayMessage['t']>(
@@ -557,43 +535,15 @@ export class Client extends EventEmitter<ClientEvents> {
     if (!channel || this.conn.state !== 'online') {
       return Promise.reject(new ChatError('connection_closed', 'not connected to the relay'));
     }
-    const rid = this.nextRid();
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.requests.delete(rid);
-        reject(new ChatError('connection_closed', 'the relay did not answer in time'));
-      }, REQUEST_TIMEOUT_MS);
-      this.requests.set(rid, {
-        expect,
-        pages: [],
-        resolve: resolve as (m: RelayMessage) => void,
-        reject,
-        timer,
-      });
-      this.out({ ...msg, rid } as ClientMessage);
-    });
+    return this.requests.open(msg, expect, (m) => this.out(m));
   }
 
   // -------------------------------------------------------------------------------------------
   // Relay messages
 
   private onRelayMessage(m: RelayMessage): void {
+    if (this.requests.answer(m)) return;
     const rid = 'rid' in m ? m.rid : undefined;
-    if (rid !== undefined && m.t !== 'ping') {
-      const pending = this.requests.get(rid);
-      if (pending) {
-        if (m.t === 'users') {
-          pending.pages.push(...m.users);
-          if (m.more) return;
-          m = { ...m, users: pending.pages };
-        }
-        this.requests.delete(rid);
-        clearTimeout(pending.timer);
-        if (m.t === 'error') pending.reject(new ChatError(asCode(m.code), m.message));
-        else pending.resolve(m);
-        return;
-      }
-    }
     switch (m.t) {
       case 'ping':
         this.out({ t: 'pong', rid: m.rid });
@@ -633,7 +583,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (c === this.canon) return;
     if (online) {
       this.onlineUsers.set(c, user);
-      if (this.unsent().some((u) => u.peer === c)) void this.flush();
+      if (this.outbox.hasTexts(c)) void this.flush();
     } else {
       this.onlineUsers.delete(c);
       this.lastSeen.set(c, this.now());
@@ -661,27 +611,22 @@ export class Client extends EventEmitter<ClientEvents> {
         message: `the relay reported an unverifiable new identity for ${rec.to}`,
         peer,
       });
-      this.inFlight.delete(rec.id);
+      this.outbox.inFlight.delete(rec.id);
       this.scheduleRetry();
       void err;
       return;
     }
-    const contact = this.store.getContact(peer);
-    const text = this.store.history(peer, 1000).find((x) => x.id === rec.id && x.direction === 'out');
-    this.store.transaction(() => {
-      if (contact && !identitiesEqual(contactIdentity(contact), pub)) {
-        this.store.markChanged(peer, toStoredIdentity(info.user, pub));
-      }
-      this.store.markSent(rec.id, 'queued');
+    const contact = this.contactList.get(peer);
+    const text = this.store.message(peer, rec.id, 'out');
+    this.tx(() => {
+      if (contact) this.contactList.recordChange(info.user, pub);
+      this.outbox.remove(rec.id);
       if (text) {
-        this.setUnsent([
-          ...this.unsent(),
-          { id: text.id, peer, peerName: text.peerName, body: text.body, ts: text.ts },
-        ]);
+        this.outbox.keepText({ id: text.id, peer, peerName: text.peerName, body: text.body, ts: text.ts });
       }
     });
-    this.inFlight.delete(rec.id);
-    const c = this.store.getContact(peer);
+    this.outbox.inFlight.delete(rec.id);
+    const c = this.contactList.get(peer);
     if (c?.state !== 'changed') return;
     this.emit('contact', { name: c.name, state: 'changed' });
     this.emit('error', {
@@ -708,7 +653,7 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     if (m.rid?.startsWith('o') || (m.id !== undefined && m.code === 'identity_changed')) {
       const id = m.id ?? m.rid!.slice(1);
-      this.inFlight.delete(id);
+      this.outbox.inFlight.delete(id);
       const rec = this.store.outgoing(id);
       if (rec && m.code === 'identity_changed' && m.identity) {
         this.onSendRefusedChanged(rec, m.identity);
@@ -716,7 +661,7 @@ export class Client extends EventEmitter<ClientEvents> {
       }
       if (rec && m.code === 'unknown_user') {
         // Final for this text (CLIENT-API item 1): it leaves the outbox, is marked failed, one error.
-        this.store.markSent(id, 'queued');
+        this.outbox.remove(id);
         this.failText(canonName(rec.to), [id], m.message);
         return;
       }
@@ -730,15 +675,6 @@ export class Client extends EventEmitter<ClientEvents> {
 
   // -------------------------------------------------------------------------------------------
   // Sending
-
-  private unsent(): Unsent[] {
-    const raw = this.store.kv.get(UNSENT_KEY);
-    return raw ? (JSON.parse(raw) as Unsent[]) : [];
-  }
-
-  private setUnsent(list: Unsent[]): void {
-    this.store.kv.set(UNSENT_KEY, JSON.stringify(list));
-  }
 
   /**
    * Stores a text for `to` and sends it as soon as it can (now, or after reconnecting). The
@@ -754,7 +690,7 @@ export class Client extends EventEmitter<ClientEvents> {
     if (peer === this.canon) throw new ChatError('bad_name', 'you cannot send a message to yourself');
     // To a contact whose identity changed, the text is kept and sealed after `/accept`
     // (CLIENT-API item 6): nothing typed is lost, and nothing goes to the old identity.
-    const contact = this.store.getContact(peer);
+    const contact = this.contactList.get(peer);
     const now = this.now();
     const msg: ChatMessage = {
       id: toHex(randomBytes(16)),
@@ -766,10 +702,33 @@ export class Client extends EventEmitter<ClientEvents> {
       localTs: now,
       state: 'sending',
     };
-    this.store.transaction(() => {
+    const text: UnsentText = { id: msg.id, peer, peerName: msg.peerName, body, ts: now };
+    let sealFailed: ChatError | undefined;
+    this.tx(() => {
       this.store.addMessage(msg);
-      this.setUnsent([...this.unsent(), { id: msg.id, peer, peerName: msg.peerName, body, ts: now }]);
+      // With a session and nothing older waiting for this contact, the text is sealed and stored
+      // in the same transaction (one disk sync per message); otherwise it waits, in order.
+      if (contact?.state !== 'changed' && !this.outbox.hasTexts(peer) && this.e2e.hasSession(peer)) {
+        try {
+          this.tx(() => this.seal(peer, text));
+          return;
+        } catch (err) {
+          // The text is kept (below) and sealed by a later flush; the failure is shown then.
+          if (!isChatError(err, 'storage_failed') && !isChatError(err, 'corrupt_store')) throw err;
+          sealFailed = err;
+        }
+      }
+      this.outbox.keepText(text);
     });
+    if (sealFailed) {
+      this.log.error({ code: sealFailed.code }, 'sealing failed');
+      this.emit('error', {
+        code: sealFailed.code,
+        message: `${sealFailed.message}; the message waits and is sent again shortly`,
+        peer,
+      });
+      this.scheduleRetry();
+    }
     this.closed.delete(peer);
     this.log.debug({ to: peer }, 'message stored for sending');
     void this.flush();
@@ -791,11 +750,8 @@ export class Client extends EventEmitter<ClientEvents> {
         // Each stored envelope goes once per connection; one unanswered is resent after a reconnect.
         // A bounded window, oldest first: what is in flight is the head of the outbox, so reading
         // twice the window covers it and what comes next (O(window), not O(outbox)).
-        for (const rec of this.store.pendingOutgoing(2 * SEND_WINDOW)) {
-          if (this.inFlight.size >= Math.min(SEND_WINDOW, this.pacer.window)) break;
-          if (!this.inFlight.has(rec.id)) this.transmit(rec.id, rec.to, rec.envelope);
-        }
-        if (this.unsent().length === 0) this.retryFlushDelay = 0;
+        for (const rec of this.outbox.due(this.window)) this.transmit(rec.id, rec.to, rec.envelope);
+        if (this.outbox.waitingPeers().length === 0) this.retryFlushDelay = 0;
       } while (this.flushAgain);
     } catch (err) {
       // Nothing is lost (the text waits as unsent or in the outbox), but it must not wait silently.
@@ -812,11 +768,9 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private async encryptUnsent(): Promise<void> {
-    const byPeer = new Map<string, Unsent[]>();
-    for (const u of this.unsent()) byPeer.set(u.peer, [...(byPeer.get(u.peer) ?? []), u]);
-    for (const [peer, texts] of byPeer) {
+    for (const peer of this.outbox.waitingPeers()) {
       // Held until the user accepts the new identity: never sealed for the old one.
-      if (this.store.getContact(peer)?.state === 'changed') continue;
+      if (this.contactList.get(peer)?.state === 'changed') continue;
       try {
         if (!this.e2e.hasSession(peer)) {
           const m = await this.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
@@ -826,7 +780,7 @@ export class Client extends EventEmitter<ClientEvents> {
           }
           this.e2e.startSession(m.user, preKeyBundleFromJSON(m));
           this.watch([m.user]);
-          this.emit('contact', { name: m.user, state: this.store.getContact(peer)?.state ?? 'unverified' });
+          this.emit('contact', { name: m.user, state: this.contactList.get(peer)?.state ?? 'unverified' });
         }
       } catch (err) {
         const e = isChatError(err) ? err : new ChatError('internal', 'could not start a session');
@@ -834,13 +788,15 @@ export class Client extends EventEmitter<ClientEvents> {
         // `unknown_user` also says "has published no keys yet" (a user who may do so any moment):
         // final only for a name nobody registered.
         if (e.code === 'unknown_user' && !(await this.isRegistered(peer))) {
-          const ids = new Set(texts.map((u) => u.id));
-          this.setUnsent(this.unsent().filter((x) => !ids.has(x.id)));
-          this.failText(peer, [...ids], e.message);
+          const ids = this.outbox.textsFor(peer).map((u) => u.id);
+          this.tx(() => {
+            for (const id of ids) this.outbox.dropText(peer, id);
+          });
+          this.failText(peer, ids, e.message);
           continue;
         }
         if (e.code === 'identity_changed') {
-          const c = this.store.getContact(peer);
+          const c = this.contactList.get(peer);
           this.emit('contact', { name: c?.name ?? peer, state: 'changed' });
         }
         this.log.warn({ code: e.code, peer }, 'cannot start a session');
@@ -849,13 +805,20 @@ export class Client extends EventEmitter<ClientEvents> {
         this.scheduleRetry();
         continue;
       }
-      for (const u of texts) {
-        this.e2e.encrypt(peer, { kind: 'text', id: u.id, ts: u.ts, body: u.body }, (envelope) => {
-          this.store.queueOutgoing({ id: u.id, to: u.peerName, envelope, createdAt: this.now() });
-          this.setUnsent(this.unsent().filter((x) => x.id !== u.id));
+      for (const u of this.outbox.textsFor(peer)) {
+        this.tx(() => {
+          this.seal(peer, u);
+          this.outbox.dropText(peer, u.id);
         });
       }
     }
+  }
+
+  /** Encrypts a text into the outbox; the sending chain's step is stored with it (section 8). */
+  private seal(peer: string, u: UnsentText): void {
+    this.e2e.encrypt(peer, { kind: 'text', id: u.id, ts: u.ts, body: u.body }, (envelope) =>
+      this.outbox.queue({ id: u.id, to: u.peerName, envelope, createdAt: this.now() }),
+    );
   }
 
   /** Whether `peer` is registered at the relay (a `list`); true when that cannot be told. */
@@ -882,9 +845,9 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Sends stored envelope bytes; a resend sends the same bytes, never re-encrypts (section 8). */
   private transmit(id: string, to: string, envelope: Uint8Array): void {
     if (!this.channel) return;
-    this.inFlight.add(id);
+    this.outbox.inFlight.add(id);
     // `for`: the identity it was sealed for, so the relay can refuse a stale one (section 7.1).
-    const pinned = this.store.getContact(canonName(to));
+    const pinned = this.contactList.get(canonName(to));
     this.out({
       t: 'send',
       rid: `o${id}`,
@@ -895,16 +858,48 @@ export class Client extends EventEmitter<ClientEvents> {
     });
   }
 
-  private onSent(id: string, status: 'delivered' | 'queued'): void {
-    this.inFlight.delete(id);
-    const rec = this.store.outgoing(id);
-    this.store.markSent(id, status);
-    if (this.inFlight.size < Math.min(SEND_WINDOW, this.pacer.window) / 2 + 1) void this.flush();
-    if (!rec) return;
-    const peer = canonName(rec.to);
-    if (this.store.setState(peer, id, status === 'queued' ? 'queued' : 'sent')) {
-      this.emit('receipt', { peer, ids: [id], state: status === 'queued' ? 'queued' : 'sent' });
+  /** Outbox envelopes in flight at most: ours, and what the relay's burst allows. */
+  private get window(): number {
+    return Math.min(SEND_WINDOW, this.pacer.window);
+  }
+
+  /**
+   * The relay took an envelope. The `sent` answers read in one turn leave the outbox and move
+   * their texts forward in one transaction; until it commits they are still in the outbox, and a
+   * crash only makes them go again with the same bytes (the relay and the receiver drop repeats).
+   */
+  private onSent(id: string, status: SentStatus): void {
+    // Still counted in flight until `storeSent` removes it, so a flush in between cannot resend it.
+    if (!this.outbox.inFlight.has(id)) return;
+    this.sentBatch.push({ id, status });
+    if (this.sentBatch.length === 1) setImmediate(() => this.storeSent());
+  }
+
+  private storeSent(): void {
+    const batch = this.sentBatch.splice(0);
+    const receipts: { peer: string; id: string; state: 'queued' | 'sent' }[] = [];
+    try {
+      this.tx(() => {
+        for (const { id, status } of batch) {
+          const to = this.outbox.recipient(id);
+          this.outbox.remove(id, status);
+          if (to === undefined) continue;
+          const peer = canonName(to);
+          const state = status === 'queued' ? 'queued' : 'sent';
+          if (this.store.setState(peer, id, state)) receipts.push({ peer, id, state });
+        }
+      });
+    } catch (err) {
+      if (!isChatError(err, 'storage_failed') && !isChatError(err, 'corrupt_store')) throw err;
+      // Still in the outbox: sent again (same bytes) by the next flush, never lost.
+      for (const { id } of batch) this.outbox.inFlight.delete(id);
+      this.log.error({ code: err.code }, 'could not store what the relay took');
+      this.emit('error', { code: err.code, message: err.message });
+      this.scheduleRetry();
+      return;
     }
+    for (const r of receipts) this.emit('receipt', { peer: r.peer, ids: [r.id], state: r.state });
+    if (this.outbox.inFlight.size < this.window / 2 + 1) void this.flush();
   }
 
   /** Receipts and typing notices: end to end, stored in the outbox like texts (except typing). */
@@ -916,7 +911,7 @@ export class Client extends EventEmitter<ClientEvents> {
       return;
     }
     if (!this.e2e.hasSession(peer)) return;
-    const contact = this.store.getContact(peer);
+    const contact = this.contactList.get(peer);
     if (contact?.state === 'changed') return;
     const id = toHex(randomBytes(16));
     const to = contact?.name ?? peer;
@@ -927,7 +922,7 @@ export class Client extends EventEmitter<ClientEvents> {
       return;
     }
     this.e2e.encrypt(peer, inner, (envelope) =>
-      this.store.queueOutgoing({ id, to, envelope, createdAt: this.now() }),
+      this.outbox.queue({ id, to, envelope, createdAt: this.now() }),
     );
     void this.flush();
   }
@@ -938,7 +933,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private onDeliver(m: Extract<RelayMessage, { t: 'deliver' }>): void {
     const peer = canonName(m.from);
     const env = fromBase64(m.env);
-    const contact = this.store.getContact(peer);
+    const contact = this.contactList.get(peer);
     if (contact?.state === 'changed') {
       // Section 8.4: held until the user accepts the new identity.
       this.store.holdIncoming({ id: m.id, from: m.from, env, ts: m.ts });
@@ -965,7 +960,7 @@ export class Client extends EventEmitter<ClientEvents> {
             const msg: ChatMessage = {
               id: inner.id,
               peer,
-              peerName: this.store.getContact(peer)?.name ?? from,
+              peerName: this.contactList.get(peer)?.name ?? from,
               direction: 'in',
               body: inner.body,
               ts: inner.ts,
@@ -1004,11 +999,11 @@ export class Client extends EventEmitter<ClientEvents> {
       this.closed.delete(peer);
       this.log.debug({ from: peer }, 'message received');
       this.emit('message', stored);
-      this.queueDeliveredReceipt(peer, stored.id);
-      this.clearTyping(peer);
+      this.delivered.add(peer, stored.id);
+      this.typing.clear(peer);
     }
     if (receipt) this.emit('receipt', { peer, ids: receipt.ids, state: receipt.state });
-    if (typing !== undefined) this.onTyping(peer, from, typing);
+    if (typing !== undefined) this.typing.received(peer, from, typing);
   }
 
   /**
@@ -1079,49 +1074,6 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   /**
-   * Delivered receipts for one turn's messages from a contact go as one receipt envelope
-   * (`of` lists them all): a burst of queued messages costs one send, not one each.
-   */
-  private queueDeliveredReceipt(peer: string, id: string): void {
-    const ids = this.deliveredReceipts.get(peer);
-    if (ids) {
-      ids.push(id);
-      return;
-    }
-    this.deliveredReceipts.set(peer, [id]);
-    if (this.deliveredReceipts.size > 1) return;
-    setImmediate(() => {
-      const all = [...this.deliveredReceipts];
-      this.deliveredReceipts.clear();
-      this.sendDeliveredReceipts(all);
-    });
-  }
-
-  /** Receipts that could not be stored stay in memory and are tried again, never dropped. */
-  private sendDeliveredReceipts(all: [string, string[]][]): void {
-    const failed: [string, string[]][] = [];
-    for (const [p, of] of all) {
-      try {
-        this.sendControl(p, { kind: 'receipt', of, state: 'delivered' });
-      } catch (err) {
-        this.log.warn(
-          { code: isChatError(err) ? err.code : 'internal', peer: p },
-          'delivered receipt delayed',
-        );
-        failed.push([p, of]);
-      }
-    }
-    if (!failed.length || this.stopped) return;
-    this.retryReceipts.push(...failed);
-    if (this.receiptRetryTimer) return;
-    this.receiptRetryTimer = setTimeout(() => {
-      this.receiptRetryTimer = undefined;
-      this.sendDeliveredReceipts(this.retryReceipts.splice(0));
-    }, RECEIPT_RETRY_MS);
-    this.receiptRetryTimer.unref();
-  }
-
-  /**
    * The relay redelivers unacked envelopes only on a new connection: after a store failure,
    * reconnect after a pause that grows (5 s, 10 s, ... 60 s) while the store keeps failing.
    */
@@ -1145,11 +1097,11 @@ export class Client extends EventEmitter<ClientEvents> {
     const parsed = parseEnvelope(env);
     if (parsed.t !== 'prekey')
       throw new ChatError('bad_message', 'an identity change needs a prekey envelope');
-    const held = this.store.transaction(() => {
-      this.store.markChanged(peer, toStoredIdentity(from, parsed.x3dh.ik));
+    const held = this.tx(() => {
+      this.contactList.recordChange(from, parsed.x3dh.ik);
       return this.store.holdIncoming({ id: outerId, from, env, ts: this.now() });
     });
-    const name = this.store.getContact(peer)?.name ?? from;
+    const name = this.contactList.get(peer)?.name ?? from;
     this.log.warn({ peer, held }, 'safety number changed');
     this.emit('contact', { name, state: 'changed' });
     const number = this.safetyNumber(peer);
@@ -1158,24 +1110,6 @@ export class Client extends EventEmitter<ClientEvents> {
       message: `the safety number with ${name} changed: sending is blocked; the new safety number is ${number}: compare it with /verify ${name}, then /accept ${name}`,
       peer,
     });
-  }
-
-  private onTyping(peer: string, from: string, on: boolean): void {
-    this.clearTyping(peer, false);
-    if (on) {
-      const t = setTimeout(() => this.clearTyping(peer), TYPING_TIMEOUT_MS);
-      t.unref();
-      this.typingTimers.set(peer, t);
-    }
-    this.emit('typing', { peer, peerName: from, on });
-  }
-
-  private clearTyping(peer: string, emit = true): void {
-    const t = this.typingTimers.get(peer);
-    if (!t) return;
-    clearTimeout(t);
-    this.typingTimers.delete(peer);
-    if (emit) this.emit('typing', { peer, peerName: peer, on: false });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1194,7 +1128,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Messages and receipts not yet taken by the relay. */
   outboxSize(): number {
-    return this.unsent().length + this.store.pendingOutgoing().length;
+    return this.outbox.size;
   }
 
   isOnline(peer: string): boolean {
@@ -1204,7 +1138,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Contacts and conversations, with presence and unread counts. */
   contacts(): ContactInfo[] {
     const out = new Map<string, ContactInfo>();
-    for (const c of this.store.contacts()) {
+    for (const c of this.contactList.all()) {
       out.set(c.canon, {
         name: c.name,
         canon: c.canon,
@@ -1250,12 +1184,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Typing notices, rate-limited: an `on` at most every few seconds, an `off` once. */
   setTyping(peer: string, on: boolean): void {
     const c = canonName(peer);
-    const last = this.typingSent.get(c);
-    const now = this.now();
-    if (on && last !== undefined && now - last < TYPING_TIMEOUT_MS / 2) return;
-    if (!on && last === undefined) return;
-    if (on) this.typingSent.set(c, now);
-    else this.typingSent.delete(c);
+    if (!this.typing.shouldSend(c, on)) return;
     try {
       this.sendControl(c, { kind: 'typing', on });
     } catch (err) {
@@ -1263,36 +1192,18 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
-  private contactOrThrow(peer: string) {
-    const c = this.store.getContact(canonName(peer));
-    if (!c) throw new ChatError('unknown_user', `you have no keys for ${peer} yet: exchange a message first`);
-    return c;
-  }
-
   /** The 60-digit safety number with `peer`, as 12 groups of 5 (section 3). */
   safetyNumber(peer: string): string {
-    const c = this.contactOrThrow(peer);
-    const them = c.state === 'changed' && c.pendingIdentity ? c.pendingIdentity : c;
-    const ours = {
-      name: this.name,
-      identity: { signKey: this.opts.identity.signKey.publicKey, dhKey: this.opts.identity.dhKey.publicKey },
-    };
-    const n = formatSafetyNumber(safetyNumber(ours, { name: c.name, identity: contactIdentity(them) }));
-    if (c.state === 'changed') this.shownNumbers.set(c.canon, n);
-    return n;
+    return this.contactList.safetyNumber(peer);
   }
 
   contactState(peer: string): ContactInfo['state'] | undefined {
-    return this.store.getContact(canonName(peer))?.state;
+    return this.contactList.get(canonName(peer))?.state;
   }
 
   /** Marks `peer` verified (after comparing the safety number out of band). */
   verify(peer: string): void {
-    const c = this.contactOrThrow(peer);
-    if (c.state === 'changed') {
-      throw new ChatError('identity_changed', `accept ${c.name}'s new identity first (/accept ${c.name})`);
-    }
-    this.store.setVerified(c.canon, true);
+    const c = this.contactList.verify(peer);
     this.emit('contact', { name: c.name, state: 'verified' });
   }
 
@@ -1304,30 +1215,11 @@ export class Client extends EventEmitter<ClientEvents> {
    * old identity's sessions for good (point 1), releases held messages and sends what waits.
    */
   acceptIdentity(peer: string, shownNumber?: string): void {
-    const c = this.contactOrThrow(peer);
-    if (c.state !== 'changed') {
-      throw new ChatError('nothing_to_accept', `No safety-number change to accept for ${c.name}`);
-    }
-    const shown = shownNumber ?? this.shownNumbers.get(c.canon);
-    const current = this.safetyNumber(c.canon);
-    if (shown === undefined) {
-      throw new ChatError(
-        'identity_changed',
-        `compare the new safety number with ${c.name} first: /verify ${c.name}`,
-      );
-    }
-    if (shown.replace(/\s/g, '') !== current.replace(/\s/g, '')) {
-      throw new ChatError(
-        'identity_changed',
-        `the safety number with ${c.name} changed again since it was shown; the new one is ${current}: compare it before accepting`,
-      );
-    }
-    const held = this.store.transaction(() => {
-      this.store.acceptChange(c.canon, this.now());
-      this.e2e.retireSessions(c.canon);
-      return this.store.releaseHeld(c.canon);
+    const { c, held } = this.tx(() => {
+      const accepted = this.contactList.accept(peer, shownNumber);
+      this.e2e.retireSessions(accepted.canon);
+      return { c: accepted, held: this.store.releaseHeld(accepted.canon) };
     });
-    this.shownNumbers.delete(c.canon);
     this.log.info({ peer: c.canon }, 'new identity accepted');
     this.emit('contact', { name: c.name, state: 'unverified' });
     for (const h of held) this.receive(h.id, h.from, h.env);
@@ -1337,13 +1229,11 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Removes one message from the history (CLIENT-API item 2); true if something was removed. */
   deleteMessage(peer: string, id: string): boolean {
     const c = canonName(peer);
-    return this.store.transaction(() => {
+    return this.tx(() => {
       const removed = this.store.deleteMessage(c, id);
-      const list = this.unsent();
-      const rest = list.filter((u) => !(u.peer === c && u.id === id));
-      if (rest.length !== list.length) this.setUnsent(rest);
-      const out = this.store.outgoing(id) !== undefined && this.store.markSent(id, 'queued');
-      return removed || out || rest.length !== list.length;
+      const text = this.outbox.dropText(c, id);
+      const out = this.outbox.recipient(id) !== undefined && this.outbox.remove(id);
+      return removed || out || text;
     });
   }
 
@@ -1354,14 +1244,15 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Disconnects for good. The caller closes the store. */
   async close(): Promise<void> {
-    this.stopped = true;
+    // Stopped now; the state `closed` is shown once the connection has ended (below).
+    this.reconnect = reconnectStep(this.reconnect, { t: 'close' }, this.reconnectDeps).state;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.retryFlushTimer) clearTimeout(this.retryFlushTimer);
     if (this.redeliverTimer) clearTimeout(this.redeliverTimer);
-    if (this.receiptRetryTimer) clearTimeout(this.receiptRetryTimer);
+    this.delivered.close();
     if (this.paceTimer) clearTimeout(this.paceTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
-    for (const t of this.typingTimers.values()) clearTimeout(t);
+    this.typing.close();
     const ch = this.channel;
     if (ch) {
       await new Promise<void>((resolve) => {
@@ -1371,8 +1262,4 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     this.setState({ state: 'closed', reason: 'closed' });
   }
-}
-
-function asCode(code: string): ChatError['code'] {
-  return code as ChatError['code'];
 }

@@ -4,12 +4,7 @@
  * transaction, and our prekeys. The crypto is in lib/crypto (pure); this file only decides
  * what to load and what to save, as libsignal's stores do.
  */
-import {
-  type Identity,
-  identitiesEqual,
-  type PublicIdentity,
-  verifyPublicIdentity,
-} from '../crypto/identity';
+import { type Identity, identitiesEqual } from '../crypto/identity';
 import { encodeInnerMessage, type InnerMessage, parseInnerMessage } from '../crypto/inner-message';
 import {
   makeOneTimePreKeys,
@@ -20,13 +15,8 @@ import {
   SIGNED_PREKEY_ROTATE_MS,
   ONE_TIME_PREKEYS_AT_REGISTRATION,
 } from '../crypto/prekeys';
-import { sha256, toBase64, toHex, x25519PublicKey } from '../crypto/primitives';
-import {
-  parseSessionFromStorage,
-  serializeSessionForStorage,
-  canSend,
-  type Session,
-} from '../crypto/ratchet/session';
+import { sha256, toBase64, toHex } from '../crypto/primitives';
+import { canSend, type Session } from '../crypto/ratchet/session';
 import {
   decryptEnvelope,
   encryptMessage,
@@ -36,7 +26,9 @@ import {
 import { ChatError } from '../errors';
 import { canonName } from '../names';
 import type { SignedPrekey as WireSignedPrekey, OneTimePrekey as WireOneTimePrekey } from '../net/messages';
-import type { ClientStore, Contact, Identity as StoredIdentity } from './store';
+import { SessionMemo } from './session-memo';
+import { contactIdentity, type Contacts } from './contacts';
+import type { ClientStore } from './store';
 
 export interface PrekeyUpload {
   readonly spk: WireSignedPrekey;
@@ -47,14 +39,6 @@ export type Decrypted =
   | { readonly t: 'message'; readonly inner: InnerMessage; readonly pinned: boolean }
   /** The inner id was already seen: the session advanced, nothing to show. */
   | { readonly t: 'duplicate' };
-
-export function toStoredIdentity(name: string, pub: PublicIdentity): StoredIdentity {
-  return { name, canon: canonName(name), signKey: pub.signKey, dhKey: pub.dhKey, idcert: pub.idcert };
-}
-
-export function contactIdentity(c: Pick<Contact, 'signKey' | 'dhKey' | 'idcert'>): PublicIdentity {
-  return { signKey: c.signKey, dhKey: c.dhKey, idcert: c.idcert };
-}
 
 /** The seen-table key of an envelope decrypted once (kept SEEN_TTL_MS, longer than skipped keys). */
 function envelopeKey(env: Uint8Array): string {
@@ -67,8 +51,12 @@ function firstMessageKey(s: Session): string {
 }
 
 export class EndToEnd {
+  private readonly memo = new SessionMemo();
+
   constructor(
     private readonly store: ClientStore,
+    /** The one owner of trust: this layer reads pins and reports changes, never writes a contact. */
+    private readonly contacts: Contacts,
     private readonly identity: Identity,
     private readonly name: string,
     private readonly now: () => number,
@@ -84,11 +72,11 @@ export class EndToEnd {
       .sessions(peer)
       .filter((r) => !r.archived)
       .sort((a, b) => b.lastUsed - a.lastUsed)
-      .map((r) => parseSessionFromStorage(r.state));
+      .map((r) => this.memo.parse(peer, r.sessionId, r.state));
   }
 
   private saveSession(peer: string, s: Session, lastUsed: number): void {
-    this.store.saveSession(peer, s.id, serializeSessionForStorage(s), lastUsed);
+    this.store.saveSession(peer, s.id, this.memo.serialize(peer, s), lastUsed);
   }
 
   /** Section 8: the session that most recently decrypted an incoming message sends. */
@@ -108,7 +96,7 @@ export class EndToEnd {
    */
   startSession(theirName: string, bundle: PreKeyBundle): void {
     const peer = canonName(theirName);
-    const contact = this.store.getContact(peer);
+    const contact = this.contacts.get(peer);
     if (contact?.state === 'changed') {
       throw new ChatError(
         'identity_changed',
@@ -118,8 +106,7 @@ export class EndToEnd {
     const pinned = contact ? contactIdentity(contact) : undefined;
     if (pinned && !identitiesEqual(pinned, bundle.identity)) {
       // Only a verified identity becomes pending (issue 9, point 3): `bad_key` otherwise.
-      verifyPublicIdentity(bundle.identity);
-      this.store.markChanged(peer, toStoredIdentity(theirName, bundle.identity));
+      this.contacts.recordChange(theirName, bundle.identity);
       throw new ChatError('identity_changed', `the safety number with ${theirName} changed; verify it first`);
     }
     const { session } = initiateSession({
@@ -129,7 +116,7 @@ export class EndToEnd {
       ...(pinned ? { pinned } : {}),
     });
     this.store.transaction(() => {
-      if (!contact) this.store.pinContact(toStoredIdentity(theirName, bundle.identity), this.now());
+      if (!contact) this.contacts.pinFirst(theirName, bundle.identity);
       this.saveSession(peer, session, this.now());
     });
   }
@@ -156,13 +143,12 @@ export class EndToEnd {
    */
   decrypt(fromName: string, env: Uint8Array, alsoStore: (inner: InnerMessage) => void): Decrypted {
     const peer = canonName(fromName);
-    const contact = this.store.getContact(peer);
-    const pinned = contact ? contactIdentity(contact) : undefined;
+    const pinned = this.contacts.pinned(peer);
     // Only sessions with the pinned identity may decrypt (issue 9, point 1): a replaced identity's
     // session never decrypts again, and so never becomes the sending one.
     const all = this.store
       .sessions(peer)
-      .map((r) => parseSessionFromStorage(r.state))
+      .map((r) => this.memo.parse(peer, r.sessionId, r.state))
       .filter((s) => !pinned || identitiesEqual(s.theirIdentity, pinned));
     const envKey = envelopeKey(env);
     const result: DecryptResult = decryptEnvelope({
@@ -199,10 +185,7 @@ export class EndToEnd {
       if (result.t === 'new') {
         this.store.archiveSessions(peer, undefined, result.session.id);
         if (result.consumedOpkId !== undefined) this.store.deleteOneTimePrekey(result.consumedOpkId);
-        if (!contact) {
-          this.store.pinContact(toStoredIdentity(fromName, result.theirIdentity), this.now());
-          newlyPinned = true;
-        }
+        if (!pinned) newlyPinned = this.contacts.pinFirst(fromName, result.theirIdentity) === 'pinned';
       }
       if (inner.kind === 'text') {
         if (this.store.seenRecently(peer, inner.id)) {
@@ -290,7 +273,7 @@ export class EndToEnd {
     const first = this.store.nextPrekeyId(count);
     const made = makeOneTimePreKeys(first, count);
     this.store.saveOneTimePrekeys(
-      made.map((k) => ({ id: k.id, secret: k.keyPair.secretKey, pub: x25519PublicKey(k.keyPair.secretKey) })),
+      made.map((k) => ({ id: k.id, secret: k.keyPair.secretKey, pub: k.keyPair.publicKey })),
     );
     return made.map((k) => ({ id: k.id, pub: toBase64(k.keyPair.publicKey) }));
   }

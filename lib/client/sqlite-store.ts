@@ -3,6 +3,10 @@
  * modes, WAL + synchronous = FULL and error mapping). `secure_delete` is on, so a deleted message
  * key or prekey secret is overwritten in the file rather than left in a free page (forward
  * secrecy, PROTOCOL.md section 8).
+ *
+ * One class per store of store.ts (outbox, messages, contacts, sessions, prekeys), each with its
+ * own statements over the one database, so a transaction spans them all; `SqliteClientStore`
+ * only puts them together.
  */
 import { ChatError } from '../errors';
 import { canonName } from '../names';
@@ -28,15 +32,37 @@ import {
   type PinResult,
   type SessionRecord,
   type SignedPrekeySecret,
+  type UnsentText,
+  type ContactStore,
+  type MessageStore,
+  type OutboxStore,
+  type PreKeyStore,
+  type SessionStore,
+  type SentStatus,
 } from './store';
 
 export const CLIENT_DB_FILE = 'client.db';
 const WHAT = 'client store';
 /** 'CSCL' */
 const CLIENT_APPLICATION_ID = 0x4353434c;
-const CLIENT_SCHEMA_VERSION = 1;
+/** 2: texts not sealed yet moved from a JSON value in `settings` to the `unsent` table. */
+const CLIENT_SCHEMA_VERSION = 2;
 const U32_MAX = 0xffff_ffff;
 const FIRST_PREKEY_ID = 1;
+
+/** Schema 2: texts not sealed yet, in the order they were typed. */
+const UNSENT_TABLE = `
+CREATE TABLE unsent (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  peer TEXT NOT NULL,
+  id TEXT NOT NULL,
+  peer_name TEXT NOT NULL,
+  body TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  UNIQUE (peer, id)
+);
+CREATE INDEX unsent_by_peer ON unsent (peer, seq);
+`;
 
 const SCHEMA = `
 CREATE TABLE outbox (
@@ -46,7 +72,7 @@ CREATE TABLE outbox (
   envelope BLOB NOT NULL,
   created_at INTEGER NOT NULL
 );
-CREATE TABLE messages (
+${UNSENT_TABLE}CREATE TABLE messages (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   peer TEXT NOT NULL,
   peer_name TEXT NOT NULL,
@@ -259,6 +285,64 @@ function checkPrekeyId(id: number, operation: string): void {
   }
 }
 
+interface UnsentRow {
+  id: string;
+  peer: string;
+  peer_name: string;
+  body: string;
+  ts: number;
+}
+
+function toUnsent(r: UnsentRow): UnsentText {
+  return { id: r.id, peer: r.peer, peerName: r.peer_name, body: r.body, ts: r.ts };
+}
+
+/** The key under which schema 1 kept texts not sealed yet, as one JSON array. */
+const V1_UNSENT_KEY = 'unsent';
+
+/**
+ * Schema 1 → 2: the JSON array of unsent texts becomes rows of `unsent`, in the same order. An
+ * entry that is not a text (a damaged value) stops the migration: the file is left as it was.
+ */
+function migrate(db: SqliteDb, from: number): void {
+  if (from !== 1)
+    throw new ChatError('corrupt_store', `no migration from client schema ${from}`, 'store.open');
+  db.exec(UNSENT_TABLE);
+  const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(V1_UNSENT_KEY) as
+    { value: string } | undefined;
+  if (row === undefined) return;
+  let list: unknown;
+  try {
+    list = JSON.parse(row.value);
+  } catch {
+    list = undefined;
+  }
+  const isText = (u: unknown): u is UnsentText => {
+    const o = u as Record<string, unknown>;
+    return (
+      typeof o === 'object' &&
+      o !== null &&
+      typeof o.id === 'string' &&
+      typeof o.peer === 'string' &&
+      typeof o.peerName === 'string' &&
+      typeof o.body === 'string' &&
+      typeof o.ts === 'number'
+    );
+  };
+  if (!Array.isArray(list) || !list.every(isText)) {
+    throw new ChatError(
+      'corrupt_store',
+      'the unsent texts of this client store cannot be read; it was left untouched',
+      'store.open',
+    );
+  }
+  const insert = db.prepare(
+    'INSERT INTO unsent (peer, id, peer_name, body, ts) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+  );
+  for (const u of list) insert.run(u.peer, u.id, u.peerName, u.body, u.ts);
+  db.prepare('DELETE FROM settings WHERE key = ?').run(V1_UNSENT_KEY);
+}
+
 /**
  * Open (or create) `<dir>/client.db`; `dir` is created 0700, the file 0600. With `key` (lib/db-key.ts)
  * the file is encrypted, and a plain one is converted once (lib/sqlite-encrypt.ts).
@@ -273,35 +357,128 @@ export function openClientStore(dir: string, opts: { key?: Uint8Array } = {}): C
       schemaVersion: CLIENT_SCHEMA_VERSION,
       schema: SCHEMA,
       secureDelete: true,
+      migrate,
     },
     opts,
   );
   return new SqliteClientStore(db, `${dir}/${CLIENT_DB_FILE}`);
 }
 
-class SqliteClientStore implements ClientStore {
-  private readonly db: SqliteDb;
-  private readonly file: string;
-  private closed = false;
+/** What every store of one file shares: the handle, the closed flag and the error mapping. */
+class Conn {
+  closed = false;
+
+  constructor(
+    readonly db: SqliteDb,
+    readonly file: string,
+  ) {}
+
+  /** Every operation: refused after close, and SQLite failures mapped to ChatErrors. */
+  run<T>(operation: string, fn: () => T): T {
+    if (this.closed) throw new ChatError('storage_failed', `the ${WHAT} is closed`, operation);
+    return guarded(WHAT, this.file, operation, fn);
+  }
+
+  /** A multi-statement operation: one transaction (a savepoint when nested in `transaction`). */
+  atomically<T>(operation: string, fn: () => T): T {
+    return this.run(operation, () => this.db.transaction(fn)());
+  }
+}
+
+class SqliteOutboxStore implements OutboxStore {
   private readonly q;
-  readonly kv: KeyValue;
 
-  constructor(db: SqliteDb, file: string) {
-    this.db = db;
-    this.file = file;
+  constructor(private readonly c: Conn) {
+    const db = c.db;
     this.q = {
-      outboxHas: db.prepare('SELECT 1 FROM outbox WHERE id = ?'),
-      outboxInsert: db.prepare('INSERT INTO outbox (id, to_name, envelope, created_at) VALUES (?, ?, ?, ?)'),
-      outboxAll: db.prepare('SELECT id, to_name, envelope, created_at FROM outbox ORDER BY seq LIMIT ?'),
-      outboxGet: db.prepare('SELECT id, to_name, envelope, created_at FROM outbox WHERE id = ?'),
-      messageDelete: db.prepare('DELETE FROM messages WHERE peer = ? AND id = ?'),
-      sessionsDelete: db.prepare('DELETE FROM sessions WHERE peer = ?'),
-      outboxDelete: db.prepare('DELETE FROM outbox WHERE id = ?'),
+      has: db.prepare('SELECT 1 FROM outbox WHERE id = ?'),
+      insert: db.prepare('INSERT INTO outbox (id, to_name, envelope, created_at) VALUES (?, ?, ?, ?)'),
+      all: db.prepare('SELECT id, to_name, envelope, created_at FROM outbox ORDER BY seq LIMIT ?'),
+      get: db.prepare('SELECT id, to_name, envelope, created_at FROM outbox WHERE id = ?'),
+      delete: db.prepare('DELETE FROM outbox WHERE id = ?'),
+      unsentInsert: db.prepare('INSERT INTO unsent (peer, id, peer_name, body, ts) VALUES (?, ?, ?, ?, ?)'),
+      unsentFor: db.prepare('SELECT * FROM unsent WHERE peer = ? ORDER BY seq'),
+      unsentPeers: db.prepare('SELECT peer FROM unsent GROUP BY peer ORDER BY min(seq)'),
+      unsentHas: db.prepare('SELECT 1 FROM unsent WHERE peer = ? LIMIT 1'),
+      unsentCount: db.prepare('SELECT count(*) AS n FROM unsent'),
+      unsentDelete: db.prepare('DELETE FROM unsent WHERE peer = ? AND id = ?'),
+    };
+  }
 
-      messageInsert: db.prepare(
+  queueOutgoing(rec: OutgoingRecord): void {
+    this.c.atomically('store.queueOutgoing', () => {
+      // Never replace stored bytes: a resend must transmit exactly what was stored (section 8).
+      if (this.q.has.get(rec.id) !== undefined) {
+        throw new ChatError(
+          'bad_state',
+          'an outgoing envelope with this id is already in the outbox',
+          'store.queueOutgoing',
+        );
+      }
+      this.q.insert.run(rec.id, rec.to, rec.envelope, rec.createdAt);
+    });
+  }
+
+  pendingOutgoing(limit?: number): OutgoingRecord[] {
+    return this.c.run('store.pendingOutgoing', () =>
+      // LIMIT -1 is SQLite's "no limit".
+      (this.q.all.all(limit ?? -1) as OutboxRow[]).map(toOutgoing),
+    );
+  }
+
+  outgoing(id: string): OutgoingRecord | undefined {
+    return this.c.run('store.outgoing', () => {
+      const r = this.q.get.get(id) as OutboxRow | undefined;
+      return r === undefined ? undefined : toOutgoing(r);
+    });
+  }
+
+  // The status is the history's business (setState); the outbox only needs to forget the envelope.
+  markSent(id: string, _status?: SentStatus): boolean {
+    return this.c.run('store.markSent', () => this.q.delete.run(id).changes === 1);
+  }
+
+  queueUnsent(t: UnsentText): void {
+    this.c.run('store.queueUnsent', () => {
+      this.q.unsentInsert.run(t.peer, t.id, t.peerName, t.body, t.ts);
+    });
+  }
+
+  unsentFor(peer: string): UnsentText[] {
+    return this.c.run('store.unsentFor', () => (this.q.unsentFor.all(peer) as UnsentRow[]).map(toUnsent));
+  }
+
+  unsentPeers(): string[] {
+    return this.c.run('store.unsentPeers', () =>
+      (this.q.unsentPeers.all() as { peer: string }[]).map((r) => r.peer),
+    );
+  }
+
+  hasUnsent(peer: string): boolean {
+    return this.c.run('store.hasUnsent', () => this.q.unsentHas.get(peer) !== undefined);
+  }
+
+  countUnsent(): number {
+    return this.c.run('store.countUnsent', () => (this.q.unsentCount.get() as { n: number }).n);
+  }
+
+  removeUnsent(peer: string, id: string): boolean {
+    return this.c.run('store.removeUnsent', () => this.q.unsentDelete.run(peer, id).changes === 1);
+  }
+}
+
+class SqliteMessageStore implements MessageStore {
+  private readonly q;
+
+  constructor(private readonly c: Conn) {
+    const db = c.db;
+    this.q = {
+      insert: db.prepare(
         `INSERT INTO messages (peer, peer_name, id, direction, body, ts, local_ts, state, state_rank)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
+      get: db.prepare('SELECT * FROM messages WHERE peer = ? AND id = ? AND direction = ?'),
+      delete: db.prepare('DELETE FROM messages WHERE peer = ? AND id = ?'),
       history: db.prepare(
         `SELECT * FROM (SELECT * FROM messages WHERE peer = ? AND seq < ? ORDER BY seq DESC LIMIT ?)
          ORDER BY seq`,
@@ -331,9 +508,197 @@ class SqliteClientStore implements ClientStore {
       seenInsert: db.prepare('INSERT INTO seen (peer, id, seen_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING'),
       seenExpire: db.prepare('DELETE FROM seen WHERE seen_at < ?'),
 
-      contact: db.prepare('SELECT * FROM contacts WHERE canon = ?'),
-      contacts: db.prepare('SELECT * FROM contacts ORDER BY canon'),
-      contactInsert: db.prepare(
+      heldCount: db.prepare('SELECT n FROM held_totals WHERE peer = ?'),
+      heldInsert: db.prepare(
+        'INSERT INTO held (peer, id, from_name, env, ts) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
+      ),
+      heldAll: db.prepare('SELECT id, from_name, env, ts FROM held WHERE peer = ? ORDER BY seq'),
+      heldDelete: db.prepare('DELETE FROM held WHERE peer = ?'),
+    };
+  }
+
+  addMessage(msg: NewMessage): boolean {
+    return this.c.run('store.addMessage', () => {
+      if (stateDirection(msg.state) !== msg.direction) {
+        throw new ChatError(
+          'bad_state',
+          `state ${msg.state} does not belong to direction ${msg.direction}`,
+          'store.addMessage',
+        );
+      }
+      const r = this.q.insert.run(
+        msg.peer,
+        msg.peerName,
+        msg.id,
+        msg.direction,
+        msg.body,
+        msg.ts,
+        msg.localTs,
+        msg.state,
+        stateRank(msg.state),
+      );
+      return r.changes === 1;
+    });
+  }
+
+  history(peer: string, limit?: number, before?: number): MessageRecord[] {
+    return this.c.run('store.history', () =>
+      // LIMIT -1 is SQLite's "no limit".
+      (this.q.history.all(peer, before ?? Number.MAX_SAFE_INTEGER, limit ?? -1) as MessageRow[]).map(
+        toMessage,
+      ),
+    );
+  }
+
+  message(peer: string, id: string, direction: Direction): MessageRecord | undefined {
+    return this.c.run('store.message', () => {
+      const r = this.q.get.get(peer, id, direction) as MessageRow | undefined;
+      return r === undefined ? undefined : toMessage(r);
+    });
+  }
+
+  setState(peer: string, id: string, state: MessageState): boolean {
+    return this.c.run('store.setState', () => {
+      const rank = stateRank(state);
+      return this.q.setState.run(state, rank, peer, id, stateDirection(state), rank).changes === 1;
+    });
+  }
+
+  deleteMessage(peer: string, id: string): boolean {
+    return this.c.run('store.deleteMessage', () => this.q.delete.run(peer, id).changes > 0);
+  }
+
+  conversations(): Conversation[] {
+    return this.c.run('store.conversations', () =>
+      (
+        this.q.conversations.all() as { peer: string; peer_name: string; last_ts: number; unread: number }[]
+      ).map((r) => ({ peer: r.peer, peerName: r.peer_name, lastTs: r.last_ts, unread: r.unread })),
+    );
+  }
+
+  markRead(peer: string): string[] {
+    return this.c.atomically('store.markRead', () => {
+      const ids = (this.q.unreadIds.all(peer) as { id: string }[]).map((r) => r.id);
+      this.q.markShown.run(stateRank('shown'), peer);
+      return ids;
+    });
+  }
+
+  unreadCount(peer: string): number {
+    return this.c.run('store.unreadCount', () => (this.q.unreadCount.get(peer) as { n: number }).n);
+  }
+
+  seenRecently(peer: string, id: string): boolean {
+    return this.c.run('store.seenRecently', () => this.q.seenHas.get(peer, id) !== undefined);
+  }
+
+  rememberSeen(peer: string, id: string, now: number): void {
+    this.c.run('store.rememberSeen', () => {
+      this.q.seenInsert.run(peer, id, now);
+    });
+  }
+
+  expireSeen(now: number): number {
+    return this.c.run('store.expireSeen', () => this.q.seenExpire.run(now - SEEN_TTL_MS).changes);
+  }
+
+  holdIncoming(env: HeldEnvelope): HoldResult {
+    return this.c.atomically('store.holdIncoming', (): HoldResult => {
+      const peer = canonName(env.from);
+      if (((this.q.heldCount.get(peer) as { n: number } | undefined)?.n ?? 0) >= HELD_PER_CONTACT_MAX)
+        return 'full';
+      return this.q.heldInsert.run(peer, env.id, env.from, env.env, env.ts).changes === 1
+        ? 'held'
+        : 'duplicate';
+    });
+  }
+
+  heldIncoming(peer: string): HeldEnvelope[] {
+    return this.c.run('store.heldIncoming', () => (this.q.heldAll.all(peer) as HeldRow[]).map(toHeld));
+  }
+
+  releaseHeld(peer: string): HeldEnvelope[] {
+    return this.c.atomically('store.releaseHeld', () => {
+      const held = (this.q.heldAll.all(peer) as HeldRow[]).map(toHeld);
+      this.q.heldDelete.run(peer);
+      return held;
+    });
+  }
+}
+
+class SqliteSessionStore implements SessionStore {
+  private readonly q;
+
+  constructor(private readonly c: Conn) {
+    const db = c.db;
+    this.q = {
+      all: db.prepare(
+        `SELECT session_id, state, last_used, archived FROM sessions WHERE peer = ?
+         ORDER BY archived, last_used DESC, session_id`,
+      ),
+      save: db.prepare(
+        `INSERT INTO sessions (peer, session_id, state, last_used, archived) VALUES (?, ?, ?, ?, 0)
+         ON CONFLICT (peer, session_id) DO UPDATE
+           SET state = excluded.state, last_used = excluded.last_used, archived = 0`,
+      ),
+      archive: db.prepare('UPDATE sessions SET archived = 1 WHERE peer = ? AND session_id IS NOT ?'),
+      prune: db.prepare(
+        `DELETE FROM sessions WHERE peer = ? AND archived = 1 AND session_id NOT IN (
+           SELECT session_id FROM sessions WHERE peer = ? AND archived = 1
+           ORDER BY last_used DESC, session_id LIMIT ?)`,
+      ),
+      delete: db.prepare('DELETE FROM sessions WHERE peer = ?'),
+    };
+  }
+
+  sessions(peer: string): SessionRecord[] {
+    return this.c.run('store.sessions', () =>
+      (
+        this.q.all.all(peer) as {
+          session_id: string;
+          state: string;
+          last_used: number;
+          archived: number;
+        }[]
+      ).map((r) => ({
+        sessionId: r.session_id,
+        state: r.state,
+        lastUsed: r.last_used,
+        archived: r.archived === 1,
+      })),
+    );
+  }
+
+  saveSession(peer: string, sessionId: string, state: string, lastUsed: number): void {
+    this.c.run('store.saveSession', () => {
+      this.q.save.run(peer, sessionId, state, lastUsed);
+    });
+  }
+
+  archiveSessions(peer: string, keepAtMost = ARCHIVED_SESSIONS_MAX, exceptSessionId?: string): void {
+    this.c.atomically('store.archiveSessions', () => {
+      this.q.archive.run(peer, exceptSessionId ?? null);
+      this.q.prune.run(peer, peer, Math.max(0, Math.floor(keepAtMost)));
+    });
+  }
+
+  deleteSessions(peer: string): number {
+    return this.c.run('store.deleteSessions', () => this.q.delete.run(peer).changes);
+  }
+}
+
+class SqliteContactStore implements ContactStore {
+  private readonly q;
+
+  constructor(
+    private readonly c: Conn,
+    private readonly sessions: SessionStore,
+  ) {
+    const db = c.db;
+    this.q = {
+      get: db.prepare('SELECT * FROM contacts WHERE canon = ?'),
+      all: db.prepare('SELECT * FROM contacts ORDER BY canon'),
+      insert: db.prepare(
         `INSERT INTO contacts (canon, name, sign_key, dh_key, idcert, pinned_at) VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       setVerified: db.prepare('UPDATE contacts SET verified = ? WHERE canon = ?'),
@@ -347,23 +712,72 @@ class SqliteClientStore implements ClientStore {
            pending_name = NULL, pending_sign_key = NULL, pending_dh_key = NULL, pending_idcert = NULL
          WHERE canon = ? AND pending_sign_key IS NOT NULL`,
       ),
+    };
+  }
 
-      sessions: db.prepare(
-        `SELECT session_id, state, last_used, archived FROM sessions WHERE peer = ?
-         ORDER BY archived, last_used DESC, session_id`,
-      ),
-      sessionSave: db.prepare(
-        `INSERT INTO sessions (peer, session_id, state, last_used, archived) VALUES (?, ?, ?, ?, 0)
-         ON CONFLICT (peer, session_id) DO UPDATE
-           SET state = excluded.state, last_used = excluded.last_used, archived = 0`,
-      ),
-      sessionsArchive: db.prepare('UPDATE sessions SET archived = 1 WHERE peer = ? AND session_id IS NOT ?'),
-      sessionsPrune: db.prepare(
-        `DELETE FROM sessions WHERE peer = ? AND archived = 1 AND session_id NOT IN (
-           SELECT session_id FROM sessions WHERE peer = ? AND archived = 1
-           ORDER BY last_used DESC, session_id LIMIT ?)`,
-      ),
+  getContact(canon: string): Contact | undefined {
+    return this.c.run('store.getContact', () => {
+      const r = this.q.get.get(canon) as ContactRow | undefined;
+      return r === undefined ? undefined : toContact(r);
+    });
+  }
 
+  pinContact(identity: Identity, now: number): PinResult {
+    return this.c.atomically('store.pinContact', (): PinResult => {
+      const r = this.q.get.get(identity.canon) as ContactRow | undefined;
+      if (r === undefined) {
+        this.q.insert.run(
+          identity.canon,
+          identity.name,
+          identity.signKey,
+          identity.dhKey,
+          identity.idcert,
+          now,
+        );
+        return 'pinned';
+      }
+      return sameIdentity(r, identity) ? 'unchanged' : 'changed';
+    });
+  }
+
+  setVerified(canon: string, verified: boolean): boolean {
+    return this.c.run(
+      'store.setVerified',
+      () => this.q.setVerified.run(verified ? 1 : 0, canon).changes === 1,
+    );
+  }
+
+  markChanged(canon: string, pending: Identity): void {
+    this.c.run('store.markChanged', () => {
+      const r = this.q.setPending.run(pending.name, pending.signKey, pending.dhKey, pending.idcert, canon);
+      if (r.changes !== 1) {
+        throw new ChatError('unknown_user', `no contact named ${canon} is pinned`, 'store.markChanged');
+      }
+    });
+  }
+
+  acceptChange(canon: string, now = Date.now()): boolean {
+    return this.c.atomically('store.acceptChange', () => {
+      const row = this.q.get.get(canon) as ContactRow | undefined;
+      if (row === undefined || row.pending_sign_key === null) return false;
+      this.q.acceptPending.run(now, canon);
+      // PROTOCOL.md 8.4: the old identity's sessions must not be used again.
+      this.sessions.archiveSessions(canon, ARCHIVED_SESSIONS_MAX, undefined);
+      return true;
+    });
+  }
+
+  contacts(): Contact[] {
+    return this.c.run('store.contacts', () => (this.q.all.all() as ContactRow[]).map(toContact));
+  }
+}
+
+class SqlitePreKeyStore implements PreKeyStore {
+  private readonly q;
+
+  constructor(private readonly c: Conn) {
+    const db = c.db;
+    this.q = {
       spkSave: db.prepare(
         `INSERT INTO signed_prekeys (id, secret, pub, sig, created_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET secret = excluded.secret, pub = excluded.pub, sig = excluded.sig,
@@ -383,268 +797,18 @@ class SqliteClientStore implements ClientStore {
       metaSet: db.prepare(
         'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
       ),
-
-      heldCount: db.prepare('SELECT n FROM held_totals WHERE peer = ?'),
-      heldInsert: db.prepare(
-        'INSERT INTO held (peer, id, from_name, env, ts) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING',
-      ),
-      heldAll: db.prepare('SELECT id, from_name, env, ts FROM held WHERE peer = ? ORDER BY seq'),
-      heldDelete: db.prepare('DELETE FROM held WHERE peer = ?'),
-
-      kvGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
-      kvSet: db.prepare(
-        'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
-      ),
-      kvDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
-    };
-    const q = this.q;
-    this.kv = {
-      get: (key) =>
-        this.run('store.kv.get', () => (q.kvGet.get(key) as { value: string } | undefined)?.value),
-      set: (key, value) =>
-        this.run('store.kv.set', () => {
-          q.kvSet.run(key, value);
-        }),
-      delete: (key) =>
-        this.run('store.kv.delete', () => {
-          q.kvDelete.run(key);
-        }),
     };
   }
-
-  /** Every operation: refused after close, and SQLite failures mapped to ChatErrors. */
-  private run<T>(operation: string, fn: () => T): T {
-    if (this.closed) throw new ChatError('storage_failed', `the ${WHAT} is closed`, operation);
-    return guarded(WHAT, this.file, operation, fn);
-  }
-
-  /** A multi-statement operation: one transaction (a savepoint when nested in `transaction`). */
-  private atomically<T>(operation: string, fn: () => T): T {
-    return this.run(operation, () => this.db.transaction(fn)());
-  }
-
-  // -- outbox ----------------------------------------------------------------------------------
-
-  queueOutgoing(rec: OutgoingRecord): void {
-    this.atomically('store.queueOutgoing', () => {
-      // Never replace stored bytes: a resend must transmit exactly what was stored (section 8).
-      if (this.q.outboxHas.get(rec.id) !== undefined) {
-        throw new ChatError(
-          'bad_state',
-          'an outgoing envelope with this id is already in the outbox',
-          'store.queueOutgoing',
-        );
-      }
-      this.q.outboxInsert.run(rec.id, rec.to, rec.envelope, rec.createdAt);
-    });
-  }
-
-  pendingOutgoing(limit?: number): OutgoingRecord[] {
-    return this.run('store.pendingOutgoing', () =>
-      // LIMIT -1 is SQLite's "no limit".
-      (this.q.outboxAll.all(limit ?? -1) as OutboxRow[]).map(toOutgoing),
-    );
-  }
-
-  outgoing(id: string): OutgoingRecord | undefined {
-    return this.run('store.outgoing', () => {
-      const r = this.q.outboxGet.get(id) as OutboxRow | undefined;
-      return r === undefined ? undefined : toOutgoing(r);
-    });
-  }
-
-  deleteMessage(peer: string, id: string): boolean {
-    return this.run('store.deleteMessage', () => this.q.messageDelete.run(peer, id).changes > 0);
-  }
-
-  deleteSessions(peer: string): number {
-    return this.run('store.deleteSessions', () => this.q.sessionsDelete.run(peer).changes);
-  }
-
-  // The status is the history's business (setState); the outbox only needs to forget the envelope.
-  markSent(id: string): boolean {
-    return this.run('store.markSent', () => this.q.outboxDelete.run(id).changes === 1);
-  }
-
-  // -- history ---------------------------------------------------------------------------------
-
-  addMessage(msg: NewMessage): boolean {
-    return this.run('store.addMessage', () => {
-      if (stateDirection(msg.state) !== msg.direction) {
-        throw new ChatError(
-          'bad_state',
-          `state ${msg.state} does not belong to direction ${msg.direction}`,
-          'store.addMessage',
-        );
-      }
-      const r = this.q.messageInsert.run(
-        msg.peer,
-        msg.peerName,
-        msg.id,
-        msg.direction,
-        msg.body,
-        msg.ts,
-        msg.localTs,
-        msg.state,
-        stateRank(msg.state),
-      );
-      return r.changes === 1;
-    });
-  }
-
-  history(peer: string, limit?: number, before?: number): MessageRecord[] {
-    return this.run('store.history', () =>
-      // LIMIT -1 is SQLite's "no limit".
-      (this.q.history.all(peer, before ?? Number.MAX_SAFE_INTEGER, limit ?? -1) as MessageRow[]).map(
-        toMessage,
-      ),
-    );
-  }
-
-  setState(peer: string, id: string, state: MessageState): boolean {
-    return this.run('store.setState', () => {
-      const rank = stateRank(state);
-      return this.q.setState.run(state, rank, peer, id, stateDirection(state), rank).changes === 1;
-    });
-  }
-
-  conversations(): Conversation[] {
-    return this.run('store.conversations', () =>
-      (
-        this.q.conversations.all() as { peer: string; peer_name: string; last_ts: number; unread: number }[]
-      ).map((r) => ({ peer: r.peer, peerName: r.peer_name, lastTs: r.last_ts, unread: r.unread })),
-    );
-  }
-
-  markRead(peer: string): string[] {
-    return this.atomically('store.markRead', () => {
-      const ids = (this.q.unreadIds.all(peer) as { id: string }[]).map((r) => r.id);
-      this.q.markShown.run(stateRank('shown'), peer);
-      return ids;
-    });
-  }
-
-  unreadCount(peer: string): number {
-    return this.run('store.unreadCount', () => (this.q.unreadCount.get(peer) as { n: number }).n);
-  }
-
-  // -- seen ids --------------------------------------------------------------------------------
-
-  seenRecently(peer: string, id: string): boolean {
-    return this.run('store.seenRecently', () => this.q.seenHas.get(peer, id) !== undefined);
-  }
-
-  rememberSeen(peer: string, id: string, now: number): void {
-    this.run('store.rememberSeen', () => {
-      this.q.seenInsert.run(peer, id, now);
-    });
-  }
-
-  expireSeen(now: number): number {
-    return this.run('store.expireSeen', () => this.q.seenExpire.run(now - SEEN_TTL_MS).changes);
-  }
-
-  // -- contacts --------------------------------------------------------------------------------
-
-  getContact(canon: string): Contact | undefined {
-    return this.run('store.getContact', () => {
-      const r = this.q.contact.get(canon) as ContactRow | undefined;
-      return r === undefined ? undefined : toContact(r);
-    });
-  }
-
-  pinContact(identity: Identity, now: number): PinResult {
-    return this.atomically('store.pinContact', (): PinResult => {
-      const r = this.q.contact.get(identity.canon) as ContactRow | undefined;
-      if (r === undefined) {
-        this.q.contactInsert.run(
-          identity.canon,
-          identity.name,
-          identity.signKey,
-          identity.dhKey,
-          identity.idcert,
-          now,
-        );
-        return 'pinned';
-      }
-      return sameIdentity(r, identity) ? 'unchanged' : 'changed';
-    });
-  }
-
-  setVerified(canon: string, verified: boolean): boolean {
-    return this.run('store.setVerified', () => this.q.setVerified.run(verified ? 1 : 0, canon).changes === 1);
-  }
-
-  markChanged(canon: string, pending: Identity): void {
-    this.run('store.markChanged', () => {
-      const r = this.q.setPending.run(pending.name, pending.signKey, pending.dhKey, pending.idcert, canon);
-      if (r.changes !== 1) {
-        throw new ChatError('unknown_user', `no contact named ${canon} is pinned`, 'store.markChanged');
-      }
-    });
-  }
-
-  acceptChange(canon: string, now = Date.now()): boolean {
-    return this.atomically('store.acceptChange', () => {
-      const row = this.q.contact.get(canon) as ContactRow | undefined;
-      if (row === undefined || row.pending_sign_key === null) return false;
-      this.q.acceptPending.run(now, canon);
-      // PROTOCOL.md 8.4: the old identity's sessions must not be used again.
-      this.archiveInTx(canon, ARCHIVED_SESSIONS_MAX, undefined);
-      return true;
-    });
-  }
-
-  contacts(): Contact[] {
-    return this.run('store.contacts', () => (this.q.contacts.all() as ContactRow[]).map(toContact));
-  }
-
-  // -- sessions --------------------------------------------------------------------------------
-
-  sessions(peer: string): SessionRecord[] {
-    return this.run('store.sessions', () =>
-      (
-        this.q.sessions.all(peer) as {
-          session_id: string;
-          state: string;
-          last_used: number;
-          archived: number;
-        }[]
-      ).map((r) => ({
-        sessionId: r.session_id,
-        state: r.state,
-        lastUsed: r.last_used,
-        archived: r.archived === 1,
-      })),
-    );
-  }
-
-  saveSession(peer: string, sessionId: string, state: string, lastUsed: number): void {
-    this.run('store.saveSession', () => {
-      this.q.sessionSave.run(peer, sessionId, state, lastUsed);
-    });
-  }
-
-  archiveSessions(peer: string, keepAtMost = ARCHIVED_SESSIONS_MAX, exceptSessionId?: string): void {
-    this.atomically('store.archiveSessions', () => this.archiveInTx(peer, keepAtMost, exceptSessionId));
-  }
-
-  private archiveInTx(peer: string, keepAtMost: number, exceptSessionId: string | undefined): void {
-    this.q.sessionsArchive.run(peer, exceptSessionId ?? null);
-    this.q.sessionsPrune.run(peer, peer, Math.max(0, Math.floor(keepAtMost)));
-  }
-
-  // -- prekeys ---------------------------------------------------------------------------------
 
   saveSignedPrekey(spk: SignedPrekeySecret): void {
-    this.run('store.saveSignedPrekey', () => {
+    this.c.run('store.saveSignedPrekey', () => {
       checkPrekeyId(spk.id, 'store.saveSignedPrekey');
       this.q.spkSave.run(spk.id, spk.secret, spk.pub, spk.sig, spk.createdAt);
     });
   }
 
   signedPrekeys(): SignedPrekeySecret[] {
-    return this.run('store.signedPrekeys', () =>
+    return this.c.run('store.signedPrekeys', () =>
       (
         this.q.spkAll.all() as { id: number; secret: Buffer; pub: Buffer; sig: Buffer; created_at: number }[]
       ).map((r) => ({
@@ -658,11 +822,11 @@ class SqliteClientStore implements ClientStore {
   }
 
   deleteSignedPrekey(id: number): boolean {
-    return this.run('store.deleteSignedPrekey', () => this.q.spkDelete.run(id).changes === 1);
+    return this.c.run('store.deleteSignedPrekey', () => this.q.spkDelete.run(id).changes === 1);
   }
 
   saveOneTimePrekeys(opks: readonly OneTimePrekeySecret[]): void {
-    this.atomically('store.saveOneTimePrekeys', () => {
+    this.c.atomically('store.saveOneTimePrekeys', () => {
       for (const k of opks) {
         checkPrekeyId(k.id, 'store.saveOneTimePrekeys');
         if (this.q.opkGet.get(k.id) !== undefined) {
@@ -678,14 +842,14 @@ class SqliteClientStore implements ClientStore {
   }
 
   oneTimePrekey(id: number): OneTimePrekeySecret | undefined {
-    return this.run('store.oneTimePrekey', () => {
+    return this.c.run('store.oneTimePrekey', () => {
       const r = this.q.opkGet.get(id) as { id: number; secret: Buffer; pub: Buffer } | undefined;
       return r === undefined ? undefined : { id: r.id, secret: bytes(r.secret), pub: bytes(r.pub) };
     });
   }
 
   takeOneTimePrekey(id: number): OneTimePrekeySecret | undefined {
-    return this.atomically('store.takeOneTimePrekey', () => {
+    return this.c.atomically('store.takeOneTimePrekey', () => {
       const r = this.q.opkGet.get(id) as { id: number; secret: Buffer; pub: Buffer } | undefined;
       if (r === undefined) return undefined;
       this.q.opkDelete.run(id);
@@ -694,15 +858,15 @@ class SqliteClientStore implements ClientStore {
   }
 
   deleteOneTimePrekey(id: number): boolean {
-    return this.run('store.deleteOneTimePrekey', () => this.q.opkDelete.run(id).changes === 1);
+    return this.c.run('store.deleteOneTimePrekey', () => this.q.opkDelete.run(id).changes === 1);
   }
 
   countOneTimePrekeys(): number {
-    return this.run('store.countOneTimePrekeys', () => (this.q.opkCount.get() as { n: number }).n);
+    return this.c.run('store.countOneTimePrekeys', () => (this.q.opkCount.get() as { n: number }).n);
   }
 
   nextPrekeyId(count = 1): number {
-    return this.atomically('store.nextPrekeyId', () => {
+    return this.c.atomically('store.nextPrekeyId', () => {
       if (!Number.isInteger(count) || count < 1) {
         throw new ChatError('bad_state', 'reserve at least one prekey id', 'store.nextPrekeyId');
       }
@@ -722,47 +886,197 @@ class SqliteClientStore implements ClientStore {
       return first;
     });
   }
+}
 
-  // -- held envelopes --------------------------------------------------------------------------
+class SqliteClientStore implements ClientStore {
+  private readonly c: Conn;
+  private readonly outbox: SqliteOutboxStore;
+  private readonly messages: SqliteMessageStore;
+  private readonly sessionStore: SqliteSessionStore;
+  private readonly contactStore: SqliteContactStore;
+  private readonly prekeys: SqlitePreKeyStore;
+  readonly kv: KeyValue;
 
+  constructor(db: SqliteDb, file: string) {
+    const c = (this.c = new Conn(db, file));
+    this.outbox = new SqliteOutboxStore(c);
+    this.messages = new SqliteMessageStore(c);
+    this.sessionStore = new SqliteSessionStore(c);
+    this.contactStore = new SqliteContactStore(c, this.sessionStore);
+    this.prekeys = new SqlitePreKeyStore(c);
+    const kvGet = db.prepare('SELECT value FROM settings WHERE key = ?');
+    const kvSet = db.prepare(
+      'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    );
+    const kvDelete = db.prepare('DELETE FROM settings WHERE key = ?');
+    this.kv = {
+      get: (key) => c.run('store.kv.get', () => (kvGet.get(key) as { value: string } | undefined)?.value),
+      set: (key, value) =>
+        c.run('store.kv.set', () => {
+          kvSet.run(key, value);
+        }),
+      delete: (key) =>
+        c.run('store.kv.delete', () => {
+          kvDelete.run(key);
+        }),
+    };
+  }
+
+  // -- outbox ----------------------------------------------------------------------------------
+  queueOutgoing(rec: OutgoingRecord): void {
+    this.outbox.queueOutgoing(rec);
+  }
+  pendingOutgoing(limit?: number): OutgoingRecord[] {
+    return this.outbox.pendingOutgoing(limit);
+  }
+  outgoing(id: string): OutgoingRecord | undefined {
+    return this.outbox.outgoing(id);
+  }
+  markSent(id: string, status: SentStatus): boolean {
+    return this.outbox.markSent(id, status);
+  }
+  queueUnsent(text: UnsentText): void {
+    this.outbox.queueUnsent(text);
+  }
+  unsentFor(peer: string): UnsentText[] {
+    return this.outbox.unsentFor(peer);
+  }
+  unsentPeers(): string[] {
+    return this.outbox.unsentPeers();
+  }
+  hasUnsent(peer: string): boolean {
+    return this.outbox.hasUnsent(peer);
+  }
+  countUnsent(): number {
+    return this.outbox.countUnsent();
+  }
+  removeUnsent(peer: string, id: string): boolean {
+    return this.outbox.removeUnsent(peer, id);
+  }
+
+  // -- messages --------------------------------------------------------------------------------
+  addMessage(msg: NewMessage): boolean {
+    return this.messages.addMessage(msg);
+  }
+  history(peer: string, limit?: number, before?: number): MessageRecord[] {
+    return this.messages.history(peer, limit, before);
+  }
+  message(peer: string, id: string, direction: Direction): MessageRecord | undefined {
+    return this.messages.message(peer, id, direction);
+  }
+  setState(peer: string, id: string, state: MessageState): boolean {
+    return this.messages.setState(peer, id, state);
+  }
+  deleteMessage(peer: string, id: string): boolean {
+    return this.messages.deleteMessage(peer, id);
+  }
+  conversations(): Conversation[] {
+    return this.messages.conversations();
+  }
+  markRead(peer: string): string[] {
+    return this.messages.markRead(peer);
+  }
+  unreadCount(peer: string): number {
+    return this.messages.unreadCount(peer);
+  }
+  seenRecently(peer: string, id: string): boolean {
+    return this.messages.seenRecently(peer, id);
+  }
+  rememberSeen(peer: string, id: string, now: number): void {
+    this.messages.rememberSeen(peer, id, now);
+  }
+  expireSeen(now: number): number {
+    return this.messages.expireSeen(now);
+  }
   holdIncoming(env: HeldEnvelope): HoldResult {
-    return this.atomically('store.holdIncoming', (): HoldResult => {
-      const peer = canonName(env.from);
-      if (((this.q.heldCount.get(peer) as { n: number } | undefined)?.n ?? 0) >= HELD_PER_CONTACT_MAX)
-        return 'full';
-      return this.q.heldInsert.run(peer, env.id, env.from, env.env, env.ts).changes === 1
-        ? 'held'
-        : 'duplicate';
-    });
+    return this.messages.holdIncoming(env);
   }
-
   heldIncoming(peer: string): HeldEnvelope[] {
-    return this.run('store.heldIncoming', () => (this.q.heldAll.all(peer) as HeldRow[]).map(toHeld));
+    return this.messages.heldIncoming(peer);
+  }
+  releaseHeld(peer: string): HeldEnvelope[] {
+    return this.messages.releaseHeld(peer);
   }
 
-  releaseHeld(peer: string): HeldEnvelope[] {
-    return this.atomically('store.releaseHeld', () => {
-      const held = (this.q.heldAll.all(peer) as HeldRow[]).map(toHeld);
-      this.q.heldDelete.run(peer);
-      return held;
-    });
+  // -- contacts --------------------------------------------------------------------------------
+  getContact(canon: string): Contact | undefined {
+    return this.contactStore.getContact(canon);
+  }
+  pinContact(identity: Identity, now: number): PinResult {
+    return this.contactStore.pinContact(identity, now);
+  }
+  setVerified(canon: string, verified: boolean): boolean {
+    return this.contactStore.setVerified(canon, verified);
+  }
+  markChanged(canon: string, pending: Identity): void {
+    this.contactStore.markChanged(canon, pending);
+  }
+  acceptChange(canon: string, now?: number): boolean {
+    return this.contactStore.acceptChange(canon, now);
+  }
+  contacts(): Contact[] {
+    return this.contactStore.contacts();
+  }
+
+  // -- sessions --------------------------------------------------------------------------------
+  sessions(peer: string): SessionRecord[] {
+    return this.sessionStore.sessions(peer);
+  }
+  saveSession(peer: string, sessionId: string, state: string, lastUsed: number): void {
+    this.sessionStore.saveSession(peer, sessionId, state, lastUsed);
+  }
+  archiveSessions(peer: string, keepAtMost?: number, exceptSessionId?: string): void {
+    this.sessionStore.archiveSessions(peer, keepAtMost, exceptSessionId);
+  }
+  deleteSessions(peer: string): number {
+    return this.sessionStore.deleteSessions(peer);
+  }
+
+  // -- prekeys ---------------------------------------------------------------------------------
+  saveSignedPrekey(spk: SignedPrekeySecret): void {
+    this.prekeys.saveSignedPrekey(spk);
+  }
+  signedPrekeys(): SignedPrekeySecret[] {
+    return this.prekeys.signedPrekeys();
+  }
+  deleteSignedPrekey(id: number): boolean {
+    return this.prekeys.deleteSignedPrekey(id);
+  }
+  saveOneTimePrekeys(opks: readonly OneTimePrekeySecret[]): void {
+    this.prekeys.saveOneTimePrekeys(opks);
+  }
+  oneTimePrekey(id: number): OneTimePrekeySecret | undefined {
+    return this.prekeys.oneTimePrekey(id);
+  }
+  takeOneTimePrekey(id: number): OneTimePrekeySecret | undefined {
+    return this.prekeys.takeOneTimePrekey(id);
+  }
+  deleteOneTimePrekey(id: number): boolean {
+    return this.prekeys.deleteOneTimePrekey(id);
+  }
+  countOneTimePrekeys(): number {
+    return this.prekeys.countOneTimePrekeys();
+  }
+  nextPrekeyId(count?: number): number {
+    return this.prekeys.nextPrekeyId(count);
   }
 
   // -- transactions and lifetime ---------------------------------------------------------------
 
   transaction<T>(fn: () => T): T {
-    if (this.closed) throw new ChatError('storage_failed', `the ${WHAT} is closed`, 'store.transaction');
+    const c = this.c;
+    if (c.closed) throw new ChatError('storage_failed', `the ${WHAT} is closed`, 'store.transaction');
     try {
-      return this.db.transaction(fn)();
+      return c.db.transaction(fn)();
     } catch (err) {
       // Only BEGIN/COMMIT failures are ours to map; whatever `fn` threw is the caller's, as is.
-      throw isSqliteError(err) ? storageError(err, WHAT, this.file, 'store.transaction') : err;
+      throw isSqliteError(err) ? storageError(err, WHAT, c.file, 'store.transaction') : err;
     }
   }
 
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    guarded(WHAT, this.file, 'store.close', () => this.db.close());
+    if (this.c.closed) return;
+    this.c.closed = true;
+    guarded(WHAT, this.c.file, 'store.close', () => this.c.db.close());
   }
 }

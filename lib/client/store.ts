@@ -35,6 +35,20 @@ export interface OutgoingRecord {
   readonly createdAt: number;
 }
 
+/**
+ * A text typed but not yet encrypted (no session yet, or the contact's identity changed and waits
+ * for `/accept`): everything needed to seal it later. Its plaintext is also in the history.
+ */
+export interface UnsentText {
+  /** Inner id (the history's id, and the outbox id once sealed). */
+  readonly id: string;
+  /** Contact, canonical. */
+  readonly peer: string;
+  readonly peerName: string;
+  readonly body: string;
+  readonly ts: number;
+}
+
 /** The relay's `sent` status (PROTOCOL.md section 7). */
 export type SentStatus = 'delivered' | 'queued';
 
@@ -156,8 +170,12 @@ export interface KeyValue {
   delete(key: string): void;
 }
 
-export interface ClientStore {
-  // Outbox: stored BEFORE the first send (DESIGN.md), removed once the relay answers `sent`.
+/**
+ * What waits to be sent: sealed envelopes (stored BEFORE the first send, DESIGN.md, removed once
+ * the relay answers `sent`) and texts not sealed yet. Every operation is an index lookup or
+ * touches one entry: O(1) in the size of the outbox.
+ */
+export interface OutboxStore {
   queueOutgoing(rec: OutgoingRecord): void;
   /** Not yet acknowledged by the relay, oldest first (at most `limit`). */
   pendingOutgoing(limit?: number): OutgoingRecord[];
@@ -166,11 +184,29 @@ export interface ClientStore {
   /** The relay took responsibility: the envelope leaves the outbox. False if it was not there. */
   markSent(id: string, status: SentStatus): boolean;
 
-  // History.
+  /** A text to seal later, after the ones already waiting for the same contact. */
+  queueUnsent(text: UnsentText): void;
+  /** The texts waiting for `peer`, oldest first. */
+  unsentFor(peer: string): UnsentText[];
+  /** Contacts with texts waiting, the one waiting longest first. */
+  unsentPeers(): string[];
+  hasUnsent(peer: string): boolean;
+  countUnsent(): number;
+  /** Sealed into the outbox, failed or deleted; false if it was not waiting. */
+  removeUnsent(peer: string, id: string): boolean;
+}
+
+/**
+ * History, dedupe ids, and envelopes held while a contact's identity change waits for the
+ * user (8.4).
+ */
+export interface MessageStore {
   /** False if (peer, id, direction) is already stored: receiver-side dedupe. */
   addMessage(msg: NewMessage): boolean;
   /** The latest `limit` messages (all when absent) with seq < `before`, oldest first. */
   history(peer: string, limit?: number, before?: number): MessageRecord[];
+  /** One message by its id and direction (an index lookup), or undefined. */
+  message(peer: string, id: string, direction: Direction): MessageRecord | undefined;
   /**
    * Move a message forward; outgoing states address the message we sent, incoming states the one
    * we received. False if it does not exist or is already at or past that state.
@@ -190,7 +226,15 @@ export interface ClientStore {
   /** Forget ids older than SEEN_TTL_MS; returns how many. */
   expireSeen(now: number): number;
 
-  // Contacts.
+  holdIncoming(env: HeldEnvelope): HoldResult;
+  /** Held for `peer` (canonical), in arrival order. */
+  heldIncoming(peer: string): HeldEnvelope[];
+  /** Remove and return them, in arrival order. */
+  releaseHeld(peer: string): HeldEnvelope[];
+}
+
+/** Pinned identities and their trust (PROTOCOL.md 8.4); lib/client/contacts.ts is its one user. */
+export interface ContactStore {
   getContact(canon: string): Contact | undefined;
   /** Pin a first-seen identity; never replaces a different one (see PinResult). */
   pinContact(identity: Identity, now: number): PinResult;
@@ -201,8 +245,10 @@ export interface ClientStore {
   /** Pin the pending identity, clear `verified`, archive the old sessions (8.4). False if none pending. */
   acceptChange(canon: string, now?: number): boolean;
   contacts(): Contact[];
+}
 
-  // Ratchet sessions (opaque blobs), most recently used first, active before archived.
+/** Ratchet sessions (opaque blobs), most recently used first, active before archived. */
+export interface SessionStore {
   sessions(peer: string): SessionRecord[];
   /** Insert or replace; a saved session is active (an archived one that decrypted comes back). */
   saveSession(peer: string, sessionId: string, state: string, lastUsed: number): void;
@@ -211,11 +257,12 @@ export interface ClientStore {
    * `keepAtMost`, least recently used first.
    */
   archiveSessions(peer: string, keepAtMost?: number, exceptSessionId?: string): void;
-
   /** Delete every session of `peer` for good (a replaced identity's, issue 9); returns how many. */
   deleteSessions(peer: string): number;
+}
 
-  // Our prekey secrets.
+/** Our prekey secrets (section 3). */
+export interface PreKeyStore {
   saveSignedPrekey(spk: SignedPrekeySecret): void;
   /** Newest first. */
   signedPrekeys(): SignedPrekeySecret[];
@@ -232,14 +279,13 @@ export interface ClientStore {
   countOneTimePrekeys(): number;
   /** Reserve `count` consecutive never-used u32 ids; returns the first. */
   nextPrekeyId(count?: number): number;
+}
 
-  // Envelopes held while a contact's identity change waits for the user (8.4).
-  holdIncoming(env: HeldEnvelope): HoldResult;
-  /** Held for `peer` (canonical), in arrival order. */
-  heldIncoming(peer: string): HeldEnvelope[];
-  /** Remove and return them, in arrival order. */
-  releaseHeld(peer: string): HeldEnvelope[];
-
+/**
+ * The five stores of one user, split by kind as libsignal splits them, in one database so that
+ * `transaction` spans them all.
+ */
+export interface ClientStore extends OutboxStore, MessageStore, ContactStore, SessionStore, PreKeyStore {
   /** Run `fn` in one transaction (nestable); a throw rolls back everything it wrote. `fn` must be synchronous. */
   transaction<T>(fn: () => T): T;
 

@@ -113,7 +113,9 @@ async function openStore(dataDir: string): Promise<RelayStore> {
   if (!fs.existsSync(dir))
     throw new ChatError('storage_failed', `there is no relay data in ${dir}; is --data-dir right?`, 'admin');
   const { openRelayStore } = await import('../server/sqlite-store.js');
-  return openRelayStore(dir);
+  const { relayStoreKey } = await import('../server/relay-key.js');
+  // An encrypted store (`--serve --encrypt-store`) is opened with its key file; never made here.
+  return openRelayStore(dir, { key: relayStoreKey(dir, false)?.key });
 }
 
 export async function runAdmin(opts: AdminOptions, io: AdminIo = stdio()): Promise<void> {

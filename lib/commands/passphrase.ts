@@ -15,7 +15,7 @@ import { identityPath, loadOrCreateIdentity } from '../client/identity-store';
 import { loadOrCreateRecoveryCode, RECOVERY_FILE } from '../client/recovery-store';
 import { serializeIdentity } from '../crypto/identity';
 import { dbKeyExists, loadOrCreateDbKey, resealDbKey } from '../db-key';
-import { ChatError } from '../errors';
+import { ChatError, isChatError } from '../errors';
 import { lockDataDir } from '../lock';
 import { resolveDataDir, userDir } from '../paths';
 import { readSecretFile, writeSecretFile } from '../secret-file';
@@ -55,14 +55,6 @@ export async function runPassphrase(
         current = await prompt(opts.user, false);
       }
     }
-    // Everything opened with the current passphrase first: a wrong one throws before any write.
-    const keyFile = dbKeyPath(dir);
-    const hasKey = dbKeyExists(keyFile);
-    if (hasKey) loadOrCreateDbKey(keyFile, current);
-    const { identity } = loadOrCreateIdentity(dir, current);
-    const hasRecovery = readSecretFile(path.join(dir, RECOVERY_FILE)) !== undefined;
-    const recovery = hasRecovery ? loadOrCreateRecoveryCode(dir, current).code : undefined;
-
     let next: string | undefined;
     if (!opts.remove) {
       next = readPassphrase(opts.newPassphraseFile, {});
@@ -72,8 +64,29 @@ export async function runPassphrase(
       }
       if (next.length === 0) throw new ChatError('bad_passphrase', 'an empty passphrase protects nothing');
     }
+    // Each file opened with the current passphrase, or with the new one where an interrupted run
+    // of this command already re-sealed it (so running it again finishes the job). A wrong
+    // current passphrase throws here, before any write.
+    const open = <T>(fn: (p: string | undefined) => T): { value: T; with: string | undefined } => {
+      try {
+        return { value: fn(current), with: current };
+      } catch (err) {
+        if (!isChatError(err, 'bad_passphrase') || next === current) throw err;
+        try {
+          return { value: fn(next), with: next };
+        } catch {
+          throw err;
+        }
+      }
+    };
+    const keyFile = dbKeyPath(dir);
+    const key = dbKeyExists(keyFile) ? open((p) => loadOrCreateDbKey(keyFile, p)) : undefined;
+    const { identity } = open((p) => loadOrCreateIdentity(dir, p)).value;
+    const hasRecovery = readSecretFile(path.join(dir, RECOVERY_FILE)) !== undefined;
+    const recovery = hasRecovery ? open((p) => loadOrCreateRecoveryCode(dir, p)).value.code : undefined;
+
     const identityText = serializeIdentity(identity, next);
-    if (hasKey) resealDbKey(keyFile, current, next);
+    if (key !== undefined) resealDbKey(keyFile, key.with, next);
     writeSecretFile(identityPath(dir), identityText);
     if (recovery !== undefined) loadOrCreateRecoveryCode(dir, next, recovery);
     const verb = opts.remove ? 'removed' : sealed ? 'changed' : 'set';

@@ -11,7 +11,14 @@ import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { CipherState, HandshakeState } from '../crypto/noise';
 import type { RelayCertificate } from '../crypto/relay-cert';
-import { type Bytes, concatBytes, type KeyPair, utf8, x25519KeyPairNative } from '../crypto/primitives';
+import {
+  type Bytes,
+  concatBytes,
+  type KeyPair,
+  utf8,
+  x25519KeyPairRaw,
+  x25519Raw,
+} from '../crypto/primitives';
 import { ChatError, type ErrorCode, isChatError } from '../errors';
 import { RID_PATTERN, type Base64 } from './codec';
 import { FrameSocket, type FrameSocketOptions } from './frame-socket';
@@ -317,7 +324,9 @@ export async function acceptSecureChannel<In, Out>(
       initiator: false,
       prologue: handshakePrologue(chBytes, shBytes),
       s: opts.staticKey,
-      generateKeyPair: x25519KeyPairNative,
+      // Raw keys through libsodium: no KeyObject import/export per handshake (issue 12).
+      generateKeyPair: x25519KeyPairRaw,
+      dh: x25519Raw,
     });
     // -> e
     hs.readMessage(await io.next());
@@ -399,7 +408,9 @@ export async function connectSecureChannel<In, Out>(
       initiator: true,
       prologue: handshakePrologue(chBytes, shBytes),
       s: opts.staticKey,
-      generateKeyPair: x25519KeyPairNative,
+      // Raw keys through libsodium: no KeyObject import/export per handshake (issue 12).
+      generateKeyPair: x25519KeyPairRaw,
+      dh: x25519Raw,
     });
     // -> e
     io.write(hs.writeMessage());

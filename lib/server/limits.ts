@@ -3,6 +3,7 @@
  * connection, per identity, per address or per recipient as its comment says; `wireLimits` is
  * what ServerInfo and `welcome` announce, so a client can pace itself.
  */
+import * as fs from 'node:fs';
 import { QUEUE_MAX_PER_RECIPIENT, QUEUE_MAX_PER_SENDER } from './store';
 
 export interface RelayLimits {
@@ -81,4 +82,24 @@ export function wireLimits(l: RelayLimits): Record<string, number> {
     deliveryWindow: l.deliveryWindow,
     queuePerSender: l.queuePerSender,
   };
+}
+
+/** Descriptors kept free of connections: the store, the log, the key, DNS and the like. */
+export const FD_RESERVE = 64;
+
+/**
+ * Connections this process can hold: its soft file-descriptor limit less FD_RESERVE (Linux,
+ * /proc/self/limits; undefined elsewhere or unlimited). Past the fd limit, libuv accepts and
+ * closes connections itself without telling Node (its EMFILE trick), so the relay would neither
+ * refuse nor log them; `maxConnections` below the limit makes Node drop them and say so.
+ */
+export function fdConnectionCap(limitsFile = '/proc/self/limits'): number | undefined {
+  let text: string;
+  try {
+    text = fs.readFileSync(limitsFile, 'utf8');
+  } catch {
+    return undefined; // not Linux: no limit known, none applied
+  }
+  const soft = Number(/^Max open files\s+(\d+)/m.exec(text)?.[1]);
+  return Number.isFinite(soft) && soft > 0 ? Math.max(1, soft - FD_RESERVE) : undefined;
 }

@@ -24,7 +24,7 @@ import { acceptSecureChannel, type ChannelTimeouts, SUPPORTED_SUITES } from '../
 import { VERSION } from '../version';
 import { Delivery } from './delivery';
 import { AddressShare, handle, type HandlerDeps } from './handlers';
-import { DEFAULT_LIMITS, type RelayLimits, wireLimits } from './limits';
+import { DEFAULT_LIMITS, fdConnectionCap, type RelayLimits, wireLimits } from './limits';
 import { LogThrottle } from './log-throttle';
 import { authenticate, welcome } from './login';
 import { Presence } from './presence';
@@ -111,7 +111,8 @@ export class Relay {
       refuse: (s, rid, code, message) => this.refuse(s, rid, code, message),
     };
     this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
-    this.server.maxConnections = limits.maxConnections;
+    // Below the fd limit, so Node drops (and we log) what the process could not hold anyway.
+    this.server.maxConnections = Math.min(limits.maxConnections, fdConnectionCap() ?? Infinity);
   }
 
   static async start(opts: RelayOptions): Promise<Relay> {
@@ -127,6 +128,14 @@ export class Relay {
     // Accept failures (EMFILE: out of file descriptors) are logged once per interval.
     relay.server.on('error', (err: NodeJS.ErrnoException) =>
       relay.ctx.throttled.write('error', `listener:${err.code}`, { code: err.code }, 'listener error'),
+    );
+    relay.server.on('drop', () =>
+      relay.ctx.throttled.write(
+        'warn',
+        'listener:drop',
+        { code: 'too_many_connections', max: relay.server.maxConnections },
+        'connection limit reached; connection dropped',
+      ),
     );
     await relay.expire();
     relay.expiryTimer = setInterval(() => void relay.expire(), 60 * 60 * 1000);
