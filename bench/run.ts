@@ -7,6 +7,7 @@
  *   npm run bench -- --quick         a short run (under a minute)
  *   npm run bench -- --e2e ratchet   load clients use the Double Ratchet instead of one AEAD seal
  *   npm run bench -- --profile       the relay writes a V8 CPU profile into bench/results/
+ *   npm run bench -- --cluster       1 and 3 relays on Redis beside one on SQLite (bench/cluster.ts)
  *   npm run bench -- --only storage  just the client store, plain and encrypted (bench/storage.ts)
  *   npm run bench -- --only attacks  just the honest user's latency during each issue 10 attack
  *
@@ -576,6 +577,15 @@ async function main(): Promise<void> {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const started = new Date();
   const log = (s: string) => process.stderr.write(`[bench] ${s}\n`);
+  if (process.argv.includes('--cluster')) {
+    // `--cluster`: 1 and 3 relays on Redis beside one relay on SQLite (issue 14, bench/cluster.ts).
+    const { clusterBench, clusterTable } = await import('./cluster.js');
+    const rows = await clusterBench(opts.quick, log);
+    process.stdout.write(clusterTable(rows));
+    const file = `cluster-${started.toISOString().replace(/[:.]/g, '-')}.json`;
+    fs.writeFileSync(path.join(RESULTS_DIR, file), JSON.stringify(rows, null, 2) + '\n');
+    return;
+  }
 
   const want = (part: string) => !opts.only || opts.only.has(part);
   let crypto: CryptoRow[] = [];

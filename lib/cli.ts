@@ -15,12 +15,22 @@ import type { FingerprintOptions } from './commands/fingerprint';
 import type { LogsOptions } from './commands/logs';
 import type { CommonOptions, PassphraseOptions, ServeOptions, Theme, UserOptions } from './commands/options';
 import { THEMES } from './commands/options';
-import { CONFIG_KEYS, type ConfigFile, type ConfigScope, LIMIT_KEYS, LOG_LEVELS, loadConfig } from './config';
+import {
+  CONFIG_KEYS,
+  type ConfigFile,
+  type ConfigScope,
+  LIMIT_KEYS,
+  LOG_LEVELS,
+  loadConfig,
+  redactUrl,
+  redisUrlProblem,
+} from './config';
 import { ChatError, isChatError } from './errors';
 import { DEFAULT_HOST, DEFAULT_PORT, formatHostPort, parseHostPort } from './host-port';
 import { LOG_TO_STDERR } from './log';
 import { isValidName } from './names';
 import { defaultConfigFile, locateDataDir } from './paths';
+import { RELAY_ID_PATTERN } from './server/redis/cluster';
 import { VERSION } from './version';
 
 export { VERSION, DEFAULT_HOST, DEFAULT_PORT, parseHostPort };
@@ -170,6 +180,7 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
     .usage(
       'ChatSecure: a secure instant messenger for the terminal.\n\n' +
         'Usage:\n  chatsecure --serve [--host H] [--port P]     run the relay\n' +
+        '  chatsecure --serve --cluster redis://H:P --relay-id ID   one of several relays on Redis\n' +
         '  chatsecure --user NAME [--server H:P]        open the client\n' +
         '  chatsecure fingerprint [--serve | --user N]  print a key fingerprint\n' +
         '  chatsecure logs [FILE]                       read log files back, pretty\n' +
@@ -352,6 +363,17 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
       type: 'string',
       describe: 'relay: serve Prometheus metrics and /healthz on HOST:PORT (off by default)',
     })
+    .option('cluster', {
+      type: 'string',
+      describe:
+        'relay: run as one of several relays sharing redis://HOST:PORT[/DB] (needs --relay-id). ' +
+        'For "stored before sent" the Redis must have appendonly yes, appendfsync always and ' +
+        'maxmemory-policy noeviction; the relay warns at start, naming each unsafe setting',
+    })
+    .option('relay-id', {
+      type: 'string',
+      describe: "relay: this relay's name in the cluster, unique per relay (1-64 of A-Z a-z 0-9 _ . -)",
+    })
     .option('relay-cert', {
       type: 'string',
       describe: 'relay: send this certificate from a relay authority (chatsecure admin authority sign)',
@@ -488,6 +510,25 @@ function serveOptions(s: Settings, config: ConfigFile): ServeOptions {
       throw new ChatError('bad_args', '--port must be a whole number from 0 to 65535');
   });
   const metrics = s.get<string | undefined>('metrics');
+  const cluster = s.get<string | undefined>('cluster');
+  const relayId = s.get<string | undefined>('relay-id');
+  if (cluster !== undefined) {
+    s.check('cluster', () => {
+      const why = redisUrlProblem(cluster);
+      if (why) throw new ChatError('bad_args', `--cluster ${why}`);
+    });
+    if (relayId === undefined)
+      throw new ChatError('bad_args', '--cluster needs --relay-id ID, a name unique to each relay');
+    s.check('relay-id', () => {
+      if (!RELAY_ID_PATTERN.test(relayId))
+        throw new ChatError('bad_args', '--relay-id must be 1 to 64 of A-Z a-z 0-9 _ . -');
+    });
+  } else if (relayId !== undefined) {
+    throw new ChatError(
+      'bad_args',
+      '--relay-id is for a relay in a cluster: give --cluster redis://HOST:PORT too',
+    );
+  }
   const relayCert = s.get<string | undefined>('relay-cert');
   return {
     ...s.common(),
@@ -498,6 +539,7 @@ function serveOptions(s: Settings, config: ConfigFile): ServeOptions {
       ? { metrics: s.check('metrics', () => parseHostPort(metrics, '--metrics', null, 0)) }
       : {}),
     ...(Object.keys(config.limits).length > 0 ? { limits: config.limits } : {}),
+    ...(cluster !== undefined && relayId !== undefined ? { cluster: { url: cluster, relayId } } : {}),
     ...(relayCert !== undefined ? { relayCert } : {}),
   };
 }
@@ -628,6 +670,8 @@ function configReport(s: Settings, env: NodeJS.ProcessEnv): ConfigReport {
       else if (where.source === 'legacy') source = 'default (the existing ~/.chatsecure)';
       else if (where.source === 'xdg') source = 'default ($XDG_DATA_HOME/chatsecure)';
     }
+    // A Redis URL may hold a password.
+    if (key === 'cluster' && typeof value === 'string') value = redactUrl(value);
     entries.push({ key, value, source, scope: spec.scope });
   }
   const config = s.configFile;

@@ -14,6 +14,7 @@ import { DEFAULT_PORT, parseHostPort } from './host-port';
 import { isValidName } from './names';
 import { THEMES } from './commands/options';
 import { DEFAULT_LIMITS, type RelayLimits } from './server/relay';
+import { RELAY_ID_PATTERN } from './server/redis/cluster';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
@@ -43,6 +44,38 @@ function hostPort(what: string, minPort = 1) {
   };
 }
 
+/**
+ * What is wrong with a `--cluster` URL, or undefined: `redis://HOST:PORT[/DB]` (or `rediss://`,
+ * with `user:password@` if the server wants it). The sentence never repeats the URL, which may
+ * hold a password.
+ */
+export function redisUrlProblem(v: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return 'must be redis://HOST:PORT[/DB]';
+  }
+  if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') return 'must start with redis:// or rediss://';
+  if (!u.hostname) return 'must name a host: redis://HOST:PORT[/DB]';
+  if (u.pathname !== '' && u.pathname !== '/' && !/^\/\d{1,2}$/.test(u.pathname))
+    return 'may end only with /DB, a database number';
+  if (u.search || u.hash) return 'must be redis://HOST:PORT[/DB], without ? or #';
+  return undefined;
+}
+
+/** The URL with its password, if any, replaced by `***` (for `config --print` and the banner). */
+export function redactUrl(v: string): string {
+  try {
+    const u = new URL(v);
+    if (!u.password) return v;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return '[not a URL]';
+  }
+}
+
 function fingerprintShape(v: string): void {
   if (!/^SHA256:[A-Za-z0-9+/]{43}$/.test(v))
     throw new Error('must look like SHA256: followed by 43 base64 characters');
@@ -63,6 +96,21 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
     },
   },
   metrics: { type: 'string', scope: 'relay', check: hostPort('metrics', 0) },
+  cluster: {
+    type: 'string',
+    scope: 'relay',
+    check: (v: string) => {
+      const why = redisUrlProblem(v);
+      if (why) throw new Error(why);
+    },
+  },
+  'relay-id': {
+    type: 'string',
+    scope: 'relay',
+    check: (v: string) => {
+      if (!RELAY_ID_PATTERN.test(v)) throw new Error('must be 1 to 64 of A-Z a-z 0-9 _ . -');
+    },
+  },
   'relay-cert': { type: 'string', scope: 'relay' },
   user: {
     type: 'string',

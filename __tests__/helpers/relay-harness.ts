@@ -15,6 +15,8 @@ import { connectSecureChannel, type SecureChannel } from '../../lib/net/secure-c
 import { Relay, type RelayLimits } from '../../lib/server/relay';
 import { openRelayStore } from '../../lib/server/sqlite-store';
 import type { RelayStore } from '../../lib/server/store';
+import type { RelayCluster } from '../../lib/server/session';
+import type { Logger } from '../../lib/log';
 import { loadOrCreateRelayKey } from '../../lib/server/relay-key';
 import type { ChannelTimeouts } from '../../lib/net/secure-channel';
 
@@ -31,6 +33,21 @@ export interface TestRelay {
   stop(): Promise<void>;
 }
 
+let openStore: ((dir: string) => Promise<RelayStore>) | undefined;
+let makeCluster: ((store: RelayStore, logger: Logger) => RelayCluster) | undefined;
+
+/**
+ * Makes startRelay open this store instead of SQLite (and, with `cluster`, run in cluster mode
+ * on it): the relay tests run again on Redis.
+ */
+export function useRelayStore(
+  open: ((dir: string) => Promise<RelayStore>) | undefined,
+  cluster?: (store: RelayStore, logger: Logger) => RelayCluster,
+): void {
+  openStore = open;
+  makeCluster = cluster;
+}
+
 export async function startRelay(
   opts: {
     dir?: string;
@@ -45,8 +62,10 @@ export async function startRelay(
   const logFile = path.join(dir, 'server.log');
   const logger = createLogger({ file: logFile, name: 'relay', level: 'debug' });
   const { key } = loadOrCreateRelayKey(dir);
-  const store = opts.store ?? openRelayStore(dir);
+  const store = opts.store ?? (openStore ? await openStore(dir) : openRelayStore(dir));
+  const cluster = opts.store ? undefined : makeCluster?.(store, logger);
   const relay = await Relay.start({
+    ...(cluster ? { cluster } : {}),
     host: '127.0.0.1',
     port: opts.port ?? 0,
     key,
@@ -222,6 +241,7 @@ export interface RelayProcess {
   port: number;
   fingerprint: string;
   stdout: () => string;
+  stderr: () => string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
@@ -255,6 +275,7 @@ export async function startRelayProcess(
     port: Number(/listening on [^\s]+:(\d+)/.exec(out)?.[1]),
     fingerprint: /Relay key fingerprint: (SHA256:\S+)/.exec(out)?.[1] as string,
     stdout: () => out,
+    stderr: () => err,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

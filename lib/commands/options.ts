@@ -19,6 +19,11 @@ export interface ServeOptions extends CommonOptions {
   metrics?: { host: string; port: number };
   /** The config file's `[limits]` table (docs/protocol.md section 9); defaults where absent. */
   limits?: Partial<RelayLimits>;
+  /**
+   * `--cluster redis://HOST:PORT[/DB]` with `--relay-id ID` (issue 14): several relays share
+   * one Redis for the directory, prekeys, queues, sessions and presence.
+   */
+  cluster?: { url: string; relayId: string };
   /** `--relay-cert FILE`: the relay's certificate from a relay authority (docs/protocol.md 6.1). */
   relayCert?: string;
   /** `--encrypt-store`: relay.db encrypted with the key in relay.db.key (off by default). */

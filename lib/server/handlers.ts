@@ -12,6 +12,7 @@ import type { Presence } from './presence';
 import type { KeyedBuckets } from './rate-limit';
 import { sendMulti } from './send-multi';
 import type { RelayContext, Session } from './session';
+import type { EnqueueResult } from './store';
 
 /** Envelopes waiting per (recipient, sender address), in memory only: no name of a sender is kept. */
 export class AddressShare {
@@ -77,9 +78,12 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
       d.refuse(s, msg.rid, 'rate_limited', `at most ${d.ctx.limits.listPerMinute} lists a minute`);
       return;
     }
-    const users = (await d.ctx.store.listUsers()).map((u) => ({
+    const all = await d.ctx.store.listUsers();
+    // Cluster: online on any relay; a single relay knows from its own connections.
+    const held = d.ctx.cluster ? await d.ctx.cluster.online(all.map((u) => u.canon)) : undefined;
+    const users = all.map((u, i) => ({
       name: u.name,
-      online: d.ctx.sessions.has(u.canon),
+      online: held ? held[i] : d.ctx.sessions.has(u.canon),
       lastSeen: u.lastSeen ?? null,
     }));
     const size = d.ctx.limits.usersPageSize;
@@ -168,13 +172,16 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
     }
     const ts = ctx.now();
     const young = ts - s.user.registeredAt < limits.newIdentityMs;
-    const stored = ctx.store.enqueue(
-      { id: msg.id, to: canon, from: s.user.name, env: fromBase64(msg.env), ts },
-      {
-        perRecipient: limits.queuePerRecipient,
-        perSender: young ? limits.queuePerNewSender : limits.queuePerSender,
-      },
-    );
+    const env = { id: msg.id, to: canon, from: s.user.name, env: fromBase64(msg.env), ts };
+    const caps = {
+      perRecipient: limits.queuePerRecipient,
+      perSender: young ? limits.queuePerNewSender : limits.queuePerSender,
+    };
+    if (ctx.cluster) {
+      sendInCluster(d, s, msg, target.name, ts, ctx.cluster.enqueue(env, caps));
+      return;
+    }
+    const stored = ctx.store.enqueue(env, caps);
     // The store commits in call order, so this connection's next request may be read while
     // this one commits; answers and deliveries still follow the order of the sends.
     d.afterWrite(s, msg, stored, (r) => {
@@ -202,6 +209,9 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
     s.inflight.delete(id);
     s.acking.add(id);
     const deleted = d.ctx.store.ack(s.user.canon, id);
+    // Cluster: an ack that Redis did not take (an outage) is delivered again when it is back;
+    // the failure itself is answered by afterWrite.
+    if (d.ctx.cluster) deleted.catch(() => s.acking.delete(id));
     d.afterWrite(s, msg, deleted, () => {
       s.acking.delete(id);
       d.shares.remove(s.user.canon, id);
@@ -213,6 +223,39 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
 
   'presence.unwatch': (d, s, msg) => d.presence.unwatch(s, msg.rid, msg.users),
 };
+
+/**
+ * `send` in cluster mode: the enqueue script also woke the relay holding the recipient, which
+ * delivers from the queue (this one too, through its own subscription); `sent` says whether a
+ * relay was listening, after Redis answered the write.
+ */
+function sendInCluster(
+  d: HandlerDeps,
+  s: Session,
+  msg: Extract<ClientMessage, { t: 'send' }>,
+  name: string,
+  ts: number,
+  stored: Promise<{ result: EnqueueResult; delivered: boolean }>,
+): void {
+  d.afterWrite(s, msg, stored, ({ result, delivered }) => {
+    if (result === 'queue_full') {
+      d.refuse(s, msg.rid, 'queue_full', `${name} has too many messages waiting`);
+      return;
+    }
+    if (result === 'ok') {
+      d.shares.add(canonName(msg.to), msg.id, s.address);
+      d.ctx.observer?.count('stored');
+    }
+    s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: delivered ? 'delivered' : 'queued' });
+    // A recipient on this relay: delivered at once, as on a single relay (its wake-up then
+    // finds the id in flight and costs nothing). Elsewhere, its relay was woken by the enqueue.
+    const here = d.ctx.sessions.get(canonName(msg.to));
+    if (!here) return;
+    if (result === 'ok')
+      d.delivery.deliverNew(here.user.canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
+    else d.delivery.pumpLater(here);
+  });
+}
 
 /** Looks the message's handler up in the table and runs it. */
 export function handle(d: HandlerDeps, s: Session, msg: ClientMessage): void | Promise<void> {

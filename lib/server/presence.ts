@@ -37,9 +37,19 @@ export class Presence {
       let set = this.watchers.get(canon);
       if (!set) this.watchers.set(canon, (set = new Set()));
       set.add(session);
-      const online = this.ctx.sessions.get(canon);
-      const user = online?.user ?? (await this.ctx.store.lookup(canon));
-      if (user) changes.push({ user: user.name, online: online !== undefined });
+      const here = this.ctx.sessions.get(canon);
+      const cluster = this.ctx.cluster;
+      if (cluster && !here) {
+        // Subscribed before the state is read: a change in between is not missed.
+        await cluster.watch(canon);
+        const user = await this.ctx.store.lookup(canon);
+        const [online] = await cluster.online([canon]);
+        if (user) changes.push({ user: user.name, online });
+        continue;
+      }
+      if (cluster) await cluster.watch(canon);
+      const user = here?.user ?? (await this.ctx.store.lookup(canon));
+      if (user) changes.push({ user: user.name, online: here !== undefined });
     }
     session.channel.send({ t: 'presence.batch', rid, changes });
   }
@@ -59,7 +69,9 @@ export class Presence {
     const set = this.watchers.get(canon);
     if (!set) return;
     set.delete(session);
-    if (set.size === 0) this.watchers.delete(canon);
+    if (set.size > 0) return;
+    this.watchers.delete(canon);
+    this.ctx.cluster?.unwatch(canon);
   }
 
   /** Tells the watchers of `user` (display name) that it logged in or out, at the end of this turn. */

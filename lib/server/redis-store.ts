@@ -22,6 +22,8 @@
  *   cs:{canon}:q:meta      hash   seq, bytes                  (arrival counter, byte cap)
  *   cs:{canon}:session     string owner (relay id / connection), PX  (who holds the user)
  *   channel cs:{canon}:wake       enqueue publishes the envelope id here
+ *   channel cs:{canon}:presence   the relay holding the user publishes its logins and logouts
+ *   channel cs:relay:ID:control   what other relays ask relay ID (close a replaced session)
  *
  * The hot path (bundle, enqueue, pending, ack, expiry) touches one user's slot only. register and
  * freeName also touch the two directory keys: on one Redis that is one atomic script; a Redis
@@ -221,6 +223,7 @@ export function userKeys(prefix: string, canon: string) {
     queue,
     session: `${t}session`,
     wake: `${t}wake`,
+    presence: `${t}presence`,
   };
 }
 
@@ -279,6 +282,7 @@ export class RedisRelayStore implements RelayStore {
   private subscriber: RedisClient | undefined;
   private subscriberReady: Promise<RedisClient> | undefined;
   private closed = false;
+  private readonly resubscribed: (() => void)[] = [];
 
   constructor(opts: RedisStoreOptions) {
     this.prefix = opts.prefix ?? 'cs:';
@@ -654,12 +658,54 @@ export class RedisRelayStore implements RelayStore {
    * Resolves once Redis confirmed the subscription; the returned function unsubscribes.
    */
   subscribeWake(canon: string, onWake: (id: string) => void): Promise<() => Promise<void>> {
-    return this.guard('store.subscribeWake', async () => {
-      const channel = this.keys(canon).wake;
+    return this.subscribe(this.keys(canon).wake, onWake);
+  }
+
+  /** The channel on which logins and logouts of `canon` are published (cluster presence). */
+  presenceChannel(canon: string): string {
+    return this.keys(canon).presence;
+  }
+
+  /** The channel on which other relays ask relay `relayId` to act (close a replaced session). */
+  controlChannel(relayId: string): string {
+    return `${this.prefix}relay:${relayId}:control`;
+  }
+
+  /**
+   * Calls `onMessage` for every message on `channel`, on the store's one subscriber connection.
+   * Resolves once Redis confirmed the subscription; the returned function unsubscribes this
+   * listener only. node-redis subscribes again by itself after a reconnect (onResubscribed).
+   */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<() => Promise<void>> {
+    return this.guard('store.subscribe', async () => {
       const sub = await this.subscriberClient();
-      const listener = (message: string | Buffer): void => onWake(message.toString());
+      const listener = (message: string | Buffer): void => onMessage(message.toString());
       await sub.subscribe(channel, listener);
-      return () => this.guard('store.unsubscribeWake', () => sub.unsubscribe(channel, listener));
+      return () => this.guard('store.unsubscribe', () => sub.unsubscribe(channel, listener));
+    });
+  }
+
+  /** PUBLISH; answers how many subscribers (relays) it reached. */
+  publish(channel: string, message: string): Promise<number> {
+    return this.guard('store.publish', async () =>
+      num((await this.client.sendCommand(['PUBLISH', channel, message])) as Reply),
+    );
+  }
+
+  /**
+   * `f` runs each time the subscriber connection is ready again after a reconnect: a wake-up
+   * published while it was down is lost, so the relay re-reads the queues of its users then.
+   */
+  onResubscribed(f: () => void): void {
+    this.resubscribed.push(f);
+  }
+
+  /** For each name, whether some relay holds its session now (one MGET). */
+  sessionsHeld(canons: readonly string[]): Promise<boolean[]> {
+    if (canons.length === 0) return this.guard('store.sessionsHeld', async () => []);
+    return this.guard('store.sessionsHeld', async () => {
+      const keys = canons.map((c) => this.keys(c).session);
+      return arr((await this.client.sendCommand(['MGET', ...keys])) as Reply).map((r) => r !== null);
     });
   }
 
@@ -670,8 +716,22 @@ export class RedisRelayStore implements RelayStore {
         if (!this.closed)
           this.logger?.warn({ err: storageFailed(err, 'store.subscriber') }, 'Redis subscriber error');
       });
+      let first = true;
+      sub.on('ready', () => {
+        if (first) first = false;
+        else if (!this.closed) for (const f of this.resubscribed) f();
+      });
       this.subscriber = sub;
-      this.subscriberReady = sub.connect().then(() => sub);
+      // A first connection that fails (Redis down at that moment) is tried afresh next time.
+      this.subscriberReady = sub.connect().then(
+        () => sub,
+        (err: unknown) => {
+          this.subscriberReady = undefined;
+          this.subscriber = undefined;
+          sub.destroy();
+          throw err;
+        },
+      );
     }
     return this.subscriberReady;
   }

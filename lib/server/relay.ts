@@ -29,7 +29,15 @@ import { LogThrottle } from './log-throttle';
 import { authenticate, welcome } from './login';
 import { Presence } from './presence';
 import { KeyedBuckets, TokenBucket } from './rate-limit';
-import { type Channel, codeOf, type RelayContext, type RelayObserver, type Session } from './session';
+import {
+  type Channel,
+  codeOf,
+  type ClusterHooks,
+  type RelayCluster,
+  type RelayContext,
+  type RelayObserver,
+  type Session,
+} from './session';
 import type { RelayStore } from './store';
 
 export { DEFAULT_LIMITS, type RelayLimits } from './limits';
@@ -51,6 +59,8 @@ export interface RelayOptions {
   readonly name?: string;
   /** Optional counters (metrics). */
   readonly observer?: RelayObserver;
+  /** Cluster mode (issue 14): the other relays of one Redis; `store` is then that Redis. */
+  readonly cluster?: RelayCluster;
   /** The relay's certificate (docs/protocol.md 6.1), sent in every handshake's message 2. */
   readonly cert?: RelayCertificate;
 }
@@ -68,6 +78,8 @@ export class Relay {
   private nextConn = 1;
   private stopping = false;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Cluster logouts under way (release of the session key); `stop` waits for them. */
+  private readonly leaving = new Set<Promise<void>>();
 
   private constructor(private readonly opts: RelayOptions) {
     const limits: RelayLimits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -79,6 +91,7 @@ export class Relay {
       now: opts.now ?? Date.now,
       sessions: new Map(),
       observer: opts.observer,
+      ...(opts.cluster ? { cluster: opts.cluster } : {}),
     };
     this.presence = new Presence(this.ctx);
     this.delivery = new Delivery(this.ctx);
@@ -104,6 +117,7 @@ export class Relay {
 
   static async start(opts: RelayOptions): Promise<Relay> {
     const relay = new Relay(opts);
+    await opts.cluster?.attach(relay.clusterHooks());
     await new Promise<void>((resolve, reject) => {
       relay.server.once('error', reject);
       relay.server.listen(opts.port, opts.host, () => {
@@ -139,6 +153,34 @@ export class Relay {
   /** Users online now (display names). */
   get online(): string[] {
     return [...this.ctx.sessions.values()].map((s) => s.user.name);
+  }
+
+  /** What the other relays of a cluster make this one do. */
+  private clusterHooks(): ClusterHooks {
+    const sessions = this.ctx.sessions;
+    return {
+      wake: (canon, id) => {
+        const s = sessions.get(canon);
+        if (!s || s.inflight.has(id) || s.acking.has(id)) return;
+        s.backlog = true;
+        this.delivery.pumpLater(s);
+      },
+      replace: (canon, conn) => {
+        const s = sessions.get(canon);
+        if (!s || s.conn !== conn) return;
+        this.ctx.log.info({ conn, user: s.user.name }, 'replaced by a newer login on another relay');
+        sessions.delete(canon);
+        s.channel.send({ t: 'error', code: 'replaced', message: 'you logged in from somewhere else' });
+        s.channel.close({ code: 'replaced', message: 'replaced by a newer login' });
+      },
+      presence: (user, online) => this.presence.announce(user, online),
+      resync: () => {
+        for (const s of sessions.values()) {
+          s.backlog = true;
+          this.delivery.pumpLater(s);
+        }
+      },
+    };
   }
 
   private async expire(): Promise<void> {
@@ -276,11 +318,14 @@ export class Relay {
     channel.on('message', (msg) => this.onRequest(session, msg));
     channel.on('invalid', (err, rid) => this.onInvalid(session, err, rid));
     channel.on('close', (reason) => this.onClose(session, reason));
+    // Cluster: claim the session (closing one on another relay) and hear of new envelopes.
+    await this.ctx.cluster?.login(session);
     channel.start();
     const queued = await welcome(this.ctx, channel, user, outcome.registered || outcome.recovered);
     this.ctx.log.info({ conn, user: user.name, queued }, 'logged in');
     this.ctx.observer?.count('login');
     this.presence.announce(user.name, true);
+    this.ctx.cluster?.announce(user.name, true);
     this.delivery.pumpLater(session);
   }
 
@@ -303,6 +348,15 @@ export class Relay {
     }
     if (session.retry) clearTimeout(session.retry);
     this.presence.forget(session);
+    const cluster = this.ctx.cluster;
+    if (cluster) {
+      // Releases the session key only if this connection still holds the user.
+      const leave: Promise<void> = cluster
+        .logout(session, this.ctx.sessions.get(canon) === session)
+        .catch((err: unknown) => this.ctx.log.warn({ code: codeOf(err) }, 'cluster logout failed'));
+      this.leaving.add(leave);
+      void leave.finally(() => this.leaving.delete(leave));
+    }
     if (this.ctx.sessions.get(canon) !== session) return;
     this.ctx.sessions.delete(canon);
     if (this.stopping) return;
@@ -317,6 +371,7 @@ export class Relay {
   // delivery window, so it is free), refusals answered at a bounded rate (defects 2 and 6)
 
   private onRequest(session: Session, msg: ClientMessage): void {
+    this.ctx.cluster?.touch(session);
     const free = msg.t === 'ack' && session.inflight.has(msg.id);
     if (!free && !session.requests.take()) {
       this.refuse(
@@ -395,7 +450,11 @@ export class Relay {
       t: 'error',
       ...(rid ? { rid } : {}),
       code,
-      message: 'the relay could not handle this request',
+      // Cluster: Redis is unreachable; the connection stays open and the client resends.
+      message:
+        this.ctx.cluster && codeOf(err) === 'storage_failed'
+          ? 'the relay store (Redis) is unavailable; the request was not done, send it again'
+          : 'the relay could not handle this request',
     });
   }
 
@@ -425,8 +484,10 @@ export class Relay {
     await Promise.allSettled(chains);
     await Promise.allSettled(sessions.flatMap((s) => [...s.writes]));
     this.ctx.sessions.clear();
+    await Promise.allSettled([...this.leaving]);
     await closed;
     this.ctx.throttled.flush();
+    await this.ctx.cluster?.close();
     await this.ctx.store.close();
     this.ctx.log.info('relay stopped');
   }

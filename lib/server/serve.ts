@@ -13,6 +13,46 @@ import { Relay } from './relay';
 import { loadOrCreateRelayKey, loadRelayCert, relayStoreKey } from './relay-key';
 import { openRelayStore } from './sqlite-store';
 import { certSummary } from '../crypto/relay-cert';
+import { redactUrl } from '../config';
+import type { Logger } from '../log';
+import { RedisCluster } from './redis/cluster';
+import { openRedisRelayStore } from './redis-store';
+import type { RelayStore } from './store';
+import { ChatError } from '../errors';
+
+/**
+ * SQLite in the data dir, or (`--cluster`) the shared Redis, whose durability settings are
+ * checked now: each unsafe one is a warning on stderr and in the log, naming the setting.
+ */
+async function openStore(
+  opts: ServeOptions,
+  dir: string,
+  logger: Logger,
+): Promise<{ store: RelayStore; cluster?: RedisCluster }> {
+  if (!opts.cluster) {
+    const storeKey = relayStoreKey(dir, opts.encryptStore === true);
+    if (storeKey?.created) logger.info('created the relay store key; relay.db is now encrypted');
+    return { store: openRelayStore(dir, { key: storeKey?.key }) };
+  }
+  if (opts.encryptStore) {
+    throw new ChatError(
+      'bad_args',
+      '--encrypt-store is for the SQLite store of a single relay; with --cluster the data is in Redis',
+    );
+  }
+  const { url, relayId } = opts.cluster;
+  const store = await openRedisRelayStore({ url, relayId, logger, checkSettings: false });
+  try {
+    for (const w of await store.checkSettings()) {
+      logger.warn({ setting: w.setting, value: w.value, safe: w.safe }, w.message);
+      process.stderr.write(`warning: ${w.message} (set ${w.setting} ${w.safe})\n`);
+    }
+    return { store, cluster: new RedisCluster(store, relayId, logger) };
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+}
 
 export async function serve(opts: ServeOptions): Promise<void> {
   const dataDir = resolveDataDir(opts.dataDir);
@@ -33,9 +73,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     if (created) logger.info({ fingerprint: fp }, 'created a new relay key');
     // Docs/protocol.md 6.1: a certificate for this key, checked now, sent in every handshake.
     const cert = opts.relayCert === undefined ? undefined : loadRelayCert(opts.relayCert, key, Date.now());
-    const storeKey = relayStoreKey(dir, opts.encryptStore === true);
-    if (storeKey?.created) logger.info('created the relay store key; relay.db is now encrypted');
-    const rawStore = openRelayStore(dir, { key: storeKey?.key });
+    const { store: rawStore, cluster } = await openStore(opts, dir, logger);
     const metrics =
       opts.metrics &&
       (await startMetrics({
@@ -52,9 +90,11 @@ export async function serve(opts: ServeOptions): Promise<void> {
       logger,
       limits: opts.limits,
       observer: metrics?.observer,
+      ...(cluster ? { cluster } : {}),
       cert,
     }).catch(async (err: unknown) => {
       await metrics?.stop();
+      await rawStore.close();
       throw err;
     });
     const { host, port } = relay.address;
@@ -63,6 +103,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
         `Relay key fingerprint: ${fp}\n` +
         (cert ? `Relay certificate: ${certSummary(cert)}\n` : '') +
         `Data: ${dir}\n` +
+        (opts.cluster ? `Cluster: ${redactUrl(opts.cluster.url)} as relay ${opts.cluster.relayId}\n` : '') +
         (metrics ? `Metrics on http://${metrics.address.host}:${metrics.address.port}/metrics\n` : ''),
     );
 

@@ -8,7 +8,7 @@ import type { SecureChannel } from '../net/secure-channel';
 import type { RelayLimits } from './limits';
 import type { LogThrottle } from './log-throttle';
 import type { TokenBucket } from './rate-limit';
-import type { RelayStore, UserRecord } from './store';
+import type { EnqueueResult, QueueCaps, QueuedEnvelope, RelayStore, UserRecord } from './store';
 
 export type Channel = SecureChannel<ClientMessage, RelayMessage>;
 
@@ -61,10 +61,55 @@ export interface RelayContext {
   /** Logged-in connections by canonical name. */
   readonly sessions: Map<string, Session>;
   readonly observer: RelayObserver | undefined;
+  /** Several relays on one Redis (`--cluster`); undefined for a single relay. */
+  readonly cluster?: RelayCluster;
 }
 
 export function codeOf(err: unknown): string {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string'
     ? err.code
     : 'internal';
+}
+
+/**
+ * Several relays on one Redis (issue 14, `--cluster`): what the relay asks of the cluster. Absent
+ * on a single relay (SQLite), where every question is answered from `sessions` in memory.
+ */
+export interface RelayCluster {
+  readonly relayId: string;
+  /** Subscribes this relay's control channel; `hooks` are what other relays can make it do. */
+  attach(hooks: ClusterHooks): Promise<void>;
+  /**
+   * Claims the user's session for this connection (closing one on another relay with `replaced`)
+   * and subscribes to the user's wake-ups; resolves once both are confirmed by Redis.
+   */
+  login(session: Session): Promise<void>;
+  /** The connection is gone; `holder` when it still held the user (release and announce). */
+  logout(session: Session, holder: boolean): Promise<void>;
+  /** Traffic from the connection: the session's TTL is refreshed when due. */
+  touch(session: Session): void;
+  /** Enqueue, and whether a relay holding the recipient was woken (`sent delivered`). */
+  enqueue(
+    env: QueuedEnvelope,
+    caps: QueueCaps,
+  ): Promise<{ readonly result: EnqueueResult; readonly delivered: boolean }>;
+  /** For each name, whether some relay of the cluster holds its session. */
+  online(canons: readonly string[]): Promise<boolean[]>;
+  /** This relay has its first watcher of `canon` (resolves once subscribed), or no more. */
+  watch(canon: string): Promise<void>;
+  unwatch(canon: string): void;
+  /** The user logged in or out here: tell the relays that watch it (once each). */
+  announce(user: string, online: boolean): void;
+  close(): Promise<void>;
+}
+
+export interface ClusterHooks {
+  /** An envelope was stored for `canon`, held here: read the queue. */
+  wake(canon: string, id: string): void;
+  /** Another relay took `canon`'s session from connection `conn` here: close it, `replaced`. */
+  replace(canon: string, conn: number): void;
+  /** A user logged in or out on another relay: tell the watchers here. */
+  presence(user: string, online: boolean): void;
+  /** Wake-ups may have been lost (the subscriber reconnected): read every local user's queue. */
+  resync(): void;
 }
