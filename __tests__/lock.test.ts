@@ -3,13 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { isChatError } from '../lib/errors';
-import {
-  EMPTY_LOCK_GRACE_MS,
-  isProcessAlive,
-  lockDataDir,
-  LOCK_FILE,
-  type Lock,
-} from '../lib/lock';
+import { EMPTY_LOCK_GRACE_MS, isProcessAlive, lockDataDir, LOCK_FILE, type Lock } from '../lib/lock';
 
 let tmp: string;
 let dir: string;
