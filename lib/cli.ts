@@ -13,7 +13,10 @@ import type { AdminAction } from './commands/admin';
 import type { ConfigEntry, ConfigReport } from './commands/config';
 import type { FingerprintOptions } from './commands/fingerprint';
 import type { LogsOptions } from './commands/logs';
-import type { CommonOptions, PassphraseOptions, ServeOptions, Theme, UserOptions } from './commands/options';
+import type { CommonOptions, Theme } from './commands/options';
+import type { UserOptions } from './commands/client';
+import type { PassphraseOptions } from './commands/passphrase';
+import type { ServeOptions } from './commands/serve';
 import { THEMES } from './commands/options';
 import {
   CONFIG_KEYS,
@@ -750,10 +753,10 @@ export async function main(args: string[]): Promise<void> {
         process.stdout.write(`${cmd.version}\n`);
         break;
       case 'serve':
-        await (await import('./server/serve.js')).serve(cmd.opts);
+        await (await import('./commands/serve.js')).serve(cmd.opts);
         break;
       case 'user':
-        await (await import('./client/run.js')).runClient(cmd.opts);
+        await (await import('./commands/client.js')).runClient(cmd.opts);
         break;
       case 'fingerprint':
         await (await import('./commands/fingerprint.js')).printFingerprint(cmd.opts);

@@ -7,7 +7,7 @@ import { Client, type ClientOptions } from '../../lib/client/client';
 import { loadOrCreateIdentity } from '../../lib/client/identity-store';
 import { KnownServers } from '../../lib/client/known-servers';
 import { openClientStore } from '../../lib/client/sqlite-store';
-import { dbKeyPath } from '../../lib/client/run';
+import { dbKeyPath } from '../../lib/client/secrets';
 import { dbKeyExists, loadOrCreateDbKey } from '../../lib/db-key';
 import type { ClientStore } from '../../lib/client/store';
 import type { ChatMessage, ClientEvents } from '../../lib/client/types';

@@ -8,7 +8,7 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { openSecrets } from '../../lib/client/run';
+import { openSecrets } from '../../lib/client/secrets';
 import { openClientStore } from '../../lib/client/sqlite-store';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';
 import { userDir } from '../../lib/paths';

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { dbKeyNeedsPassphrase, loadOrCreateDbKey } from '../../lib/db-key';
-import { dbKeyPath, openSecrets } from '../../lib/client/run';
+import { dbKeyPath, openSecrets } from '../../lib/client/secrets';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';
 import { openClientStore, CLIENT_DB_FILE } from '../../lib/client/sqlite-store';
 import { isPlainSqliteFile, plainLinkOf } from '../../lib/sqlite-encrypt';

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { DB_KEY_FILE, dbKeyPath, openSecrets } from '../../lib/client/run';
+import { DB_KEY_FILE, dbKeyPath, openSecrets } from '../../lib/client/secrets';
 import { resealDbKey } from '../../lib/db-key';
 import { CLIENT_DB_FILE, openClientStore } from '../../lib/client/sqlite-store';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';

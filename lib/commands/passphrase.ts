@@ -10,7 +10,8 @@
  * The user's data dir is locked, so no client of that user runs meanwhile.
  */
 import * as path from 'node:path';
-import { dbKeyPath, needsPassphrase, readPassphrase } from '../client/run';
+import { dbKeyPath, needsPassphrase } from '../client/secrets';
+import { readPassphrase } from './client';
 import { identityPath, loadOrCreateIdentity } from '../client/identity-store';
 import { loadOrCreateRecoveryCode, RECOVERY_FILE } from '../client/recovery-store';
 import { serializeIdentity } from '../crypto/identity';
@@ -19,7 +20,18 @@ import { ChatError, isChatError } from '../errors';
 import { lockDataDir } from '../lock';
 import { resolveDataDir, userDir } from '../paths';
 import { readSecretFile, writeSecretFile } from '../secret-file';
-import type { PassphraseOptions } from './options';
+import type { CommonOptions } from './options';
+
+/** `chatsecure passphrase --user NAME`: set, change or remove the passphrase (issue 13). */
+export interface PassphraseOptions extends CommonOptions {
+  user: string;
+  /** The current passphrase, when there is one (else the prompt or CHATSECURE_PASSPHRASE). */
+  passphraseFile?: string;
+  /** The new passphrase (else the prompt, asked twice). */
+  newPassphraseFile?: string;
+  /** Remove the passphrase: the secrets are kept in 0600 files unsealed. */
+  remove: boolean;
+}
 
 async function prompt(user: string, confirm: boolean): Promise<string> {
   const { askPassphraseDialog } = await import('../ui/screen/passphrase-prompt.js');

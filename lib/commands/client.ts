@@ -1,5 +1,6 @@
 /**
- * `chatsecure --user NAME`: locks the user's data dir, opens the log, the identity, the database
+ * `chatsecure --user NAME`, the client's composition root (the one place that joins lib/client
+ * and lib/ui, so lib/client imports nothing from lib/ui): locks the user's data dir, opens the log, the identity, the database
  * key and the (encrypted) store, and runs the full-screen UI on a terminal or the line mode
  * otherwise.
  *
@@ -10,56 +11,53 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { UserOptions } from '../cli';
 import { ChatError, isChatError } from '../errors';
 import { closeLogger, createLogger, flushLogger } from '../log';
 import { ensurePrivateDir, logFile, resolveDataDir, userDir } from '../paths';
-import { Client } from './client';
+import { Client } from '../client/client';
 import { parseRecoveryCode, formatRecoveryCode } from '../crypto/recovery';
-import { dbKeyNeedsPassphrase, loadOrCreateDbKey } from '../db-key';
 import { readSecretFile } from '../secret-file';
-import type { Identity } from '../crypto/identity';
-import { identityNeedsPassphrase, identityPath, loadOrCreateIdentity } from './identity-store';
-import { loadOrCreateRecoveryCode } from './recovery-store';
-import { KnownServers } from './known-servers';
+import { identityNeedsPassphrase, identityPath } from '../client/identity-store';
+import { KnownServers } from '../client/known-servers';
 import { lockDataDir } from '../lock';
-import { openClientStore } from './sqlite-store';
+import { openClientStore } from '../client/sqlite-store';
 
-export const KNOWN_SERVERS_FILE = 'known_servers';
-/** The key of client.db (lib/db-key.ts), sealed with the passphrase when the identity is. */
-export const DB_KEY_FILE = 'client.db.key';
-/** Tries at the passphrase prompt before `chatsecure --user` gives up with exit 1. */
-export const PASSPHRASE_TRIES = 3;
+import {
+  DB_KEY_FILE,
+  KNOWN_SERVERS_FILE,
+  PASSPHRASE_TRIES,
+  dbKeyPath,
+  needsPassphrase,
+  openSecrets,
+  type Secrets,
+} from '../client/secrets';
+import type { CommonOptions, Theme } from './options';
 
-export function dbKeyPath(dir: string): string {
-  return path.join(dir, DB_KEY_FILE);
-}
+export { DB_KEY_FILE, KNOWN_SERVERS_FILE, dbKeyPath, needsPassphrase, openSecrets };
 
-/** Whether the identity or the database key of the user in `dir` is sealed with a passphrase. */
-export function needsPassphrase(dir: string): boolean {
-  return identityNeedsPassphrase(dir) || dbKeyNeedsPassphrase(dbKeyPath(dir));
-}
-
-export interface Secrets {
-  readonly identity: Identity;
-  readonly created: boolean;
-  readonly recovery: { code: string; created: boolean };
-  readonly dbKey: Uint8Array;
-}
-
-/**
- * Opens (or makes) the identity, the recovery code and the database key with `passphrase`. A
- * wrong passphrase throws `bad_passphrase` before anything is written. A new database key is
- * sealed exactly when the identity is (a data dir from before issue 13 gets its key here).
- */
-export function openSecrets(dir: string, passphrase: string | undefined, typedCode?: string): Secrets {
-  const keyFile = dbKeyPath(dir);
-  // A sealed key is opened first: reading only, so a wrong passphrase leaves every file as it was.
-  let dbKey = dbKeyNeedsPassphrase(keyFile) ? loadOrCreateDbKey(keyFile, passphrase).key : undefined;
-  const { identity, created } = loadOrCreateIdentity(dir, passphrase);
-  const recovery = loadOrCreateRecoveryCode(dir, passphrase, typedCode);
-  dbKey ??= loadOrCreateDbKey(keyFile, identityNeedsPassphrase(dir) ? passphrase : undefined).key;
-  return { identity, created, recovery, dbKey };
+export interface UserOptions extends CommonOptions {
+  user: string;
+  server: { host: string; port: number };
+  plain: boolean;
+  json: boolean;
+  acceptNewServer: boolean;
+  serverFingerprint?: string;
+  /** `--trust-authority SHA256:...`: trust relays certified by this authority (docs/protocol.md 6.1). */
+  trustAuthority?: string[];
+  passphraseFile?: string;
+  readReceipts: boolean;
+  bell: boolean;
+  /** Remove this relay's pinned key from known_servers, then exit (a relay key that changed on purpose). */
+  forgetServer?: string;
+  /** Register a new identity under the name with the recovery code (read from the TTY or stdin). */
+  recover?: boolean;
+  /** A desktop notification through the terminal (OSC 777 / OSC 9) for a message off screen. */
+  notify: boolean;
+  /** Run this command for a message off screen (the UI decides what it is told; never the text). */
+  notifyCommand?: string;
+  theme: Theme;
+  /** Mouse support in the full-screen UI (clicks, wheel). */
+  mouse: boolean;
 }
 
 /** Prompts for the passphrase, up to PASSPHRASE_TRIES times, until `openSecrets` accepts it. */

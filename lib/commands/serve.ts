@@ -3,22 +3,41 @@
  * fingerprint and the address, and stops cleanly on SIGINT / SIGTERM. One relay per data dir:
  * the server dir is locked (the same pid lock as a client's data dir).
  */
-import type { ServeOptions } from '../cli';
+import type { RelayLimits } from '../server/relay';
+import type { CommonOptions } from './options';
 import { fingerprint } from '../crypto/primitives';
 import { lockDataDir } from '../lock';
 import { closeLogger, createLogger, flushLogger } from '../log';
 import { ensurePrivateDir, logFile, resolveDataDir, serverDir } from '../paths';
-import { startMetrics, totalQueued } from './metrics';
-import { Relay } from './relay';
-import { loadOrCreateRelayKey, loadRelayCert, relayStoreKey } from './relay-key';
-import { openRelayStore } from './sqlite-store';
+import { startMetrics, totalQueued } from '../server/metrics';
+import { Relay } from '../server/relay';
+import { loadOrCreateRelayKey, loadRelayCert, relayStoreKey } from '../server/relay-key';
+import { openRelayStore } from '../server/sqlite-store';
 import { certSummary } from '../crypto/relay-cert';
 import { redactUrl } from '../config';
 import type { Logger } from '../log';
-import { RedisCluster } from './redis/cluster';
-import { openRedisRelayStore } from './redis-store';
-import type { RelayStore } from './store';
+import { RedisCluster } from '../server/redis/cluster';
+import { openRedisRelayStore } from '../server/redis-store';
+import type { RelayStore } from '../server/store';
 import { ChatError } from '../errors';
+
+export interface ServeOptions extends CommonOptions {
+  host: string;
+  port: number;
+  /** `--metrics HOST:PORT`: serve Prometheus metrics and /healthz there (off by default). */
+  metrics?: { host: string; port: number };
+  /** The config file's `[limits]` table (docs/protocol.md section 9); defaults where absent. */
+  limits?: Partial<RelayLimits>;
+  /**
+   * `--cluster redis://HOST:PORT[/DB]` with `--relay-id ID` (issue 14): several relays share
+   * one Redis for the directory, prekeys, queues, sessions and presence.
+   */
+  cluster?: { url: string; relayId: string };
+  /** `--relay-cert FILE`: the relay's certificate from a relay authority (docs/protocol.md 6.1). */
+  relayCert?: string;
+  /** `--encrypt-store`: relay.db encrypted with the key in relay.db.key (off by default). */
+  encryptStore?: boolean;
+}
 
 /**
  * SQLite in the data dir, or (`--cluster`) the shared Redis, whose durability settings are
