@@ -4,7 +4,7 @@
  * line mode and the full-screen UI are thin views over its events and methods.
  *
  * Map: `start` → `step` (reconnect.ts, the pure state machine) → `connectOnce` (handshake, TOFU) → `onWelcome` →
- * `flush` (outbox). Relay messages land in `onRelayMessage`; envelopes in `onDeliver`.
+ * `flush` (outbox). Relay messages land in `onRelayMessage`; envelopes in the inbox (inbox.ts).
  */
 import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Identity } from '../crypto/identity';
 import { MAX_BODY_BYTES, type InnerMessage } from '../crypto/inner-message';
 import { preKeyBundleFromJSON } from '../crypto/prekeys';
-import { fingerprint, fromBase64, randomBytes, toBase64, toHex } from '../crypto/primitives';
+import { fingerprint, randomBytes, toBase64, toHex } from '../crypto/primitives';
 import { ChatError, isChatError } from '../errors';
 import { canonName, checkName } from '../names';
 import {
@@ -29,10 +29,10 @@ import {
   PING_INTERVAL_MS,
   type SecureChannel,
 } from '../net/secure-channel';
-import { parseEnvelope } from '../crypto/envelope';
 import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
 import { Contacts } from './contacts';
 import { EndToEnd, type PrekeyUpload } from './e2e';
+import { Inbox } from './inbox';
 import { Outbox } from './outbox';
 import { DeliveredReceipts, Typing } from './receipts-typing';
 import { Requests, type Request } from './requests';
@@ -116,12 +116,11 @@ export class Client extends EventEmitter<ClientEvents> {
   private flushAgain = false;
   private retryFlushTimer: NodeJS.Timeout | undefined;
   private retryFlushDelay = 0;
-  private redeliverTimer: NodeJS.Timeout | undefined;
   private readonly delivered: DeliveredReceipts;
+  private readonly inbox: Inbox;
   private readonly outbox: Outbox;
   /** `sent` answers of this turn, stored together in one transaction (one disk sync, not one each). */
   private readonly sentBatch: { id: string; status: SentStatus }[] = [];
-  private storageFailures = 0;
   private readonly typing: Typing;
   private readReceipts: boolean;
   /** Paces every request to the relay's announced limits; what waits for a token is queued. */
@@ -160,6 +159,21 @@ export class Client extends EventEmitter<ClientEvents> {
     );
     this.typing = new Typing(this.now, (peer, peerName, on) => this.emit('typing', { peer, peerName, on }));
     this.recovering = opts.recover ?? false;
+    this.inbox = new Inbox({
+      store: opts.store,
+      e2e: this.e2e,
+      contacts: this.contactList,
+      log: this.log,
+      now: this.now,
+      tx: (fn) => this.tx(fn),
+      emit: this.emit.bind(this),
+      ack: (id) => this.channel?.send({ t: 'ack', id }),
+      delivered: this.delivered,
+      typing: this.typing,
+      reopen: (peer) => this.closed.delete(peer),
+      watch: (names) => this.watch(names),
+      reconnect: (message) => this.channel?.close({ code: 'closed', message }),
+    });
   }
 
   get connection(): ConnectionState {
@@ -566,7 +580,7 @@ export class Client extends EventEmitter<ClientEvents> {
         this.onSent(m.id, m.status);
         return;
       case 'deliver':
-        this.onDeliver(m);
+        this.inbox.deliver(m);
         return;
       case 'error':
         this.onRelayError(m);
@@ -928,191 +942,6 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Receiving
-
-  private onDeliver(m: Extract<RelayMessage, { t: 'deliver' }>): void {
-    const peer = canonName(m.from);
-    const env = fromBase64(m.env);
-    const contact = this.contactList.get(peer);
-    if (contact?.state === 'changed') {
-      // Section 8.4: held until the user accepts the new identity.
-      this.store.holdIncoming({ id: m.id, from: m.from, env, ts: m.ts });
-      this.ack(m.id);
-      return;
-    }
-    this.receive(m.id, m.from, env);
-  }
-
-  private ack(id: string): void {
-    this.channel?.send({ t: 'ack', id });
-  }
-
-  private receive(outerId: string, from: string, env: Uint8Array): void {
-    const peer = canonName(from);
-    let stored: ChatMessage | undefined;
-    let receipt: { ids: string[]; state: 'delivered' | 'read' } | undefined;
-    let typing: boolean | undefined;
-    try {
-      const r = this.e2e.decrypt(from, env, (inner) => {
-        switch (inner.kind) {
-          case 'text': {
-            const now = this.now();
-            const msg: ChatMessage = {
-              id: inner.id,
-              peer,
-              peerName: this.contactList.get(peer)?.name ?? from,
-              direction: 'in',
-              body: inner.body,
-              ts: inner.ts,
-              localTs: now,
-              state: 'received',
-            };
-            if (this.store.addMessage(msg)) stored = msg;
-            return;
-          }
-          case 'receipt': {
-            // Accepted only for ids we sent to this same contact (setState is keyed by peer).
-            const changed = inner.of.filter((id) => this.store.setState(peer, id, inner.state));
-            if (changed.length) receipt = { ids: changed, state: inner.state };
-            return;
-          }
-          case 'typing':
-            typing = inner.on;
-            return;
-        }
-      });
-      this.ack(outerId);
-      if (r.t === 'duplicate') {
-        this.log.debug({ from: peer }, 'duplicate message dropped');
-        return;
-      }
-      if (r.pinned) {
-        this.emit('contact', { name: from, state: 'unverified' });
-        this.watch([from]);
-      }
-    } catch (err) {
-      this.onReceiveFailed(err, outerId, from, env);
-      return;
-    }
-    this.storageFailures = 0;
-    if (stored) {
-      this.closed.delete(peer);
-      this.log.debug({ from: peer }, 'message received');
-      this.emit('message', stored);
-      this.delivered.add(peer, stored.id);
-      this.typing.clear(peer);
-    }
-    if (receipt) this.emit('receipt', { peer, ids: receipt.ids, state: receipt.state });
-    if (typing !== undefined) this.typing.received(peer, from, typing);
-  }
-
-  /**
-   * A delivery that did not decrypt. A store failure or an unexpected error (a bug) is NOT acked:
-   * the relay delivers it again on the next connection (issue 9, point 10). Everything else is
-   * acked and reported, never dropped silently, except a redelivery of an envelope already read.
-   */
-  private onReceiveFailed(err: unknown, outerId: string, from: string, env: Uint8Array): void {
-    const peer = canonName(from);
-    if (!isChatError(err) || err.code === 'storage_failed' || err.code === 'corrupt_store') {
-      const code = isChatError(err) ? err.code : 'internal';
-      this.log.error({ code, from: peer }, 'could not store a message');
-      this.emit('error', {
-        code,
-        message: isChatError(err)
-          ? err.message
-          : `a message from ${from} could not be stored (internal error); it is received again later`,
-        peer,
-      });
-      this.receiveAgainLater();
-      return;
-    }
-    if (err.code === 'identity_changed') {
-      try {
-        this.onIdentityChanged(peer, from, outerId, env);
-      } catch (e) {
-        this.onReceiveFailed(
-          isChatError(e, 'identity_changed') ? new Error('internal') : e,
-          outerId,
-          from,
-          env,
-        );
-        return;
-      }
-      this.ack(outerId);
-      return;
-    }
-    if (err.code === 'duplicate_message') {
-      let seen: boolean;
-      try {
-        seen = this.e2e.alreadyDecrypted(from, env);
-      } catch (e) {
-        this.onReceiveFailed(e, outerId, from, env);
-        return;
-      }
-      this.ack(outerId);
-      if (seen) {
-        // Section 8: an envelope already decrypted (a redelivery, a replay) is dropped silently.
-        this.log.debug({ from: peer }, 'replayed envelope dropped');
-        return;
-      }
-      // Issue 9, point 6: its key expired or was evicted; the user is told, not left guessing.
-      this.log.warn({ code: 'message_expired', from: peer }, 'an envelope could no longer be decrypted');
-      this.emit('error', {
-        code: 'message_expired',
-        message: `a message from ${from} could not be decrypted (expired)`,
-        peer,
-      });
-      return;
-    }
-    this.ack(outerId);
-    this.log.warn({ code: err.code, from: peer }, 'an envelope did not decrypt');
-    this.emit('error', {
-      code: err.code,
-      message: `a message from ${from} could not be decrypted (${err.code})`,
-      peer,
-    });
-  }
-
-  /**
-   * The relay redelivers unacked envelopes only on a new connection: after a store failure,
-   * reconnect after a pause that grows (5 s, 10 s, ... 60 s) while the store keeps failing.
-   */
-  private receiveAgainLater(): void {
-    if (this.redeliverTimer) return;
-    const delay = Math.min(60_000, 5_000 * 2 ** this.storageFailures++);
-    this.redeliverTimer = setTimeout(() => {
-      this.redeliverTimer = undefined;
-      this.channel?.close({ code: 'closed', message: 'reconnecting to receive again after a store failure' });
-    }, delay);
-    this.redeliverTimer.unref();
-  }
-
-  /**
-   * A prekey envelope from another identity than the pin (already verified by the session
-   * manager: only a verified identity becomes pending). The identity is recorded as pending and
-   * the envelope held in one transaction, before the ack; a store failure throws and nothing is
-   * acked (issue 9, point 10).
-   */
-  private onIdentityChanged(peer: string, from: string, outerId: string, env: Uint8Array): void {
-    const parsed = parseEnvelope(env);
-    if (parsed.t !== 'prekey')
-      throw new ChatError('bad_message', 'an identity change needs a prekey envelope');
-    const held = this.tx(() => {
-      this.contactList.recordChange(from, parsed.x3dh.ik);
-      return this.store.holdIncoming({ id: outerId, from, env, ts: this.now() });
-    });
-    const name = this.contactList.get(peer)?.name ?? from;
-    this.log.warn({ peer, held }, 'safety number changed');
-    this.emit('contact', { name, state: 'changed' });
-    const number = this.safetyNumber(peer);
-    this.emit('error', {
-      code: 'identity_changed',
-      message: `the safety number with ${name} changed: sending is blocked; the new safety number is ${number}: compare it with /verify ${name}, then /accept ${name}`,
-      peer,
-    });
-  }
-
-  // -------------------------------------------------------------------------------------------
   // Queries and actions for the views
 
   /** Who is registered and who is online (the 2016 `list`). */
@@ -1222,7 +1051,7 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     this.log.info({ peer: c.canon }, 'new identity accepted');
     this.emit('contact', { name: c.name, state: 'unverified' });
-    for (const h of held) this.receive(h.id, h.from, h.env);
+    for (const h of held) this.inbox.receive(h.id, h.from, h.env);
     void this.flush();
   }
 
@@ -1248,7 +1077,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.reconnect = reconnectStep(this.reconnect, { t: 'close' }, this.reconnectDeps).state;
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (this.retryFlushTimer) clearTimeout(this.retryFlushTimer);
-    if (this.redeliverTimer) clearTimeout(this.redeliverTimer);
+    this.inbox.close();
     this.delivered.close();
     if (this.paceTimer) clearTimeout(this.paceTimer);
     if (this.pingTimer) clearInterval(this.pingTimer);
