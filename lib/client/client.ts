@@ -10,14 +10,11 @@ import { EventEmitter } from 'node:events';
 import * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { Identity } from '../crypto/identity';
-import { MAX_BODY_BYTES, type InnerMessage } from '../crypto/inner-message';
-import { preKeyBundleFromJSON } from '../crypto/prekeys';
-import { fingerprint, randomBytes, toBase64, toHex } from '../crypto/primitives';
+import { fingerprint, toBase64 } from '../crypto/primitives';
 import { ChatError, isChatError } from '../errors';
-import { canonName, checkName } from '../names';
+import { canonName } from '../names';
 import {
   type ClientMessage,
-  type IdentityInfo,
   MAX_WATCH_PER_REQUEST,
   parseRelayMessage,
   type RelayMessage,
@@ -34,6 +31,7 @@ import { Contacts } from './contacts';
 import { EndToEnd, type PrekeyUpload } from './e2e';
 import { Inbox } from './inbox';
 import { Outbox } from './outbox';
+import { Sender } from './sender';
 import { DeliveredReceipts, Typing } from './receipts-typing';
 import { Requests, type Request } from './requests';
 import {
@@ -52,17 +50,13 @@ import {
   type KnownServers,
 } from './known-servers';
 import type { RelayCertificate } from '../crypto/relay-cert';
-import type { ClientStore, OutgoingRecord, SentStatus, UnsentText } from './store';
-import { publicIdentityFromJSON, verifyPublicIdentity, type PublicIdentity } from '../crypto/identity';
+import type { ClientStore } from './store';
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
 
 export { DEFAULT_RECONNECT, type ReconnectPolicy } from './reconnect';
 export { REQUEST_TIMEOUT_MS } from './requests';
 export { TYPING_TIMEOUT_MS } from './receipts-typing';
-/** Outbox envelopes sent and not yet answered, at most (issue 9, point 9). */
-export const SEND_WINDOW = 32;
-/** Ids per receipt envelope: 500 ids of 34 JSON bytes stay well inside the 32 KiB inner limit. */
-const RECEIPT_IDS_MAX = 500;
+export { SEND_WINDOW } from './sender';
 
 export interface ClientOptions {
   readonly name: string;
@@ -112,15 +106,10 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly lastSeen = new Map<string, number | null>();
   private fingerprintSeen: string | undefined;
   private pendingTrust: { fingerprint: string; publicKey: Uint8Array } | undefined;
-  private flushing = false;
-  private flushAgain = false;
-  private retryFlushTimer: NodeJS.Timeout | undefined;
-  private retryFlushDelay = 0;
   private readonly delivered: DeliveredReceipts;
   private readonly inbox: Inbox;
+  private readonly sender: Sender;
   private readonly outbox: Outbox;
-  /** `sent` answers of this turn, stored together in one transaction (one disk sync, not one each). */
-  private readonly sentBatch: { id: string; status: SentStatus }[] = [];
   private readonly typing: Typing;
   private readReceipts: boolean;
   /** Paces every request to the relay's announced limits; what waits for a token is queued. */
@@ -153,7 +142,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.pacer = new Pacer(this.now);
     this.outbox = new Outbox(opts.store);
     this.delivered = new DeliveredReceipts(
-      (peer, of) => this.sendControl(peer, { kind: 'receipt', of, state: 'delivered' }),
+      (peer, of) => this.sender.sendControl(peer, { kind: 'receipt', of, state: 'delivered' }),
       (peer, err) =>
         this.log.warn({ code: isChatError(err) ? err.code : 'internal', peer }, 'delivered receipt delayed'),
     );
@@ -173,6 +162,26 @@ export class Client extends EventEmitter<ClientEvents> {
       reopen: (peer) => this.closed.delete(peer),
       watch: (names) => this.watch(names),
       reconnect: (message) => this.channel?.close({ code: 'closed', message }),
+    });
+    this.sender = new Sender({
+      canon: this.canon,
+      store: opts.store,
+      e2e: this.e2e,
+      contacts: this.contactList,
+      outbox: this.outbox,
+      log: this.log,
+      now: this.now,
+      tx: (fn) => this.tx(fn),
+      emit: this.emit.bind(this),
+      online: () => this.conn.state === 'online',
+      connected: () => this.channel !== undefined,
+      out: (msg) => this.out(msg),
+      request: this.request.bind(this),
+      list: () => this.list(),
+      onlineName: (peer) => this.onlineUsers.get(peer),
+      reopen: (peer) => this.closed.delete(peer),
+      watch: (names) => this.watch(names),
+      pacerWindow: () => this.pacer.window,
     });
   }
 
@@ -480,7 +489,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const fp = this.fingerprintSeen ?? '';
     const force = this.store.kv.get('prekeys.relay') !== fp;
     this.publishPrekeys(this.e2e.prekeysDue(force), fp);
-    void this.flush();
+    void this.sender.flush();
   }
 
   private publishPrekeys(upload: PrekeyUpload | undefined, relayFp?: string): void {
@@ -577,7 +586,7 @@ export class Client extends EventEmitter<ClientEvents> {
         if (rid === undefined || m.remaining < 20) this.publishPrekeys(this.e2e.topUp(m.remaining));
         return;
       case 'sent':
-        this.onSent(m.id, m.status);
+        this.sender.sent(m.id, m.status);
         return;
       case 'deliver':
         this.inbox.deliver(m);
@@ -597,65 +606,12 @@ export class Client extends EventEmitter<ClientEvents> {
     if (c === this.canon) return;
     if (online) {
       this.onlineUsers.set(c, user);
-      if (this.outbox.hasTexts(c)) void this.flush();
+      if (this.outbox.hasTexts(c)) void this.sender.flush();
     } else {
       this.onlineUsers.delete(c);
       this.lastSeen.set(c, this.now());
     }
     this.emit('presence', { user, online });
-  }
-
-  /**
-   * Issue 9, point 7: the relay refused a `send` because the recipient registered another
-   * identity. The identity is verified before it is recorded as pending; the text goes back to
-   * the unsent list (its plaintext is in the history), to be sealed again after `/accept`.
-   */
-  private onSendRefusedChanged(rec: OutgoingRecord, info: IdentityInfo): void {
-    const peer = canonName(rec.to);
-    let pub: PublicIdentity;
-    try {
-      // Only the identity's own fields: the record also names the user.
-      const { signKey, dhKey, idcert } = info;
-      pub = publicIdentityFromJSON({ signKey, dhKey, idcert }, 'bad_key', 'identity_changed');
-      verifyPublicIdentity(pub);
-    } catch (err) {
-      // Not a verified identity: nothing becomes pending; the envelope stays and is retried.
-      this.emit('error', {
-        code: 'bad_key',
-        message: `the relay reported an unverifiable new identity for ${rec.to}`,
-        peer,
-      });
-      this.outbox.inFlight.delete(rec.id);
-      this.scheduleRetry();
-      void err;
-      return;
-    }
-    const contact = this.contactList.get(peer);
-    const text = this.store.message(peer, rec.id, 'out');
-    this.tx(() => {
-      if (contact) this.contactList.recordChange(info.user, pub);
-      this.outbox.remove(rec.id);
-      if (text) {
-        this.outbox.keepText({ id: text.id, peer, peerName: text.peerName, body: text.body, ts: text.ts });
-      }
-    });
-    this.outbox.inFlight.delete(rec.id);
-    const c = this.contactList.get(peer);
-    if (c?.state !== 'changed') return;
-    this.emit('contact', { name: c.name, state: 'changed' });
-    this.emit('error', {
-      code: 'identity_changed',
-      message: `the safety number with ${c.name} changed: your message waits; the new safety number is ${this.safetyNumber(peer)}: compare it with /verify ${c.name}, then /accept ${c.name}`,
-      peer,
-    });
-  }
-
-  /** Texts that can never be delivered: state `failed`, one receipt and one error for them. */
-  private failText(peer: string, ids: readonly string[], why: string): void {
-    const failed = ids.filter((id) => this.store.setState(peer, id, 'failed'));
-    if (!failed.length) return;
-    this.emit('receipt', { peer, ids: failed, state: 'failed' });
-    this.emit('error', { code: 'unknown_user', message: `not delivered: ${why}`, peer });
   }
 
   private onRelayError(m: Extract<RelayMessage, { t: 'error' }>): void {
@@ -666,283 +622,22 @@ export class Client extends EventEmitter<ClientEvents> {
       return;
     }
     if (m.rid?.startsWith('o') || (m.id !== undefined && m.code === 'identity_changed')) {
-      const id = m.id ?? m.rid!.slice(1);
-      this.outbox.inFlight.delete(id);
-      const rec = this.store.outgoing(id);
-      if (rec && m.code === 'identity_changed' && m.identity) {
-        this.onSendRefusedChanged(rec, m.identity);
-        return;
-      }
-      if (rec && m.code === 'unknown_user') {
-        // Final for this text (CLIENT-API item 1): it leaves the outbox, is marked failed, one error.
-        this.outbox.remove(id);
-        this.failText(canonName(rec.to), [id], m.message);
-        return;
-      }
-      // Kept in the outbox: retried later, never dropped.
-      if (rec) this.scheduleRetry();
-      this.emit('error', { code: m.code, message: m.message, peer: rec ? canonName(rec.to) : undefined });
+      this.sender.refused(m);
       return;
     }
     this.emit('error', { code: m.code, message: m.message });
   }
 
   // -------------------------------------------------------------------------------------------
-  // Sending
+  // Queries and actions for the views
 
   /**
    * Stores a text for `to` and sends it as soon as it can (now, or after reconnecting). The
    * message is in the history with state `sending` when this returns.
    */
   send(to: string, body: string): ChatMessage {
-    checkName(to);
-    if (Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES) {
-      throw new ChatError('too_large', `a message holds at most ${MAX_BODY_BYTES / 1024} KiB of text`);
-    }
-    if (body.length === 0) throw new ChatError('bad_message', 'an empty message');
-    const peer = canonName(to);
-    if (peer === this.canon) throw new ChatError('bad_name', 'you cannot send a message to yourself');
-    // To a contact whose identity changed, the text is kept and sealed after `/accept`
-    // (CLIENT-API item 6): nothing typed is lost, and nothing goes to the old identity.
-    const contact = this.contactList.get(peer);
-    const now = this.now();
-    const msg: ChatMessage = {
-      id: toHex(randomBytes(16)),
-      peer,
-      peerName: contact?.name ?? this.onlineUsers.get(peer) ?? to,
-      direction: 'out',
-      body,
-      ts: now,
-      localTs: now,
-      state: 'sending',
-    };
-    const text: UnsentText = { id: msg.id, peer, peerName: msg.peerName, body, ts: now };
-    let sealFailed: ChatError | undefined;
-    this.tx(() => {
-      this.store.addMessage(msg);
-      // With a session and nothing older waiting for this contact, the text is sealed and stored
-      // in the same transaction (one disk sync per message); otherwise it waits, in order.
-      if (contact?.state !== 'changed' && !this.outbox.hasTexts(peer) && this.e2e.hasSession(peer)) {
-        try {
-          this.tx(() => this.seal(peer, text));
-          return;
-        } catch (err) {
-          // The text is kept (below) and sealed by a later flush; the failure is shown then.
-          if (!isChatError(err, 'storage_failed') && !isChatError(err, 'corrupt_store')) throw err;
-          sealFailed = err;
-        }
-      }
-      this.outbox.keepText(text);
-    });
-    if (sealFailed) {
-      this.log.error({ code: sealFailed.code }, 'sealing failed');
-      this.emit('error', {
-        code: sealFailed.code,
-        message: `${sealFailed.message}; the message waits and is sent again shortly`,
-        peer,
-      });
-      this.scheduleRetry();
-    }
-    this.closed.delete(peer);
-    this.log.debug({ to: peer }, 'message stored for sending');
-    void this.flush();
-    return msg;
+    return this.sender.send(to, body);
   }
-
-  /** Encrypts and sends what waits, once online. One flush at a time; a new request reruns it. */
-  private async flush(): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return;
-    }
-    this.flushing = true;
-    try {
-      do {
-        this.flushAgain = false;
-        if (this.conn.state !== 'online') break;
-        await this.encryptUnsent();
-        // Each stored envelope goes once per connection; one unanswered is resent after a reconnect.
-        // A bounded window, oldest first: what is in flight is the head of the outbox, so reading
-        // twice the window covers it and what comes next (O(window), not O(outbox)).
-        for (const rec of this.outbox.due(this.window)) this.transmit(rec.id, rec.to, rec.envelope);
-        if (this.outbox.waitingPeers().length === 0) this.retryFlushDelay = 0;
-      } while (this.flushAgain);
-    } catch (err) {
-      // Nothing is lost (the text waits as unsent or in the outbox), but it must not wait silently.
-      const code = isChatError(err) ? err.code : 'internal';
-      this.log.error({ code }, 'flush failed');
-      this.emit('error', {
-        code,
-        message: `${isChatError(err) ? err.message : 'sending failed'}; what waits is sent again shortly`,
-      });
-      this.scheduleRetry();
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  private async encryptUnsent(): Promise<void> {
-    for (const peer of this.outbox.waitingPeers()) {
-      // Held until the user accepts the new identity: never sealed for the old one.
-      if (this.contactList.get(peer)?.state === 'changed') continue;
-      try {
-        if (!this.e2e.hasSession(peer)) {
-          const m = await this.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
-          // Issue 9, point 4: a bundle counts only for the name that was asked for.
-          if (canonName(m.user) !== peer) {
-            throw new ChatError('bad_message', `the relay answered with keys of ${m.user} for ${peer}`);
-          }
-          this.e2e.startSession(m.user, preKeyBundleFromJSON(m));
-          this.watch([m.user]);
-          this.emit('contact', { name: m.user, state: this.contactList.get(peer)?.state ?? 'unverified' });
-        }
-      } catch (err) {
-        const e = isChatError(err) ? err : new ChatError('internal', 'could not start a session');
-        if (e.code === 'connection_closed') return;
-        // `unknown_user` also says "has published no keys yet" (a user who may do so any moment):
-        // final only for a name nobody registered.
-        if (e.code === 'unknown_user' && !(await this.isRegistered(peer))) {
-          const ids = this.outbox.textsFor(peer).map((u) => u.id);
-          this.tx(() => {
-            for (const id of ids) this.outbox.dropText(peer, id);
-          });
-          this.failText(peer, ids, e.message);
-          continue;
-        }
-        if (e.code === 'identity_changed') {
-          const c = this.contactList.get(peer);
-          this.emit('contact', { name: c?.name ?? peer, state: 'changed' });
-        }
-        this.log.warn({ code: e.code, peer }, 'cannot start a session');
-        this.emit('error', { code: e.code, message: `${e.message}; the message waits and is retried`, peer });
-        // Nothing typed is dropped: a user who has not published keys yet may do so any moment.
-        this.scheduleRetry();
-        continue;
-      }
-      for (const u of this.outbox.textsFor(peer)) {
-        this.tx(() => {
-          this.seal(peer, u);
-          this.outbox.dropText(peer, u.id);
-        });
-      }
-    }
-  }
-
-  /** Encrypts a text into the outbox; the sending chain's step is stored with it (section 8). */
-  private seal(peer: string, u: UnsentText): void {
-    this.e2e.encrypt(peer, { kind: 'text', id: u.id, ts: u.ts, body: u.body }, (envelope) =>
-      this.outbox.queue({ id: u.id, to: u.peerName, envelope, createdAt: this.now() }),
-    );
-  }
-
-  /** Whether `peer` is registered at the relay (a `list`); true when that cannot be told. */
-  private async isRegistered(peer: string): Promise<boolean> {
-    try {
-      return (await this.list()).some((u) => canonName(u.name) === peer);
-    } catch {
-      // Unknown (offline, refused): assume registered, so the text waits and is retried.
-      return true;
-    }
-  }
-
-  /** Retries a flush later (a missing bundle, a rate limit), backing off up to a minute. */
-  private scheduleRetry(): void {
-    if (this.retryFlushTimer) return;
-    this.retryFlushDelay = Math.min(60_000, this.retryFlushDelay * 2 || 2000);
-    this.retryFlushTimer = setTimeout(() => {
-      this.retryFlushTimer = undefined;
-      void this.flush();
-    }, this.retryFlushDelay);
-    this.retryFlushTimer.unref();
-  }
-
-  /** Sends stored envelope bytes; a resend sends the same bytes, never re-encrypts (section 8). */
-  private transmit(id: string, to: string, envelope: Uint8Array): void {
-    if (!this.channel) return;
-    this.outbox.inFlight.add(id);
-    // `for`: the identity it was sealed for, so the relay can refuse a stale one (section 7.1).
-    const pinned = this.contactList.get(canonName(to));
-    this.out({
-      t: 'send',
-      rid: `o${id}`,
-      id,
-      to,
-      env: toBase64(envelope),
-      ...(pinned ? { for: toBase64(pinned.signKey) } : {}),
-    });
-  }
-
-  /** Outbox envelopes in flight at most: ours, and what the relay's burst allows. */
-  private get window(): number {
-    return Math.min(SEND_WINDOW, this.pacer.window);
-  }
-
-  /**
-   * The relay took an envelope. The `sent` answers read in one turn leave the outbox and move
-   * their texts forward in one transaction; until it commits they are still in the outbox, and a
-   * crash only makes them go again with the same bytes (the relay and the receiver drop repeats).
-   */
-  private onSent(id: string, status: SentStatus): void {
-    // Still counted in flight until `storeSent` removes it, so a flush in between cannot resend it.
-    if (!this.outbox.inFlight.has(id)) return;
-    this.sentBatch.push({ id, status });
-    if (this.sentBatch.length === 1) setImmediate(() => this.storeSent());
-  }
-
-  private storeSent(): void {
-    const batch = this.sentBatch.splice(0);
-    const receipts: { peer: string; id: string; state: 'queued' | 'sent' }[] = [];
-    try {
-      this.tx(() => {
-        for (const { id, status } of batch) {
-          const to = this.outbox.recipient(id);
-          this.outbox.remove(id, status);
-          if (to === undefined) continue;
-          const peer = canonName(to);
-          const state = status === 'queued' ? 'queued' : 'sent';
-          if (this.store.setState(peer, id, state)) receipts.push({ peer, id, state });
-        }
-      });
-    } catch (err) {
-      if (!isChatError(err, 'storage_failed') && !isChatError(err, 'corrupt_store')) throw err;
-      // Still in the outbox: sent again (same bytes) by the next flush, never lost.
-      for (const { id } of batch) this.outbox.inFlight.delete(id);
-      this.log.error({ code: err.code }, 'could not store what the relay took');
-      this.emit('error', { code: err.code, message: err.message });
-      this.scheduleRetry();
-      return;
-    }
-    for (const r of receipts) this.emit('receipt', { peer: r.peer, ids: [r.id], state: r.state });
-    if (this.outbox.inFlight.size < this.window / 2 + 1) void this.flush();
-  }
-
-  /** Receipts and typing notices: end to end, stored in the outbox like texts (except typing). */
-  private sendControl(peer: string, inner: InnerMessage): void {
-    if (inner.kind === 'receipt' && inner.of.length > RECEIPT_IDS_MAX) {
-      for (let i = 0; i < inner.of.length; i += RECEIPT_IDS_MAX) {
-        this.sendControl(peer, { ...inner, of: inner.of.slice(i, i + RECEIPT_IDS_MAX) });
-      }
-      return;
-    }
-    if (!this.e2e.hasSession(peer)) return;
-    const contact = this.contactList.get(peer);
-    if (contact?.state === 'changed') return;
-    const id = toHex(randomBytes(16));
-    const to = contact?.name ?? peer;
-    if (inner.kind === 'typing') {
-      if (this.conn.state !== 'online') return;
-      const env = this.e2e.encrypt(peer, inner, () => undefined);
-      this.out({ t: 'send', rid: `t${id}`, id, to, env: toBase64(env) });
-      return;
-    }
-    this.e2e.encrypt(peer, inner, (envelope) =>
-      this.outbox.queue({ id, to, envelope, createdAt: this.now() }),
-    );
-    void this.flush();
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Queries and actions for the views
 
   /** Who is registered and who is online (the 2016 `list`). */
   async list(): Promise<UserEntry[]> {
@@ -1003,7 +698,8 @@ export class Client extends EventEmitter<ClientEvents> {
     const c = canonName(peer);
     this.watch([peer]);
     const ids = this.store.markRead(c);
-    if (ids.length && this.readReceipts) this.sendControl(c, { kind: 'receipt', of: ids, state: 'read' });
+    if (ids.length && this.readReceipts)
+      this.sender.sendControl(c, { kind: 'receipt', of: ids, state: 'read' });
   }
 
   setReadReceipts(on: boolean): void {
@@ -1015,7 +711,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const c = canonName(peer);
     if (!this.typing.shouldSend(c, on)) return;
     try {
-      this.sendControl(c, { kind: 'typing', on });
+      this.sender.sendControl(c, { kind: 'typing', on });
     } catch (err) {
       this.log.debug({ code: isChatError(err) ? err.code : 'internal' }, 'typing notice not sent');
     }
@@ -1052,7 +748,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.log.info({ peer: c.canon }, 'new identity accepted');
     this.emit('contact', { name: c.name, state: 'unverified' });
     for (const h of held) this.inbox.receive(h.id, h.from, h.env);
-    void this.flush();
+    void this.sender.flush();
   }
 
   /** Removes one message from the history (CLIENT-API item 2); true if something was removed. */
@@ -1076,7 +772,7 @@ export class Client extends EventEmitter<ClientEvents> {
     // Stopped now; the state `closed` is shown once the connection has ended (below).
     this.reconnect = reconnectStep(this.reconnect, { t: 'close' }, this.reconnectDeps).state;
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.retryFlushTimer) clearTimeout(this.retryFlushTimer);
+    this.sender.close();
     this.inbox.close();
     this.delivered.close();
     if (this.paceTimer) clearTimeout(this.paceTimer);

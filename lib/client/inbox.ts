@@ -222,9 +222,8 @@ export class Inbox {
     });
   }
 
-  /** Stops the redelivery timer (the client is closing). */
+  /** Stops the redelivery timer (the client is closing); it stays set, so nothing is scheduled again. */
   close(): void {
     if (this.redeliverTimer) clearTimeout(this.redeliverTimer);
-    this.redeliverTimer = undefined;
   }
 }
