@@ -7,10 +7,9 @@
  * `flush` (outbox). Relay messages land in `onRelayMessage`; envelopes in the inbox (inbox.ts).
  */
 import { EventEmitter } from 'node:events';
-import * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { Identity } from '../crypto/identity';
-import { fingerprint, toBase64 } from '../crypto/primitives';
+import { toBase64 } from '../crypto/primitives';
 import { ChatError, isChatError } from '../errors';
 import { canonName } from '../names';
 import {
@@ -32,6 +31,8 @@ import { EndToEnd, type PrekeyUpload } from './e2e';
 import { Inbox } from './inbox';
 import { Outbox } from './outbox';
 import { Sender } from './sender';
+import { ServerTrust } from './server-trust';
+import { dialRelay } from './dial';
 import { DeliveredReceipts, Typing } from './receipts-typing';
 import { Requests, type Request } from './requests';
 import {
@@ -43,13 +44,7 @@ import {
   type ReconnectPolicy,
 } from './reconnect';
 import { Pacer } from './pacer';
-import {
-  changedKeyMessage,
-  checkRelayAuthority,
-  decideServerTrust,
-  type KnownServers,
-} from './known-servers';
-import type { RelayCertificate } from '../crypto/relay-cert';
+import type { KnownServers } from './known-servers';
 import type { ClientStore } from './store';
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
 
@@ -104,8 +99,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly requests = new Requests();
   private readonly onlineUsers = new Map<string, string>();
   private readonly lastSeen = new Map<string, number | null>();
-  private fingerprintSeen: string | undefined;
-  private pendingTrust: { fingerprint: string; publicKey: Uint8Array } | undefined;
+  private readonly serverTrust: ServerTrust;
   private readonly delivered: DeliveredReceipts;
   private readonly inbox: Inbox;
   private readonly sender: Sender;
@@ -148,6 +142,17 @@ export class Client extends EventEmitter<ClientEvents> {
     );
     this.typing = new Typing(this.now, (peer, peerName, on) => this.emit('typing', { peer, peerName, on }));
     this.recovering = opts.recover ?? false;
+    this.serverTrust = new ServerTrust({
+      hostPort: this.hostPort,
+      user: this.name,
+      knownServers: opts.knownServers,
+      knownServersFile: opts.knownServersFile,
+      trustAuthorities: opts.trustAuthorities,
+      acceptNewServer: opts.acceptNewServer,
+      serverFingerprint: opts.serverFingerprint,
+      log: this.log,
+      now: this.now,
+    });
     this.inbox = new Inbox({
       store: opts.store,
       e2e: this.e2e,
@@ -191,7 +196,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** The relay's fingerprint as last seen (trusted or not). */
   get serverFingerprint(): string | undefined {
-    return this.fingerprintSeen;
+    return this.serverTrust.seen;
   }
 
   /** Every transaction of the client: after a rollback, what is kept in memory is read again. */
@@ -249,10 +254,10 @@ export class Client extends EventEmitter<ClientEvents> {
           }, a.delayMs);
           break;
         case 'ask-trust':
-          if (this.pendingTrust) {
+          if (this.serverTrust.pending) {
             this.emit('server-unknown', {
               hostPort: this.hostPort,
-              fingerprint: this.pendingTrust.fingerprint,
+              fingerprint: this.serverTrust.pending.fingerprint,
             });
           }
           break;
@@ -284,91 +289,15 @@ export class Client extends EventEmitter<ClientEvents> {
       t: 'lost',
       code,
       message,
-      askTrust: code === 'server_key_unknown' && this.pendingTrust !== undefined,
+      askTrust: code === 'server_key_unknown' && this.serverTrust.pending !== undefined,
     });
   }
 
   /** The answer to a 'server-unknown' event: accept (remembered in known_servers) or refuse. */
   trustServer(accept: boolean): void {
-    const t = this.pendingTrust;
-    this.pendingTrust = undefined;
-    if (!t) return;
-    if (accept) {
-      this.opts.knownServers.remember(this.hostPort, t.publicKey);
-      this.log.info({ fingerprint: t.fingerprint }, 'relay key accepted and remembered');
-    }
+    if (!this.serverTrust.answer(accept)) return;
     // Section 6: on yes, reconnect and require that same key (now in known_servers).
     this.step({ t: 'trust', accept });
-  }
-
-  private dial(): Promise<net.Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.opts.host, port: this.opts.port, noDelay: true });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new ChatError('connection_closed', 'the relay did not answer'));
-      }, 10_000);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(socket);
-      });
-      socket.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        reject(
-          new ChatError(
-            'connection_closed',
-            `cannot reach the relay at ${this.hostPort} (${err.code ?? 'error'})`,
-          ),
-        );
-      });
-    });
-  }
-
-  private verifyServer(publicKey: Uint8Array, cert?: RelayCertificate): void {
-    const fp = fingerprint(publicKey);
-    this.fingerprintSeen = fp;
-    // Docs/protocol.md 6.1: where a relay authority is trusted, its certificate decides (or throws).
-    const certified = checkRelayAuthority({
-      knownServers: this.opts.knownServers,
-      hostPort: this.hostPort,
-      trustAuthorities: this.opts.trustAuthorities,
-      relayKey: publicKey,
-      cert,
-      nowMs: this.now(),
-    });
-    if (certified) {
-      this.log.info({ fingerprint: fp, relayId: certified.relayId }, 'relay certificate accepted');
-      return;
-    }
-    const check = this.opts.knownServers.check(this.hostPort, publicKey);
-    const decision = decideServerTrust({
-      check,
-      acceptNew: this.opts.acceptNewServer ?? false,
-      pinnedFingerprint: this.opts.serverFingerprint,
-      offered: fp,
-    });
-    switch (decision.action) {
-      case 'accept':
-        return;
-      case 'remember':
-        this.opts.knownServers.remember(this.hostPort, publicKey);
-        this.log.info({ fingerprint: fp }, 'relay key remembered');
-        return;
-      case 'ask':
-        this.pendingTrust = { fingerprint: fp, publicKey };
-        throw new ChatError('server_key_unknown', `the relay at ${this.hostPort} is not known yet (${fp})`);
-      case 'refuse': {
-        const message =
-          check.status === 'changed'
-            ? changedKeyMessage(this.hostPort, this.opts.knownServersFile, check.pinned, check.offered, {
-                line: check.line,
-                user: this.name,
-              })
-            : (decision.reason ?? 'the relay key is refused');
-        throw new ChatError('server_key_changed', message);
-      }
-    }
   }
 
   /** `recovery` (the public recovery key) at every login, and `recover` (the proof) when asked. */
@@ -398,11 +327,11 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   private async connectOnce(): Promise<void> {
-    const socket = await this.dial();
+    const socket = await dialRelay(this.opts.host, this.opts.port, this.hostPort);
     const id = this.opts.identity;
     const { channel, serverInfo } = await connectSecureChannel<RelayMessage, ClientMessage>(socket, {
       staticKey: id.dhKey,
-      verifyServer: (k, cert) => this.verifyServer(k, cert),
+      verifyServer: (k, cert) => this.serverTrust.verify(k, cert),
       login: {
         user: this.name,
         signKey: toBase64(id.signKey.publicKey),
@@ -486,7 +415,7 @@ export class Client extends EventEmitter<ClientEvents> {
       ...this.contactList.all().map((c) => c.name),
       ...this.store.conversations().map((c) => c.peerName),
     ]);
-    const fp = this.fingerprintSeen ?? '';
+    const fp = this.serverTrust.seen ?? '';
     const force = this.store.kv.get('prekeys.relay') !== fp;
     this.publishPrekeys(this.e2e.prekeysDue(force), fp);
     void this.sender.flush();
