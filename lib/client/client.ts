@@ -12,13 +12,7 @@ import type { Identity } from '../crypto/identity';
 import { toBase64 } from '../crypto/primitives';
 import { ChatError, isChatError } from '../errors';
 import { canonName } from '../names';
-import {
-  type ClientMessage,
-  MAX_WATCH_PER_REQUEST,
-  parseRelayMessage,
-  type RelayMessage,
-  type UserEntry,
-} from '../net/messages';
+import { type ClientMessage, parseRelayMessage, type RelayMessage, type UserEntry } from '../net/messages';
 import {
   type ChannelTimeouts,
   connectSecureChannel,
@@ -30,6 +24,7 @@ import { Contacts } from './contacts';
 import { EndToEnd, type PrekeyUpload } from './e2e';
 import { Inbox } from './inbox';
 import { Outbox } from './outbox';
+import { Presence } from './presence';
 import { Sender } from './sender';
 import { ServerTrust } from './server-trust';
 import { dialRelay } from './dial';
@@ -97,8 +92,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private retryTimer: NodeJS.Timeout | undefined;
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly requests = new Requests();
-  private readonly onlineUsers = new Map<string, string>();
-  private readonly lastSeen = new Map<string, number | null>();
+  private readonly presence: Presence;
   private readonly serverTrust: ServerTrust;
   private readonly delivered: DeliveredReceipts;
   private readonly inbox: Inbox;
@@ -113,10 +107,6 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly contactList: Contacts;
   /** Conversations closed by the user, hidden from `contacts()` until a new message. */
   private readonly closed = new Set<string>();
-  /** Users whose presence this connection asked for (presence.watch). */
-  private readonly watched = new Set<string>();
-  /** The relay gives presence by subscription (its `welcome` lists no users): watch. */
-  private subscribe = false;
   /** `--recover` until the relay has welcomed the new identity once. */
   private recovering: boolean;
 
@@ -153,6 +143,17 @@ export class Client extends EventEmitter<ClientEvents> {
       log: this.log,
       now: this.now,
     });
+    this.presence = new Presence({
+      canon: this.canon,
+      now: this.now,
+      emit: this.emit.bind(this),
+      online: () => this.conn.state === 'online',
+      out: (msg) => this.out(msg),
+      watchRid: () => this.requests.nextRid('w'),
+      cameOnline: (peer) => {
+        if (this.outbox.hasTexts(peer)) void this.sender.flush();
+      },
+    });
     this.inbox = new Inbox({
       store: opts.store,
       e2e: this.e2e,
@@ -165,7 +166,7 @@ export class Client extends EventEmitter<ClientEvents> {
       delivered: this.delivered,
       typing: this.typing,
       reopen: (peer) => this.closed.delete(peer),
-      watch: (names) => this.watch(names),
+      watch: (names) => this.presence.watch(names),
       reconnect: (message) => this.channel?.close({ code: 'closed', message }),
     });
     this.sender = new Sender({
@@ -183,9 +184,9 @@ export class Client extends EventEmitter<ClientEvents> {
       out: (msg) => this.out(msg),
       request: this.request.bind(this),
       list: () => this.list(),
-      onlineName: (peer) => this.onlineUsers.get(peer),
+      onlineName: (peer) => this.presence.onlineName(peer),
       reopen: (peer) => this.closed.delete(peer),
-      watch: (names) => this.watch(names),
+      watch: (names) => this.presence.watch(names),
       pacerWindow: () => this.pacer.window,
     });
   }
@@ -276,15 +277,12 @@ export class Client extends EventEmitter<ClientEvents> {
     this.channel = undefined;
     this.outbox.inFlight.clear();
     this.paced.length = 0;
-    this.watched.clear();
+    this.presence.unwatchAll();
     if (this.paceTimer) clearTimeout(this.paceTimer);
     this.paceTimer = undefined;
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.requests.failAll(new ChatError('connection_closed', 'the connection to the relay closed'));
-    if (this.onlineUsers.size) {
-      for (const name of this.onlineUsers.values()) this.emit('presence', { user: name, online: false });
-      this.onlineUsers.clear();
-    }
+    this.presence.lost();
     this.step({
       t: 'lost',
       code,
@@ -400,18 +398,14 @@ export class Client extends EventEmitter<ClientEvents> {
     }
     this.log.info({ queued: m.queued, online: m.users?.length ?? 0 }, 'logged in');
     this.step({ t: 'welcomed' });
-    for (const u of m.users ?? []) {
-      if (canonName(u) === this.canon) continue;
-      this.onlineUsers.set(canonName(u), u);
-      this.emit('presence', { user: u, online: true });
-    }
+    this.presence.welcomed(m.users);
     this.pingTimer = setInterval(() => {
       const ch = this.channel;
       if (ch && ch.idleMs >= PING_INTERVAL_MS) this.out({ t: 'ping', rid: this.nextRid() });
     }, PING_INTERVAL_MS / 3);
     this.pingTimer.unref();
-    this.subscribe = m.users === undefined;
-    this.watch([
+    this.presence.setSubscribe(m.users === undefined);
+    this.presence.watch([
       ...this.contactList.all().map((c) => c.name),
       ...this.store.conversations().map((c) => c.peerName),
     ]);
@@ -456,25 +450,6 @@ export class Client extends EventEmitter<ClientEvents> {
     }, this.pacer.waitMs());
   }
 
-  /**
-   * Presence by subscription (docs/protocol.md 7.1), when `welcome` lists no users: the contacts
-   * and the open conversation. A relay that does not know `presence.watch` answers `bad_message`; that is logged, not shown.
-   */
-  private watch(names: readonly string[]): void {
-    if (this.conn.state !== 'online' || !this.subscribe) return;
-    const fresh = [
-      ...new Set(names.filter((n) => canonName(n) !== this.canon && !this.watched.has(canonName(n)))),
-    ];
-    for (const n of fresh) this.watched.add(canonName(n));
-    for (let i = 0; i < fresh.length; i += MAX_WATCH_PER_REQUEST) {
-      this.out({
-        t: 'presence.watch',
-        rid: this.requests.nextRid('w'),
-        users: fresh.slice(i, i + MAX_WATCH_PER_REQUEST),
-      });
-    }
-  }
-
   private nextRid(): string {
     return this.requests.nextRid();
   }
@@ -506,10 +481,10 @@ export class Client extends EventEmitter<ClientEvents> {
       case 'keys.bundle':
         return;
       case 'presence':
-        this.onPresence(m.user, m.online);
+        this.presence.changed(m.user, m.online);
         return;
       case 'presence.batch':
-        for (const c of m.changes) this.onPresence(c.user, c.online);
+        for (const c of m.changes) this.presence.changed(c.user, c.online);
         return;
       case 'keys.low':
         if (rid === undefined || m.remaining < 20) this.publishPrekeys(this.e2e.topUp(m.remaining));
@@ -528,19 +503,6 @@ export class Client extends EventEmitter<ClientEvents> {
         this.log.warn({ t: (never as { t: string }).t }, 'unexpected message');
       }
     }
-  }
-
-  private onPresence(user: string, online: boolean): void {
-    const c = canonName(user);
-    if (c === this.canon) return;
-    if (online) {
-      this.onlineUsers.set(c, user);
-      if (this.outbox.hasTexts(c)) void this.sender.flush();
-    } else {
-      this.onlineUsers.delete(c);
-      this.lastSeen.set(c, this.now());
-    }
-    this.emit('presence', { user, online });
   }
 
   private onRelayError(m: Extract<RelayMessage, { t: 'error' }>): void {
@@ -571,7 +533,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Who is registered and who is online (the 2016 `list`). */
   async list(): Promise<UserEntry[]> {
     const m = await this.request({ t: 'list' }, 'users');
-    for (const u of m.users) this.lastSeen.set(canonName(u.name), u.lastSeen);
+    this.presence.listed(m.users);
     return [...m.users];
   }
 
@@ -585,7 +547,7 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   isOnline(peer: string): boolean {
-    return this.onlineUsers.has(canonName(peer));
+    return this.presence.isOnline(canonName(peer));
   }
 
   /** Contacts and conversations, with presence and unread counts. */
@@ -596,9 +558,9 @@ export class Client extends EventEmitter<ClientEvents> {
         name: c.name,
         canon: c.canon,
         state: c.state,
-        online: this.onlineUsers.has(c.canon),
+        online: this.presence.isOnline(c.canon),
         unread: this.store.unreadCount(c.canon),
-        lastSeen: this.lastSeen.get(c.canon) ?? null,
+        lastSeen: this.presence.lastSeen(c.canon),
       });
     }
     for (const conv of this.store.conversations()) {
@@ -607,12 +569,12 @@ export class Client extends EventEmitter<ClientEvents> {
         name: conv.peerName,
         canon: conv.peer,
         state: 'unverified',
-        online: this.onlineUsers.has(conv.peer),
+        online: this.presence.isOnline(conv.peer),
         unread: conv.unread,
-        lastSeen: this.lastSeen.get(conv.peer) ?? null,
+        lastSeen: this.presence.lastSeen(conv.peer),
       });
     }
-    for (const [canon, name] of this.onlineUsers) {
+    for (const [canon, name] of this.presence.online()) {
       if (!out.has(canon)) {
         out.set(canon, { name, canon, state: 'unverified', online: true, unread: 0, lastSeen: null });
       }
@@ -625,7 +587,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** The conversation is on screen: mark it read and, unless turned off, send read receipts. */
   markShown(peer: string): void {
     const c = canonName(peer);
-    this.watch([peer]);
+    this.presence.watch([peer]);
     const ids = this.store.markRead(c);
     if (ids.length && this.readReceipts)
       this.sender.sendControl(c, { kind: 'receipt', of: ids, state: 'read' });
