@@ -39,6 +39,7 @@ import {
   type ReconnectPolicy,
 } from './reconnect';
 import { Pacer } from './pacer';
+import { PacedOut } from './paced-out';
 import type { KnownServers } from './known-servers';
 import type { ClientStore } from './store';
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
@@ -102,8 +103,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private readReceipts: boolean;
   /** Paces every request to the relay's announced limits; what waits for a token is queued. */
   private readonly pacer: Pacer;
-  private readonly paced: ClientMessage[] = [];
-  private paceTimer: NodeJS.Timeout | undefined;
+  private readonly paced: PacedOut;
   private readonly contactList: Contacts;
   /** Conversations closed by the user, hidden from `contacts()` until a new message. */
   private readonly closed = new Set<string>();
@@ -124,6 +124,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.contactList = new Contacts(opts.store, { name: opts.name, identity: opts.identity }, this.now);
     this.e2e = new EndToEnd(opts.store, this.contactList, opts.identity, opts.name, this.now);
     this.pacer = new Pacer(this.now);
+    this.paced = new PacedOut(this.pacer, () => this.channel);
     this.outbox = new Outbox(opts.store);
     this.delivered = new DeliveredReceipts(
       (peer, of) => this.sender.sendControl(peer, { kind: 'receipt', of, state: 'delivered' }),
@@ -276,10 +277,8 @@ export class Client extends EventEmitter<ClientEvents> {
   private afterDisconnect(code: string, message: string): void {
     this.channel = undefined;
     this.outbox.inFlight.clear();
-    this.paced.length = 0;
+    this.paced.clear();
     this.presence.unwatchAll();
-    if (this.paceTimer) clearTimeout(this.paceTimer);
-    this.paceTimer = undefined;
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.requests.failAll(new ChatError('connection_closed', 'the connection to the relay closed'));
     this.presence.lost();
@@ -422,32 +421,9 @@ export class Client extends EventEmitter<ClientEvents> {
     this.log.info({ opks: upload.opks.length, spk: upload.spk.id }, 'prekeys published');
   }
 
-  /**
-   * Every request goes through here: sent at once while the pacer has a token and nothing waits,
-   * else queued in order and sent as tokens come (acks and pongs are not counted by the relay).
-   */
+  /** Every request goes through here (paced-out.ts). */
   private out(msg: ClientMessage): void {
-    if (!this.channel) return;
-    if (msg.t === 'ack' || msg.t === 'pong') {
-      this.channel.send(msg);
-      return;
-    }
-    if (this.paced.length === 0 && this.pacer.take()) {
-      this.channel.send(msg);
-      return;
-    }
-    this.paced.push(msg);
-    this.drainPaced();
-  }
-
-  private drainPaced(): void {
-    if (this.paceTimer) return;
-    while (this.paced.length && this.channel && this.pacer.take()) this.channel.send(this.paced.shift()!);
-    if (!this.paced.length || !this.channel) return;
-    this.paceTimer = setTimeout(() => {
-      this.paceTimer = undefined;
-      this.drainPaced();
-    }, this.pacer.waitMs());
+    this.paced.out(msg);
   }
 
   private nextRid(): string {
@@ -666,7 +642,7 @@ export class Client extends EventEmitter<ClientEvents> {
     this.sender.close();
     this.inbox.close();
     this.delivered.close();
-    if (this.paceTimer) clearTimeout(this.paceTimer);
+    this.paced.close();
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.typing.close();
     const ch = this.channel;
