@@ -19,12 +19,12 @@ import {
   PING_INTERVAL_MS,
   type SecureChannel,
 } from '../net/secure-channel';
-import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
 import { Contacts } from './contacts';
 import { EndToEnd, type PrekeyUpload } from './e2e';
 import { Inbox } from './inbox';
 import { Outbox } from './outbox';
 import { Presence } from './presence';
+import { RecoveryLogin } from './recovery-login';
 import { Sender } from './sender';
 import { ServerTrust } from './server-trust';
 import { dialRelay } from './dial';
@@ -107,8 +107,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly contactList: Contacts;
   /** Conversations closed by the user, hidden from `contacts()` until a new message. */
   private readonly closed = new Set<string>();
-  /** `--recover` until the relay has welcomed the new identity once. */
-  private recovering: boolean;
+  private readonly recovery: RecoveryLogin;
 
   constructor(private readonly opts: ClientOptions) {
     super();
@@ -132,7 +131,15 @@ export class Client extends EventEmitter<ClientEvents> {
         this.log.warn({ code: isChatError(err) ? err.code : 'internal', peer }, 'delivered receipt delayed'),
     );
     this.typing = new Typing(this.now, (peer, peerName, on) => this.emit('typing', { peer, peerName, on }));
-    this.recovering = opts.recover ?? false;
+    this.recovery = new RecoveryLogin({
+      code: opts.recoveryCode,
+      isNew: opts.recoveryCodeNew,
+      recover: opts.recover,
+      canon: this.canon,
+      identity: opts.identity,
+      kv: opts.store.kv,
+      emit: this.emit.bind(this),
+    });
     this.serverTrust = new ServerTrust({
       hostPort: this.hostPort,
       user: this.name,
@@ -297,30 +304,9 @@ export class Client extends EventEmitter<ClientEvents> {
     this.step({ t: 'trust', accept });
   }
 
-  /** `recovery` (the public recovery key) at every login, and `recover` (the proof) when asked. */
-  private recoveryLogin(): { recovery?: string; recover?: string } {
-    const code = this.opts.recoveryCode;
-    if (code === undefined) return {};
-    const kp = recoveryKeyPair(code);
-    const id = this.opts.identity;
-    return {
-      recovery: toBase64(kp.publicKey),
-      ...(this.recovering
-        ? {
-            recover: toBase64(
-              recoveryProof(kp.secretKey, this.canon, id.signKey.publicKey, id.dhKey.publicKey),
-            ),
-          }
-        : {}),
-    };
-  }
-
   /** The user's recovery code, grouped for display (CLIENT-API item 5). */
   recoveryCode(): string {
-    if (this.opts.recoveryCode === undefined) {
-      throw new ChatError('bad_state', 'this client was started without a recovery code');
-    }
-    return this.opts.recoveryCode;
+    return this.recovery.code();
   }
 
   private async connectOnce(): Promise<void> {
@@ -333,7 +319,7 @@ export class Client extends EventEmitter<ClientEvents> {
         user: this.name,
         signKey: toBase64(id.signKey.publicKey),
         idcert: toBase64(id.idcert),
-        ...this.recoveryLogin(),
+        ...this.recovery.fields(),
       },
       parse: parseRelayMessage,
       ...this.opts.timeouts,
@@ -389,12 +375,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private onWelcome(m: Extract<RelayMessage, { t: 'welcome' }>): void {
     if (m.limits) this.pacer.configure(m.limits);
-    this.recovering = false;
-    if (this.opts.recoveryCodeNew && this.opts.recoveryCode && this.store.kv.get('recovery.shown') !== '1') {
-      // Once, after the first successful registration: the view shows it for the user to write down.
-      this.store.kv.set('recovery.shown', '1');
-      this.emit('recovery-code', { code: this.opts.recoveryCode });
-    }
+    this.recovery.welcomed();
     this.log.info({ queued: m.queued, online: m.users?.length ?? 0 }, 'logged in');
     this.step({ t: 'welcomed' });
     this.presence.welcomed(m.users);
