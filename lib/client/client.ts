@@ -30,15 +30,9 @@ import { ServerTrust } from './server-trust';
 import { dialRelay } from './dial';
 import { DeliveredReceipts, Typing } from './receipts-typing';
 import { Requests, type Request } from './requests';
-import {
-  DEFAULT_RECONNECT,
-  RECONNECT_START,
-  reconnectStep,
-  type Reconnect,
-  type ReconnectEvent,
-  type ReconnectPolicy,
-} from './reconnect';
+import { DEFAULT_RECONNECT, type ReconnectEvent, type ReconnectPolicy } from './reconnect';
 import { Pacer } from './pacer';
+import { ReconnectDriver } from './reconnect-driver';
 import { PacedOut } from './paced-out';
 import type { KnownServers } from './known-servers';
 import type { ClientStore } from './store';
@@ -89,8 +83,7 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly reconnectPolicy: ReconnectPolicy;
   private channel: Channel | undefined;
   private conn: ConnectionState = { state: 'closed', reason: 'not started' };
-  private reconnect: Reconnect = RECONNECT_START;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly reconnector: ReconnectDriver;
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly requests = new Requests();
   private readonly presence: Presence;
@@ -120,6 +113,27 @@ export class Client extends EventEmitter<ClientEvents> {
     this.now = opts.now ?? Date.now;
     this.readReceipts = opts.readReceipts ?? true;
     this.reconnectPolicy = { ...DEFAULT_RECONNECT, ...opts.reconnect };
+    this.reconnector = new ReconnectDriver({
+      policy: this.reconnectPolicy,
+      now: this.now,
+      setState: (st) => this.setState(st),
+      dial: () => {
+        void this.connectOnce().catch((err: unknown) => {
+          const c = isChatError(err) ? err : new ChatError('connection_closed', 'could not reach the relay');
+          this.log.warn({ code: c.code, attempt: this.reconnector.attempt }, 'connect failed');
+          this.afterDisconnect(c.code, c.message);
+        });
+      },
+      askTrust: () => {
+        if (this.serverTrust.pending) {
+          this.emit('server-unknown', {
+            hostPort: this.hostPort,
+            fingerprint: this.serverTrust.pending.fingerprint,
+          });
+        }
+      },
+      report: (code, message) => this.emit('error', { code, message }),
+    });
     this.contactList = new Contacts(opts.store, { name: opts.name, identity: opts.identity }, this.now);
     this.e2e = new EndToEnd(opts.store, this.contactList, opts.identity, opts.name, this.now);
     this.pacer = new Pacer(this.now);
@@ -231,54 +245,8 @@ export class Client extends EventEmitter<ClientEvents> {
     this.step({ t: 'start' });
   }
 
-  private get reconnectDeps() {
-    return { policy: this.reconnectPolicy, jitter: Math.random, now: this.now };
-  }
-
-  private get stopped(): boolean {
-    return this.reconnect.phase === 'stopped';
-  }
-
-  /** Feeds the reconnect state machine (reconnect.ts) and carries out what it answers. */
   private step(e: ReconnectEvent): void {
-    const r = reconnectStep(this.reconnect, e, this.reconnectDeps);
-    this.reconnect = r.state;
-    if (r.connection) this.setState(r.connection);
-    for (const a of r.actions) {
-      switch (a.t) {
-        case 'dial':
-          void this.connectOnce().catch((err: unknown) => {
-            const c = isChatError(err)
-              ? err
-              : new ChatError('connection_closed', 'could not reach the relay');
-            this.log.warn({ code: c.code, attempt: this.reconnect.attempt }, 'connect failed');
-            this.afterDisconnect(c.code, c.message);
-          });
-          break;
-        case 'wait':
-          if (this.retryTimer) clearTimeout(this.retryTimer);
-          this.retryTimer = setTimeout(() => {
-            this.retryTimer = undefined;
-            this.step({ t: 'timer' });
-          }, a.delayMs);
-          break;
-        case 'ask-trust':
-          if (this.serverTrust.pending) {
-            this.emit('server-unknown', {
-              hostPort: this.hostPort,
-              fingerprint: this.serverTrust.pending.fingerprint,
-            });
-          }
-          break;
-        case 'report':
-          this.emit('error', { code: a.code, message: a.message });
-          break;
-        default: {
-          const never: never = a;
-          void never;
-        }
-      }
-    }
+    this.reconnector.step(e);
   }
 
   private afterDisconnect(code: string, message: string): void {
@@ -324,7 +292,7 @@ export class Client extends EventEmitter<ClientEvents> {
       parse: parseRelayMessage,
       ...this.opts.timeouts,
     });
-    if (this.stopped) {
+    if (this.reconnector.stopped) {
       channel.close();
       return;
     }
@@ -618,8 +586,7 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Disconnects for good. The caller closes the store. */
   async close(): Promise<void> {
     // Stopped now; the state `closed` is shown once the connection has ended (below).
-    this.reconnect = reconnectStep(this.reconnect, { t: 'close' }, this.reconnectDeps).state;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.reconnector.close();
     this.sender.close();
     this.inbox.close();
     this.delivered.close();
