@@ -24,6 +24,7 @@ import { EndToEnd, type PrekeyUpload } from './e2e';
 import { Inbox } from './inbox';
 import { Outbox } from './outbox';
 import { Presence } from './presence';
+import { contactView } from './contact-view';
 import { RecoveryLogin } from './recovery-login';
 import { Sender } from './sender';
 import { ServerTrust } from './server-trust';
@@ -80,7 +81,6 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly log: Logger;
   private readonly e2e: EndToEnd;
   private readonly now: () => number;
-  private readonly reconnectPolicy: ReconnectPolicy;
   private channel: Channel | undefined;
   private conn: ConnectionState = { state: 'closed', reason: 'not started' };
   private readonly reconnector: ReconnectDriver;
@@ -112,9 +112,8 @@ export class Client extends EventEmitter<ClientEvents> {
     this.log = opts.logger;
     this.now = opts.now ?? Date.now;
     this.readReceipts = opts.readReceipts ?? true;
-    this.reconnectPolicy = { ...DEFAULT_RECONNECT, ...opts.reconnect };
     this.reconnector = new ReconnectDriver({
-      policy: this.reconnectPolicy,
+      policy: { ...DEFAULT_RECONNECT, ...opts.reconnect },
       now: this.now,
       setState: (st) => this.setState(st),
       dial: () => {
@@ -477,36 +476,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Contacts and conversations, with presence and unread counts. */
   contacts(): ContactInfo[] {
-    const out = new Map<string, ContactInfo>();
-    for (const c of this.contactList.all()) {
-      out.set(c.canon, {
-        name: c.name,
-        canon: c.canon,
-        state: c.state,
-        online: this.presence.isOnline(c.canon),
-        unread: this.store.unreadCount(c.canon),
-        lastSeen: this.presence.lastSeen(c.canon),
-      });
-    }
-    for (const conv of this.store.conversations()) {
-      if (out.has(conv.peer)) continue;
-      out.set(conv.peer, {
-        name: conv.peerName,
-        canon: conv.peer,
-        state: 'unverified',
-        online: this.presence.isOnline(conv.peer),
-        unread: conv.unread,
-        lastSeen: this.presence.lastSeen(conv.peer),
-      });
-    }
-    for (const [canon, name] of this.presence.online()) {
-      if (!out.has(canon)) {
-        out.set(canon, { name, canon, state: 'unverified', online: true, unread: 0, lastSeen: null });
-      }
-    }
-    return [...out.values()]
-      .filter((c) => !this.closed.has(c.canon))
-      .sort((a, b) => a.canon.localeCompare(b.canon));
+    return contactView(this.contactList, this.store, this.presence, this.closed);
   }
 
   /** The conversation is on screen: mark it read and, unless turned off, send read receipts. */
