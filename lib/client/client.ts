@@ -4,65 +4,45 @@
  * line mode and the full-screen UI are thin views over its events and methods.
  *
  * Map: `start` → `step` (reconnect.ts, the pure state machine) → `connectOnce` (handshake, TOFU) → `onWelcome` →
- * `flush` (outbox). Relay messages land in `onRelayMessage`; envelopes in `onDeliver`.
+ * `flush` (outbox). Relay messages land in `onRelayMessage`; envelopes in the inbox (inbox.ts).
  */
 import { EventEmitter } from 'node:events';
-import * as net from 'node:net';
 import type { Logger } from 'pino';
 import type { Identity } from '../crypto/identity';
-import { MAX_BODY_BYTES, type InnerMessage } from '../crypto/inner-message';
-import { preKeyBundleFromJSON } from '../crypto/prekeys';
-import { fingerprint, fromBase64, randomBytes, toBase64, toHex } from '../crypto/primitives';
+import { toBase64 } from '../crypto/primitives';
 import { ChatError, isChatError } from '../errors';
-import { canonName, checkName } from '../names';
-import {
-  type ClientMessage,
-  type IdentityInfo,
-  MAX_WATCH_PER_REQUEST,
-  parseRelayMessage,
-  type RelayMessage,
-  type UserEntry,
-} from '../net/messages';
+import { canonName } from '../names';
+import { type ClientMessage, parseRelayMessage, type RelayMessage, type UserEntry } from '../net/messages';
 import {
   type ChannelTimeouts,
   connectSecureChannel,
   PING_INTERVAL_MS,
   type SecureChannel,
 } from '../net/secure-channel';
-import { parseEnvelope } from '../crypto/envelope';
-import { recoveryKeyPair, recoveryProof } from '../crypto/recovery';
 import { Contacts } from './contacts';
 import { EndToEnd, type PrekeyUpload } from './e2e';
+import { Inbox } from './inbox';
 import { Outbox } from './outbox';
+import { Presence } from './presence';
+import { contactView } from './contact-view';
+import { RecoveryLogin } from './recovery-login';
+import { Sender } from './sender';
+import { ServerTrust } from './server-trust';
+import { dialRelay } from './dial';
 import { DeliveredReceipts, Typing } from './receipts-typing';
 import { Requests, type Request } from './requests';
-import {
-  DEFAULT_RECONNECT,
-  RECONNECT_START,
-  reconnectStep,
-  type Reconnect,
-  type ReconnectEvent,
-  type ReconnectPolicy,
-} from './reconnect';
+import { DEFAULT_RECONNECT, type ReconnectEvent, type ReconnectPolicy } from './reconnect';
 import { Pacer } from './pacer';
-import {
-  changedKeyMessage,
-  checkRelayAuthority,
-  decideServerTrust,
-  type KnownServers,
-} from './known-servers';
-import type { RelayCertificate } from '../crypto/relay-cert';
-import type { ClientStore, OutgoingRecord, SentStatus, UnsentText } from './store';
-import { publicIdentityFromJSON, verifyPublicIdentity, type PublicIdentity } from '../crypto/identity';
+import { ReconnectDriver } from './reconnect-driver';
+import { PacedOut } from './paced-out';
+import type { KnownServers } from './known-servers';
+import type { ClientStore } from './store';
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
 
 export { DEFAULT_RECONNECT, type ReconnectPolicy } from './reconnect';
 export { REQUEST_TIMEOUT_MS } from './requests';
 export { TYPING_TIMEOUT_MS } from './receipts-typing';
-/** Outbox envelopes sent and not yet answered, at most (issue 9, point 9). */
-export const SEND_WINDOW = 32;
-/** Ids per receipt envelope: 500 ids of 34 JSON bytes stay well inside the 32 KiB inner limit. */
-const RECEIPT_IDS_MAX = 500;
+export { SEND_WINDOW } from './sender';
 
 export interface ClientOptions {
   readonly name: string;
@@ -101,42 +81,26 @@ export class Client extends EventEmitter<ClientEvents> {
   private readonly log: Logger;
   private readonly e2e: EndToEnd;
   private readonly now: () => number;
-  private readonly reconnectPolicy: ReconnectPolicy;
   private channel: Channel | undefined;
   private conn: ConnectionState = { state: 'closed', reason: 'not started' };
-  private reconnect: Reconnect = RECONNECT_START;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly reconnector: ReconnectDriver;
   private pingTimer: NodeJS.Timeout | undefined;
   private readonly requests = new Requests();
-  private readonly onlineUsers = new Map<string, string>();
-  private readonly lastSeen = new Map<string, number | null>();
-  private fingerprintSeen: string | undefined;
-  private pendingTrust: { fingerprint: string; publicKey: Uint8Array } | undefined;
-  private flushing = false;
-  private flushAgain = false;
-  private retryFlushTimer: NodeJS.Timeout | undefined;
-  private retryFlushDelay = 0;
-  private redeliverTimer: NodeJS.Timeout | undefined;
+  private readonly presence: Presence;
+  private readonly serverTrust: ServerTrust;
   private readonly delivered: DeliveredReceipts;
+  private readonly inbox: Inbox;
+  private readonly sender: Sender;
   private readonly outbox: Outbox;
-  /** `sent` answers of this turn, stored together in one transaction (one disk sync, not one each). */
-  private readonly sentBatch: { id: string; status: SentStatus }[] = [];
-  private storageFailures = 0;
   private readonly typing: Typing;
   private readReceipts: boolean;
   /** Paces every request to the relay's announced limits; what waits for a token is queued. */
   private readonly pacer: Pacer;
-  private readonly paced: ClientMessage[] = [];
-  private paceTimer: NodeJS.Timeout | undefined;
+  private readonly paced: PacedOut;
   private readonly contactList: Contacts;
   /** Conversations closed by the user, hidden from `contacts()` until a new message. */
   private readonly closed = new Set<string>();
-  /** Users whose presence this connection asked for (presence.watch). */
-  private readonly watched = new Set<string>();
-  /** The relay gives presence by subscription (its `welcome` lists no users): watch. */
-  private subscribe = false;
-  /** `--recover` until the relay has welcomed the new identity once. */
-  private recovering: boolean;
+  private readonly recovery: RecoveryLogin;
 
   constructor(private readonly opts: ClientOptions) {
     super();
@@ -148,18 +112,104 @@ export class Client extends EventEmitter<ClientEvents> {
     this.log = opts.logger;
     this.now = opts.now ?? Date.now;
     this.readReceipts = opts.readReceipts ?? true;
-    this.reconnectPolicy = { ...DEFAULT_RECONNECT, ...opts.reconnect };
+    this.reconnector = new ReconnectDriver({
+      policy: { ...DEFAULT_RECONNECT, ...opts.reconnect },
+      now: this.now,
+      setState: (st) => this.setState(st),
+      dial: () => {
+        void this.connectOnce().catch((err: unknown) => {
+          const c = isChatError(err) ? err : new ChatError('connection_closed', 'could not reach the relay');
+          this.log.warn({ code: c.code, attempt: this.reconnector.attempt }, 'connect failed');
+          this.afterDisconnect(c.code, c.message);
+        });
+      },
+      askTrust: () => {
+        if (this.serverTrust.pending) {
+          this.emit('server-unknown', {
+            hostPort: this.hostPort,
+            fingerprint: this.serverTrust.pending.fingerprint,
+          });
+        }
+      },
+      report: (code, message) => this.emit('error', { code, message }),
+    });
     this.contactList = new Contacts(opts.store, { name: opts.name, identity: opts.identity }, this.now);
     this.e2e = new EndToEnd(opts.store, this.contactList, opts.identity, opts.name, this.now);
     this.pacer = new Pacer(this.now);
+    this.paced = new PacedOut(this.pacer, () => this.channel);
     this.outbox = new Outbox(opts.store);
     this.delivered = new DeliveredReceipts(
-      (peer, of) => this.sendControl(peer, { kind: 'receipt', of, state: 'delivered' }),
+      (peer, of) => this.sender.sendControl(peer, { kind: 'receipt', of, state: 'delivered' }),
       (peer, err) =>
         this.log.warn({ code: isChatError(err) ? err.code : 'internal', peer }, 'delivered receipt delayed'),
     );
     this.typing = new Typing(this.now, (peer, peerName, on) => this.emit('typing', { peer, peerName, on }));
-    this.recovering = opts.recover ?? false;
+    this.recovery = new RecoveryLogin({
+      code: opts.recoveryCode,
+      isNew: opts.recoveryCodeNew,
+      recover: opts.recover,
+      canon: this.canon,
+      identity: opts.identity,
+      kv: opts.store.kv,
+      emit: this.emit.bind(this),
+    });
+    this.serverTrust = new ServerTrust({
+      hostPort: this.hostPort,
+      user: this.name,
+      knownServers: opts.knownServers,
+      knownServersFile: opts.knownServersFile,
+      trustAuthorities: opts.trustAuthorities,
+      acceptNewServer: opts.acceptNewServer,
+      serverFingerprint: opts.serverFingerprint,
+      log: this.log,
+      now: this.now,
+    });
+    this.presence = new Presence({
+      canon: this.canon,
+      now: this.now,
+      emit: this.emit.bind(this),
+      online: () => this.conn.state === 'online',
+      out: (msg) => this.out(msg),
+      watchRid: () => this.requests.nextRid('w'),
+      cameOnline: (peer) => {
+        if (this.outbox.hasTexts(peer)) void this.sender.flush();
+      },
+    });
+    this.inbox = new Inbox({
+      store: opts.store,
+      e2e: this.e2e,
+      contacts: this.contactList,
+      log: this.log,
+      now: this.now,
+      tx: (fn) => this.tx(fn),
+      emit: this.emit.bind(this),
+      ack: (id) => this.channel?.send({ t: 'ack', id }),
+      delivered: this.delivered,
+      typing: this.typing,
+      reopen: (peer) => this.closed.delete(peer),
+      watch: (names) => this.presence.watch(names),
+      reconnect: (message) => this.channel?.close({ code: 'closed', message }),
+    });
+    this.sender = new Sender({
+      canon: this.canon,
+      store: opts.store,
+      e2e: this.e2e,
+      contacts: this.contactList,
+      outbox: this.outbox,
+      log: this.log,
+      now: this.now,
+      tx: (fn) => this.tx(fn),
+      emit: this.emit.bind(this),
+      online: () => this.conn.state === 'online',
+      connected: () => this.channel !== undefined,
+      out: (msg) => this.out(msg),
+      request: this.request.bind(this),
+      list: () => this.list(),
+      onlineName: (peer) => this.presence.onlineName(peer),
+      reopen: (peer) => this.closed.delete(peer),
+      watch: (names) => this.presence.watch(names),
+      pacerWindow: () => this.pacer.window,
+    });
   }
 
   get connection(): ConnectionState {
@@ -168,7 +218,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** The relay's fingerprint as last seen (trusted or not). */
   get serverFingerprint(): string | undefined {
-    return this.fingerprintSeen;
+    return this.serverTrust.seen;
   }
 
   /** Every transaction of the client: after a rollback, what is kept in memory is read again. */
@@ -194,202 +244,54 @@ export class Client extends EventEmitter<ClientEvents> {
     this.step({ t: 'start' });
   }
 
-  private get reconnectDeps() {
-    return { policy: this.reconnectPolicy, jitter: Math.random, now: this.now };
-  }
-
-  private get stopped(): boolean {
-    return this.reconnect.phase === 'stopped';
-  }
-
-  /** Feeds the reconnect state machine (reconnect.ts) and carries out what it answers. */
   private step(e: ReconnectEvent): void {
-    const r = reconnectStep(this.reconnect, e, this.reconnectDeps);
-    this.reconnect = r.state;
-    if (r.connection) this.setState(r.connection);
-    for (const a of r.actions) {
-      switch (a.t) {
-        case 'dial':
-          void this.connectOnce().catch((err: unknown) => {
-            const c = isChatError(err)
-              ? err
-              : new ChatError('connection_closed', 'could not reach the relay');
-            this.log.warn({ code: c.code, attempt: this.reconnect.attempt }, 'connect failed');
-            this.afterDisconnect(c.code, c.message);
-          });
-          break;
-        case 'wait':
-          if (this.retryTimer) clearTimeout(this.retryTimer);
-          this.retryTimer = setTimeout(() => {
-            this.retryTimer = undefined;
-            this.step({ t: 'timer' });
-          }, a.delayMs);
-          break;
-        case 'ask-trust':
-          if (this.pendingTrust) {
-            this.emit('server-unknown', {
-              hostPort: this.hostPort,
-              fingerprint: this.pendingTrust.fingerprint,
-            });
-          }
-          break;
-        case 'report':
-          this.emit('error', { code: a.code, message: a.message });
-          break;
-        default: {
-          const never: never = a;
-          void never;
-        }
-      }
-    }
+    this.reconnector.step(e);
   }
 
   private afterDisconnect(code: string, message: string): void {
     this.channel = undefined;
     this.outbox.inFlight.clear();
-    this.paced.length = 0;
-    this.watched.clear();
-    if (this.paceTimer) clearTimeout(this.paceTimer);
-    this.paceTimer = undefined;
+    this.paced.clear();
+    this.presence.unwatchAll();
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.requests.failAll(new ChatError('connection_closed', 'the connection to the relay closed'));
-    if (this.onlineUsers.size) {
-      for (const name of this.onlineUsers.values()) this.emit('presence', { user: name, online: false });
-      this.onlineUsers.clear();
-    }
+    this.presence.lost();
     this.step({
       t: 'lost',
       code,
       message,
-      askTrust: code === 'server_key_unknown' && this.pendingTrust !== undefined,
+      askTrust: code === 'server_key_unknown' && this.serverTrust.pending !== undefined,
     });
   }
 
   /** The answer to a 'server-unknown' event: accept (remembered in known_servers) or refuse. */
   trustServer(accept: boolean): void {
-    const t = this.pendingTrust;
-    this.pendingTrust = undefined;
-    if (!t) return;
-    if (accept) {
-      this.opts.knownServers.remember(this.hostPort, t.publicKey);
-      this.log.info({ fingerprint: t.fingerprint }, 'relay key accepted and remembered');
-    }
+    if (!this.serverTrust.answer(accept)) return;
     // Section 6: on yes, reconnect and require that same key (now in known_servers).
     this.step({ t: 'trust', accept });
   }
 
-  private dial(): Promise<net.Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: this.opts.host, port: this.opts.port, noDelay: true });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(new ChatError('connection_closed', 'the relay did not answer'));
-      }, 10_000);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(socket);
-      });
-      socket.once('error', (err: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        reject(
-          new ChatError(
-            'connection_closed',
-            `cannot reach the relay at ${this.hostPort} (${err.code ?? 'error'})`,
-          ),
-        );
-      });
-    });
-  }
-
-  private verifyServer(publicKey: Uint8Array, cert?: RelayCertificate): void {
-    const fp = fingerprint(publicKey);
-    this.fingerprintSeen = fp;
-    // Docs/protocol.md 6.1: where a relay authority is trusted, its certificate decides (or throws).
-    const certified = checkRelayAuthority({
-      knownServers: this.opts.knownServers,
-      hostPort: this.hostPort,
-      trustAuthorities: this.opts.trustAuthorities,
-      relayKey: publicKey,
-      cert,
-      nowMs: this.now(),
-    });
-    if (certified) {
-      this.log.info({ fingerprint: fp, relayId: certified.relayId }, 'relay certificate accepted');
-      return;
-    }
-    const check = this.opts.knownServers.check(this.hostPort, publicKey);
-    const decision = decideServerTrust({
-      check,
-      acceptNew: this.opts.acceptNewServer ?? false,
-      pinnedFingerprint: this.opts.serverFingerprint,
-      offered: fp,
-    });
-    switch (decision.action) {
-      case 'accept':
-        return;
-      case 'remember':
-        this.opts.knownServers.remember(this.hostPort, publicKey);
-        this.log.info({ fingerprint: fp }, 'relay key remembered');
-        return;
-      case 'ask':
-        this.pendingTrust = { fingerprint: fp, publicKey };
-        throw new ChatError('server_key_unknown', `the relay at ${this.hostPort} is not known yet (${fp})`);
-      case 'refuse': {
-        const message =
-          check.status === 'changed'
-            ? changedKeyMessage(this.hostPort, this.opts.knownServersFile, check.pinned, check.offered, {
-                line: check.line,
-                user: this.name,
-              })
-            : (decision.reason ?? 'the relay key is refused');
-        throw new ChatError('server_key_changed', message);
-      }
-    }
-  }
-
-  /** `recovery` (the public recovery key) at every login, and `recover` (the proof) when asked. */
-  private recoveryLogin(): { recovery?: string; recover?: string } {
-    const code = this.opts.recoveryCode;
-    if (code === undefined) return {};
-    const kp = recoveryKeyPair(code);
-    const id = this.opts.identity;
-    return {
-      recovery: toBase64(kp.publicKey),
-      ...(this.recovering
-        ? {
-            recover: toBase64(
-              recoveryProof(kp.secretKey, this.canon, id.signKey.publicKey, id.dhKey.publicKey),
-            ),
-          }
-        : {}),
-    };
-  }
-
   /** The user's recovery code, grouped for display (CLIENT-API item 5). */
   recoveryCode(): string {
-    if (this.opts.recoveryCode === undefined) {
-      throw new ChatError('bad_state', 'this client was started without a recovery code');
-    }
-    return this.opts.recoveryCode;
+    return this.recovery.code();
   }
 
   private async connectOnce(): Promise<void> {
-    const socket = await this.dial();
+    const socket = await dialRelay(this.opts.host, this.opts.port, this.hostPort);
     const id = this.opts.identity;
     const { channel, serverInfo } = await connectSecureChannel<RelayMessage, ClientMessage>(socket, {
       staticKey: id.dhKey,
-      verifyServer: (k, cert) => this.verifyServer(k, cert),
+      verifyServer: (k, cert) => this.serverTrust.verify(k, cert),
       login: {
         user: this.name,
         signKey: toBase64(id.signKey.publicKey),
         idcert: toBase64(id.idcert),
-        ...this.recoveryLogin(),
+        ...this.recovery.fields(),
       },
       parse: parseRelayMessage,
       ...this.opts.timeouts,
     });
-    if (this.stopped) {
+    if (this.reconnector.stopped) {
       channel.close();
       return;
     }
@@ -440,33 +342,24 @@ export class Client extends EventEmitter<ClientEvents> {
 
   private onWelcome(m: Extract<RelayMessage, { t: 'welcome' }>): void {
     if (m.limits) this.pacer.configure(m.limits);
-    this.recovering = false;
-    if (this.opts.recoveryCodeNew && this.opts.recoveryCode && this.store.kv.get('recovery.shown') !== '1') {
-      // Once, after the first successful registration: the view shows it for the user to write down.
-      this.store.kv.set('recovery.shown', '1');
-      this.emit('recovery-code', { code: this.opts.recoveryCode });
-    }
+    this.recovery.welcomed();
     this.log.info({ queued: m.queued, online: m.users?.length ?? 0 }, 'logged in');
     this.step({ t: 'welcomed' });
-    for (const u of m.users ?? []) {
-      if (canonName(u) === this.canon) continue;
-      this.onlineUsers.set(canonName(u), u);
-      this.emit('presence', { user: u, online: true });
-    }
+    this.presence.welcomed(m.users);
     this.pingTimer = setInterval(() => {
       const ch = this.channel;
       if (ch && ch.idleMs >= PING_INTERVAL_MS) this.out({ t: 'ping', rid: this.nextRid() });
     }, PING_INTERVAL_MS / 3);
     this.pingTimer.unref();
-    this.subscribe = m.users === undefined;
-    this.watch([
+    this.presence.setSubscribe(m.users === undefined);
+    this.presence.watch([
       ...this.contactList.all().map((c) => c.name),
       ...this.store.conversations().map((c) => c.peerName),
     ]);
-    const fp = this.fingerprintSeen ?? '';
+    const fp = this.serverTrust.seen ?? '';
     const force = this.store.kv.get('prekeys.relay') !== fp;
     this.publishPrekeys(this.e2e.prekeysDue(force), fp);
-    void this.flush();
+    void this.sender.flush();
   }
 
   private publishPrekeys(upload: PrekeyUpload | undefined, relayFp?: string): void {
@@ -476,51 +369,9 @@ export class Client extends EventEmitter<ClientEvents> {
     this.log.info({ opks: upload.opks.length, spk: upload.spk.id }, 'prekeys published');
   }
 
-  /**
-   * Every request goes through here: sent at once while the pacer has a token and nothing waits,
-   * else queued in order and sent as tokens come (acks and pongs are not counted by the relay).
-   */
+  /** Every request goes through here (paced-out.ts). */
   private out(msg: ClientMessage): void {
-    if (!this.channel) return;
-    if (msg.t === 'ack' || msg.t === 'pong') {
-      this.channel.send(msg);
-      return;
-    }
-    if (this.paced.length === 0 && this.pacer.take()) {
-      this.channel.send(msg);
-      return;
-    }
-    this.paced.push(msg);
-    this.drainPaced();
-  }
-
-  private drainPaced(): void {
-    if (this.paceTimer) return;
-    while (this.paced.length && this.channel && this.pacer.take()) this.channel.send(this.paced.shift()!);
-    if (!this.paced.length || !this.channel) return;
-    this.paceTimer = setTimeout(() => {
-      this.paceTimer = undefined;
-      this.drainPaced();
-    }, this.pacer.waitMs());
-  }
-
-  /**
-   * Presence by subscription (docs/protocol.md 7.1), when `welcome` lists no users: the contacts
-   * and the open conversation. A relay that does not know `presence.watch` answers `bad_message`; that is logged, not shown.
-   */
-  private watch(names: readonly string[]): void {
-    if (this.conn.state !== 'online' || !this.subscribe) return;
-    const fresh = [
-      ...new Set(names.filter((n) => canonName(n) !== this.canon && !this.watched.has(canonName(n)))),
-    ];
-    for (const n of fresh) this.watched.add(canonName(n));
-    for (let i = 0; i < fresh.length; i += MAX_WATCH_PER_REQUEST) {
-      this.out({
-        t: 'presence.watch',
-        rid: this.requests.nextRid('w'),
-        users: fresh.slice(i, i + MAX_WATCH_PER_REQUEST),
-      });
-    }
+    this.paced.out(msg);
   }
 
   private nextRid(): string {
@@ -554,19 +405,19 @@ export class Client extends EventEmitter<ClientEvents> {
       case 'keys.bundle':
         return;
       case 'presence':
-        this.onPresence(m.user, m.online);
+        this.presence.changed(m.user, m.online);
         return;
       case 'presence.batch':
-        for (const c of m.changes) this.onPresence(c.user, c.online);
+        for (const c of m.changes) this.presence.changed(c.user, c.online);
         return;
       case 'keys.low':
         if (rid === undefined || m.remaining < 20) this.publishPrekeys(this.e2e.topUp(m.remaining));
         return;
       case 'sent':
-        this.onSent(m.id, m.status);
+        this.sender.sent(m.id, m.status);
         return;
       case 'deliver':
-        this.onDeliver(m);
+        this.inbox.deliver(m);
         return;
       case 'error':
         this.onRelayError(m);
@@ -578,72 +429,6 @@ export class Client extends EventEmitter<ClientEvents> {
     }
   }
 
-  private onPresence(user: string, online: boolean): void {
-    const c = canonName(user);
-    if (c === this.canon) return;
-    if (online) {
-      this.onlineUsers.set(c, user);
-      if (this.outbox.hasTexts(c)) void this.flush();
-    } else {
-      this.onlineUsers.delete(c);
-      this.lastSeen.set(c, this.now());
-    }
-    this.emit('presence', { user, online });
-  }
-
-  /**
-   * Issue 9, point 7: the relay refused a `send` because the recipient registered another
-   * identity. The identity is verified before it is recorded as pending; the text goes back to
-   * the unsent list (its plaintext is in the history), to be sealed again after `/accept`.
-   */
-  private onSendRefusedChanged(rec: OutgoingRecord, info: IdentityInfo): void {
-    const peer = canonName(rec.to);
-    let pub: PublicIdentity;
-    try {
-      // Only the identity's own fields: the record also names the user.
-      const { signKey, dhKey, idcert } = info;
-      pub = publicIdentityFromJSON({ signKey, dhKey, idcert }, 'bad_key', 'identity_changed');
-      verifyPublicIdentity(pub);
-    } catch (err) {
-      // Not a verified identity: nothing becomes pending; the envelope stays and is retried.
-      this.emit('error', {
-        code: 'bad_key',
-        message: `the relay reported an unverifiable new identity for ${rec.to}`,
-        peer,
-      });
-      this.outbox.inFlight.delete(rec.id);
-      this.scheduleRetry();
-      void err;
-      return;
-    }
-    const contact = this.contactList.get(peer);
-    const text = this.store.message(peer, rec.id, 'out');
-    this.tx(() => {
-      if (contact) this.contactList.recordChange(info.user, pub);
-      this.outbox.remove(rec.id);
-      if (text) {
-        this.outbox.keepText({ id: text.id, peer, peerName: text.peerName, body: text.body, ts: text.ts });
-      }
-    });
-    this.outbox.inFlight.delete(rec.id);
-    const c = this.contactList.get(peer);
-    if (c?.state !== 'changed') return;
-    this.emit('contact', { name: c.name, state: 'changed' });
-    this.emit('error', {
-      code: 'identity_changed',
-      message: `the safety number with ${c.name} changed: your message waits; the new safety number is ${this.safetyNumber(peer)}: compare it with /verify ${c.name}, then /accept ${c.name}`,
-      peer,
-    });
-  }
-
-  /** Texts that can never be delivered: state `failed`, one receipt and one error for them. */
-  private failText(peer: string, ids: readonly string[], why: string): void {
-    const failed = ids.filter((id) => this.store.setState(peer, id, 'failed'));
-    if (!failed.length) return;
-    this.emit('receipt', { peer, ids: failed, state: 'failed' });
-    this.emit('error', { code: 'unknown_user', message: `not delivered: ${why}`, peer });
-  }
-
   private onRelayError(m: Extract<RelayMessage, { t: 'error' }>): void {
     this.log.warn({ code: m.code }, 'relay error');
     if (m.rid?.startsWith('w')) {
@@ -652,473 +437,27 @@ export class Client extends EventEmitter<ClientEvents> {
       return;
     }
     if (m.rid?.startsWith('o') || (m.id !== undefined && m.code === 'identity_changed')) {
-      const id = m.id ?? m.rid!.slice(1);
-      this.outbox.inFlight.delete(id);
-      const rec = this.store.outgoing(id);
-      if (rec && m.code === 'identity_changed' && m.identity) {
-        this.onSendRefusedChanged(rec, m.identity);
-        return;
-      }
-      if (rec && m.code === 'unknown_user') {
-        // Final for this text (CLIENT-API item 1): it leaves the outbox, is marked failed, one error.
-        this.outbox.remove(id);
-        this.failText(canonName(rec.to), [id], m.message);
-        return;
-      }
-      // Kept in the outbox: retried later, never dropped.
-      if (rec) this.scheduleRetry();
-      this.emit('error', { code: m.code, message: m.message, peer: rec ? canonName(rec.to) : undefined });
+      this.sender.refused(m);
       return;
     }
     this.emit('error', { code: m.code, message: m.message });
   }
 
   // -------------------------------------------------------------------------------------------
-  // Sending
+  // Queries and actions for the views
 
   /**
    * Stores a text for `to` and sends it as soon as it can (now, or after reconnecting). The
    * message is in the history with state `sending` when this returns.
    */
   send(to: string, body: string): ChatMessage {
-    checkName(to);
-    if (Buffer.byteLength(body, 'utf8') > MAX_BODY_BYTES) {
-      throw new ChatError('too_large', `a message holds at most ${MAX_BODY_BYTES / 1024} KiB of text`);
-    }
-    if (body.length === 0) throw new ChatError('bad_message', 'an empty message');
-    const peer = canonName(to);
-    if (peer === this.canon) throw new ChatError('bad_name', 'you cannot send a message to yourself');
-    // To a contact whose identity changed, the text is kept and sealed after `/accept`
-    // (CLIENT-API item 6): nothing typed is lost, and nothing goes to the old identity.
-    const contact = this.contactList.get(peer);
-    const now = this.now();
-    const msg: ChatMessage = {
-      id: toHex(randomBytes(16)),
-      peer,
-      peerName: contact?.name ?? this.onlineUsers.get(peer) ?? to,
-      direction: 'out',
-      body,
-      ts: now,
-      localTs: now,
-      state: 'sending',
-    };
-    const text: UnsentText = { id: msg.id, peer, peerName: msg.peerName, body, ts: now };
-    let sealFailed: ChatError | undefined;
-    this.tx(() => {
-      this.store.addMessage(msg);
-      // With a session and nothing older waiting for this contact, the text is sealed and stored
-      // in the same transaction (one disk sync per message); otherwise it waits, in order.
-      if (contact?.state !== 'changed' && !this.outbox.hasTexts(peer) && this.e2e.hasSession(peer)) {
-        try {
-          this.tx(() => this.seal(peer, text));
-          return;
-        } catch (err) {
-          // The text is kept (below) and sealed by a later flush; the failure is shown then.
-          if (!isChatError(err, 'storage_failed') && !isChatError(err, 'corrupt_store')) throw err;
-          sealFailed = err;
-        }
-      }
-      this.outbox.keepText(text);
-    });
-    if (sealFailed) {
-      this.log.error({ code: sealFailed.code }, 'sealing failed');
-      this.emit('error', {
-        code: sealFailed.code,
-        message: `${sealFailed.message}; the message waits and is sent again shortly`,
-        peer,
-      });
-      this.scheduleRetry();
-    }
-    this.closed.delete(peer);
-    this.log.debug({ to: peer }, 'message stored for sending');
-    void this.flush();
-    return msg;
+    return this.sender.send(to, body);
   }
-
-  /** Encrypts and sends what waits, once online. One flush at a time; a new request reruns it. */
-  private async flush(): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return;
-    }
-    this.flushing = true;
-    try {
-      do {
-        this.flushAgain = false;
-        if (this.conn.state !== 'online') break;
-        await this.encryptUnsent();
-        // Each stored envelope goes once per connection; one unanswered is resent after a reconnect.
-        // A bounded window, oldest first: what is in flight is the head of the outbox, so reading
-        // twice the window covers it and what comes next (O(window), not O(outbox)).
-        for (const rec of this.outbox.due(this.window)) this.transmit(rec.id, rec.to, rec.envelope);
-        if (this.outbox.waitingPeers().length === 0) this.retryFlushDelay = 0;
-      } while (this.flushAgain);
-    } catch (err) {
-      // Nothing is lost (the text waits as unsent or in the outbox), but it must not wait silently.
-      const code = isChatError(err) ? err.code : 'internal';
-      this.log.error({ code }, 'flush failed');
-      this.emit('error', {
-        code,
-        message: `${isChatError(err) ? err.message : 'sending failed'}; what waits is sent again shortly`,
-      });
-      this.scheduleRetry();
-    } finally {
-      this.flushing = false;
-    }
-  }
-
-  private async encryptUnsent(): Promise<void> {
-    for (const peer of this.outbox.waitingPeers()) {
-      // Held until the user accepts the new identity: never sealed for the old one.
-      if (this.contactList.get(peer)?.state === 'changed') continue;
-      try {
-        if (!this.e2e.hasSession(peer)) {
-          const m = await this.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
-          // Issue 9, point 4: a bundle counts only for the name that was asked for.
-          if (canonName(m.user) !== peer) {
-            throw new ChatError('bad_message', `the relay answered with keys of ${m.user} for ${peer}`);
-          }
-          this.e2e.startSession(m.user, preKeyBundleFromJSON(m));
-          this.watch([m.user]);
-          this.emit('contact', { name: m.user, state: this.contactList.get(peer)?.state ?? 'unverified' });
-        }
-      } catch (err) {
-        const e = isChatError(err) ? err : new ChatError('internal', 'could not start a session');
-        if (e.code === 'connection_closed') return;
-        // `unknown_user` also says "has published no keys yet" (a user who may do so any moment):
-        // final only for a name nobody registered.
-        if (e.code === 'unknown_user' && !(await this.isRegistered(peer))) {
-          const ids = this.outbox.textsFor(peer).map((u) => u.id);
-          this.tx(() => {
-            for (const id of ids) this.outbox.dropText(peer, id);
-          });
-          this.failText(peer, ids, e.message);
-          continue;
-        }
-        if (e.code === 'identity_changed') {
-          const c = this.contactList.get(peer);
-          this.emit('contact', { name: c?.name ?? peer, state: 'changed' });
-        }
-        this.log.warn({ code: e.code, peer }, 'cannot start a session');
-        this.emit('error', { code: e.code, message: `${e.message}; the message waits and is retried`, peer });
-        // Nothing typed is dropped: a user who has not published keys yet may do so any moment.
-        this.scheduleRetry();
-        continue;
-      }
-      for (const u of this.outbox.textsFor(peer)) {
-        this.tx(() => {
-          this.seal(peer, u);
-          this.outbox.dropText(peer, u.id);
-        });
-      }
-    }
-  }
-
-  /** Encrypts a text into the outbox; the sending chain's step is stored with it (section 8). */
-  private seal(peer: string, u: UnsentText): void {
-    this.e2e.encrypt(peer, { kind: 'text', id: u.id, ts: u.ts, body: u.body }, (envelope) =>
-      this.outbox.queue({ id: u.id, to: u.peerName, envelope, createdAt: this.now() }),
-    );
-  }
-
-  /** Whether `peer` is registered at the relay (a `list`); true when that cannot be told. */
-  private async isRegistered(peer: string): Promise<boolean> {
-    try {
-      return (await this.list()).some((u) => canonName(u.name) === peer);
-    } catch {
-      // Unknown (offline, refused): assume registered, so the text waits and is retried.
-      return true;
-    }
-  }
-
-  /** Retries a flush later (a missing bundle, a rate limit), backing off up to a minute. */
-  private scheduleRetry(): void {
-    if (this.retryFlushTimer) return;
-    this.retryFlushDelay = Math.min(60_000, this.retryFlushDelay * 2 || 2000);
-    this.retryFlushTimer = setTimeout(() => {
-      this.retryFlushTimer = undefined;
-      void this.flush();
-    }, this.retryFlushDelay);
-    this.retryFlushTimer.unref();
-  }
-
-  /** Sends stored envelope bytes; a resend sends the same bytes, never re-encrypts (section 8). */
-  private transmit(id: string, to: string, envelope: Uint8Array): void {
-    if (!this.channel) return;
-    this.outbox.inFlight.add(id);
-    // `for`: the identity it was sealed for, so the relay can refuse a stale one (section 7.1).
-    const pinned = this.contactList.get(canonName(to));
-    this.out({
-      t: 'send',
-      rid: `o${id}`,
-      id,
-      to,
-      env: toBase64(envelope),
-      ...(pinned ? { for: toBase64(pinned.signKey) } : {}),
-    });
-  }
-
-  /** Outbox envelopes in flight at most: ours, and what the relay's burst allows. */
-  private get window(): number {
-    return Math.min(SEND_WINDOW, this.pacer.window);
-  }
-
-  /**
-   * The relay took an envelope. The `sent` answers read in one turn leave the outbox and move
-   * their texts forward in one transaction; until it commits they are still in the outbox, and a
-   * crash only makes them go again with the same bytes (the relay and the receiver drop repeats).
-   */
-  private onSent(id: string, status: SentStatus): void {
-    // Still counted in flight until `storeSent` removes it, so a flush in between cannot resend it.
-    if (!this.outbox.inFlight.has(id)) return;
-    this.sentBatch.push({ id, status });
-    if (this.sentBatch.length === 1) setImmediate(() => this.storeSent());
-  }
-
-  private storeSent(): void {
-    const batch = this.sentBatch.splice(0);
-    const receipts: { peer: string; id: string; state: 'queued' | 'sent' }[] = [];
-    try {
-      this.tx(() => {
-        for (const { id, status } of batch) {
-          const to = this.outbox.recipient(id);
-          this.outbox.remove(id, status);
-          if (to === undefined) continue;
-          const peer = canonName(to);
-          const state = status === 'queued' ? 'queued' : 'sent';
-          if (this.store.setState(peer, id, state)) receipts.push({ peer, id, state });
-        }
-      });
-    } catch (err) {
-      if (!isChatError(err, 'storage_failed') && !isChatError(err, 'corrupt_store')) throw err;
-      // Still in the outbox: sent again (same bytes) by the next flush, never lost.
-      for (const { id } of batch) this.outbox.inFlight.delete(id);
-      this.log.error({ code: err.code }, 'could not store what the relay took');
-      this.emit('error', { code: err.code, message: err.message });
-      this.scheduleRetry();
-      return;
-    }
-    for (const r of receipts) this.emit('receipt', { peer: r.peer, ids: [r.id], state: r.state });
-    if (this.outbox.inFlight.size < this.window / 2 + 1) void this.flush();
-  }
-
-  /** Receipts and typing notices: end to end, stored in the outbox like texts (except typing). */
-  private sendControl(peer: string, inner: InnerMessage): void {
-    if (inner.kind === 'receipt' && inner.of.length > RECEIPT_IDS_MAX) {
-      for (let i = 0; i < inner.of.length; i += RECEIPT_IDS_MAX) {
-        this.sendControl(peer, { ...inner, of: inner.of.slice(i, i + RECEIPT_IDS_MAX) });
-      }
-      return;
-    }
-    if (!this.e2e.hasSession(peer)) return;
-    const contact = this.contactList.get(peer);
-    if (contact?.state === 'changed') return;
-    const id = toHex(randomBytes(16));
-    const to = contact?.name ?? peer;
-    if (inner.kind === 'typing') {
-      if (this.conn.state !== 'online') return;
-      const env = this.e2e.encrypt(peer, inner, () => undefined);
-      this.out({ t: 'send', rid: `t${id}`, id, to, env: toBase64(env) });
-      return;
-    }
-    this.e2e.encrypt(peer, inner, (envelope) =>
-      this.outbox.queue({ id, to, envelope, createdAt: this.now() }),
-    );
-    void this.flush();
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Receiving
-
-  private onDeliver(m: Extract<RelayMessage, { t: 'deliver' }>): void {
-    const peer = canonName(m.from);
-    const env = fromBase64(m.env);
-    const contact = this.contactList.get(peer);
-    if (contact?.state === 'changed') {
-      // Section 8.4: held until the user accepts the new identity.
-      this.store.holdIncoming({ id: m.id, from: m.from, env, ts: m.ts });
-      this.ack(m.id);
-      return;
-    }
-    this.receive(m.id, m.from, env);
-  }
-
-  private ack(id: string): void {
-    this.channel?.send({ t: 'ack', id });
-  }
-
-  private receive(outerId: string, from: string, env: Uint8Array): void {
-    const peer = canonName(from);
-    let stored: ChatMessage | undefined;
-    let receipt: { ids: string[]; state: 'delivered' | 'read' } | undefined;
-    let typing: boolean | undefined;
-    try {
-      const r = this.e2e.decrypt(from, env, (inner) => {
-        switch (inner.kind) {
-          case 'text': {
-            const now = this.now();
-            const msg: ChatMessage = {
-              id: inner.id,
-              peer,
-              peerName: this.contactList.get(peer)?.name ?? from,
-              direction: 'in',
-              body: inner.body,
-              ts: inner.ts,
-              localTs: now,
-              state: 'received',
-            };
-            if (this.store.addMessage(msg)) stored = msg;
-            return;
-          }
-          case 'receipt': {
-            // Accepted only for ids we sent to this same contact (setState is keyed by peer).
-            const changed = inner.of.filter((id) => this.store.setState(peer, id, inner.state));
-            if (changed.length) receipt = { ids: changed, state: inner.state };
-            return;
-          }
-          case 'typing':
-            typing = inner.on;
-            return;
-        }
-      });
-      this.ack(outerId);
-      if (r.t === 'duplicate') {
-        this.log.debug({ from: peer }, 'duplicate message dropped');
-        return;
-      }
-      if (r.pinned) {
-        this.emit('contact', { name: from, state: 'unverified' });
-        this.watch([from]);
-      }
-    } catch (err) {
-      this.onReceiveFailed(err, outerId, from, env);
-      return;
-    }
-    this.storageFailures = 0;
-    if (stored) {
-      this.closed.delete(peer);
-      this.log.debug({ from: peer }, 'message received');
-      this.emit('message', stored);
-      this.delivered.add(peer, stored.id);
-      this.typing.clear(peer);
-    }
-    if (receipt) this.emit('receipt', { peer, ids: receipt.ids, state: receipt.state });
-    if (typing !== undefined) this.typing.received(peer, from, typing);
-  }
-
-  /**
-   * A delivery that did not decrypt. A store failure or an unexpected error (a bug) is NOT acked:
-   * the relay delivers it again on the next connection (issue 9, point 10). Everything else is
-   * acked and reported, never dropped silently, except a redelivery of an envelope already read.
-   */
-  private onReceiveFailed(err: unknown, outerId: string, from: string, env: Uint8Array): void {
-    const peer = canonName(from);
-    if (!isChatError(err) || err.code === 'storage_failed' || err.code === 'corrupt_store') {
-      const code = isChatError(err) ? err.code : 'internal';
-      this.log.error({ code, from: peer }, 'could not store a message');
-      this.emit('error', {
-        code,
-        message: isChatError(err)
-          ? err.message
-          : `a message from ${from} could not be stored (internal error); it is received again later`,
-        peer,
-      });
-      this.receiveAgainLater();
-      return;
-    }
-    if (err.code === 'identity_changed') {
-      try {
-        this.onIdentityChanged(peer, from, outerId, env);
-      } catch (e) {
-        this.onReceiveFailed(
-          isChatError(e, 'identity_changed') ? new Error('internal') : e,
-          outerId,
-          from,
-          env,
-        );
-        return;
-      }
-      this.ack(outerId);
-      return;
-    }
-    if (err.code === 'duplicate_message') {
-      let seen: boolean;
-      try {
-        seen = this.e2e.alreadyDecrypted(from, env);
-      } catch (e) {
-        this.onReceiveFailed(e, outerId, from, env);
-        return;
-      }
-      this.ack(outerId);
-      if (seen) {
-        // Section 8: an envelope already decrypted (a redelivery, a replay) is dropped silently.
-        this.log.debug({ from: peer }, 'replayed envelope dropped');
-        return;
-      }
-      // Issue 9, point 6: its key expired or was evicted; the user is told, not left guessing.
-      this.log.warn({ code: 'message_expired', from: peer }, 'an envelope could no longer be decrypted');
-      this.emit('error', {
-        code: 'message_expired',
-        message: `a message from ${from} could not be decrypted (expired)`,
-        peer,
-      });
-      return;
-    }
-    this.ack(outerId);
-    this.log.warn({ code: err.code, from: peer }, 'an envelope did not decrypt');
-    this.emit('error', {
-      code: err.code,
-      message: `a message from ${from} could not be decrypted (${err.code})`,
-      peer,
-    });
-  }
-
-  /**
-   * The relay redelivers unacked envelopes only on a new connection: after a store failure,
-   * reconnect after a pause that grows (5 s, 10 s, ... 60 s) while the store keeps failing.
-   */
-  private receiveAgainLater(): void {
-    if (this.redeliverTimer) return;
-    const delay = Math.min(60_000, 5_000 * 2 ** this.storageFailures++);
-    this.redeliverTimer = setTimeout(() => {
-      this.redeliverTimer = undefined;
-      this.channel?.close({ code: 'closed', message: 'reconnecting to receive again after a store failure' });
-    }, delay);
-    this.redeliverTimer.unref();
-  }
-
-  /**
-   * A prekey envelope from another identity than the pin (already verified by the session
-   * manager: only a verified identity becomes pending). The identity is recorded as pending and
-   * the envelope held in one transaction, before the ack; a store failure throws and nothing is
-   * acked (issue 9, point 10).
-   */
-  private onIdentityChanged(peer: string, from: string, outerId: string, env: Uint8Array): void {
-    const parsed = parseEnvelope(env);
-    if (parsed.t !== 'prekey')
-      throw new ChatError('bad_message', 'an identity change needs a prekey envelope');
-    const held = this.tx(() => {
-      this.contactList.recordChange(from, parsed.x3dh.ik);
-      return this.store.holdIncoming({ id: outerId, from, env, ts: this.now() });
-    });
-    const name = this.contactList.get(peer)?.name ?? from;
-    this.log.warn({ peer, held }, 'safety number changed');
-    this.emit('contact', { name, state: 'changed' });
-    const number = this.safetyNumber(peer);
-    this.emit('error', {
-      code: 'identity_changed',
-      message: `the safety number with ${name} changed: sending is blocked; the new safety number is ${number}: compare it with /verify ${name}, then /accept ${name}`,
-      peer,
-    });
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Queries and actions for the views
 
   /** Who is registered and who is online (the 2016 `list`). */
   async list(): Promise<UserEntry[]> {
     const m = await this.request({ t: 'list' }, 'users');
-    for (const u of m.users) this.lastSeen.set(canonName(u.name), u.lastSeen);
+    this.presence.listed(m.users);
     return [...m.users];
   }
 
@@ -1132,49 +471,21 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   isOnline(peer: string): boolean {
-    return this.onlineUsers.has(canonName(peer));
+    return this.presence.isOnline(canonName(peer));
   }
 
   /** Contacts and conversations, with presence and unread counts. */
   contacts(): ContactInfo[] {
-    const out = new Map<string, ContactInfo>();
-    for (const c of this.contactList.all()) {
-      out.set(c.canon, {
-        name: c.name,
-        canon: c.canon,
-        state: c.state,
-        online: this.onlineUsers.has(c.canon),
-        unread: this.store.unreadCount(c.canon),
-        lastSeen: this.lastSeen.get(c.canon) ?? null,
-      });
-    }
-    for (const conv of this.store.conversations()) {
-      if (out.has(conv.peer)) continue;
-      out.set(conv.peer, {
-        name: conv.peerName,
-        canon: conv.peer,
-        state: 'unverified',
-        online: this.onlineUsers.has(conv.peer),
-        unread: conv.unread,
-        lastSeen: this.lastSeen.get(conv.peer) ?? null,
-      });
-    }
-    for (const [canon, name] of this.onlineUsers) {
-      if (!out.has(canon)) {
-        out.set(canon, { name, canon, state: 'unverified', online: true, unread: 0, lastSeen: null });
-      }
-    }
-    return [...out.values()]
-      .filter((c) => !this.closed.has(c.canon))
-      .sort((a, b) => a.canon.localeCompare(b.canon));
+    return contactView(this.contactList, this.store, this.presence, this.closed);
   }
 
   /** The conversation is on screen: mark it read and, unless turned off, send read receipts. */
   markShown(peer: string): void {
     const c = canonName(peer);
-    this.watch([peer]);
+    this.presence.watch([peer]);
     const ids = this.store.markRead(c);
-    if (ids.length && this.readReceipts) this.sendControl(c, { kind: 'receipt', of: ids, state: 'read' });
+    if (ids.length && this.readReceipts)
+      this.sender.sendControl(c, { kind: 'receipt', of: ids, state: 'read' });
   }
 
   setReadReceipts(on: boolean): void {
@@ -1186,7 +497,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const c = canonName(peer);
     if (!this.typing.shouldSend(c, on)) return;
     try {
-      this.sendControl(c, { kind: 'typing', on });
+      this.sender.sendControl(c, { kind: 'typing', on });
     } catch (err) {
       this.log.debug({ code: isChatError(err) ? err.code : 'internal' }, 'typing notice not sent');
     }
@@ -1222,8 +533,8 @@ export class Client extends EventEmitter<ClientEvents> {
     });
     this.log.info({ peer: c.canon }, 'new identity accepted');
     this.emit('contact', { name: c.name, state: 'unverified' });
-    for (const h of held) this.receive(h.id, h.from, h.env);
-    void this.flush();
+    for (const h of held) this.inbox.receive(h.id, h.from, h.env);
+    void this.sender.flush();
   }
 
   /** Removes one message from the history (CLIENT-API item 2); true if something was removed. */
@@ -1245,12 +556,11 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Disconnects for good. The caller closes the store. */
   async close(): Promise<void> {
     // Stopped now; the state `closed` is shown once the connection has ended (below).
-    this.reconnect = reconnectStep(this.reconnect, { t: 'close' }, this.reconnectDeps).state;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.retryFlushTimer) clearTimeout(this.retryFlushTimer);
-    if (this.redeliverTimer) clearTimeout(this.redeliverTimer);
+    this.reconnector.close();
+    this.sender.close();
+    this.inbox.close();
     this.delivered.close();
-    if (this.paceTimer) clearTimeout(this.paceTimer);
+    this.paced.close();
     if (this.pingTimer) clearInterval(this.pingTimer);
     this.typing.close();
     const ch = this.channel;

@@ -1,0 +1,229 @@
+/**
+ * The inbox (issue 9, Structure): what the relay delivers. An envelope is decrypted and stored
+ * before it is acked; one from a contact whose identity changed is held until `/accept`; a store
+ * failure leaves it unacked and reconnects later so the relay delivers it again (point 10).
+ * Its dependencies are passed in; it knows nothing of `Client` or the connection.
+ */
+import type { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { parseEnvelope } from '../crypto/envelope';
+import { fromBase64 } from '../crypto/primitives';
+import { ChatError, isChatError } from '../errors';
+import { canonName } from '../names';
+import type { RelayMessage } from '../net/messages';
+import type { Contacts } from './contacts';
+import type { EndToEnd } from './e2e';
+import type { DeliveredReceipts, Typing } from './receipts-typing';
+import type { ClientStore } from './store';
+import type { ChatMessage, ClientEvents } from './types';
+
+export interface InboxDeps {
+  readonly store: ClientStore;
+  readonly e2e: EndToEnd;
+  readonly contacts: Contacts;
+  readonly log: Logger;
+  readonly now: () => number;
+  /** The client's transaction (it re-reads what it keeps in memory after a rollback). */
+  readonly tx: <T>(fn: () => T) => T;
+  readonly emit: EventEmitter<ClientEvents>['emit'];
+  /** Tells the relay an envelope is safely stored (or reported): it is not delivered again. */
+  readonly ack: (id: string) => void;
+  readonly delivered: DeliveredReceipts;
+  readonly typing: Typing;
+  /** A text arrived from `peer`: its conversation is shown again (before the `message` event). */
+  readonly reopen: (peer: string) => void;
+  /** Presence for a newly pinned contact. */
+  readonly watch: (names: readonly string[]) => void;
+  /** Ends the connection, so that the relay delivers what is unacked on the next one. */
+  readonly reconnect: (message: string) => void;
+}
+
+export class Inbox {
+  private storageFailures = 0;
+  private redeliverTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: InboxDeps) {}
+
+  deliver(m: Extract<RelayMessage, { t: 'deliver' }>): void {
+    const peer = canonName(m.from);
+    const env = fromBase64(m.env);
+    const contact = this.deps.contacts.get(peer);
+    if (contact?.state === 'changed') {
+      // Section 8.4: held until the user accepts the new identity.
+      this.deps.store.holdIncoming({ id: m.id, from: m.from, env, ts: m.ts });
+      this.deps.ack(m.id);
+      return;
+    }
+    this.receive(m.id, m.from, env);
+  }
+
+  receive(outerId: string, from: string, env: Uint8Array): void {
+    const peer = canonName(from);
+    let stored: ChatMessage | undefined;
+    let receipt: { ids: string[]; state: 'delivered' | 'read' } | undefined;
+    let typing: boolean | undefined;
+    try {
+      const r = this.deps.e2e.decrypt(from, env, (inner) => {
+        switch (inner.kind) {
+          case 'text': {
+            const now = this.deps.now();
+            const msg: ChatMessage = {
+              id: inner.id,
+              peer,
+              peerName: this.deps.contacts.get(peer)?.name ?? from,
+              direction: 'in',
+              body: inner.body,
+              ts: inner.ts,
+              localTs: now,
+              state: 'received',
+            };
+            if (this.deps.store.addMessage(msg)) stored = msg;
+            return;
+          }
+          case 'receipt': {
+            // Accepted only for ids we sent to this same contact (setState is keyed by peer).
+            const changed = inner.of.filter((id) => this.deps.store.setState(peer, id, inner.state));
+            if (changed.length) receipt = { ids: changed, state: inner.state };
+            return;
+          }
+          case 'typing':
+            typing = inner.on;
+            return;
+        }
+      });
+      this.deps.ack(outerId);
+      if (r.t === 'duplicate') {
+        this.deps.log.debug({ from: peer }, 'duplicate message dropped');
+        return;
+      }
+      if (r.pinned) {
+        this.deps.emit('contact', { name: from, state: 'unverified' });
+        this.deps.watch([from]);
+      }
+    } catch (err) {
+      this.onReceiveFailed(err, outerId, from, env);
+      return;
+    }
+    this.storageFailures = 0;
+    if (stored) {
+      this.deps.reopen(peer);
+      this.deps.log.debug({ from: peer }, 'message received');
+      this.deps.emit('message', stored);
+      this.deps.delivered.add(peer, stored.id);
+      this.deps.typing.clear(peer);
+    }
+    if (receipt) this.deps.emit('receipt', { peer, ids: receipt.ids, state: receipt.state });
+    if (typing !== undefined) this.deps.typing.received(peer, from, typing);
+  }
+
+  /**
+   * A delivery that did not decrypt. A store failure or an unexpected error (a bug) is NOT acked:
+   * the relay delivers it again on the next connection (issue 9, point 10). Everything else is
+   * acked and reported, never dropped silently, except a redelivery of an envelope already read.
+   */
+  private onReceiveFailed(err: unknown, outerId: string, from: string, env: Uint8Array): void {
+    const peer = canonName(from);
+    if (!isChatError(err) || err.code === 'storage_failed' || err.code === 'corrupt_store') {
+      const code = isChatError(err) ? err.code : 'internal';
+      this.deps.log.error({ code, from: peer }, 'could not store a message');
+      this.deps.emit('error', {
+        code,
+        message: isChatError(err)
+          ? err.message
+          : `a message from ${from} could not be stored (internal error); it is received again later`,
+        peer,
+      });
+      this.receiveAgainLater();
+      return;
+    }
+    if (err.code === 'identity_changed') {
+      try {
+        this.onIdentityChanged(peer, from, outerId, env);
+      } catch (e) {
+        this.onReceiveFailed(
+          isChatError(e, 'identity_changed') ? new Error('internal') : e,
+          outerId,
+          from,
+          env,
+        );
+        return;
+      }
+      this.deps.ack(outerId);
+      return;
+    }
+    if (err.code === 'duplicate_message') {
+      let seen: boolean;
+      try {
+        seen = this.deps.e2e.alreadyDecrypted(from, env);
+      } catch (e) {
+        this.onReceiveFailed(e, outerId, from, env);
+        return;
+      }
+      this.deps.ack(outerId);
+      if (seen) {
+        // Section 8: an envelope already decrypted (a redelivery, a replay) is dropped silently.
+        this.deps.log.debug({ from: peer }, 'replayed envelope dropped');
+        return;
+      }
+      // Issue 9, point 6: its key expired or was evicted; the user is told, not left guessing.
+      this.deps.log.warn({ code: 'message_expired', from: peer }, 'an envelope could no longer be decrypted');
+      this.deps.emit('error', {
+        code: 'message_expired',
+        message: `a message from ${from} could not be decrypted (expired)`,
+        peer,
+      });
+      return;
+    }
+    this.deps.ack(outerId);
+    this.deps.log.warn({ code: err.code, from: peer }, 'an envelope did not decrypt');
+    this.deps.emit('error', {
+      code: err.code,
+      message: `a message from ${from} could not be decrypted (${err.code})`,
+      peer,
+    });
+  }
+
+  /**
+   * The relay redelivers unacked envelopes only on a new connection: after a store failure,
+   * reconnect after a pause that grows (5 s, 10 s, ... 60 s) while the store keeps failing.
+   */
+  private receiveAgainLater(): void {
+    if (this.redeliverTimer) return;
+    const delay = Math.min(60_000, 5_000 * 2 ** this.storageFailures++);
+    this.redeliverTimer = setTimeout(() => {
+      this.redeliverTimer = undefined;
+      this.deps.reconnect('reconnecting to receive again after a store failure');
+    }, delay);
+    this.redeliverTimer.unref();
+  }
+
+  /**
+   * A prekey envelope from another identity than the pin (already verified by the session
+   * manager: only a verified identity becomes pending). The identity is recorded as pending and
+   * the envelope held in one transaction, before the ack; a store failure throws and nothing is
+   * acked (issue 9, point 10).
+   */
+  private onIdentityChanged(peer: string, from: string, outerId: string, env: Uint8Array): void {
+    const parsed = parseEnvelope(env);
+    if (parsed.t !== 'prekey')
+      throw new ChatError('bad_message', 'an identity change needs a prekey envelope');
+    const held = this.deps.tx(() => {
+      this.deps.contacts.recordChange(from, parsed.x3dh.ik);
+      return this.deps.store.holdIncoming({ id: outerId, from, env, ts: this.deps.now() });
+    });
+    const name = this.deps.contacts.get(peer)?.name ?? from;
+    this.deps.log.warn({ peer, held }, 'safety number changed');
+    this.deps.emit('contact', { name, state: 'changed' });
+    const number = this.deps.contacts.safetyNumber(peer);
+    this.deps.emit('error', {
+      code: 'identity_changed',
+      message: `the safety number with ${name} changed: sending is blocked; the new safety number is ${number}: compare it with /verify ${name}, then /accept ${name}`,
+      peer,
+    });
+  }
+
+  /** Stops the redelivery timer (the client is closing); it stays set, so nothing is scheduled again. */
+  close(): void {
+    if (this.redeliverTimer) clearTimeout(this.redeliverTimer);
+  }
+}

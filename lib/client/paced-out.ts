@@ -1,0 +1,68 @@
+/**
+ * The way out to the relay: every request is paced to the relay's announced limits (pacer.ts);
+ * what waits for a token is queued in order and sent as tokens come. Acks and pongs are not
+ * counted by the relay and go at once.
+ */
+import type { ClientMessage } from '../net/messages';
+import type { Pacer } from './pacer';
+
+/** What is needed of the connection: the channel's `send`. */
+export interface Sink {
+  send(msg: ClientMessage): void;
+}
+
+export class PacedOut {
+  private readonly queue: ClientMessage[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  /** `sink`: the current connection, undefined while there is none (then nothing is sent). */
+  constructor(
+    private readonly pacer: Pacer,
+    private readonly sink: () => Sink | undefined,
+  ) {}
+
+  /**
+   * Every request goes through here: sent at once while the pacer has a token and nothing waits,
+   * else queued in order and sent as tokens come (acks and pongs are not counted by the relay).
+   */
+  out(msg: ClientMessage): void {
+    const channel = this.sink();
+    if (!channel) return;
+    if (msg.t === 'ack' || msg.t === 'pong') {
+      channel.send(msg);
+      return;
+    }
+    if (this.queue.length === 0 && this.pacer.take()) {
+      channel.send(msg);
+      return;
+    }
+    this.queue.push(msg);
+    this.drain();
+  }
+
+  private drain(): void {
+    if (this.timer) return;
+    let channel = this.sink();
+    while (this.queue.length && channel && this.pacer.take()) {
+      channel.send(this.queue.shift()!);
+      channel = this.sink();
+    }
+    if (!this.queue.length || !this.sink()) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.drain();
+    }, this.pacer.waitMs());
+  }
+
+  /** The connection ended: what waited is dropped (requests fail, the outbox sends again). */
+  clear(): void {
+    this.queue.length = 0;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** The client is closing; the timer stays set, so nothing is scheduled again. */
+  close(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
