@@ -9,10 +9,12 @@ import { createIdentity } from '../../lib/crypto/identity';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';
 import type { RelayStore } from '../../lib/server/store';
 import { makeUser, type TestUser, waitForMessages } from '../helpers/client-harness';
+import { BlackholeProxy } from '../faults/fault-harness';
 import { connectClient, startRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay-harness';
 
 let relay: TestRelay;
 const users: TestUser[] = [];
+const proxies: BlackholeProxy[] = [];
 
 async function user(name: string, opts: Parameters<typeof makeUser>[2] = {}): Promise<TestUser> {
   const u = await makeUser(relay.port, name, opts);
@@ -35,6 +37,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const u of users.splice(0)) await u.stop().catch(() => undefined);
+  for (const p of proxies.splice(0)) await p.close();
   await relay.stop().catch(() => undefined);
 });
 
@@ -156,7 +159,10 @@ it('detects a relay that swaps an identity in a bundle; nothing is sent to the i
 
 it('drops an envelope the relay replays; nothing it injects is shown', async () => {
   const adam = await user('Adam');
-  const eve = await user('Eve');
+  // Eve reaches the relay through a proxy that can drop her connection, as a network would.
+  const proxy = await BlackholeProxy.start(relay.port);
+  proxies.push(proxy);
+  const eve = await user('Eve', { client: { port: proxy.port } });
   const store = relayStore();
   const captured: Uint8Array[] = [];
   const enqueue = store.enqueue.bind(store);
@@ -182,13 +188,15 @@ it('drops an envelope the relay replays; nothing it injects is shown', async () 
     ts: Date.now(),
   });
   // Poke the relay to deliver: Eve reconnects.
-  const ch = (eve.client as unknown as { channel: { io: { socket: { destroy(): void } } } }).channel;
-  ch.io.socket.destroy();
-  await waitFor(() => eve.client.connection.state === 'online');
+  proxy.cut();
+  await waitFor(() => eve.client.connection.state === 'offline', 5000, 'Eve offline');
+  await waitFor(() => eve.client.connection.state === 'online', 10000, 'Eve online again');
   await waitFor(async () => (await store.countQueued('eve')) === 0, 10000);
-  await new Promise((r) => setTimeout(r, 300));
-  expect(eve.messages.map((m) => m.body)).toEqual(['once only']);
-  expect(eve.client.history('Adam').length).toBe(1);
+  // A sentinel after them: anything the replay or the garbage made shown would come before it.
+  adam.client.send('Eve', 'sentinel');
+  await waitForMessages(eve, 2);
+  expect(eve.messages.map((m) => m.body)).toEqual(['once only', 'sentinel']);
+  expect(eve.client.history('Adam').length).toBe(2);
 });
 
 it('keeps bodies, receipts and typing state out of the relay database and log', async () => {

@@ -4,11 +4,11 @@
  * key, and no message body in the relay's database or log.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { createIdentity } from '../../lib/crypto/identity';
 import { isChatError } from '../../lib/errors';
 import { makeUser, type TestUser, waitForMessages } from '../helpers/client-harness';
+import { BlackholeProxy } from '../faults/fault-harness';
 import { connectClient, startRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay-harness';
 
 let relay: TestRelay;
@@ -81,27 +81,36 @@ it('queues for an offline Eve across a relay restart; she receives every message
 });
 
 it('reconnects by itself after a cut; nothing typed is lost or shown twice', async () => {
-  // A reconnect delay of 250-500 ms leaves a window to type in while offline.
-  const adam = await user('Adam', { client: { reconnect: { baseMs: 500, maxMs: 1000 } } });
-  const eve = await user('Eve');
-  adam.client.send('Eve', 'before the cut');
-  await waitForMessages(eve, 1);
+  // Adam reaches the relay through a proxy that can drop his TCP connection like a network would.
+  const proxy = await BlackholeProxy.start(relay.port);
+  try {
+    // A reconnect delay of 250-500 ms leaves a window to type in while offline.
+    const adam = await user('Adam', {
+      client: { port: proxy.port, reconnect: { baseMs: 500, maxMs: 1000 } },
+    });
+    const eve = await user('Eve');
+    adam.client.send('Eve', 'before the cut');
+    await waitForMessages(eve, 1);
 
-  // Cut Adam's TCP connection under him, then type while he is offline.
-  const channel = (adam.client as unknown as { channel: { io: { socket: net.Socket } } }).channel;
-  channel.io.socket.destroy();
-  await waitFor(() => adam.client.connection.state === 'offline', 5000, 'Adam offline');
-  adam.client.send('Eve', 'typed while offline 1');
-  adam.client.send('Eve', 'typed while offline 2');
-  await adam.online();
-  await waitForMessages(eve, 3);
-  await new Promise((r) => setTimeout(r, 300));
-  expect(eve.messages.map((m) => m.body)).toEqual([
-    'before the cut',
-    'typed while offline 1',
-    'typed while offline 2',
-  ]);
-  expect(eve.client.history('Adam').length).toBe(3);
+    // Cut Adam's TCP connection under him, then type while he is offline.
+    proxy.cut();
+    await waitFor(() => adam.client.connection.state === 'offline', 5000, 'Adam offline');
+    adam.client.send('Eve', 'typed while offline 1');
+    adam.client.send('Eve', 'typed while offline 2');
+    await adam.online();
+    // A sentinel after them: a text shown twice would arrive before it (one sender, in order).
+    adam.client.send('Eve', 'sentinel');
+    await waitForMessages(eve, 4);
+    expect(eve.messages.map((m) => m.body)).toEqual([
+      'before the cut',
+      'typed while offline 1',
+      'typed while offline 2',
+      'sentinel',
+    ]);
+    expect(eve.client.history('Adam').length).toBe(4);
+  } finally {
+    await proxy.close();
+  }
 });
 
 it('refuses a second identity that tries to log in as Adam with name_taken', async () => {

@@ -129,6 +129,11 @@ export class BlackholeProxy {
     this.blocked = true;
   }
 
+  /** Cuts every connection through the proxy, as a network drop would; new ones still pass. */
+  cut(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -200,10 +200,7 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.link.state;
   }
 
-  /**
-   * The open channel, if any. messaging.test.ts and e2e.test.ts reach into this private `channel`
-   * to cut the socket under the client; keep the name until they cut it through a public API.
-   */
+  /** The open channel, if any. */
   private get channel(): Channel | undefined {
     return this.link.current;
   }
