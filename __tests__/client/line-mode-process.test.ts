@@ -2,34 +2,21 @@
  * The real binaries: a relay process and two line-mode clients (`--plain`) talking through
  * pipes, as a script or a 2016 user would drive them.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { makeUser } from '../helpers/client-harness';
-import { BIN, startRelayProcess, tempDir, waitFor } from '../helpers/relay-harness';
-
-interface Proc {
-  child: ChildProcessWithoutNullStreams;
-  out: () => string;
-  exit: Promise<number | null>;
-}
-
-function client(port: number, name: string, dataDir: string, extra: string[] = []): Proc {
-  const child = spawn(
-    process.execPath,
-    [BIN, '--user', name, '--server', `127.0.0.1:${port}`, '--data-dir', dataDir, '--plain', ...extra],
-    { stdio: 'pipe' },
-  );
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  return { child, out: () => out, exit: new Promise((r) => child.on('exit', (c) => r(c))) };
-}
+import {
+  type LineModeProcess,
+  startLineMode,
+  startRelayProcess,
+  tempDir,
+  waitFor,
+} from '../helpers/relay-harness';
 
 it('two line-mode clients chat through a relay process; /list shows both online', async () => {
   const dataDir = tempDir();
   const relay = await startRelayProcess(dataDir);
-  const procs: Proc[] = [];
+  const procs: LineModeProcess[] = [];
   const start = (name: string, extra: string[] = []) => {
-    const p = client(relay.port, name, dataDir, extra);
+    const p = startLineMode(relay.port, name, dataDir, extra);
     procs.push(p);
     return p;
   };
@@ -74,10 +61,10 @@ it('two line-mode clients chat through a relay process; /list shows both online'
 it('prints at start the messages stored but never shown by an earlier run', async () => {
   const dataDir = tempDir();
   const relay = await startRelayProcess(dataDir);
-  const procs: Proc[] = [];
+  const procs: LineModeProcess[] = [];
   try {
     const common = ['--server-fingerprint', relay.fingerprint];
-    const eve = client(relay.port, 'Eve', dataDir, common);
+    const eve = startLineMode(relay.port, 'Eve', dataDir, common);
     procs.push(eve);
     await waitFor(() => eve.out().includes('* connected'), 15000, 'Eve connected');
     eve.child.stdin.end('/exit\n');
@@ -93,7 +80,7 @@ it('prints at start the messages stored but never shown by an earlier run', asyn
     await eveStore.stop();
     await adam.stop();
 
-    const again = client(relay.port, 'Eve', dataDir, common);
+    const again = startLineMode(relay.port, 'Eve', dataDir, common);
     procs.push(again);
     await waitFor(
       () => again.out().includes('Adam: stored while you were away'),

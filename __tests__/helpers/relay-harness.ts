@@ -2,7 +2,7 @@
  * Test harness: a real relay on a loopback port (in-process, or the real binary as a child
  * process) and bare protocol clients that speak section 5 and 7 over real sockets.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
@@ -235,6 +235,31 @@ export async function waitFor(
 }
 
 export const BIN = path.join(__dirname, '..', '..', 'bin', 'chatsecure');
+
+/** A line-mode client process (`--plain`) of the real binary, its output collected. */
+export interface LineModeProcess {
+  child: ChildProcessWithoutNullStreams;
+  out: () => string;
+  /** Its exit code (null when a signal ended it). */
+  exit: Promise<number | null>;
+}
+
+export function startLineMode(
+  port: number,
+  name: string,
+  dataDir: string,
+  extra: string[] = [],
+): LineModeProcess {
+  const child = spawn(
+    process.execPath,
+    [BIN, '--user', name, '--server', `127.0.0.1:${port}`, '--data-dir', dataDir, '--plain', ...extra],
+    { stdio: 'pipe' },
+  );
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return { child, out: () => out, exit: new Promise((r) => child.on('exit', (c) => r(c))) };
+}
 
 export interface RelayProcess {
   child: ChildProcess;

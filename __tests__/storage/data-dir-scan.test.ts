@@ -5,32 +5,19 @@
  * ratchet secret, skipped message keys), as raw bytes and as the base64 the store writes inside
  * its encrypted pages. None is found, with and without a passphrase.
  */
-import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { openSecrets } from '../../lib/client/secrets';
 import { openClientStore } from '../../lib/client/sqlite-store';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';
 import { userDir } from '../../lib/paths';
-import { BIN, startRelayProcess, tempDir, waitFor } from '../helpers/relay-harness';
-
-interface Proc {
-  child: ChildProcessWithoutNullStreams;
-  out: () => string;
-  exit: Promise<number | null>;
-}
-
-function client(port: number, name: string, dataDir: string, extra: string[]): Proc {
-  const child = spawn(
-    process.execPath,
-    [BIN, '--user', name, '--server', `127.0.0.1:${port}`, '--data-dir', dataDir, '--plain', ...extra],
-    { stdio: 'pipe' },
-  );
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
-  child.stderr.on('data', (d) => (out += d));
-  return { child, out: () => out, exit: new Promise((r) => child.on('exit', (c) => r(c))) };
-}
+import {
+  type LineModeProcess,
+  startLineMode,
+  startRelayProcess,
+  tempDir,
+  waitFor,
+} from '../helpers/relay-harness';
 
 function allFiles(dir: string): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
@@ -68,11 +55,11 @@ describe.each([
     }
     const relay = await startRelayProcess(dataDir);
     const token = `TOKEN${toHex(randomBytes(12))}`;
-    const procs: Proc[] = [];
+    const procs: LineModeProcess[] = [];
     try {
       const args = [...extra, '--server-fingerprint', relay.fingerprint];
-      const adam = client(relay.port, 'Adam', dataDir, args);
-      const eve = client(relay.port, 'Eve', dataDir, args);
+      const adam = startLineMode(relay.port, 'Adam', dataDir, args);
+      const eve = startLineMode(relay.port, 'Eve', dataDir, args);
       procs.push(adam, eve);
       await waitFor(
         () => adam.out().includes('* connected') && eve.out().includes('* connected'),
