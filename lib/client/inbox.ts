@@ -4,28 +4,16 @@
  * failure leaves it unacked and reconnects later so the relay delivers it again (point 10).
  * Its dependencies are passed in; it knows nothing of `Client` or the connection.
  */
-import type { EventEmitter } from 'node:events';
-import type { Logger } from 'pino';
 import { parseEnvelope } from '../crypto/envelope';
 import { fromBase64 } from '../crypto/primitives';
 import { ChatError, isChatError } from '../errors';
 import { canonName } from '../names';
 import type { RelayMessage } from '../net/messages';
-import type { Contacts } from './contacts';
-import type { EndToEnd } from './e2e';
+import type { StoreParts } from './parts';
 import type { DeliveredReceipts, Typing } from './receipts-typing';
-import type { ClientStore } from './store';
-import type { ChatMessage, ClientEvents } from './types';
+import type { ChatMessage } from './types';
 
-export interface InboxDeps {
-  readonly store: ClientStore;
-  readonly e2e: EndToEnd;
-  readonly contacts: Contacts;
-  readonly log: Logger;
-  readonly now: () => number;
-  /** The client's transaction (it re-reads what it keeps in memory after a rollback). */
-  readonly tx: <T>(fn: () => T) => T;
-  readonly emit: EventEmitter<ClientEvents>['emit'];
+export interface InboxDeps extends StoreParts {
   /** Tells the relay an envelope is safely stored (or reported): it is not delivered again. */
   readonly ack: (id: string) => void;
   readonly delivered: DeliveredReceipts;

@@ -4,8 +4,6 @@
  * turn are stored together; refusals keep the text or fail it for good (unknown user). Receipts
  * and typing notices go out here too. Its dependencies are passed in; no reference to `Client`.
  */
-import type { EventEmitter } from 'node:events';
-import type { Logger } from 'pino';
 import { publicIdentityFromJSON, verifyPublicIdentity, type PublicIdentity } from '../crypto/identity';
 import { MAX_BODY_BYTES, type InnerMessage } from '../crypto/inner-message';
 import { preKeyBundleFromJSON } from '../crypto/prekeys';
@@ -13,29 +11,20 @@ import { randomBytes, toBase64, toHex } from '../crypto/primitives';
 import { ChatError, isChatError } from '../errors';
 import { canonName, checkName } from '../names';
 import type { ClientMessage, IdentityInfo, RelayMessage, UserEntry } from '../net/messages';
-import type { Contacts } from './contacts';
-import type { EndToEnd } from './e2e';
 import type { Outbox } from './outbox';
+import type { StoreParts } from './parts';
 import type { Request } from './requests';
-import type { ClientStore, OutgoingRecord, SentStatus, UnsentText } from './store';
-import type { ChatMessage, ClientEvents } from './types';
+import type { OutgoingRecord, SentStatus, UnsentText } from './store';
+import type { ChatMessage } from './types';
 
 /** Outbox envelopes sent and not yet answered, at most (issue 9, point 9). */
 export const SEND_WINDOW = 32;
 /** Ids per receipt envelope: 500 ids of 34 JSON bytes stay well inside the 32 KiB inner limit. */
 const RECEIPT_IDS_MAX = 500;
 
-export interface SenderDeps {
+export interface SenderDeps extends StoreParts {
   readonly canon: string;
-  readonly store: ClientStore;
-  readonly e2e: EndToEnd;
-  readonly contacts: Contacts;
   readonly outbox: Outbox;
-  readonly log: Logger;
-  readonly now: () => number;
-  /** The client's transaction (it re-reads what it keeps in memory after a rollback). */
-  readonly tx: <T>(fn: () => T) => T;
-  readonly emit: EventEmitter<ClientEvents>['emit'];
   /** Logged in at the relay. */
   readonly online: () => boolean;
   /** A connection to the relay exists (logged in or not yet). */
