@@ -28,7 +28,7 @@ async function stopUser(u: TestUser): Promise<void> {
 }
 
 function relayStore(): RelayStore {
-  return (relay.relay as unknown as { opts: { store: RelayStore } }).opts.store;
+  return relay.store;
 }
 
 beforeEach(async () => {
@@ -125,10 +125,7 @@ it('detects a relay that swaps an identity in a bundle; nothing is sent to the i
   adam.client.send('Eve', 'hello');
   await waitForMessages(eve, 1);
   // A new session is needed: Adam forgets his sessions (e.g. a reinstall keeps contacts).
-  const adamStore = adam.store as unknown as {
-    sessions(p: string): { sessionId: string }[];
-    archiveSessions(p: string, k?: number, e?: string): void;
-  };
+  const adamStore = adam.store;
   adamStore.archiveSessions('eve', 40, '');
   for (const s of adamStore.sessions('eve')) expect(s).toMatchObject({ archived: true });
 

@@ -7,9 +7,8 @@
  */
 import { makeUser, startRelayWithStore, type TestUser } from '../helpers/client-harness';
 import { type TestRelay, waitFor } from '../helpers/relay-harness';
-import type { RelayStore } from '../../lib/server/store';
 
-let relay: TestRelay & { store: RelayStore };
+let relay: TestRelay;
 const users: TestUser[] = [];
 beforeEach(async () => {
   relay = await startRelayWithStore({ limits: { keysFetchPerMinute: 1000 } });

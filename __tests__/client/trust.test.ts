@@ -22,7 +22,7 @@ import {
 } from '../helpers/client-harness';
 import { connectClient, tempDir, type TestRelay, waitFor } from '../helpers/relay-harness';
 
-let relay: TestRelay & { store: RelayStore };
+let relay: TestRelay;
 const users: TestUser[] = [];
 
 async function user(name: string, opts: Parameters<typeof makeUser>[2] = {}): Promise<TestUser> {

@@ -12,34 +12,14 @@ import { dbKeyExists, loadOrCreateDbKey } from '../../lib/db-key';
 import type { ClientStore } from '../../lib/client/store';
 import type { ChatMessage, ClientEvents } from '../../lib/client/types';
 import { closeLogger, createLogger, type Logger } from '../../lib/log';
-import { Relay, type RelayLimits } from '../../lib/server/relay';
-import { loadOrCreateRelayKey } from '../../lib/server/relay-key';
+import type { RelayLimits } from '../../lib/server/relay';
 import { openRelayStore } from '../../lib/server/sqlite-store';
-import type { RelayStore } from '../../lib/server/store';
-import { tempDir, waitFor, type TestRelay } from './relay-harness';
+import { startRelay, tempDir, waitFor, type TestRelay } from './relay-harness';
 
-/** A real in-process relay whose store the test holds (to play a relay that replays or injects). */
-export async function startRelayWithStore(
-  opts: { limits?: Partial<RelayLimits> } = {},
-): Promise<TestRelay & { store: RelayStore }> {
+/** A real in-process relay on SQLite whose store the test holds (to play a relay that replays or injects). */
+export async function startRelayWithStore(opts: { limits?: Partial<RelayLimits> } = {}): Promise<TestRelay> {
   const dir = tempDir();
-  const logFile = path.join(dir, 'server.log');
-  const logger = createLogger({ file: logFile, name: 'relay', level: 'debug' });
-  const { key } = loadOrCreateRelayKey(dir);
-  const store = openRelayStore(dir);
-  const relay = await Relay.start({ host: '127.0.0.1', port: 0, key, store, logger, limits: opts.limits });
-  return {
-    relay,
-    store,
-    port: relay.address.port,
-    dir,
-    logFile,
-    publicKey: key.publicKey,
-    async stop() {
-      await relay.stop();
-      await closeLogger(logger);
-    },
-  };
+  return startRelay({ dir, store: openRelayStore(dir), limits: opts.limits });
 }
 
 export interface TestUser {

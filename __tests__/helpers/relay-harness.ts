@@ -30,6 +30,8 @@ export interface TestRelay {
   dir: string;
   logFile: string;
   publicKey: Uint8Array;
+  /** The store the harness made and handed to the relay (a test may play a relay that lies). */
+  store: RelayStore;
   stop(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ export async function startRelay(
     dir,
     logFile,
     publicKey: key.publicKey,
+    store,
     async stop() {
       await relay.stop();
       await closeLogger(logger);

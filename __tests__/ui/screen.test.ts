@@ -384,9 +384,7 @@ describe('a contact whose identity changes', () => {
     await frank.stop();
     users.splice(users.indexOf(frank), 1);
     // Frank lost his device: the operator frees the name and he registers a new identity.
-    const store = (relay.relay as unknown as { opts: { store: { freeName(c: string): Promise<boolean> } } })
-      .opts.store;
-    await store.freeName('frank');
+    await relay.store.freeName('frank');
     const frank2 = await makeUser(relay.port, 'Frank');
     users.push(frank2);
     frank2.client.send('Dave', 'new phone, same Frank');
