@@ -94,9 +94,23 @@ test('a terminal that draws the tone apart: 👍 and 🏽, 2 cells each, the bor
   expect(await s.quit()).toBe(0);
 });
 
-test('no answer from the terminal: the tone is dropped, as before', async () => {
+test('a terminal that draws a ZWJ sequence side by side (6 cells): 👨👩👧, each 2 cells, aligned', async () => {
+  const t = new FakeTerminal(100, 30, { answers: true });
+  const s = await shown(t, 'Fam', 'tone 👍🏽 👨\u200d👩\u200d👧 end');
+  // Both answers come together: once the tone shows, the family is drawn as it was measured.
+  await t.waitFor(() => t.cells(s.row).includes('🏽'), 'the answers to the probe');
+  const cells = t.cells(s.row);
+  const at = cells.indexOf('👨');
+  expect(cells.slice(at, at + 6)).toEqual(['👨', '', '👩', '', '👧', '']);
+  expect(cells.slice(at + 6, at + 10).map((c) => c || ' ')).toEqual([' ', 'e', 'n', 'd']);
+  expect(cells.join('')).not.toContain('\u200d');
+  expect(cells[99]).toBe('│');
+  expect(await s.quit()).toBe(0);
+});
+
+test('no answer from the terminal: the tone is dropped and a ZWJ sequence flattened, as before', async () => {
   const t = new FakeTerminal(100, 30);
-  const s = await shown(t, 'Non', 'tone 👍🏽 end');
+  const s = await shown(t, 'Non', 'tone 👍🏽 🧑\u200d💻 end');
   // Past the probe's wait, the screen has given up asking and redrawn; a sentinel message
   // after that shows the screen as it now draws.
   await new Promise((r) => setTimeout(r, EMOJI_PROBE_MS + 200));
@@ -105,6 +119,8 @@ test('no answer from the terminal: the tone is dropped, as before', async () => 
   const cells = t.cells(t.lines().findIndex((l) => l.includes('Bob: tone 👍')));
   expect(cells).toContain('👍');
   expect(cells.join('')).not.toContain('🏽');
+  const at = cells.indexOf('🧑');
+  expect(cells.slice(at, at + 8).map((c) => c || ' ')).toEqual(['🧑', ' ', '💻', ' ', ' ', 'e', 'n', 'd']);
   expect(cells[99]).toBe('│');
   expect(await s.quit()).toBe(0);
 });

@@ -1,9 +1,11 @@
 import fc from 'fast-check';
 import unicode from 'neo-blessed/lib/unicode';
 import { useOurWidths } from '../../lib/ui/screen/blessed-width';
+import { renderInput, emptyInput } from '../../lib/ui/input-line';
 import {
   codePointWidth,
   displayWidth,
+  drawnUnits,
   fitToWidth,
   setEmojiMode,
   sliceToWidth,
@@ -115,5 +117,68 @@ describe('skin tones by how the terminal draws them (defect 13)', () => {
     expect('x👍🏽y'.replace(unicode.chars.all, '$1\x03')).toBe('x👍🏽\x03y');
     setEmojiMode('separate');
     expect('x👍🏽y'.replace(unicode.chars.all, '$1\x03')).toBe('x👍\x03🏽\x03y');
+  });
+});
+
+describe('ZWJ sequences where the terminal draws them whole (+zwj, defect 13)', () => {
+  afterEach(() => setEmojiMode('flatten'));
+  const FAMILY = '👨\u200d👩\u200d👧';
+  const CODER = '🧑\u200d💻';
+  const RAINBOW = '🏳\ufe0f\u200d🌈';
+  const TONED_CODER = '👩🏽\u200d💻';
+
+  test.each([
+    ['flatten+zwj', `a ${FAMILY} b`, `a ${FAMILY} b`, 6],
+    ['separate+zwj', `${CODER}!`, `${CODER}!`, 3],
+    ['joined+zwj', `${FAMILY}${CODER}`, `${FAMILY}${CODER}`, 4],
+    ['separate+zwj', '👨\u200d👩\u200d👧\u200d👦', '👨\u200d👩\u200d👧\u200d👦', 2],
+    ['flatten+zwj', '🧔\u200d♂\ufe0f', '🧔\u200d♂\ufe0f', 2],
+    // A text-style first emoji: terminals disagree on its width, so it stays side by side.
+    ['joined+zwj', RAINBOW, '🏳🌈', 3],
+    // A tone the terminal draws apart is dropped from the picture; one it joins stays.
+    ['separate+zwj', TONED_CODER, '👩\u200d💻', 2],
+    ['joined+zwj', TONED_CODER, TONED_CODER, 2],
+    // Without +zwj, as before: side by side.
+    ['joined', FAMILY, '👨👩👧', 6],
+    ['separate', `${CODER}!`, '🧑💻!', 5],
+    // Flags are never ZWJ sequences; a lone ZWJ is dropped.
+    ['joined+zwj', '🇫🇷\u200d🇩🇪', 'FRDE', 4],
+    ['joined+zwj', 'a\u200db', 'ab', 2],
+  ] as const)('%s: %j → %j, %i cells', (mode, input, drawn, cells) => {
+    setEmojiMode(mode);
+    expect(toDrawable(input)).toBe(drawn);
+    expect(displayWidth(toDrawable(input))).toBe(cells);
+  });
+
+  test('cutting, wrapping and fitting never split a sequence drawn whole', () => {
+    setEmojiMode('separate+zwj');
+    const s = toDrawable(`ab${FAMILY}cd`);
+    expect(drawnUnits(s)).toEqual(['a', 'b', FAMILY, 'c', 'd']);
+    expect(sliceToWidth(s, 3)).toBe('ab');
+    expect(sliceToWidth(s, 4)).toBe(`ab${FAMILY}`);
+    expect(fitToWidth(s, 5, false)).toBe(`ab${FAMILY}c`);
+    expect(wrapToWidth(s, 3)).toEqual(['ab', `${FAMILY}c`, 'd']);
+  });
+
+  test('the input line: the cursor is 2 cells after a sequence, and scrolling keeps it whole', () => {
+    setEmojiMode('flatten+zwj');
+    const text = `x${FAMILY}${CODER}`;
+    const r = renderInput({ ...emptyInput(), text, cursor: text.length }, 20);
+    expect(r.cursorCol).toBe(5);
+    expect(r.text).toBe(`${text}${' '.repeat(15)}`);
+    // 4 cells: the cursor's own cell and the last picture; the one before would not fit whole.
+    const narrow = renderInput({ ...emptyInput(), text, cursor: text.length }, 4);
+    expect(narrow).toEqual({ text: `${CODER}  `, cursorCol: 2 });
+  });
+
+  test('blessed: a sequence is one wide match (its blank after all of it); flat without +zwj', () => {
+    useOurWidths();
+    setEmojiMode('separate+zwj');
+    expect(`x${FAMILY}y`.replace(unicode.chars.all, '$1\x03')).toBe(`x${FAMILY}\x03y`);
+    expect(`x👍🏽y`.replace(unicode.chars.all, '$1\x03')).toBe('x👍\x03🏽\x03y');
+    setEmojiMode('joined+zwj');
+    expect(`${TONED_CODER}y`.replace(unicode.chars.all, '$1\x03')).toBe(`${TONED_CODER}\x03y`);
+    setEmojiMode('separate');
+    expect(`x👨👩y`.replace(unicode.chars.all, '$1\x03')).toBe('x👨\x03👩\x03y');
   });
 });

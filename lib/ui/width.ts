@@ -4,7 +4,8 @@
  * Terminals disagree about some sequences (an emoji ZWJ family is 2 cells in one terminal and 6 in
  * another; `❤️` is 1 or 2; flags are 1, 2 or 4), and a disagreement shifts every column after it
  * and leaves stale characters. So `toDrawable` first rewrites a string into code points on which
- * terminals agree (a base character plus combining marks), and `displayWidth` then counts cells:
+ * terminals agree (a base character plus combining marks; a skin tone or a whole ZWJ sequence only
+ * where the screen measured how this terminal draws them, `EmojiMode`), and `displayWidth` then counts cells:
  * East Asian Wide / Fullwidth and emoji presentation = 2, combining marks = 0, everything else 1.
  * It also removes control characters, so a message body can never move the cursor or recolour
  * the screen (a peer's text is hostile input).
@@ -30,11 +31,18 @@ const SKIN_LAST = 0x1f3ff;
  * - `flatten`: not known (no answer, or line mode): the tone is dropped, 👍🏽 → 👍, 2 cells;
  * - `separate`: the emoji and then the tone's swatch, 2 + 2 cells (tmux 3.3a, older VTE);
  * - `joined`: one picture in 2 cells (kitty, WezTerm, foot, iTerm2): the tone takes no cell.
- * ZWJ sequences are drawn side by side in every mode (👨‍👩‍👧 → 👨👩👧), as blessed keeps one
- * code point per cell.
  */
-export type EmojiMode = 'flatten' | 'separate' | 'joined';
+export type ToneMode = 'flatten' | 'separate' | 'joined';
+
+/**
+ * The skin-tone mode, and `+zwj` when the terminal was seen to draw an emoji ZWJ sequence
+ * (👨‍👩‍👧, 🧑‍💻) as one picture in 2 cells (tmux 3.3a, kitty, WezTerm, foot, iTerm2). Then such a
+ * sequence is drawn whole; otherwise its emoji are drawn side by side (👨‍👩‍👧 → 👨👩👧).
+ */
+export type EmojiMode = ToneMode | `${ToneMode}+zwj`;
 let emojiMode: EmojiMode = 'flatten';
+let toneMode: ToneMode = 'flatten';
+let zwjJoined = false;
 const modeListeners: ((m: EmojiMode) => void)[] = [];
 
 export function getEmojiMode(): EmojiMode {
@@ -44,6 +52,8 @@ export function getEmojiMode(): EmojiMode {
 /** Sets the mode for every width and `toDrawable` from now on (the screen owns the terminal). */
 export function setEmojiMode(mode: EmojiMode): void {
   emojiMode = mode;
+  zwjJoined = mode.endsWith('+zwj');
+  toneMode = mode.replace('+zwj', '') as ToneMode;
   for (const f of modeListeners) f(mode);
 }
 
@@ -60,7 +70,7 @@ export function isSkinTone(cp: number): boolean {
 export function codePointWidth(cp: number): 0 | 1 | 2 {
   if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0;
   if (cp < 0x300) return 1;
-  if (emojiMode === 'joined' && isSkinTone(cp)) return 0;
+  if (toneMode === 'joined' && isSkinTone(cp)) return 0;
   const ch = String.fromCodePoint(cp);
   if (ZERO_WIDTH.test(ch) || cp === ZWJ || (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0x1160 && cp <= 0x11ff)) {
     return 0;
@@ -84,11 +94,42 @@ export function wideRanges(): [number, number][] {
   return out;
 }
 
-/** Cells a drawable string takes (its code points' widths summed). */
+/**
+ * Cells taken by code point `cp` of a drawable string when `prev` comes before it: as
+ * `codePointWidth`, except that with `+zwj` an emoji after a ZWJ is part of the picture before
+ * it and takes no cell of its own (a drawable string keeps a ZWJ only in a sequence drawn whole).
+ */
+export function widthAfter(cp: number, prev: number): 0 | 1 | 2 {
+  return zwjJoined && prev === ZWJ ? 0 : codePointWidth(cp);
+}
+
+/** Cells a drawable string takes (its code points' widths summed, see `widthAfter`). */
 export function displayWidth(s: string): number {
   let w = 0;
-  for (const ch of s) w += codePointWidth(ch.codePointAt(0) as number);
+  let prev = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) as number;
+    w += widthAfter(cp, prev);
+    prev = cp;
+  }
   return w;
+}
+
+/**
+ * A drawable string cut before each character that takes cells: each piece is what one cell (or
+ * one wide cell) shows, a character with its combining marks, or a whole ZWJ sequence. Cutting a
+ * drawable string anywhere else would split what the terminal draws as one.
+ */
+export function drawnUnits(s: string): string[] {
+  const out: string[] = [];
+  let prev = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) as number;
+    if (out.length > 0 && cp >= 0x300 && widthAfter(cp, prev) === 0) out[out.length - 1] += ch;
+    else out.push(ch);
+    prev = cp;
+  }
+  return out;
 }
 
 // Format characters that draw nothing and that terminals handle differently: dropped.
@@ -99,7 +140,8 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 /**
  * Rewrites `s` so that every terminal draws it in `displayWidth(result)` cells:
  * - controls and what cannot be drawn become `?`; a tab becomes spaces (TAB_WIDTH);
- * - an emoji ZWJ sequence becomes its emoji side by side (👨‍👩‍👧 → 👨👩👧), variation
+ * - an emoji ZWJ sequence stays whole where the terminal draws it whole (`+zwj`, see
+ *   `joinedSequence`), else it becomes its emoji side by side (👨‍👩‍👧 → 👨👩👧); variation
  *   selectors are dropped, a flag becomes its two letters (🇫🇷 → FR); a skin tone stays after
  *   its emoji when the terminal was seen to draw it (`EmojiMode`), else it is dropped;
  * - text is NFC-normalised so that accents are precomposed where Unicode can;
@@ -114,8 +156,34 @@ export function toDrawable(s: string, keepNewlines = false): string {
   return out;
 }
 
+/**
+ * An emoji ZWJ sequence that terminals which join ZWJ sequences all draw in 2 cells: it begins
+ * with an emoji drawn as a picture by default, so that its width is not in doubt (`🏳️‍🌈` begins
+ * with a text-style flag plus VS16: 1 cell in tmux, 2 in kitty, so it is drawn side by side).
+ * Each emoji may carry VS16 or, when the terminal joins them (`joined`), a skin tone.
+ */
+const JOINABLE_TONED =
+  /^(?![\u{1f1e6}-\u{1f1ff}])\p{Emoji_Presentation}(?:\ufe0f|[\u{1f3fb}-\u{1f3ff}])?(?:\u200d\p{Extended_Pictographic}(?:\ufe0f|[\u{1f3fb}-\u{1f3ff}])?)+$/u;
+const JOINABLE =
+  /^(?![\u{1f1e6}-\u{1f1ff}])\p{Emoji_Presentation}\ufe0f?(?:\u200d\p{Extended_Pictographic}\ufe0f?)+$/u;
+const SKIN_TONES = /[\u{1f3fb}-\u{1f3ff}]/gu;
+
+/**
+ * `g` as one picture when the terminal draws ZWJ sequences whole (`+zwj`) and `g` is one it
+ * draws in 2 cells; a skin tone the terminal would draw apart is dropped from it (👩🏽‍💻 → 👩‍💻,
+ * one picture, rather than three). Otherwise undefined: `g` is drawn side by side.
+ */
+function joinedSequence(g: string): string | undefined {
+  if (!zwjJoined || !g.includes('\u200d')) return undefined;
+  if (toneMode === 'joined') return JOINABLE_TONED.test(g) ? g : undefined;
+  const untoned = g.replace(SKIN_TONES, '');
+  return JOINABLE.test(untoned) ? untoned : undefined;
+}
+
 function drawableGrapheme(g: string): string {
   if (g === '\n') return '\n';
+  const joined = joinedSequence(g);
+  if (joined !== undefined) return joined;
   const cps = [...g].map((c) => c.codePointAt(0) as number);
   if (cps.length === 2 && cps.every((cp) => cp >= RI_FIRST && cp <= RI_LAST)) {
     return cps.map((cp) => String.fromCharCode(0x41 + cp - RI_FIRST)).join('');
@@ -130,7 +198,7 @@ function drawableGrapheme(g: string): string {
     if (cp >= RI_FIRST && cp <= RI_LAST) {
       out += String.fromCharCode(0x41 + cp - RI_FIRST);
       hasBase = true;
-    } else if (isSkinTone(cp) && emojiMode !== 'flatten') {
+    } else if (isSkinTone(cp) && toneMode !== 'flatten') {
       // After its emoji the tone is drawn, by a terminal that was seen to draw it.
       if (hasBase && PICTOGRAPHIC.test(String.fromCodePoint(last))) out += ch;
     } else if (DROPPED.test(ch)) {
@@ -152,11 +220,14 @@ function drawableGrapheme(g: string): string {
 export function sliceToWidth(s: string, width: number): string {
   let w = 0;
   let out = '';
+  let prev = 0;
   for (const ch of s) {
-    const cw = codePointWidth(ch.codePointAt(0) as number);
+    const cp = ch.codePointAt(0) as number;
+    const cw = widthAfter(cp, prev);
     if (w + cw > width) break;
     w += cw;
     out += ch;
+    prev = cp;
   }
   return out;
 }
@@ -193,8 +264,11 @@ export function wrapToWidth(s: string, width: number): string[] {
         lineW = ww;
         continue;
       }
+      let prev = 0;
       for (const ch of word) {
-        const cw = codePointWidth(ch.codePointAt(0) as number);
+        const cp = ch.codePointAt(0) as number;
+        const cw = widthAfter(cp, prev);
+        prev = cp;
         if (lineW + cw > width) {
           out.push(line.trimEnd());
           line = '';

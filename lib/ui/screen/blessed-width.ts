@@ -14,6 +14,7 @@ import {
   getEmojiMode,
   onEmojiMode,
   wideRanges,
+  widthAfter,
   type EmojiMode,
 } from '../width';
 
@@ -24,7 +25,8 @@ const hex = (cp: number) => `\\u{${cp.toString(16)}}`;
 /**
  * Width 2 by `codePointWidth`: emoji presentation and the East Asian wide ranges. blessed puts a
  * blank cell (\x03) after each match; with `joined` skin tones the tone belongs before that
- * blank, in the emoji's own cell (blessed merges a zero-width code point into the cell before).
+ * blank, in the emoji's own cell (blessed merges a zero-width code point into the cell before),
+ * and with `+zwj` so does the rest of a ZWJ sequence (see `joinsCell`).
  */
 let rangesClass: string | undefined;
 
@@ -32,12 +34,28 @@ function wideRegex(mode: EmojiMode): RegExp {
   const ranges = (rangesClass ??= wideRanges()
     .map(([a, b]) => (a === b ? hex(a) : `${hex(a)}-${hex(b)}`))
     .join(''));
-  const tone = mode === 'joined' ? '\\u{1f3fb}-\\u{1f3ff}' : '';
-  const emoji =
-    mode === 'joined'
-      ? `(?![\\p{Mn}\\p{Me}${tone}])\\p{Emoji_Presentation}[${tone}]?`
-      : '(?![\\p{Mn}\\p{Me}])\\p{Emoji_Presentation}';
+  const toned = mode.startsWith('joined');
+  const tone = toned ? '\\u{1f3fb}-\\u{1f3ff}' : '';
+  const zwj = mode.endsWith('+zwj');
+  // After each emoji: its skin tone (joined), or with +zwj its VS16 or tone.
+  const mark = zwj ? `[\\ufe0f${tone}]?` : toned ? `[${tone}]?` : '';
+  const joined = zwj ? `(?:\\u200d\\p{Extended_Pictographic}${mark})*` : '';
+  const emoji = `(?![\\p{Mn}\\p{Me}${tone}])\\p{Emoji_Presentation}${mark}${joined}`;
   return new RegExp(`((?:${emoji}|[${ranges}]))`, 'gu');
+}
+
+/**
+ * Whether blessed draws code point `cp` in the cell before it (as a combining mark): the zero
+ * width ones, and with `+zwj` the emoji after a ZWJ, so that a whole sequence is one cell's
+ * string and blessed writes it out at once (screen.js `draw` writes a cell's string as it is,
+ * and skips the blank after a wide cell). blessed asks for each code point of a line in order,
+ * so the one before is the last one asked about.
+ */
+let lastAsked = 0;
+function joinsCell(cp: number): boolean {
+  const prev = lastAsked;
+  lastAsked = cp;
+  return cp >= 0x300 && widthAfter(cp, prev) === 0;
 }
 
 export function useOurWidths(): void {
@@ -49,10 +67,7 @@ export function useOurWidths(): void {
   };
   unicode.strWidth = (s) => displayWidth(s);
   // blessed merges a code point into the previous cell when this says it is combining.
-  unicode.combining = new Proxy(
-    {},
-    { get: (_t, p) => typeof p === 'string' && Number(p) >= 0x300 && codePointWidth(Number(p)) === 0 },
-  );
+  unicode.combining = new Proxy({}, { get: (_t, p) => typeof p === 'string' && joinsCell(Number(p)) });
   unicode.chars.all = wideRegex(getEmojiMode());
   onEmojiMode((mode) => {
     unicode.chars.all = wideRegex(mode);

@@ -14,6 +14,19 @@ import { useOurWidths } from './blessed-width';
 export const EMOJI_PROBE_MS = 1000;
 const LATE_ANSWER_MS = 10000;
 
+/** What the emoji probe draws, each at the top left and followed by a cursor position request. */
+const EMOJI_PROBES = ['\u{1f44d}\u{1f3fd}', '\u{1f468}\u200d\u{1f469}\u200d\u{1f467}'] as const;
+
+/**
+ * The emoji mode from the columns where the cursor was after each probe (column 1 + the cells
+ * drawn): 👍🏽 in 4 cells is `separate`, in 2 `joined`, else (or no answer) `flatten`; 👨‍👩‍👧 in 2
+ * cells adds `+zwj`, anything else (6 cells side by side, no answer) leaves ZWJ sequences flat.
+ */
+export function emojiModeOf(toneCol: number | undefined, zwjCol: number | undefined): EmojiMode {
+  const tones = toneCol === 5 ? 'separate' : toneCol === 3 ? 'joined' : 'flatten';
+  return zwjCol === 3 ? `${tones}+zwj` : tones;
+}
+
 /** xterm's bracketed paste mode (DECSET 2004). */
 const PASTE_MODE_ON = '\x1b[?2004h';
 const PASTE_MODE_OFF = '\x1b[?2004l';
@@ -44,9 +57,10 @@ export interface Terminal {
   /** Leaves the alternate screen, shows the cursor, ends raw mode. Safe to call twice. */
   restore(): void;
   /**
-   * Measures how the terminal draws an emoji with a skin tone (defect 13): writes 👍🏽 at the
-   * top left and asks where the cursor is (DSR 6, the cursor position report). No answer within
-   * `timeoutMs`, or an answer that fits neither known way: `flatten`. The caller redraws after.
+   * Measures how the terminal draws an emoji with a skin tone and an emoji ZWJ sequence (defect
+   * 13): writes 👍🏽 and then 👨‍👩‍👧 at the top left, each time asking where the cursor is
+   * (DSR 6, the cursor position report); see `emojiModeOf`. No answer within `timeoutMs`:
+   * `flatten`. The caller redraws after.
    */
   probeEmoji(timeoutMs?: number): Promise<EmojiMode>;
   /**
@@ -80,19 +94,18 @@ export function openTerminal(streams: TerminalStreams): Terminal {
       else pasteHandler(piece.text, piece.truncated);
     }
   };
-  /** Waiting for a cursor position report: it is taken out of the input, never seen as keys. */
+  /** Waiting for cursor position reports: they are taken out of the input, never seen as keys. */
   let onReport: ((col: number) => void) | undefined;
   const onData = (chunk: Buffer | string) => {
     if (wait) clearTimeout(wait);
     wait = undefined;
     let text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
-    if (onReport) {
-      // eslint-disable-next-line no-control-regex -- the terminal's answer: ESC [ row ; col R
-      const m = /\x1b\[\d+;(\d+)R/.exec(text);
-      if (m) {
-        text = text.slice(0, m.index) + text.slice(m.index + m[0].length);
-        onReport(Number(m[1]));
-      }
+    // The terminal's answer: ESC [ row ; col R (the probe's answers may come in one chunk).
+    // eslint-disable-next-line no-control-regex -- ESC is what a report starts with
+    const report = /\x1b\[\d+;(\d+)R/;
+    for (let m = report.exec(text); onReport && m; m = report.exec(text)) {
+      text = text.slice(0, m.index) + text.slice(m.index + m[0].length);
+      onReport(Number(m[1]));
     }
     deliver(splitter.feed(text));
     if (splitter.holding) wait = setTimeout(() => deliver(splitter.flush()), PASTE_MARKER_WAIT_MS);
@@ -122,22 +135,28 @@ export function openTerminal(streams: TerminalStreams): Terminal {
     screen,
     probeEmoji(timeoutMs = EMOJI_PROBE_MS) {
       return new Promise<EmojiMode>((resolve) => {
+        const cols: number[] = [];
         const timer = setTimeout(() => {
-          answer(undefined);
+          answer();
           // An answer that comes late (a slow link) is still not a key press (CSI 1;5R would
           // read as Ctrl+F3): swallowed for a while longer.
-          onReport = () => (onReport = undefined);
+          let late = EMOJI_PROBES.length - cols.length;
+          onReport = () => {
+            if (--late <= 0) onReport = undefined;
+          };
           setTimeout(() => (onReport = undefined), LATE_ANSWER_MS).unref();
         }, timeoutMs);
         timer.unref();
-        const answer = (col: number | undefined) => {
+        const answer = () => {
           clearTimeout(timer);
           onReport = undefined;
-          // Column 1 + the cells 👍🏽 took.
-          resolve(col === 5 ? 'separate' : col === 3 ? 'joined' : 'flatten');
+          resolve(emojiModeOf(cols[0], cols[1]));
         };
-        onReport = answer;
-        output.write('\x1b[1;1H\u{1f44d}\u{1f3fd}\x1b[6n');
+        onReport = (col) => {
+          cols.push(col);
+          if (cols.length === EMOJI_PROBES.length) answer();
+        };
+        output.write(EMOJI_PROBES.map((p) => `\x1b[1;1H${p}\x1b[6n`).join(''));
       });
     },
     suspend(fn) {
