@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { runScreen } from '../../lib/ui/screen/run-screen';
 import { EMOJI_PROBE_MS } from '../../lib/ui/screen/terminal';
+import { codePointWidth, isSkinTone, isTextEmoji } from '../../lib/ui/width';
 import { makeUser, type TestUser } from '../helpers/client-harness';
 import { startRelay, type TestRelay } from '../helpers/relay-harness';
 import { FakeTerminal, KEY } from './fake-terminal';
@@ -91,6 +92,54 @@ test('a terminal that draws the tone apart: 👍 and 🏽, 2 cells each, the bor
   expect(cells.slice(at, at + 4)).toEqual(['👍', '', '🏽', '']);
   expect(cells.slice(at + 4, at + 8).map((c) => c || ' ')).toEqual([' ', 'e', 'n', 'd']);
   expect(cells[99]).toBe('│');
+  expect(await s.quit()).toBe(0);
+});
+
+/**
+ * Makes `t` draw emoji as kitty and WezTerm do: a skin tone, a VS16, a ZWJ and the emoji after
+ * it join the cell before; VS16 makes a text-style emoji (❤) 2 cells wide. xterm's join state
+ * (the value before) carries what the last code point was.
+ */
+function drawLikeKitty(t: FakeTerminal): void {
+  const AFTER_ZWJ = 1;
+  const TEXT_EMOJI = 2;
+  const value = (kind: number, width: number, join: boolean) => (kind << 3) | (width << 1) | (join ? 1 : 0);
+  const width = (cp: number) => (isSkinTone(cp) ? 0 : codePointWidth(cp));
+  t.term.unicode.register({
+    version: 'kitty-like',
+    wcwidth: width,
+    charProperties: (cp, before) => {
+      const kind = before >> 3;
+      const cells = (before >> 1) & 3;
+      if (before !== 0 && kind === AFTER_ZWJ) return value(0, cells, true);
+      if (before !== 0 && cp === 0x200d) return value(AFTER_ZWJ, cells, true);
+      if (before !== 0 && cp === 0xfe0f && kind === TEXT_EMOJI) return value(0, 2, true);
+      if (before !== 0 && width(cp) === 0) return value(0, cells, true);
+      return value(isTextEmoji(cp) ? TEXT_EMOJI : 0, width(cp), false);
+    },
+  });
+  t.term.unicode.activeVersion = 'kitty-like';
+}
+
+test('a terminal that joins tones, ZWJ sequences and VS16 (kitty): each one picture, 2 cells', async () => {
+  const t = new FakeTerminal(100, 30, { answers: true });
+  drawLikeKitty(t);
+  const family = '👨\u200d👩\u200d👧';
+  const heart = '❤\ufe0f';
+  const rainbow = '🏳\ufe0f\u200d🌈';
+  const s = await shown(t, 'Kit', `tone 👍🏽 ${family} ${heart} ${rainbow} end`);
+  await t.waitFor(() => t.cells(s.row).includes(rainbow), 'the rainbow flag whole');
+  const cells = t.cells(s.row);
+  const at = cells.indexOf('👍🏽');
+  // Each picture and the second half of it ('' as a blank), then a space.
+  expect(cells.slice(at, at + 15).map((c) => c || ' ')).toEqual(
+    [['👍🏽'], [family], [heart], [rainbow]].flatMap(([p]) => [p, ' ', ' ']).concat(['e', 'n', 'd']),
+  );
+  expect(cells[99]).toBe('│');
+  // The input line: typed, the cursor right after the pictures (the prompt is 2 cells).
+  t.type(`${family}${heart}`);
+  await t.waitForText(`> ${family}${heart}`);
+  expect(t.term.buffer.active.cursorX).toBe(6);
   expect(await s.quit()).toBe(0);
 });
 

@@ -182,3 +182,52 @@ describe('ZWJ sequences where the terminal draws them whole (+zwj, defect 13)', 
     expect(`x👨👩y`.replace(unicode.chars.all, '$1\x03')).toBe('x👨\x03👩\x03y');
   });
 });
+
+describe('text-style emoji with VS16 where the terminal draws them as pictures (+vs16, defect 13)', () => {
+  afterEach(() => setEmojiMode('flatten'));
+  const HEART = '❤\ufe0f';
+  const RAINBOW = '🏳\ufe0f\u200d🌈';
+  const HEART_FIRE = '❤\ufe0f\u200d🔥';
+
+  test.each([
+    ['flatten+vs16', `${HEART} ok`, `${HEART} ok`, 5],
+    ['flatten', `${HEART} ok`, '❤ ok', 4],
+    ['separate+zwj', `${HEART} ok`, '❤ ok', 4],
+    // A VS16-led ZWJ sequence is one picture only where VS16 makes the first emoji 2 cells.
+    ['separate+zwj+vs16', RAINBOW, RAINBOW, 2],
+    ['joined+zwj+vs16', `${HEART_FIRE}!`, `${HEART_FIRE}!`, 3],
+    // A VS16 inside the sequence, after a joined emoji, widens nothing.
+    ['flatten+zwj+vs16', '🧔\u200d♂\ufe0f', '🧔\u200d♂\ufe0f', 2],
+    ['separate+zwj+vs16', '👁\ufe0f\u200d🗨\ufe0f', '👁\ufe0f\u200d🗨\ufe0f', 2],
+    ['flatten+vs16', RAINBOW, '🏳\ufe0f🌈', 4],
+    ['separate+zwj', RAINBOW, '🏳🌈', 3],
+    // An emoji that is a picture already keeps no VS16; a keycap digit stays text.
+    ['flatten+vs16', '😀\ufe0f', '😀', 2],
+    ['flatten+vs16', '#\ufe0f\u20e3', '#\u20e3', 1],
+  ] as const)('%s: %j → %j, %i cells', (mode, input, drawn, cells) => {
+    setEmojiMode(mode);
+    expect(toDrawable(input)).toBe(drawn);
+    expect(displayWidth(toDrawable(input))).toBe(cells);
+  });
+
+  test('cutting and wrapping never separate a VS16 from its emoji', () => {
+    setEmojiMode('flatten+vs16');
+    expect(drawnUnits(`a${HEART}b`)).toEqual(['a', HEART, 'b']);
+    expect(sliceToWidth(`a${HEART}b`, 2)).toBe('a');
+    expect(sliceToWidth(`a${HEART}b`, 3)).toBe(`a${HEART}`);
+    expect(wrapToWidth(`ab${HEART}`, 3)).toEqual(['ab', HEART]);
+    expect(fitToWidth(`${HEART}${HEART}`, 3)).toBe(`${HEART}…`);
+  });
+
+  test('blessed: ❤️ is one wide match, and its cell is 2 wide', () => {
+    useOurWidths();
+    setEmojiMode('separate+zwj+vs16');
+    expect(`x${HEART}y${RAINBOW}z`.replace(unicode.chars.all, '$1\x03')).toBe(
+      `x${HEART}\x03y${RAINBOW}\x03z`,
+    );
+    expect(unicode.charWidth(HEART)).toBe(2);
+    expect(unicode.charWidth(RAINBOW)).toBe(2);
+    setEmojiMode('separate+zwj');
+    expect(unicode.charWidth('❤')).toBe(1);
+  });
+});

@@ -3,8 +3,9 @@
  * where the terminal draws them so. tmux 3.3a joins a ZWJ sequence into one 2-cell picture and
  * answers the screen's probe (a cursor position report after 👨‍👩‍👧) with column 3; the built
  * binary runs in a tmux pane against a real relay process, under TERM=tmux-256color and
- * TERM=xterm-256color, and what is asserted is tmux's screen (capture-pane) and cursor. Where the
- * terminal does not join them, or does not answer, they stay side by side: emoji-probe.test.ts.
+ * TERM=xterm-256color, and what is asserted is tmux's screen (capture-pane) and cursor. tmux
+ * draws ❤️ in 1 cell, so a sequence led by a text-style emoji (🏳️‍🌈) stays side by side here;
+ * a terminal that draws both (kitty) and one that answers nothing: emoji-probe.test.ts.
  * Needs `npm run build` and tmux.
  */
 import * as fs from 'node:fs';
@@ -20,6 +21,8 @@ const SOCKET = `chatsecure-zwj-${process.pid}`;
 const ROOT = path.join(__dirname, '..', '..');
 const FAMILY = '👨\u200d👩\u200d👧';
 const CODER = '🧑\u200d💻';
+const RAINBOW = '🏳\ufe0f\u200d🌈';
+const HEART = '❤\ufe0f';
 
 const { tmux, waitForPane } = tmuxDriver(SOCKET, 20000);
 const has = (t: string | RegExp) => (s: string) => (typeof t === 'string' ? s.includes(t) : t.test(s));
@@ -80,6 +83,15 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
     // Drawn by updates, then from scratch (Ctrl+L): the same screen, no cell left over.
     tmux('send-keys', '-t', me, 'C-l');
     await waitForPane(me, (x) => x === s, 'the same screen after Ctrl+L', 5000);
+  });
+
+  test('where tmux draws no 2-cell picture (❤️ is 1 cell in tmux 3.3a): 🏳️‍🌈 side by side, ❤ as text', async () => {
+    pal.client.send(me, `flag ${RAINBOW} heart ${HEART} end`);
+    const s = await waitForPane(me, has(`${peer}: flag 🏳🌈 heart ❤ end`), 'the flag side by side');
+    const row = s.split('\n').find((l) => l.includes('flag 🏳🌈')) as string;
+    expect(row).not.toContain('\ufe0f');
+    expect(tmuxCells(row)).toBe(100);
+    expect(row.trimEnd().endsWith('│')).toBe(true);
   });
 
   /** The input line's row, and tmux's cursor, once `text` shows after the prompt. */

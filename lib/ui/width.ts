@@ -21,6 +21,7 @@ const PICTOGRAPHIC = /\p{Extended_Pictographic}/u;
 const RI_FIRST = 0x1f1e6;
 const RI_LAST = 0x1f1ff;
 const ZWJ = 0x200d;
+const VS16 = 0xfe0f;
 
 const SKIN_FIRST = 0x1f3fb;
 const SKIN_LAST = 0x1f3ff;
@@ -35,14 +36,17 @@ const SKIN_LAST = 0x1f3ff;
 export type ToneMode = 'flatten' | 'separate' | 'joined';
 
 /**
- * The skin-tone mode, and `+zwj` when the terminal was seen to draw an emoji ZWJ sequence
- * (👨‍👩‍👧, 🧑‍💻) as one picture in 2 cells (tmux 3.3a, kitty, WezTerm, foot, iTerm2). Then such a
- * sequence is drawn whole; otherwise its emoji are drawn side by side (👨‍👩‍👧 → 👨👩👧).
+ * The skin-tone mode, then `+zwj` when the terminal was seen to draw an emoji ZWJ sequence
+ * (👨‍👩‍👧, 🧑‍💻) as one picture in 2 cells (tmux 3.3a, kitty, WezTerm, foot, iTerm2): such a
+ * sequence is drawn whole, otherwise its emoji side by side (👨‍👩‍👧 → 👨👩👧); then `+vs16` when
+ * it was seen to draw a text-style emoji with VS16 (❤️) as a 2-cell picture (kitty, WezTerm; not
+ * tmux 3.3a): VS16 is kept after such an emoji and takes the second cell, otherwise dropped (❤).
  */
-export type EmojiMode = ToneMode | `${ToneMode}+zwj`;
+export type EmojiMode = `${ToneMode}${'' | '+zwj'}${'' | '+vs16'}`;
 let emojiMode: EmojiMode = 'flatten';
 let toneMode: ToneMode = 'flatten';
 let zwjJoined = false;
+let vs16Wide = false;
 const modeListeners: ((m: EmojiMode) => void)[] = [];
 
 export function getEmojiMode(): EmojiMode {
@@ -52,8 +56,10 @@ export function getEmojiMode(): EmojiMode {
 /** Sets the mode for every width and `toDrawable` from now on (the screen owns the terminal). */
 export function setEmojiMode(mode: EmojiMode): void {
   emojiMode = mode;
-  zwjJoined = mode.endsWith('+zwj');
-  toneMode = mode.replace('+zwj', '') as ToneMode;
+  const [tones, ...more] = mode.split('+');
+  toneMode = tones as ToneMode;
+  zwjJoined = more.includes('zwj');
+  vs16Wide = more.includes('vs16');
   for (const f of modeListeners) f(mode);
 }
 
@@ -95,12 +101,34 @@ export function wideRanges(): [number, number][] {
 }
 
 /**
+ * A text-style emoji: one that VS16 turns into a 2-cell picture where the terminal honours VS16
+ * (`+vs16`): ❤ ☀ ✈ ♂ © (an emoji, drawn as text by default, 1 cell). Digits, `#` and `*` stay
+ * text (their VS16 is dropped).
+ */
+const TEXT_EMOJI = /^(?!\p{Emoji_Presentation})\p{Extended_Pictographic}$/u;
+export function isTextEmoji(cp: number): boolean {
+  return cp >= 0xa9 && TEXT_EMOJI.test(String.fromCodePoint(cp)) && codePointWidth(cp) === 1;
+}
+
+/**
  * Cells taken by code point `cp` of a drawable string when `prev` comes before it: as
  * `codePointWidth`, except that with `+zwj` an emoji after a ZWJ is part of the picture before
- * it and takes no cell of its own (a drawable string keeps a ZWJ only in a sequence drawn whole).
+ * it and takes no cell of its own (a drawable string keeps a ZWJ only in a sequence drawn whole),
+ * and with `+vs16` a VS16 after a text-style emoji is the second cell of its picture (a
+ * drawable string keeps a VS16 only there, or inside a sequence drawn whole).
  */
 export function widthAfter(cp: number, prev: number): 0 | 1 | 2 {
-  return zwjJoined && prev === ZWJ ? 0 : codePointWidth(cp);
+  if (zwjJoined && prev === ZWJ) return 0;
+  if (cp === VS16 && vs16Wide && isTextEmoji(prev)) return 1;
+  return codePointWidth(cp);
+}
+
+/**
+ * Whether code point `cp` (after `prev`) is drawn in the same cell as the one before it: a
+ * combining mark, a VS16, a joined skin tone, a ZWJ and, with `+zwj`, the emoji after it.
+ */
+export function sharesCell(cp: number, prev: number): boolean {
+  return cp >= 0x300 && (codePointWidth(cp) === 0 || (zwjJoined && prev === ZWJ));
 }
 
 /** Cells a drawable string takes (its code points' widths summed, see `widthAfter`). */
@@ -110,7 +138,8 @@ export function displayWidth(s: string): number {
   for (const ch of s) {
     const cp = ch.codePointAt(0) as number;
     w += widthAfter(cp, prev);
-    prev = cp;
+    // An emoji joined after a ZWJ took no cell: a VS16 after it (🧔‍♂️) does not widen it.
+    prev = zwjJoined && prev === ZWJ ? 0 : cp;
   }
   return w;
 }
@@ -125,7 +154,7 @@ export function drawnUnits(s: string): string[] {
   let prev = 0;
   for (const ch of s) {
     const cp = ch.codePointAt(0) as number;
-    if (out.length > 0 && cp >= 0x300 && widthAfter(cp, prev) === 0) out[out.length - 1] += ch;
+    if (out.length > 0 && sharesCell(cp, prev)) out[out.length - 1] += ch;
     else out.push(ch);
     prev = cp;
   }
@@ -156,16 +185,32 @@ export function toDrawable(s: string, keepNewlines = false): string {
   return out;
 }
 
+const TONE = '[\\u{1f3fb}-\\u{1f3ff}]';
+const joinable = new Map<string, RegExp>();
+
 /**
  * An emoji ZWJ sequence that terminals which join ZWJ sequences all draw in 2 cells: it begins
- * with an emoji drawn as a picture by default, so that its width is not in doubt (`🏳️‍🌈` begins
- * with a text-style flag plus VS16: 1 cell in tmux, 2 in kitty, so it is drawn side by side).
- * Each emoji may carry VS16 or, when the terminal joins them (`joined`), a skin tone.
+ * with an emoji drawn as a picture by default (👨‍👩‍👧), or with `+vs16` a text-style emoji made
+ * one by VS16 (🏳️‍🌈: 1 cell in tmux 3.3a, which does not widen it, 2 in kitty); without `+vs16`
+ * such a sequence is drawn side by side. Each emoji may carry VS16 or, when the terminal joins
+ * them (`joined`), a skin tone. Not a flag: regional indicators are spelled out.
  */
-const JOINABLE_TONED =
-  /^(?![\u{1f1e6}-\u{1f1ff}])\p{Emoji_Presentation}(?:\ufe0f|[\u{1f3fb}-\u{1f3ff}])?(?:\u200d\p{Extended_Pictographic}(?:\ufe0f|[\u{1f3fb}-\u{1f3ff}])?)+$/u;
-const JOINABLE =
-  /^(?![\u{1f1e6}-\u{1f1ff}])\p{Emoji_Presentation}\ufe0f?(?:\u200d\p{Extended_Pictographic}\ufe0f?)+$/u;
+function joinableRegex(): RegExp {
+  const key = `${toneMode} ${vs16Wide}`;
+  let re = joinable.get(key);
+  if (!re) {
+    const mark = toneMode === 'joined' ? `(?:\\ufe0f|${TONE})?` : '\\ufe0f?';
+    const first = vs16Wide
+      ? '(?:\\p{Emoji_Presentation}|\\p{Extended_Pictographic}(?=\\ufe0f))'
+      : '\\p{Emoji_Presentation}';
+    re = new RegExp(
+      `^(?![\\u{1f1e6}-\\u{1f1ff}])${first}${mark}(?:\\u200d\\p{Extended_Pictographic}${mark})+$`,
+      'u',
+    );
+    joinable.set(key, re);
+  }
+  return re;
+}
 const SKIN_TONES = /[\u{1f3fb}-\u{1f3ff}]/gu;
 
 /**
@@ -175,9 +220,8 @@ const SKIN_TONES = /[\u{1f3fb}-\u{1f3ff}]/gu;
  */
 function joinedSequence(g: string): string | undefined {
   if (!zwjJoined || !g.includes('\u200d')) return undefined;
-  if (toneMode === 'joined') return JOINABLE_TONED.test(g) ? g : undefined;
-  const untoned = g.replace(SKIN_TONES, '');
-  return JOINABLE.test(untoned) ? untoned : undefined;
+  const seq = toneMode === 'joined' ? g : g.replace(SKIN_TONES, '');
+  return joinableRegex().test(seq) ? seq : undefined;
 }
 
 function drawableGrapheme(g: string): string {
@@ -201,6 +245,9 @@ function drawableGrapheme(g: string): string {
     } else if (isSkinTone(cp) && toneMode !== 'flatten') {
       // After its emoji the tone is drawn, by a terminal that was seen to draw it.
       if (hasBase && PICTOGRAPHIC.test(String.fromCodePoint(last))) out += ch;
+    } else if (cp === VS16 && vs16Wide && hasBase && isTextEmoji(last)) {
+      // ❤️: the terminal draws it as a 2-cell picture.
+      out += ch;
     } else if (DROPPED.test(ch)) {
       // ZWJ, variation selectors, skin tones, tags: nothing to draw on their own.
     } else if (codePointWidth(cp) === 0) {
@@ -220,14 +267,11 @@ function drawableGrapheme(g: string): string {
 export function sliceToWidth(s: string, width: number): string {
   let w = 0;
   let out = '';
-  let prev = 0;
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) as number;
-    const cw = widthAfter(cp, prev);
+  for (const u of drawnUnits(s)) {
+    const cw = displayWidth(u);
     if (w + cw > width) break;
     w += cw;
-    out += ch;
-    prev = cp;
+    out += u;
   }
   return out;
 }
@@ -264,11 +308,8 @@ export function wrapToWidth(s: string, width: number): string[] {
         lineW = ww;
         continue;
       }
-      let prev = 0;
-      for (const ch of word) {
-        const cp = ch.codePointAt(0) as number;
-        const cw = widthAfter(cp, prev);
-        prev = cp;
+      for (const ch of drawnUnits(word)) {
+        const cw = displayWidth(ch);
         if (lineW + cw > width) {
           out.push(line.trimEnd());
           line = '';

@@ -13,8 +13,8 @@ import {
   displayWidth,
   getEmojiMode,
   onEmojiMode,
+  sharesCell,
   wideRanges,
-  widthAfter,
   type EmojiMode,
 } from '../width';
 
@@ -36,11 +36,15 @@ function wideRegex(mode: EmojiMode): RegExp {
     .join(''));
   const toned = mode.startsWith('joined');
   const tone = toned ? '\\u{1f3fb}-\\u{1f3ff}' : '';
-  const zwj = mode.endsWith('+zwj');
-  // After each emoji: its skin tone (joined), or with +zwj its VS16 or tone.
-  const mark = zwj ? `[\\ufe0f${tone}]?` : toned ? `[${tone}]?` : '';
+  const zwj = mode.includes('+zwj');
+  // After each emoji: its skin tone (joined), or with +zwj or +vs16 its VS16 or tone.
+  const mark = zwj || mode.includes('+vs16') ? `[\\ufe0f${tone}]?` : toned ? `[${tone}]?` : '';
   const joined = zwj ? `(?:\\u200d\\p{Extended_Pictographic}${mark})*` : '';
-  const emoji = `(?![\\p{Mn}\\p{Me}${tone}])\\p{Emoji_Presentation}${mark}${joined}`;
+  // With +vs16, a text-style emoji and its VS16 (❤️) are one wide cell too.
+  const first = mode.includes('+vs16')
+    ? '(?:\\p{Emoji_Presentation}|\\p{Extended_Pictographic}(?=\\ufe0f))'
+    : '\\p{Emoji_Presentation}';
+  const emoji = `(?![\\p{Mn}\\p{Me}${tone}])${first}${mark}${joined}`;
   return new RegExp(`((?:${emoji}|[${ranges}]))`, 'gu');
 }
 
@@ -55,13 +59,16 @@ let lastAsked = 0;
 function joinsCell(cp: number): boolean {
   const prev = lastAsked;
   lastAsked = cp;
-  return cp >= 0x300 && widthAfter(cp, prev) === 0;
+  return sharesCell(cp, prev);
 }
 
 export function useOurWidths(): void {
   if (patched) return;
   patched = true;
+  // screen.js draw asks this of each cell's string: a whole ZWJ sequence, or ❤️ (+vs16), is 2.
   unicode.charWidth = (str, i = 0) => {
+    if (typeof str === 'string' && i === 0 && str.length > 1)
+      return Math.min(2, displayWidth(str)) as 0 | 1 | 2;
     const cp = typeof str === 'number' ? str : str.codePointAt(i);
     return cp === undefined ? 0 : codePointWidth(cp);
   };

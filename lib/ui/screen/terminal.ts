@@ -15,16 +15,21 @@ export const EMOJI_PROBE_MS = 1000;
 const LATE_ANSWER_MS = 10000;
 
 /** What the emoji probe draws, each at the top left and followed by a cursor position request. */
-const EMOJI_PROBES = ['\u{1f44d}\u{1f3fd}', '\u{1f468}\u200d\u{1f469}\u200d\u{1f467}'] as const;
+const EMOJI_PROBES = [
+  '\u{1f44d}\u{1f3fd}',
+  '\u{1f468}\u200d\u{1f469}\u200d\u{1f467}',
+  '\u2764\ufe0f',
+] as const;
 
 /**
  * The emoji mode from the columns where the cursor was after each probe (column 1 + the cells
  * drawn): 👍🏽 in 4 cells is `separate`, in 2 `joined`, else (or no answer) `flatten`; 👨‍👩‍👧 in 2
- * cells adds `+zwj`, anything else (6 cells side by side, no answer) leaves ZWJ sequences flat.
+ * cells adds `+zwj`, anything else (6 cells side by side, no answer) leaves ZWJ sequences flat;
+ * ❤️ in 2 cells adds `+vs16`, in 1 (tmux 3.3a) or no answer drops VS16.
  */
-export function emojiModeOf(toneCol: number | undefined, zwjCol: number | undefined): EmojiMode {
+export function emojiModeOf(toneCol?: number, zwjCol?: number, vs16Col?: number): EmojiMode {
   const tones = toneCol === 5 ? 'separate' : toneCol === 3 ? 'joined' : 'flatten';
-  return zwjCol === 3 ? `${tones}+zwj` : tones;
+  return `${tones}${zwjCol === 3 ? '+zwj' : ''}${vs16Col === 3 ? '+vs16' : ''}`;
 }
 
 /** xterm's bracketed paste mode (DECSET 2004). */
@@ -57,8 +62,9 @@ export interface Terminal {
   /** Leaves the alternate screen, shows the cursor, ends raw mode. Safe to call twice. */
   restore(): void;
   /**
-   * Measures how the terminal draws an emoji with a skin tone and an emoji ZWJ sequence (defect
-   * 13): writes 👍🏽 and then 👨‍👩‍👧 at the top left, each time asking where the cursor is
+   * Measures how the terminal draws an emoji with a skin tone, an emoji ZWJ sequence and a
+   * text-style emoji with VS16 (defect 13): writes 👍🏽, 👨‍👩‍👧 and ❤️ at the top left, each time
+   * asking where the cursor is
    * (DSR 6, the cursor position report); see `emojiModeOf`. No answer within `timeoutMs`:
    * `flatten`. The caller redraws after.
    */
@@ -150,7 +156,7 @@ export function openTerminal(streams: TerminalStreams): Terminal {
         const answer = () => {
           clearTimeout(timer);
           onReport = undefined;
-          resolve(emojiModeOf(cols[0], cols[1]));
+          resolve(emojiModeOf(...cols));
         };
         onReport = (col) => {
           cols.push(col);
