@@ -158,6 +158,9 @@ describe('ZWJ sequences where the terminal draws them whole (+zwj, defect 13)', 
     expect(sliceToWidth(s, 4)).toBe(`ab${FAMILY}`);
     expect(fitToWidth(s, 5, false)).toBe(`ab${FAMILY}c`);
     expect(wrapToWidth(s, 3)).toEqual(['ab', `${FAMILY}c`, 'd']);
+    // A sequence cut in UTF-16 (a label sliced by length): what follows its ZWJ still counts.
+    expect(displayWidth('👨\u200d ab')).toBe(5);
+    expect(drawnUnits('👨\u200d ab')).toEqual(['👨\u200d', ' ', 'a', 'b']);
   });
 
   test('the input line: the cursor is 2 cells after a sequence, and scrolling keeps it whole', () => {

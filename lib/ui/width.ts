@@ -118,7 +118,7 @@ export function isTextEmoji(cp: number): boolean {
  * drawable string keeps a VS16 only there, or inside a sequence drawn whole).
  */
 export function widthAfter(cp: number, prev: number): 0 | 1 | 2 {
-  if (zwjJoined && prev === ZWJ) return 0;
+  if (joinedAfterZwj(cp, prev)) return 0;
   if (cp === VS16 && vs16Wide && isTextEmoji(prev)) return 1;
   return codePointWidth(cp);
 }
@@ -128,7 +128,12 @@ export function widthAfter(cp: number, prev: number): 0 | 1 | 2 {
  * combining mark, a VS16, a joined skin tone, a ZWJ and, with `+zwj`, the emoji after it.
  */
 export function sharesCell(cp: number, prev: number): boolean {
-  return cp >= 0x300 && (codePointWidth(cp) === 0 || (zwjJoined && prev === ZWJ));
+  return cp >= 0x300 && (codePointWidth(cp) === 0 || joinedAfterZwj(cp, prev));
+}
+
+/** With `+zwj`, an emoji right after a ZWJ is part of the picture before (nothing else is). */
+function joinedAfterZwj(cp: number, prev: number): boolean {
+  return zwjJoined && prev === ZWJ && cp >= 0xa9 && PICTOGRAPHIC.test(String.fromCodePoint(cp));
 }
 
 /** Cells a drawable string takes (its code points' widths summed, see `widthAfter`). */
@@ -139,7 +144,7 @@ export function displayWidth(s: string): number {
     const cp = ch.codePointAt(0) as number;
     w += widthAfter(cp, prev);
     // An emoji joined after a ZWJ took no cell: a VS16 after it (🧔‍♂️) does not widen it.
-    prev = zwjJoined && prev === ZWJ ? 0 : cp;
+    prev = joinedAfterZwj(cp, prev) ? 0 : cp;
   }
   return w;
 }
