@@ -3,7 +3,9 @@
  * terminal draws two cells where blessed reserved one and every column after it shifts, leaving
  * stale characters. We point blessed's width functions at ours (lib/ui/width.ts). All text the
  * UI draws first goes through `toDrawable`, so every code point is either a base character of
- * width 1 or 2, or a combining mark of width 0 that blessed merges into the previous cell.
+ * width 1 or 2, or a combining mark of width 0 that blessed merges into the previous cell; where
+ * the terminal was seen to draw them as one picture (`EmojiMode`), a skin tone, a VS16 and the
+ * rest of a ZWJ sequence are merged into their emoji's cell the same way, and that cell is 2 wide.
  * neo-blessed is pinned exactly; __tests__/ui/width-blessed.test.ts fails if this stops holding.
  */
 import type blessed from 'neo-blessed';
