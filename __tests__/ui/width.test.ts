@@ -179,6 +179,9 @@ describe('ZWJ sequences where the terminal draws them whole (+zwj, defect 13)', 
     setEmojiMode('separate+zwj');
     expect(`x${FAMILY}y`.replace(unicode.chars.all, '$1\x03')).toBe(`x${FAMILY}\x03y`);
     expect(`x👍🏽y`.replace(unicode.chars.all, '$1\x03')).toBe('x👍\x03🏽\x03y');
+    // A search match inside the sequence: the tags stay inside it, the blank after it all.
+    const found = `x👨\u200d{inverse}👩{/inverse}\u200d👧y`;
+    expect(found.replace(unicode.chars.all, '$1\x03')).toBe(`x👨\u200d{inverse}👩{/inverse}\u200d👧\x03y`);
     setEmojiMode('joined+zwj');
     expect(`${TONED_CODER}y`.replace(unicode.chars.all, '$1\x03')).toBe(`${TONED_CODER}\x03y`);
     setEmojiMode('separate');

@@ -83,6 +83,13 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
     // Drawn by updates, then from scratch (Ctrl+L): the same screen, no cell left over.
     tmux('send-keys', '-t', me, 'C-l');
     await waitForPane(me, (x) => x === s, 'the same screen after Ctrl+L', 5000);
+    // A search for an emoji inside a sequence highlights inside one picture: the row stays.
+    tmux('send-keys', '-t', me, '-l', '/search 👩');
+    tmux('send-keys', '-t', me, 'Enter');
+    const found = await waitForPane(me, has('1 of 1'), 'the search');
+    expect(found.split('\n').find((l) => l.includes(`fam ${FAMILY}`))).toBe(row);
+    tmux('send-keys', '-t', me, 'Escape');
+    await waitForPane(me, (x) => !x.includes('1 of 1'), 'the search to end');
   });
 
   test('where tmux draws no 2-cell picture (❤️ is 1 cell in tmux 3.3a): 🏳️‍🌈 side by side, ❤ as text', async () => {

@@ -41,7 +41,10 @@ function wideRegex(mode: EmojiMode): RegExp {
   const zwj = mode.includes('+zwj');
   // After each emoji: its skin tone (joined), or with +zwj or +vs16 its VS16 or tone.
   const mark = zwj || mode.includes('+vs16') ? `[\\ufe0f${tone}]?` : toned ? `[${tone}]?` : '';
-  const joined = zwj ? `(?:\\u200d\\p{Extended_Pictographic}${mark})*` : '';
+  // blessed tags ({inverse}: a search match) may sit inside a sequence: this runs before they
+  // become SGR codes, which the cell loop then skips, so the sequence still fills one cell.
+  const tags = '(?:\\{[^{}]*\\})*';
+  const joined = zwj ? `(?:${tags}\\u200d${tags}\\p{Extended_Pictographic}${mark})*` : '';
   // With +vs16, a text-style emoji and its VS16 (❤️) are one wide cell too.
   const first = mode.includes('+vs16')
     ? '(?:\\p{Emoji_Presentation}|\\p{Extended_Pictographic}(?=\\ufe0f))'
