@@ -136,12 +136,14 @@ test('a terminal that joins tones, ZWJ sequences and VS16 (kitty): each one pict
     [['👍🏽'], [family], [heart], [rainbow]].flatMap(([p]) => [p, ' ', ' ']).concat(['e', 'n', 'd']),
   );
   expect(cells[99]).toBe('│');
-  // A search for an emoji inside a sequence: the row keeps its layout (the picture is one cell).
-  t.type('/search 👩\r');
-  await t.waitFor(() => t.cells(s.row).join('').includes('end') && t.text().includes('1 of 1'), 'the search');
-  expect(t.cells(s.row)).toEqual(cells);
-  t.type('\x1b');
-  await t.waitFor((x) => !x.includes('1 of 1'), 'the search to end');
+  // A search for an emoji inside a picture: the row keeps its layout (the picture is one cell).
+  for (const needle of ['👩', '❤', '👍']) {
+    t.type(`/search ${needle}\r`);
+    await t.waitFor((x) => x.includes('1 of 1'), `the search for ${needle}`);
+    expect(t.cells(s.row)).toEqual(cells);
+    t.type('\x1b');
+    await t.waitFor((x) => !x.includes('1 of 1'), 'the search to end');
+  }
   // The input line: typed, the cursor right after the pictures (the prompt is 2 cells).
   t.type(`${family}${heart}`);
   await t.waitForText(`> ${family}${heart}`);

@@ -115,6 +115,9 @@ describe('skin tones by how the terminal draws them (defect 13)', () => {
     useOurWidths();
     setEmojiMode('joined');
     expect('x👍🏽y'.replace(unicode.chars.all, '$1\x03')).toBe('x👍🏽\x03y');
+    expect('{inverse}👍{/inverse}🏽y'.replace(unicode.chars.all, '$1\x03')).toBe(
+      '{inverse}👍{/inverse}🏽\x03y',
+    );
     setEmojiMode('separate');
     expect('x👍🏽y'.replace(unicode.chars.all, '$1\x03')).toBe('x👍\x03🏽\x03y');
   });
@@ -230,6 +233,10 @@ describe('text-style emoji with VS16 where the terminal draws them as pictures (
     setEmojiMode('separate+zwj+vs16');
     expect(`x${HEART}y${RAINBOW}z`.replace(unicode.chars.all, '$1\x03')).toBe(
       `x${HEART}\x03y${RAINBOW}\x03z`,
+    );
+    // A search match on the emoji alone: its VS16 stays in its cell, the blank after both.
+    expect(`{inverse}❤{/inverse}\ufe0fy`.replace(unicode.chars.all, '$1\x03')).toBe(
+      `{inverse}❤{/inverse}\ufe0f\x03y`,
     );
     expect(unicode.charWidth(HEART)).toBe(2);
     expect(unicode.charWidth(RAINBOW)).toBe(2);

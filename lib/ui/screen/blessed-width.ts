@@ -39,15 +39,17 @@ function wideRegex(mode: EmojiMode): RegExp {
   const toned = mode.startsWith('joined');
   const tone = toned ? '\\u{1f3fb}-\\u{1f3ff}' : '';
   const zwj = mode.includes('+zwj');
-  // After each emoji: its skin tone (joined), or with +zwj or +vs16 its VS16 or tone.
-  const mark = zwj || mode.includes('+vs16') ? `[\\ufe0f${tone}]?` : toned ? `[${tone}]?` : '';
-  // blessed tags ({inverse}: a search match) may sit inside a sequence: this runs before they
-  // become SGR codes, which the cell loop then skips, so the sequence still fills one cell.
+  const vs16 = mode.includes('+vs16');
+  // blessed tags ({inverse}: a search match) may sit inside a picture: this runs before they
+  // become SGR codes, which the cell loop then skips, so the picture still fills one cell.
   const tags = '(?:\\{[^{}]*\\})*';
+  // After each emoji: its skin tone (joined), or with +zwj or +vs16 its VS16 or tone.
+  const marks = zwj || vs16 ? `\\ufe0f${tone}` : tone;
+  const mark = marks ? `(?:${tags}[${marks}])?` : '';
   const joined = zwj ? `(?:${tags}\\u200d${tags}\\p{Extended_Pictographic}${mark})*` : '';
   // With +vs16, a text-style emoji and its VS16 (❤️) are one wide cell too.
-  const first = mode.includes('+vs16')
-    ? '(?:\\p{Emoji_Presentation}|\\p{Extended_Pictographic}(?=\\ufe0f))'
+  const first = vs16
+    ? `(?:\\p{Emoji_Presentation}|\\p{Extended_Pictographic}(?=${tags}\\ufe0f))`
     : '\\p{Emoji_Presentation}';
   const emoji = `(?![\\p{Mn}\\p{Me}${tone}])${first}${mark}${joined}`;
   return new RegExp(`((?:${emoji}|[${ranges}]))`, 'gu');
