@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import { runScreen } from '../../lib/ui/screen/run-screen';
-import { EMOJI_PROBE_MS } from '../../lib/ui/screen/terminal';
+import { EMOJI_PROBE_MS, emojiModeOf } from '../../lib/ui/screen/terminal';
 import { codePointWidth, isSkinTone, isTextEmoji } from '../../lib/ui/width';
 import { makeUser, type TestUser } from '../helpers/client-harness';
 import { startRelay, type TestRelay } from '../helpers/relay-harness';
@@ -69,6 +69,17 @@ async function shown(
   quitOpen = quit;
   return { row, quit };
 }
+
+test.each([
+  // Columns after 👍🏽, 👨‍👩‍👧 and ❤️ (1 + the cells each took), as terminals answer.
+  ['tmux 3.3a', [5, 3, 2], 'separate+zwj'],
+  ['kitty, WezTerm', [3, 3, 3], 'joined+zwj+vs16'],
+  ['no ZWJ joining (VTE)', [5, 7, 2], 'separate'],
+  ['columns that fit no known way', [4, 5, 4], 'flatten'],
+  ['no answer', [], 'flatten'],
+] as const)('the probe, %s: columns %j → %s', (_what, cols, mode) => {
+  expect(emojiModeOf(...cols)).toBe(mode);
+});
 
 test('a terminal that joins the tone: 👍🏽 in one 2-cell picture, the border in place', async () => {
   const t = new FakeTerminal(100, 30, { answers: true, joinSkinTones: true });
