@@ -73,8 +73,8 @@ async function shown(
 test.each([
   // Columns after 👍🏽, 👨‍👩‍👧 and ❤️ (1 + the cells each took), as terminals answer.
   ['tmux 3.3a', [5, 3, 2], 'separate+zwj'],
-  ['kitty, WezTerm', [3, 3, 3], 'joined+zwj+vs16'],
-  ['no ZWJ joining (VTE)', [5, 7, 2], 'separate'],
+  ['kitty-like', [3, 3, 3], 'joined+zwj+vs16'],
+  ['ZWJ sequences side by side', [5, 7, 2], 'separate'],
   ['columns that fit no known way', [4, 5, 4], 'flatten'],
   ['no answer', [], 'flatten'],
 ] as const)('the probe, %s: columns %j → %s', (_what, cols, mode) => {
