@@ -37,9 +37,9 @@ export type ToneMode = 'flatten' | 'separate' | 'joined';
 
 /**
  * The skin-tone mode, then `+zwj` when the terminal was seen to draw an emoji ZWJ sequence
- * (👨‍👩‍👧, 🧑‍💻) as one picture in 2 cells (tmux 3.3a, kitty, WezTerm, foot, iTerm2): such a
- * sequence is drawn whole, otherwise its emoji side by side (👨‍👩‍👧 → 👨👩👧); then `+vs16` when
- * it was seen to draw a text-style emoji with VS16 (❤️) as a 2-cell picture (kitty, WezTerm; not
+ * (👨‍👩‍👧, 🧑‍💻) as one picture in 2 cells (tmux 3.3a does, as do grapheme-aware terminals):
+ * such a sequence is drawn whole, otherwise its emoji side by side (👨‍👩‍👧 → 👨👩👧); then
+ * `+vs16` when it was seen to draw a text-style emoji with VS16 (❤️) as a 2-cell picture (not
  * tmux 3.3a): VS16 is kept after such an emoji and takes the second cell, otherwise dropped (❤).
  */
 export type EmojiMode = `${ToneMode}${'' | '+zwj'}${'' | '+vs16'}`;
@@ -196,9 +196,9 @@ const joinable = new Map<string, RegExp>();
 /**
  * An emoji ZWJ sequence that terminals which join ZWJ sequences all draw in 2 cells: it begins
  * with an emoji drawn as a picture by default (👨‍👩‍👧), or with `+vs16` a text-style emoji made
- * one by VS16 (🏳️‍🌈: 1 cell in tmux 3.3a, which does not widen it, 2 in kitty); without `+vs16`
- * such a sequence is drawn side by side. Each emoji may carry VS16 or, when the terminal joins
- * them (`joined`), a skin tone. Not a flag: regional indicators are spelled out.
+ * one by VS16 (🏳️‍🌈: 1 cell in tmux 3.3a, which does not widen it; 2 where VS16 widens);
+ * without `+vs16` such a sequence is drawn side by side. Each emoji may carry VS16 or, when the
+ * terminal joins them (`joined`), a skin tone. Not a flag: regional indicators are spelled out.
  */
 function joinableRegex(): RegExp {
   const key = `${toneMode} ${vs16Wide}`;
