@@ -9,6 +9,7 @@ import blessed from 'neo-blessed';
 import { PASTE_MARKER_WAIT_MS, PasteSplitter, type InputPiece } from '../input-line';
 import type { EmojiMode } from '../width';
 import { useOurWidths } from './blessed-width';
+import { skipUnchangedElements } from './render-skip';
 
 /** How long the emoji probe waits for the terminal's answer (over SSH it is a round trip). */
 export const EMOJI_PROBE_MS = 1000;
@@ -134,6 +135,8 @@ export function openTerminal(streams: TerminalStreams): Terminal {
   // Draw borders as UTF-8 box characters, not through the terminal's alternate character set:
   // every terminal we support speaks UTF-8, and ACS is what breaks under tmux, mosh and some locales.
   (screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
+  // A keystroke redraws the input line, not every pane (render-skip.ts).
+  skipUnchangedElements(screen);
   output.write(PASTE_MODE_ON);
 
   let restored = false;
