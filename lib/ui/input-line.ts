@@ -6,7 +6,7 @@
  * Also here: `PasteSplitter`, which cuts bracketed paste (`ESC[200~ … ESC[201~`, xterm's mode
  * 2004) out of the raw input bytes, so that a pasted newline is text, never an Enter.
  */
-import { codePointWidth, displayWidth, sliceToWidth, toDrawable } from './width';
+import { displayWidth, drawnUnits, sliceToWidth, toDrawable } from './width';
 
 /** Lines remembered for Up / Down, as in a shell. Older ones are forgotten. */
 export const INPUT_HISTORY_MAX = 100;
@@ -235,13 +235,13 @@ export function renderInput(s: InputState, width: number, mask = false): Rendere
   const before = shown(s.text.slice(0, s.cursor));
   const after = shown(s.text.slice(s.cursor));
   // Keep one cell for the cursor itself at the right edge.
-  // From the cursor back, as many code points as fit: linear in the line's length, so a long
+  // From the cursor back, as many drawn characters as fit: linear in the line's length, so a long
   // pasted line costs one pass per keystroke.
-  const cps = [...before];
+  const cps = drawnUnits(before);
   let w = 0;
   let start = cps.length;
   while (start > 0) {
-    const cw = codePointWidth(cps[start - 1].codePointAt(0) as number);
+    const cw = displayWidth(cps[start - 1]);
     if (w + cw > width - 1) break;
     w += cw;
     start--;

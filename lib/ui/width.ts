@@ -4,7 +4,8 @@
  * Terminals disagree about some sequences (an emoji ZWJ family is 2 cells in one terminal and 6 in
  * another; `❤️` is 1 or 2; flags are 1, 2 or 4), and a disagreement shifts every column after it
  * and leaves stale characters. So `toDrawable` first rewrites a string into code points on which
- * terminals agree (a base character plus combining marks), and `displayWidth` then counts cells:
+ * terminals agree (a base character plus combining marks; a skin tone or a whole ZWJ sequence only
+ * where the screen measured how this terminal draws them, `EmojiMode`), and `displayWidth` then counts cells:
  * East Asian Wide / Fullwidth and emoji presentation = 2, combining marks = 0, everything else 1.
  * It also removes control characters, so a message body can never move the cursor or recolour
  * the screen (a peer's text is hostile input).
@@ -20,6 +21,7 @@ const PICTOGRAPHIC = /\p{Extended_Pictographic}/u;
 const RI_FIRST = 0x1f1e6;
 const RI_LAST = 0x1f1ff;
 const ZWJ = 0x200d;
+const VS16 = 0xfe0f;
 
 const SKIN_FIRST = 0x1f3fb;
 const SKIN_LAST = 0x1f3ff;
@@ -30,11 +32,21 @@ const SKIN_LAST = 0x1f3ff;
  * - `flatten`: not known (no answer, or line mode): the tone is dropped, 👍🏽 → 👍, 2 cells;
  * - `separate`: the emoji and then the tone's swatch, 2 + 2 cells (tmux 3.3a, older VTE);
  * - `joined`: one picture in 2 cells (kitty, WezTerm, foot, iTerm2): the tone takes no cell.
- * ZWJ sequences are drawn side by side in every mode (👨‍👩‍👧 → 👨👩👧), as blessed keeps one
- * code point per cell.
  */
-export type EmojiMode = 'flatten' | 'separate' | 'joined';
+export type ToneMode = 'flatten' | 'separate' | 'joined';
+
+/**
+ * The skin-tone mode, then `+zwj` when the terminal was seen to draw an emoji ZWJ sequence
+ * (👨‍👩‍👧, 🧑‍💻) as one picture in 2 cells (tmux 3.3a does, as do grapheme-aware terminals):
+ * such a sequence is drawn whole, otherwise its emoji side by side (👨‍👩‍👧 → 👨👩👧); then
+ * `+vs16` when it was seen to draw a text-style emoji with VS16 (❤️) as a 2-cell picture (not
+ * tmux 3.3a): VS16 is kept after such an emoji and takes the second cell, otherwise dropped (❤).
+ */
+export type EmojiMode = `${ToneMode}${'' | '+zwj'}${'' | '+vs16'}`;
 let emojiMode: EmojiMode = 'flatten';
+let toneMode: ToneMode = 'flatten';
+let zwjJoined = false;
+let vs16Wide = false;
 const modeListeners: ((m: EmojiMode) => void)[] = [];
 
 export function getEmojiMode(): EmojiMode {
@@ -44,6 +56,10 @@ export function getEmojiMode(): EmojiMode {
 /** Sets the mode for every width and `toDrawable` from now on (the screen owns the terminal). */
 export function setEmojiMode(mode: EmojiMode): void {
   emojiMode = mode;
+  const [tones, ...more] = mode.split('+');
+  toneMode = tones as ToneMode;
+  zwjJoined = more.includes('zwj');
+  vs16Wide = more.includes('vs16');
   for (const f of modeListeners) f(mode);
 }
 
@@ -60,7 +76,7 @@ export function isSkinTone(cp: number): boolean {
 export function codePointWidth(cp: number): 0 | 1 | 2 {
   if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0)) return 0;
   if (cp < 0x300) return 1;
-  if (emojiMode === 'joined' && isSkinTone(cp)) return 0;
+  if (toneMode === 'joined' && isSkinTone(cp)) return 0;
   const ch = String.fromCodePoint(cp);
   if (ZERO_WIDTH.test(ch) || cp === ZWJ || (cp >= 0xfe00 && cp <= 0xfe0f) || (cp >= 0x1160 && cp <= 0x11ff)) {
     return 0;
@@ -84,11 +100,70 @@ export function wideRanges(): [number, number][] {
   return out;
 }
 
-/** Cells a drawable string takes (its code points' widths summed). */
+/**
+ * A text-style emoji: one that VS16 turns into a 2-cell picture where the terminal honours VS16
+ * (`+vs16`): ❤ ☀ ✈ ♂ © (an emoji, drawn as text by default, 1 cell). Digits, `#` and `*` stay
+ * text (their VS16 is dropped).
+ */
+const TEXT_EMOJI = /^(?!\p{Emoji_Presentation})\p{Extended_Pictographic}$/u;
+export function isTextEmoji(cp: number): boolean {
+  return cp >= 0xa9 && TEXT_EMOJI.test(String.fromCodePoint(cp)) && codePointWidth(cp) === 1;
+}
+
+/**
+ * Cells taken by code point `cp` of a drawable string when `prev` comes before it: as
+ * `codePointWidth`, except that with `+zwj` an emoji after a ZWJ is part of the picture before
+ * it and takes no cell of its own (a drawable string keeps a ZWJ only in a sequence drawn whole),
+ * and with `+vs16` a VS16 after a text-style emoji is the second cell of its picture (a
+ * drawable string keeps a VS16 only there, or inside a sequence drawn whole).
+ */
+export function widthAfter(cp: number, prev: number): 0 | 1 | 2 {
+  if (joinedAfterZwj(cp, prev)) return 0;
+  if (cp === VS16 && vs16Wide && isTextEmoji(prev)) return 1;
+  return codePointWidth(cp);
+}
+
+/**
+ * Whether code point `cp` (after `prev`) is drawn in the same cell as the one before it: a
+ * combining mark, a VS16, a joined skin tone, a ZWJ and, with `+zwj`, the emoji after it.
+ */
+export function sharesCell(cp: number, prev: number): boolean {
+  return cp >= 0x300 && (codePointWidth(cp) === 0 || joinedAfterZwj(cp, prev));
+}
+
+/** With `+zwj`, an emoji right after a ZWJ is part of the picture before (nothing else is). */
+function joinedAfterZwj(cp: number, prev: number): boolean {
+  return zwjJoined && prev === ZWJ && cp >= 0xa9 && PICTOGRAPHIC.test(String.fromCodePoint(cp));
+}
+
+/** Cells a drawable string takes (its code points' widths summed, see `widthAfter`). */
 export function displayWidth(s: string): number {
   let w = 0;
-  for (const ch of s) w += codePointWidth(ch.codePointAt(0) as number);
+  let prev = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) as number;
+    w += widthAfter(cp, prev);
+    // An emoji joined after a ZWJ took no cell: a VS16 after it (🧔‍♂️) does not widen it.
+    prev = joinedAfterZwj(cp, prev) ? 0 : cp;
+  }
   return w;
+}
+
+/**
+ * A drawable string cut before each character that takes cells: each piece is what one cell (or
+ * one wide cell) shows, a character with its combining marks, or a whole ZWJ sequence. Cutting a
+ * drawable string anywhere else would split what the terminal draws as one.
+ */
+export function drawnUnits(s: string): string[] {
+  const out: string[] = [];
+  let prev = 0;
+  for (const ch of s) {
+    const cp = ch.codePointAt(0) as number;
+    if (out.length > 0 && sharesCell(cp, prev)) out[out.length - 1] += ch;
+    else out.push(ch);
+    prev = cp;
+  }
+  return out;
 }
 
 // Format characters that draw nothing and that terminals handle differently: dropped.
@@ -99,7 +174,8 @@ const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 /**
  * Rewrites `s` so that every terminal draws it in `displayWidth(result)` cells:
  * - controls and what cannot be drawn become `?`; a tab becomes spaces (TAB_WIDTH);
- * - an emoji ZWJ sequence becomes its emoji side by side (👨‍👩‍👧 → 👨👩👧), variation
+ * - an emoji ZWJ sequence stays whole where the terminal draws it whole (`+zwj`, see
+ *   `joinedSequence`), else it becomes its emoji side by side (👨‍👩‍👧 → 👨👩👧); variation
  *   selectors are dropped, a flag becomes its two letters (🇫🇷 → FR); a skin tone stays after
  *   its emoji when the terminal was seen to draw it (`EmojiMode`), else it is dropped;
  * - text is NFC-normalised so that accents are precomposed where Unicode can;
@@ -114,8 +190,49 @@ export function toDrawable(s: string, keepNewlines = false): string {
   return out;
 }
 
+const TONE = '[\\u{1f3fb}-\\u{1f3ff}]';
+const joinable = new Map<string, RegExp>();
+
+/**
+ * An emoji ZWJ sequence that terminals which join ZWJ sequences all draw in 2 cells: it begins
+ * with an emoji drawn as a picture by default (👨‍👩‍👧), or with `+vs16` a text-style emoji made
+ * one by VS16 (🏳️‍🌈: 1 cell in tmux 3.3a, which does not widen it; 2 where VS16 widens);
+ * without `+vs16` such a sequence is drawn side by side. Each emoji may carry VS16 or, when the
+ * terminal joins them (`joined`), a skin tone. Not a flag: regional indicators are spelled out.
+ */
+function joinableRegex(): RegExp {
+  const key = `${toneMode} ${vs16Wide}`;
+  let re = joinable.get(key);
+  if (!re) {
+    const mark = toneMode === 'joined' ? `(?:\\ufe0f|${TONE})?` : '\\ufe0f?';
+    const first = vs16Wide
+      ? '(?:\\p{Emoji_Presentation}|\\p{Extended_Pictographic}(?=\\ufe0f))'
+      : '\\p{Emoji_Presentation}';
+    re = new RegExp(
+      `^(?![\\u{1f1e6}-\\u{1f1ff}])${first}${mark}(?:\\u200d\\p{Extended_Pictographic}${mark})+$`,
+      'u',
+    );
+    joinable.set(key, re);
+  }
+  return re;
+}
+const SKIN_TONES = /[\u{1f3fb}-\u{1f3ff}]/gu;
+
+/**
+ * `g` as one picture when the terminal draws ZWJ sequences whole (`+zwj`) and `g` is one it
+ * draws in 2 cells; a skin tone the terminal would draw apart is dropped from it (👩🏽‍💻 → 👩‍💻,
+ * one picture, rather than three). Otherwise undefined: `g` is drawn side by side.
+ */
+function joinedSequence(g: string): string | undefined {
+  if (!zwjJoined || !g.includes('\u200d')) return undefined;
+  const seq = toneMode === 'joined' ? g : g.replace(SKIN_TONES, '');
+  return joinableRegex().test(seq) ? seq : undefined;
+}
+
 function drawableGrapheme(g: string): string {
   if (g === '\n') return '\n';
+  const joined = joinedSequence(g);
+  if (joined !== undefined) return joined;
   const cps = [...g].map((c) => c.codePointAt(0) as number);
   if (cps.length === 2 && cps.every((cp) => cp >= RI_FIRST && cp <= RI_LAST)) {
     return cps.map((cp) => String.fromCharCode(0x41 + cp - RI_FIRST)).join('');
@@ -130,9 +247,12 @@ function drawableGrapheme(g: string): string {
     if (cp >= RI_FIRST && cp <= RI_LAST) {
       out += String.fromCharCode(0x41 + cp - RI_FIRST);
       hasBase = true;
-    } else if (isSkinTone(cp) && emojiMode !== 'flatten') {
+    } else if (isSkinTone(cp) && toneMode !== 'flatten') {
       // After its emoji the tone is drawn, by a terminal that was seen to draw it.
       if (hasBase && PICTOGRAPHIC.test(String.fromCodePoint(last))) out += ch;
+    } else if (cp === VS16 && vs16Wide && hasBase && isTextEmoji(last)) {
+      // ❤️: the terminal draws it as a 2-cell picture.
+      out += ch;
     } else if (DROPPED.test(ch)) {
       // ZWJ, variation selectors, skin tones, tags: nothing to draw on their own.
     } else if (codePointWidth(cp) === 0) {
@@ -152,11 +272,11 @@ function drawableGrapheme(g: string): string {
 export function sliceToWidth(s: string, width: number): string {
   let w = 0;
   let out = '';
-  for (const ch of s) {
-    const cw = codePointWidth(ch.codePointAt(0) as number);
+  for (const u of drawnUnits(s)) {
+    const cw = displayWidth(u);
     if (w + cw > width) break;
     w += cw;
-    out += ch;
+    out += u;
   }
   return out;
 }
@@ -193,8 +313,8 @@ export function wrapToWidth(s: string, width: number): string[] {
         lineW = ww;
         continue;
       }
-      for (const ch of word) {
-        const cw = codePointWidth(ch.codePointAt(0) as number);
+      for (const ch of drawnUnits(word)) {
+        const cw = displayWidth(ch);
         if (lineW + cw > width) {
           out.push(line.trimEnd());
           line = '';

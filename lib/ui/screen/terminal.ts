@@ -9,10 +9,29 @@ import blessed from 'neo-blessed';
 import { PASTE_MARKER_WAIT_MS, PasteSplitter, type InputPiece } from '../input-line';
 import type { EmojiMode } from '../width';
 import { useOurWidths } from './blessed-width';
+import { skipUnchangedElements } from './render-skip';
 
 /** How long the emoji probe waits for the terminal's answer (over SSH it is a round trip). */
 export const EMOJI_PROBE_MS = 1000;
 const LATE_ANSWER_MS = 10000;
+
+/** What the emoji probe draws, each at the top left and followed by a cursor position request. */
+const EMOJI_PROBES = [
+  '\u{1f44d}\u{1f3fd}',
+  '\u{1f468}\u200d\u{1f469}\u200d\u{1f467}',
+  '\u2764\ufe0f',
+] as const;
+
+/**
+ * The emoji mode from the columns where the cursor was after each probe (column 1 + the cells
+ * drawn): 👍🏽 in 4 cells is `separate`, in 2 `joined`, else (or no answer) `flatten`; 👨‍👩‍👧 in 2
+ * cells adds `+zwj`, anything else (6 cells side by side, no answer) leaves ZWJ sequences flat;
+ * ❤️ in 2 cells adds `+vs16`, in 1 (tmux 3.3a) or no answer drops VS16.
+ */
+export function emojiModeOf(toneCol?: number, zwjCol?: number, vs16Col?: number): EmojiMode {
+  const tones = toneCol === 5 ? 'separate' : toneCol === 3 ? 'joined' : 'flatten';
+  return `${tones}${zwjCol === 3 ? '+zwj' : ''}${vs16Col === 3 ? '+vs16' : ''}`;
+}
 
 /** xterm's bracketed paste mode (DECSET 2004). */
 const PASTE_MODE_ON = '\x1b[?2004h';
@@ -44,9 +63,11 @@ export interface Terminal {
   /** Leaves the alternate screen, shows the cursor, ends raw mode. Safe to call twice. */
   restore(): void;
   /**
-   * Measures how the terminal draws an emoji with a skin tone (defect 13): writes 👍🏽 at the
-   * top left and asks where the cursor is (DSR 6, the cursor position report). No answer within
-   * `timeoutMs`, or an answer that fits neither known way: `flatten`. The caller redraws after.
+   * Measures how the terminal draws an emoji with a skin tone, an emoji ZWJ sequence and a
+   * text-style emoji with VS16 (defect 13): writes 👍🏽, 👨‍👩‍👧 and ❤️ at the top left, each time
+   * asking where the cursor is
+   * (DSR 6, the cursor position report); see `emojiModeOf`. No answer within `timeoutMs`:
+   * `flatten`. The caller redraws after.
    */
   probeEmoji(timeoutMs?: number): Promise<EmojiMode>;
   /**
@@ -80,19 +101,18 @@ export function openTerminal(streams: TerminalStreams): Terminal {
       else pasteHandler(piece.text, piece.truncated);
     }
   };
-  /** Waiting for a cursor position report: it is taken out of the input, never seen as keys. */
+  /** Waiting for cursor position reports: they are taken out of the input, never seen as keys. */
   let onReport: ((col: number) => void) | undefined;
   const onData = (chunk: Buffer | string) => {
     if (wait) clearTimeout(wait);
     wait = undefined;
     let text = typeof chunk === 'string' ? chunk : decoder.write(chunk);
-    if (onReport) {
-      // eslint-disable-next-line no-control-regex -- the terminal's answer: ESC [ row ; col R
-      const m = /\x1b\[\d+;(\d+)R/.exec(text);
-      if (m) {
-        text = text.slice(0, m.index) + text.slice(m.index + m[0].length);
-        onReport(Number(m[1]));
-      }
+    // The terminal's answer: ESC [ row ; col R (the probe's answers may come in one chunk).
+    // eslint-disable-next-line no-control-regex -- ESC is what a report starts with
+    const report = /\x1b\[\d+;(\d+)R/;
+    for (let m = report.exec(text); onReport && m; m = report.exec(text)) {
+      text = text.slice(0, m.index) + text.slice(m.index + m[0].length);
+      onReport(Number(m[1]));
     }
     deliver(splitter.feed(text));
     if (splitter.holding) wait = setTimeout(() => deliver(splitter.flush()), PASTE_MARKER_WAIT_MS);
@@ -115,6 +135,8 @@ export function openTerminal(streams: TerminalStreams): Terminal {
   // Draw borders as UTF-8 box characters, not through the terminal's alternate character set:
   // every terminal we support speaks UTF-8, and ACS is what breaks under tmux, mosh and some locales.
   (screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
+  // A keystroke redraws the input line, not every pane (render-skip.ts).
+  skipUnchangedElements(screen);
   output.write(PASTE_MODE_ON);
 
   let restored = false;
@@ -122,22 +144,28 @@ export function openTerminal(streams: TerminalStreams): Terminal {
     screen,
     probeEmoji(timeoutMs = EMOJI_PROBE_MS) {
       return new Promise<EmojiMode>((resolve) => {
+        const cols: number[] = [];
         const timer = setTimeout(() => {
-          answer(undefined);
+          answer();
           // An answer that comes late (a slow link) is still not a key press (CSI 1;5R would
           // read as Ctrl+F3): swallowed for a while longer.
-          onReport = () => (onReport = undefined);
+          let late = EMOJI_PROBES.length - cols.length;
+          onReport = () => {
+            if (--late <= 0) onReport = undefined;
+          };
           setTimeout(() => (onReport = undefined), LATE_ANSWER_MS).unref();
         }, timeoutMs);
         timer.unref();
-        const answer = (col: number | undefined) => {
+        const answer = () => {
           clearTimeout(timer);
           onReport = undefined;
-          // Column 1 + the cells 👍🏽 took.
-          resolve(col === 5 ? 'separate' : col === 3 ? 'joined' : 'flatten');
+          resolve(emojiModeOf(...cols));
         };
-        onReport = answer;
-        output.write('\x1b[1;1H\u{1f44d}\u{1f3fd}\x1b[6n');
+        onReport = (col) => {
+          cols.push(col);
+          if (cols.length === EMOJI_PROBES.length) answer();
+        };
+        output.write(EMOJI_PROBES.map((p) => `\x1b[1;1H${p}\x1b[6n`).join(''));
       });
     },
     suspend(fn) {
