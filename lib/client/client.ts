@@ -165,6 +165,7 @@ export class Client extends EventEmitter<ClientEvents> {
       online: () => this.link.online,
       requestMulti: (msg) => this.link.requestMulti(msg),
       out: (msg) => this.link.out(msg),
+      flushAll: () => void this.sender.flush(),
     });
     this.inbox = new Inbox({
       groups: this.groupState,

@@ -37,6 +37,8 @@ export interface GroupMessagesDeps extends StoreParts {
   readonly online: () => boolean;
   readonly requestMulti: (msg: MultiRequest) => Promise<MultiAnswer[]>;
   readonly out: (msg: ClientMessage) => void;
+  /** Flushes the pairwise outbox (distributions), then the group outbox. */
+  readonly flushAll: () => void;
 }
 
 /** What a received group envelope gave, for the inbox to show after the ack. */
@@ -141,12 +143,14 @@ export class GroupMessages {
     const to = g.state.members.filter((m) => m !== this.deps.canon);
     this.seal(g, encodeInnerMessage({ kind: 'text', id, ts: now, body }), (own, envelope) => {
       const groups = this.deps.store.groups;
+      // Our key, as it is before this message, to whoever lacks it: it reaches them first.
+      this.groups.distribute(g, own);
       this.deps.store.addMessage(msg);
       groups.queueGroupOutgoing({ id, group: g.id, keyId: own.keyId, envelope, createdAt: now }, to);
       groups.trackReceipts(id, g.id, trackGroupMessage(to));
     });
     this.deps.log.debug({ members: to.length }, 'group message stored for sending');
-    void this.flush();
+    this.deps.flushAll();
     return msg;
   }
 

@@ -155,7 +155,6 @@ export class Groups {
           state: message,
         });
       }
-      this.distribute(stored, own, others);
       return stored;
     });
     this.deps.log.info({ members: state.members.length }, 'group created');
@@ -278,11 +277,6 @@ export class Groups {
     // Keys that came before the state (or from a time we were a member) count only for members.
     const gone = this.deps.store.groups.peerKeyHolders(state.id).filter((h) => !state.members.includes(h));
     if (gone.length) this.deps.store.groups.deletePeerKeys(state.id, gone);
-    this.distribute(
-      stored,
-      own,
-      state.members.filter((x) => x !== this.deps.canon),
-    );
     after.push(() => {
       this.emit(stored, 'joined', peer);
       this.deps.flush();
@@ -346,7 +340,7 @@ export class Groups {
    */
   private afterApplied(g: StoredGroup, next: GroupState, c: GroupChange, after: After[]): StoredGroup {
     const groups = this.deps.store.groups;
-    const { added, removed } = membershipDiff(g.state, next);
+    const { removed } = membershipDiff(g.state, next);
     const me = this.deps.canon;
     let stored: StoredGroup;
     if (!next.members.includes(me)) {
@@ -358,7 +352,6 @@ export class Groups {
     } else {
       let own = this.ownKey(g) ?? createOwnSenderKey(fromHex(g.id), randomBytes, g.usedKeyIds);
       let used = g.usedKeyIds.includes(own.keyId) ? g.usedKeyIds : [...g.usedKeyIds, own.keyId];
-      const others = next.members.filter((m) => m !== me);
       if (removed.length) {
         groups.deletePeerKeys(g.id, removed);
         for (const o of groups.pendingGroupOutgoing()) {
@@ -370,7 +363,6 @@ export class Groups {
         used = [...used, own.keyId];
       }
       stored = this.save({ id: g.id, state: next, member: true, own, usedKeyIds: used });
-      this.distribute(stored, own, removed.length ? others : added);
     }
     const kind = eventKind(c, me);
     const users =
@@ -379,11 +371,16 @@ export class Groups {
     return stored;
   }
 
-  /** Queues our current distribution to each of `members` that has not had this key id yet. */
-  private distribute(g: StoredGroup, own: OwnSenderKey, members: readonly string[]): void {
+  /**
+   * Queues our distribution of `own` (the chain as it is now) to every other member that has not
+   * had this key id yet. Called before each group message we seal, in its transaction: sender keys
+   * go out lazily, as in Signal, before our first message after a create, a join, an add or a
+   * rotation, so a group of n costs the members who write n distributions each, not n².
+   */
+  distribute(g: StoredGroup, own: OwnSenderKey): void {
     const groups = this.deps.store.groups;
     const dist = distributionOf(own);
-    for (const m of members) {
+    for (const m of g.state.members) {
       if (m === this.deps.canon || groups.keyQueuedFor(g.id, m, own.keyId)) continue;
       const id = this.deps.queueInner(m, this.displayName(m), { kind: 'group.key', group: g.id, dist });
       groups.keyQueued(g.id, m, own.keyId, id);
@@ -391,21 +388,18 @@ export class Groups {
   }
 
   /**
-   * `/accept` of a member's new identity: what we distributed to the old one is forgotten and our
-   * current key goes to the new one. Group messages sealed for them before cannot reach the new
-   * identity (a distribution carries the chain as it is now), so they are given up for that member.
+   * `/accept` of a member's new identity: what we distributed to the old one is forgotten, so our
+   * key goes to the new one before our next message. Group messages sealed for them before cannot
+   * reach the new identity (a distribution carries the chain as it is now): given up for that member.
    */
   identityAccepted(peer: string): void {
     const groups = this.deps.store.groups;
     for (const g of this.all()) {
       if (!g.member || !g.state.members.includes(peer)) continue;
-      const own = this.ownKey(g);
-      if (!own) continue;
       groups.forgetKeysSent(g.id, peer);
       for (const o of groups.pendingGroupOutgoing()) {
         if (o.group === g.id && o.waiting.includes(peer)) groups.groupOutgoingDone(o.id, peer);
       }
-      this.distribute(g, own, [peer]);
     }
   }
 
