@@ -390,7 +390,9 @@ export class Groups {
   /**
    * `/accept` of a member's new identity: what we distributed to the old one is forgotten, so our
    * key goes to the new one before our next message. Group messages sealed for them before cannot
-   * reach the new identity (a distribution carries the chain as it is now): given up for that member.
+   * reach the new identity (a distribution carries the chain as it is now): given up for that
+   * member. A new identity is usually a new install that knows no group: an admin sends it the
+   * group's state again (a member who still has it ignores that).
    */
   identityAccepted(peer: string): void {
     const groups = this.deps.store.groups;
@@ -399,6 +401,12 @@ export class Groups {
       groups.forgetKeysSent(g.id, peer);
       for (const o of groups.pendingGroupOutgoing()) {
         if (o.group === g.id && o.waiting.includes(peer)) groups.groupOutgoingDone(o.id, peer);
+      }
+      if (g.state.admins.includes(this.deps.canon)) {
+        this.deps.queueInner(peer, this.displayName(peer), {
+          kind: 'group.state',
+          state: stateMessageOf(g.state),
+        });
       }
     }
   }
