@@ -136,3 +136,19 @@ it('names, permissions, rename, leave and typing through the facade', async () =
   expect(cy.client.history(g.key).map((x) => x.body)).not.toContain('without Cy');
   expect(cy.errors).toEqual([]);
 });
+
+it('offline, a group text is stored and counted in the outbox; deleting it keeps it from leaving', async () => {
+  const [adam, bea] = [await user('Adam'), await user('Bea')];
+  const g = adam.client.createGroup('Pair', ['Bea']);
+  await waitFor(() => bea.client.group(g.id)?.member === true, 10000, 'joined');
+  await relay.stop();
+  await waitFor(() => adam.client.connection.state !== 'online', 10000, 'Adam offline');
+  const kept = adam.client.sendGroup(g.key, 'kept');
+  const dropped = adam.client.sendGroup(g.key, 'deleted before it left');
+  // Two group texts waiting, and the key distribution to Bea sealed with the first.
+  expect(adam.client.outboxSize()).toBe(3);
+  expect(adam.client.deleteMessage(g.key, dropped.id)).toBe(true);
+  expect(adam.client.outboxSize()).toBe(2);
+  expect(adam.client.history(g.key).map((m) => [m.body, m.state])).toEqual([['kept', 'sending']]);
+  expect(kept.group).toBe(g.id);
+});

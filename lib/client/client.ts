@@ -303,7 +303,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Messages and receipts not yet taken by the relay. */
   outboxSize(): number {
-    return this.outbox.size;
+    return this.outbox.size + this.store.groups.countGroupOutgoing();
   }
 
   isOnline(peer: string): boolean {
@@ -408,7 +408,8 @@ export class Client extends EventEmitter<ClientEvents> {
       const removed = this.store.deleteMessage(c, id);
       const text = this.outbox.dropText(c, id);
       const out = this.outbox.recipient(id) !== undefined && this.outbox.remove(id);
-      return removed || out || text;
+      const group = c.startsWith('#') && this.groupMessages.forget(id);
+      return removed || out || text || group;
     });
   }
 

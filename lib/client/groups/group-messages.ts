@@ -234,11 +234,25 @@ export class GroupMessages {
       this.scheduleRetry();
       return;
     }
+    let retry: boolean;
     try {
-      this.answered(o, answers);
+      retry = this.answered(o, answers);
     } finally {
       this.settle(o.id);
     }
+    // Recipients that became ready while this was in flight go now (a refusal waits for the timer).
+    if (!retry) await this.flush();
+  }
+
+  /** Our group message `id` is deleted by the user: it is not sent to anyone it still waits for. */
+  forget(id: string): boolean {
+    const groups = this.deps.store.groups;
+    const o = groups.groupOutgoing(id);
+    if (!o) return false;
+    this.deps.tx(() => {
+      for (const m of o.waiting) groups.groupOutgoingDone(id, m);
+    });
+    return true;
   }
 
   private settle(id: string): void {
@@ -247,8 +261,8 @@ export class GroupMessages {
     else this.inFlight.set(id, n);
   }
 
-  /** The relay's answers, one per recipient: stored together, then shown. */
-  private answered(o: GroupOutgoing, answers: readonly MultiAnswer[]): void {
+  /** The relay's answers, one per recipient: stored together, then shown. True if some wait a retry. */
+  private answered(o: GroupOutgoing, answers: readonly MultiAnswer[]): boolean {
     const key = groupKey(o.group);
     const after: After[] = [];
     let retry = false;
@@ -284,6 +298,7 @@ export class GroupMessages {
     if (moved) this.deps.emit('receipt', { peer: key, ids: [o.id], state: moved });
     if (retry) this.scheduleRetry();
     else this.retryDelay = 0;
+    return retry;
   }
 
   /** The relay says a member registered another identity: verified, recorded; the group blocks. */

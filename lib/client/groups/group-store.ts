@@ -132,6 +132,7 @@ export interface GroupStore {
   queueGroupOutgoing(rec: Omit<GroupOutgoing, 'waiting'>, to: readonly string[]): void;
   /** Oldest first. */
   pendingGroupOutgoing(): GroupOutgoing[];
+  countGroupOutgoing(): number;
   groupOutgoing(id: string): GroupOutgoing | undefined;
   /** Taken (or refused for good) for `member`; the entry goes when nobody waits. True if it waited. */
   groupOutgoingDone(id: string, member: string): boolean;
@@ -216,6 +217,7 @@ export class SqliteGroupStore implements GroupStore {
       outToInsert: db.prepare('INSERT INTO group_outbox_to (id, member) VALUES (?, ?)'),
       outAll: db.prepare('SELECT * FROM group_outbox ORDER BY seq'),
       outGet: db.prepare('SELECT * FROM group_outbox WHERE id = ?'),
+      outCount: db.prepare('SELECT count(*) AS n FROM group_outbox'),
       outTo: db.prepare('SELECT member FROM group_outbox_to WHERE id = ? ORDER BY member'),
       outToDelete: db.prepare('DELETE FROM group_outbox_to WHERE id = ? AND member = ?'),
       outToLeft: db.prepare('SELECT 1 FROM group_outbox_to WHERE id = ? LIMIT 1'),
@@ -337,6 +339,10 @@ export class SqliteGroupStore implements GroupStore {
     return this.run('store.pendingGroupOutgoing', () =>
       (this.q.outAll.all() as Parameters<SqliteGroupStore['toOutgoing']>[0][]).map((r) => this.toOutgoing(r)),
     );
+  }
+
+  countGroupOutgoing(): number {
+    return this.run('store.countGroupOutgoing', () => (this.q.outCount.get() as { n: number }).n);
   }
 
   groupOutgoing(id: string): GroupOutgoing | undefined {
