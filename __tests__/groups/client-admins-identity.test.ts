@@ -124,3 +124,27 @@ it('a member whose identity changed blocks sending to the group until accepted, 
     'Bea reads the fourth',
   );
 });
+
+it('a change made at once with an add reaches the new member too: all four agree', async () => {
+  const [adam, bea, cy, dee] = [await user('Adam'), await user('Bea'), await user('Cy'), await user('Dee')];
+  const g = adam.client.createGroup('Start', ['Bea', 'Cy']);
+  for (const u of [bea, cy]) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
+  adam.client.setGroupAdmin(g.key, 'Bea', true);
+  for (const u of [adam, bea, cy]) {
+    await waitFor(() => u.client.group(g.id)!.admins.includes('bea'), 10000, `${u.client.name}: Bea admin`);
+  }
+  // Adam renames while Bea adds Dee: Bea's state for Dee cannot hold Adam's rename.
+  adam.client.renameGroup(g.key, 'Alpha');
+  bea.client.addToGroup(g.key, ['Dee']);
+  for (const u of [adam, bea, cy]) {
+    await waitFor(
+      () => count(u, 'renamed') === 1 && count(u, 'added') === 1,
+      10000,
+      `${u.client.name}: both`,
+    );
+  }
+  await waitFor(() => dee.client.group(g.id)?.name === 'Alpha', 10000, 'Dee gets the rename');
+  const v = view(adam.client.group(g.id)!);
+  expect(v.members).toEqual(['adam', 'bea', 'cy', 'dee']);
+  for (const u of [bea, cy, dee]) expect(view(u.client.group(g.id)!)).toEqual(v);
+});

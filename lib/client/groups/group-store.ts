@@ -58,6 +58,12 @@ CREATE TABLE IF NOT EXISTS group_outbox_to (
   member TEXT NOT NULL,
   PRIMARY KEY (id, member)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_early (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  group_id TEXT NOT NULL,
+  from_name TEXT NOT NULL,
+  change TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS group_receipts (
   id TEXT PRIMARY KEY,
   group_id TEXT NOT NULL,
@@ -136,6 +142,12 @@ export interface GroupStore {
   groupOutgoing(id: string): GroupOutgoing | undefined;
   /** Taken (or refused for good) for `member`; the entry goes when nobody waits. True if it waited. */
   groupOutgoingDone(id: string, member: string): boolean;
+
+  /** A change for a group we hold no state of yet (it overtook the state that adds us). */
+  holdEarlyChange(group: string, from: string, change: string): void;
+  countEarlyChanges(): number;
+  /** Removes and returns them, in arrival order. */
+  takeEarlyChanges(group: string): { from: string; change: string }[];
 
   trackReceipts(id: string, group: string, r: GroupReceipts): void;
   receipts(id: string): { group: string; receipts: GroupReceipts } | undefined;
@@ -222,6 +234,10 @@ export class SqliteGroupStore implements GroupStore {
       outToDelete: db.prepare('DELETE FROM group_outbox_to WHERE id = ? AND member = ?'),
       outToLeft: db.prepare('SELECT 1 FROM group_outbox_to WHERE id = ? LIMIT 1'),
       outDelete: db.prepare('DELETE FROM group_outbox WHERE id = ?'),
+      earlyInsert: db.prepare('INSERT INTO group_early (group_id, from_name, change) VALUES (?, ?, ?)'),
+      earlyCount: db.prepare('SELECT count(*) AS n FROM group_early'),
+      earlyAll: db.prepare('SELECT from_name, change FROM group_early WHERE group_id = ? ORDER BY seq'),
+      earlyDelete: db.prepare('DELETE FROM group_early WHERE group_id = ?'),
       rcptSet: db.prepare(
         `INSERT INTO group_receipts (id, group_id, data) VALUES (?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET data = excluded.data`,
@@ -357,6 +373,24 @@ export class SqliteGroupStore implements GroupStore {
       const was = this.q.outToDelete.run(id, member).changes === 1;
       if (this.q.outToLeft.get(id) === undefined) this.q.outDelete.run(id);
       return was;
+    });
+  }
+
+  holdEarlyChange(group: string, from: string, change: string): void {
+    this.run('store.holdEarlyChange', () => {
+      this.q.earlyInsert.run(group, from, change);
+    });
+  }
+
+  countEarlyChanges(): number {
+    return this.run('store.countEarlyChanges', () => (this.q.earlyCount.get() as { n: number }).n);
+  }
+
+  takeEarlyChanges(group: string): { from: string; change: string }[] {
+    return this.atomically('store.takeEarlyChanges', () => {
+      const rows = this.q.earlyAll.all(group) as { from_name: string; change: string }[];
+      this.q.earlyDelete.run(group);
+      return rows.map((r) => ({ from: r.from_name, change: r.change }));
     });
   }
 

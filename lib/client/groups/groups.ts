@@ -31,6 +31,9 @@ import type { GroupInner } from './inner';
 import {
   applyChange,
   createGroup as createGroupState,
+  groupChangeToJSON,
+  MAX_PENDING_CHANGES,
+  parseGroupChange,
   GROUP_ID_PATTERN,
   joinGroup,
   MAX_GROUP_MEMBERS,
@@ -266,6 +269,15 @@ export class Groups {
       this.report(after, err.code, `a group state from ${peer} was refused: ${err.message}`);
       return;
     }
+    // Changes that overtook this state (made at once with the add that brought us in) fold in now,
+    // each still checked against its pairwise sender.
+    for (const e of this.deps.store.groups.takeEarlyChanges(state.id)) {
+      state = applyChange(state, parseGroupChange(JSON.parse(e.change)), e.from).state;
+    }
+    if (!state.members.includes(this.deps.canon)) {
+      this.save({ id: state.id, state, member: false, usedKeyIds: existing?.usedKeyIds ?? [] });
+      return;
+    }
     const own = createOwnSenderKey(fromHex(state.id), randomBytes, existing?.usedKeyIds ?? []);
     const stored = this.save({
       id: state.id,
@@ -286,7 +298,12 @@ export class Groups {
   private receivedChange(peer: string, c: GroupChange, after: After[]): void {
     const g = this.get(c.group);
     if (!g) {
-      this.report(after, 'unknown_group', `a change of a group we are not in came from ${peer}`);
+      // It may have overtaken the state that adds us: held (a bounded number) until that comes.
+      if (this.deps.store.groups.countEarlyChanges() >= MAX_PENDING_CHANGES) {
+        this.report(after, 'unknown_group', `a change of a group we are not in came from ${peer}`);
+        return;
+      }
+      this.deps.store.groups.holdEarlyChange(c.group, peer, JSON.stringify(groupChangeToJSON(c)));
       return;
     }
     if (!g.member) {
@@ -295,8 +312,13 @@ export class Groups {
     }
     const { state: next, outcome } = applyChange(g.state, c, peer);
     this.deps.log.debug({ from: peer, outcome }, 'group change');
-    if (outcome === 'refused' || outcome === 'stale') {
-      this.report(after, 'bad_state', `a change of ${g.state.name} from ${peer} was ${outcome}`, g.id);
+    if (outcome === 'refused') {
+      this.report(after, 'bad_state', `a change of ${g.state.name} from ${peer} was refused`, g.id);
+      return;
+    }
+    if (outcome === 'stale') {
+      // Already final here (an author resending its changes to a member it saw added, say).
+      this.deps.log.debug({ from: peer }, 'a stale group change: ignored');
       return;
     }
     if (outcome !== 'applied') {
@@ -304,8 +326,26 @@ export class Groups {
       if (outcome === 'held') this.save({ ...g, state: next, own: this.ownKey(g) });
       return;
     }
-    this.afterApplied(g, next, c, after);
+    const stored = this.afterApplied(g, next, c, after);
+    this.tellNewMembersOurChanges(g.state, stored);
     after.push(() => this.deps.flush());
+  }
+
+  /**
+   * Someone else's change brought members in. The state their adder sent them cannot hold our own
+   * changes made at the same time (or that the adder had not received yet): we send those to the
+   * new members ourselves, as their author, so every member folds the same changes (10.2). A
+   * member who has one already finds it a duplicate.
+   */
+  private tellNewMembersOurChanges(before: GroupState, after: StoredGroup): void {
+    if (!after.member) return;
+    const added = membershipDiff(before, after.state).added.filter((m) => m !== this.deps.canon);
+    if (!added.length) return;
+    // All of ours not yet final (at most 100): which of them the adder had, we cannot know.
+    const ours = after.state.log.filter((d) => d.by === this.deps.canon);
+    for (const m of added) {
+      for (const d of ours) this.deps.queueInner(m, this.displayName(m), { kind: 'group.change', change: d });
+    }
   }
 
   private receivedKey(peer: string, group: string, dist: SenderKeyDistribution, after: After[]): void {
