@@ -157,6 +157,7 @@ export class Client extends EventEmitter<ClientEvents> {
       canon: this.canon,
       queueInner: (peer, peerName, inner) => this.sender.queueInner(peer, peerName, inner),
       flush: () => void this.sender.flush(),
+      added: (peer) => this.inbox.releaseFor(peer),
     });
     this.groupMessages = new GroupMessages({
       ...parts,

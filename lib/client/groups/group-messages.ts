@@ -42,7 +42,10 @@ export interface GroupMessagesDeps extends StoreParts {
 }
 
 /** What a received group envelope gave, for the inbox to show after the ack. */
+export type GroupOpened = GroupReceived | { readonly key: string; readonly hold: true };
+
 export interface GroupReceived {
+  readonly hold?: undefined;
   readonly key: string;
   /** The member who sent it, as displayed. */
   readonly senderName: string;
@@ -352,16 +355,22 @@ export class GroupMessages {
 
   /**
    * Verifies and opens a group envelope from `from` and stores the advanced record, the seen mark
-   * and the history row in one transaction. Throws a coded error and stores nothing on failure:
+   * and the history row in one transaction. From someone not (yet) a member who sent us a sender
+   * key: `hold` (the inbox keeps it until a change adds them). Throws a coded error and stores nothing on failure:
    * `bad_message`, `not_member`, `no_session`, `decrypt_failed`, `duplicate_message`, ...
    */
-  open(from: string, env: Uint8Array): GroupReceived {
+  open(from: string, env: Uint8Array): GroupOpened {
     const peer = canonName(from);
     const m = parseGroupMessage(env);
     const gid = toHex(m.groupId);
     const g = this.groups.get(gid);
+    // A sender key came for a group whose state has not (it overtook the state adding us): held.
+    if (!g && this.deps.store.groups.peerKey(gid, peer) !== undefined)
+      return { key: groupKey(gid), hold: true };
     if (!g || !g.member) throw new ChatError('no_session', 'a group message for a group we are not in');
     if (!g.state.members.includes(peer)) {
+      // Their key came (kept, groups.ts): the message may have overtaken the change adding them.
+      if (this.deps.store.groups.peerKey(gid, peer) !== undefined) return { key: groupKey(gid), hold: true };
       throw new ChatError('not_member', `${from} is not a member of ${g.state.name}`);
     }
     const held = this.deps.store.groups.peerKey(gid, peer);

@@ -55,6 +55,8 @@ export interface GroupsDeps extends StoreParts {
   readonly queueInner: (peer: string, peerName: string, inner: GroupInner) => string;
   /** Something was queued: flush the pairwise outbox (and, after it, the group outbox). */
   readonly flush: () => void;
+  /** A change added `peer`: their group messages held by the inbox are received now. */
+  readonly added: (peer: string) => void;
 }
 
 /** What to tell the views once the transaction that made it has committed. */
@@ -291,6 +293,8 @@ export class Groups {
     if (gone.length) this.deps.store.groups.deletePeerKeys(state.id, gone);
     after.push(() => {
       this.emit(stored, 'joined', peer);
+      // Group messages that overtook this state are received now.
+      for (const m of state.members) if (m !== this.deps.canon) this.deps.added(m);
       this.deps.flush();
     });
   }
@@ -404,6 +408,8 @@ export class Groups {
       }
       stored = this.save({ id: g.id, state: next, member: true, own, usedKeyIds: used });
     }
+    const joined = membershipDiff(g.state, next).added.filter((m) => m !== me);
+    if (joined.length && stored.member) after.push(() => joined.forEach((m) => this.deps.added(m)));
     const kind = eventKind(c, me);
     const users =
       c.op.t === 'add' || c.op.t === 'remove' ? c.op.users : c.op.t === 'admin' ? [c.op.user] : [];
