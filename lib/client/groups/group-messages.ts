@@ -196,20 +196,33 @@ export class GroupMessages {
     });
   }
 
-  /** Sends what waits in the group outbox to every recipient that is ready. */
+  /**
+   * Sends what waits in the group outbox to every recipient that is ready. Never rejects: a store
+   * failure is reported and retried later (what waits stays in the store, nothing is lost).
+   */
   async flush(): Promise<void> {
     if (!this.deps.online() || this.closed) return;
-    const sends: Promise<void>[] = [];
-    for (const o of this.deps.store.groups.pendingGroupOutgoing()) {
-      if (this.inFlight.has(o.id)) continue;
-      const g = this.groups.get(o.group);
-      if (!g) continue;
-      const ready = this.readyMembers(g, o.keyId, o.waiting);
-      for (let i = 0; i < ready.length; i += MAX_MULTI_RECIPIENTS) {
-        sends.push(this.transmit(o, ready.slice(i, i + MAX_MULTI_RECIPIENTS)));
+    try {
+      const sends: Promise<void>[] = [];
+      for (const o of this.deps.store.groups.pendingGroupOutgoing()) {
+        if (this.inFlight.has(o.id)) continue;
+        const g = this.groups.get(o.group);
+        if (!g) continue;
+        const ready = this.readyMembers(g, o.keyId, o.waiting);
+        for (let i = 0; i < ready.length; i += MAX_MULTI_RECIPIENTS) {
+          sends.push(this.transmit(o, ready.slice(i, i + MAX_MULTI_RECIPIENTS)));
+        }
       }
+      await Promise.all(sends);
+    } catch (err) {
+      const code = isChatError(err) ? err.code : 'internal';
+      this.deps.log.error({ code }, 'group flush failed');
+      this.deps.emit('error', {
+        code,
+        message: `${isChatError(err) ? err.message : 'sending to a group failed'}; what waits is sent again shortly`,
+      });
+      this.scheduleRetry();
     }
-    await Promise.all(sends);
   }
 
   /** One `send.multi` of stored bytes (a resend sends the same id and bytes, never re-encrypts). */
