@@ -148,3 +148,27 @@ it('a change made at once with an add reaches the new member too: all four agree
   expect(v.members).toEqual(['adam', 'bea', 'cy', 'dee']);
   for (const u of [bea, cy, dee]) expect(view(u.client.group(g.id)!)).toEqual(v);
 });
+
+it('leaving the member with a changed identity out unblocks the group too', async () => {
+  const [adam, bea] = [await user('Adam'), await user('Bea')];
+  let cy: TestUser = await user('Cy');
+  const g = adam.client.createGroup('Team', ['Bea', 'Cy']);
+  for (const u of [bea, cy]) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
+  adam.client.sendGroup(g.key, 'first');
+  await waitFor(() => cy.client.history(g.key).length === 1, 10000, 'Cy reads the first');
+  await cy.stop();
+  users.splice(users.indexOf(cy), 1);
+  await relay.store.freeName('cy');
+  cy = await user('Cy');
+  adam.client.sendGroup(g.key, 'second');
+  await waitFor(() => adam.client.group(g.id)!.blockedBy.includes('cy'), 10000, 'the refusal');
+  adam.client.removeFromGroup(g.key, ['Cy']);
+  expect(adam.client.group(g.id)!.blockedBy).toEqual([]);
+  adam.client.sendGroup(g.key, 'third');
+  await waitFor(
+    () => bea.client.history(g.key).some((x) => x.body === 'third'),
+    10000,
+    'Bea reads the third',
+  );
+  expect(bea.client.group(g.id)!.members).toEqual(['adam', 'bea']);
+});
