@@ -172,3 +172,28 @@ it('leaving the member with a changed identity out unblocks the group too', asyn
   );
   expect(bea.client.group(g.id)!.members).toEqual(['adam', 'bea']);
 });
+
+it('a pairwise group change refused for a changed identity waits for /accept, and then goes', async () => {
+  const [adam, bea] = [await user('Adam'), await user('Bea')];
+  let cy: TestUser = await user('Cy');
+  const g = adam.client.createGroup('Team', ['Bea', 'Cy']);
+  for (const u of [bea, cy]) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
+  // Bea writes once: her key goes to Cy over a pairwise session.
+  bea.client.sendGroup(g.key, 'hi');
+  await waitFor(() => cy.client.history(g.key).length === 1, 10000, 'Cy reads Bea');
+  await cy.stop();
+  users.splice(users.indexOf(cy), 1);
+  await relay.store.freeName('cy');
+  cy = await user('Cy');
+
+  // Bea leaves: her change to Cy is sealed for the old identity and refused by the relay.
+  bea.client.leaveGroup(g.key);
+  await waitFor(() => bea.client.contactState('Cy') === 'changed', 10000, 'the refusal');
+  await waitFor(() => adam.client.group(g.id)!.members.length === 2, 10000, 'Adam sees Bea leave');
+  expect(bea.client.outboxSize()).toBe(1);
+  bea.client.acceptIdentity('Cy', bea.client.safetyNumber('Cy'));
+  await waitFor(() => bea.client.outboxSize() === 0, 10000, 'the change goes to the new Cy');
+  // The new Cy knows no such group yet: the change is kept for when its state comes.
+  await waitFor(() => cy.store.groups.countEarlyChanges() === 1, 10000, 'Cy holds the change');
+  expect(cy.errors).toEqual([]);
+});
