@@ -181,7 +181,24 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
       sendInCluster(d, s, msg, target.name, ts, ctx.cluster.enqueue(env, caps));
       return;
     }
-    const stored = ctx.store.enqueue(env, caps);
+    // Issue 12: once the insert is committed (visible to every later read and write, the ack's
+    // delete included) an online recipient gets `deliver` while the fsync runs; `sent` still
+    // waits for the fsync. A commit that then fails to reach the disk loses nothing: the sender
+    // had no `sent` and resends with the same id, and the recipient drops the repeat by id.
+    let status: 'delivered' | 'queued' | undefined;
+    const committed = (r: EnqueueResult) => {
+      if (r === 'queue_full') return;
+      if (r === 'ok') {
+        d.shares.add(canon, msg.id, s.address);
+        ctx.observer?.count('stored');
+      }
+      const recipient = ctx.sessions.get(canon);
+      status = recipient ? 'delivered' : 'queued';
+      if (!recipient) return;
+      if (r === 'ok') d.delivery.deliverNew(canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
+      else d.delivery.pumpLater(recipient);
+    };
+    const stored = ctx.store.enqueue(env, caps, committed);
     // The store commits in call order, so this connection's next request may be read while
     // this one commits; answers and deliveries still follow the order of the sends.
     d.afterWrite(s, msg, stored, (r) => {
@@ -189,16 +206,10 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
         d.refuse(s, msg.rid, 'queue_full', `${target.name} has too many messages waiting`);
         return;
       }
-      if (r === 'ok') {
-        d.shares.add(canon, msg.id, s.address);
-        ctx.observer?.count('stored');
-      }
+      // A store without a committed step (Redis) reaches this point first.
+      if (status === undefined) committed(r);
       // Stored durably before we answer: from here the relay is responsible for it.
-      const recipient = ctx.sessions.get(canon);
-      s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: recipient ? 'delivered' : 'queued' });
-      if (!recipient) return;
-      if (r === 'ok') d.delivery.deliverNew(canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
-      else d.delivery.pumpLater(recipient);
+      s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: status ?? 'queued' });
     });
   },
 
