@@ -3,9 +3,10 @@
  * adding a request type is adding one entry, and the type checker refuses a missing one.
  * A handler throws a ChatError with a wire code to refuse; the relay answers it with `error`.
  */
-import { concatBytes, constantTimeEqual, fromBase64, toBase64, verify } from '../crypto/primitives';
+import { concatBytes, constantTimeEqual, fromBase64, toBase64 } from '../crypto/primitives';
 import { ChatError, type WireErrorCode } from '../errors';
 import { canonName } from '../names';
+import { verifySignature } from '../net/ed25519-verify';
 import type { ClientMessage } from '../net/messages';
 import type { Delivery } from './delivery';
 import type { Presence } from './presence';
@@ -103,7 +104,7 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
     const idBytes = new Uint8Array(4);
     new DataView(idBytes.buffer).setUint32(0, spk.id);
     // Section 3: the relay checks the signed prekey against the registered signKey.
-    if (!verify(s.user.signKey, 'chatsecure-spk-v1', concatBytes(idBytes, spk.pub), spk.sig)) {
+    if (!verifySignature(s.user.signKey, 'chatsecure-spk-v1', concatBytes(idBytes, spk.pub), spk.sig)) {
       throw new ChatError('bad_message', 'the signed prekey signature does not verify');
     }
     const opks = msg.opks.map((o) => ({ id: o.id, pub: fromBase64(o.pub, 32) }));

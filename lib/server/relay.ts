@@ -326,7 +326,10 @@ export class Relay {
     this.ctx.observer?.count('login');
     this.presence.announce(user.name, true);
     this.ctx.cluster?.announce(user.name, true);
-    this.delivery.pumpLater(session);
+    // Nothing waited when welcome counted (every write before it committed), and anything
+    // stored since went through deliverNew: no queue read for this login (issue 12).
+    if (queued > 0 || this.ctx.cluster) this.delivery.pumpLater(session);
+    else session.backlog = false;
   }
 
   private onClose(session: Session, reason: { code: string; message: string; local: boolean }): void {
