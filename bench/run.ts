@@ -40,6 +40,7 @@ import {
   opensslHandshakes,
   type TlsHandshakes,
 } from './reference-figures';
+import { FD_RESERVE } from '../lib/server/limits';
 import { fmt, percentile, table } from './stats';
 import { storageBench, type StorageResult } from './storage';
 
@@ -951,13 +952,21 @@ function compareTable(
           fmt(m.connections),
           fmt(m.setupSeconds, 1),
           fmt(m.rssMiB, 1),
-          m.firstError ?? (m.connections >= fds.soft ? 'the count asked (the fd limit)' : 'the time bound'),
+          stoppedBy(m, fds),
         ]),
       ]),
       `fd limit: soft ${fds.soft}, hard ${fds.hard}; stopped by ${fds.stoppedBy}`,
       '',
     );
   return out;
+}
+
+/** Why a connections-reached run ended: the relay's fd cap, another error, the count or the time. */
+function stoppedBy(m: MemoryResult, fds: FdLimit): string {
+  // The relay holds at most the soft fd limit less FD_RESERVE; past that it drops new connections.
+  if (m.connections >= fds.soft - FD_RESERVE)
+    return `the fd limit (${fmt(fds.soft)} less ${FD_RESERVE} kept by the relay; later connects reset)`;
+  return m.firstError ?? (m.connections >= fds.soft ? 'the count asked (the fd limit)' : 'the time bound');
 }
 
 function p99Rows(a: readonly LatencyResult[], b: readonly LatencyResult[]): string[][] {
