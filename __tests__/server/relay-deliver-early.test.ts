@@ -173,3 +173,43 @@ describe('the relay: deliver while the commit is on its way to disk', () => {
     }
   }, 60_000);
 });
+
+describe("one address's share of a recipient's queue", () => {
+  it('is counted per sender address, refused past the limit, and freed by the ack', async () => {
+    const relay = await startRelay({ limits: { queuePerAddress: 2 } });
+    const clients: TestClient[] = [];
+    try {
+      const eve = await loginClient(relay.port, 'Eve');
+      eve.close();
+      await eve.whenClosed();
+      const adam = await loginClient(relay.port, 'Adam');
+      clients.push(adam);
+      const send = () =>
+        adam.request({ t: 'send', id: id(), to: 'Eve', env: toBase64(randomBytes(10)) }, 'sent');
+      expect(await send()).toMatchObject({ t: 'sent', status: 'queued' });
+      expect(await send()).toMatchObject({ t: 'sent', status: 'queued' });
+      expect(await send()).toMatchObject({ t: 'error', code: 'queue_full' });
+
+      const back = await connectClient(relay.port, 'Eve', eve.identity);
+      clients.push(back);
+      expect((await back.next('welcome')).queued).toBe(2);
+      const first = await back.next('deliver');
+      back.send({ t: 'ack', id: first.id });
+      await back.request({ t: 'ping' }, 'pong');
+      back.close();
+      await back.whenClosed();
+      // The next login counts the queue, which commits the ack first.
+      const again = await connectClient(relay.port, 'Eve', eve.identity);
+      clients.push(again);
+      expect((await again.next('welcome')).queued).toBe(1);
+      again.close();
+      await again.whenClosed();
+      // Queued or handed to Eve's closing connection: either way it waits for an ack.
+      expect(await send()).toMatchObject({ t: 'sent' });
+      expect(await send()).toMatchObject({ t: 'error', code: 'queue_full' });
+    } finally {
+      for (const c of clients) c.close();
+      await relay.stop();
+    }
+  }, 60_000);
+});

@@ -17,34 +17,37 @@ import type { EnqueueResult } from './store';
 
 /** Envelopes waiting per (recipient, sender address), in memory only: no name of a sender is kept. */
 export class AddressShare {
-  private readonly counts = new Map<string, number>();
-  /** recipient \0 id -> the address it came from, until its ack. */
-  private readonly from = new Map<string, string>();
+  /**
+   * Per recipient: how many wait from each address, and the address each waiting id came from,
+   * until its ack. Nested maps: no key strings built per message (issue 12).
+   */
+  private readonly of = new Map<string, { counts: Map<string, number>; from: Map<string, string> }>();
 
   count(to: string, address: string): number {
-    return this.counts.get(`${to}\0${address}`) ?? 0;
+    return this.of.get(to)?.counts.get(address) ?? 0;
   }
 
   add(to: string, id: string, address: string): void {
-    const key = `${to}\0${address}`;
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    this.from.set(`${to}\0${id}`, address);
+    let r = this.of.get(to);
+    if (!r) this.of.set(to, (r = { counts: new Map(), from: new Map() }));
+    r.counts.set(address, (r.counts.get(address) ?? 0) + 1);
+    r.from.set(id, address);
   }
 
   remove(to: string, id: string): void {
-    const address = this.from.get(`${to}\0${id}`);
-    if (address === undefined) return;
-    this.from.delete(`${to}\0${id}`);
-    const key = `${to}\0${address}`;
-    const n = (this.counts.get(key) ?? 1) - 1;
-    if (n <= 0) this.counts.delete(key);
-    else this.counts.set(key, n);
+    const r = this.of.get(to);
+    const address = r?.from.get(id);
+    if (!r || address === undefined) return;
+    r.from.delete(id);
+    const n = (r.counts.get(address) ?? 1) - 1;
+    if (n <= 0) r.counts.delete(address);
+    else r.counts.set(address, n);
+    if (r.from.size === 0) this.of.delete(to);
   }
 
   /** The recipient's queue was dropped (a recovered name). */
   dropRecipient(to: string): void {
-    for (const k of [...this.from.keys()])
-      if (k.startsWith(`${to}\0`)) this.remove(to, k.slice(to.length + 1));
+    this.of.delete(to);
   }
 }
 
