@@ -3,6 +3,9 @@
  * WAL and error mapping). The durability of synchronous = FULL is kept another way: commits run
  * with NORMAL and each write settles only after the WAL file is fsynced off the event loop (see
  * `sync`), so a result the relay acts on (`sent`, a registration, a handed-out prekey) is on disk.
+ * Two exceptions, both issue 12: an enqueue says `committed` before its fsync (the relay delivers
+ * then, `sent` still waits), and an ack settles at its commit without an fsync of its own (lost
+ * in a crash, it only makes the envelope come again, and the recipient drops it by id).
  *
  * Uniqueness is enforced by the schema, not by look-then-insert: the canonical name and the signing
  * key are each UNIQUE, so two relays (or two handles) registering one name at once cannot both win.
