@@ -12,7 +12,7 @@ import type { Delivery } from './delivery';
 import type { Presence } from './presence';
 import type { KeyedBuckets } from './rate-limit';
 import { sendMulti } from './send-multi';
-import type { RelayContext, Session } from './session';
+import { type RelayContext, type Session, setOf } from './session';
 import type { EnqueueResult } from './store';
 
 /** Envelopes waiting per (recipient, sender address), in memory only: no name of a sender is kept. */
@@ -221,14 +221,15 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
 
   ack: (d, s, msg) => {
     const id = msg.id;
-    s.inflight.delete(id);
-    s.acking.add(id);
+    s.inflight?.delete(id);
+    const acking = setOf(s, 'acking');
+    acking.add(id);
     const deleted = d.ctx.store.ack(s.user.canon, id);
     // Cluster: an ack that Redis did not take (an outage) is delivered again when it is back;
     // the failure itself is answered by afterWrite.
-    if (d.ctx.cluster) deleted.catch(() => s.acking.delete(id));
+    if (d.ctx.cluster) deleted.catch(() => acking.delete(id));
     d.afterWrite(s, msg, deleted, () => {
-      s.acking.delete(id);
+      acking.delete(id);
       d.shares.remove(s.user.canon, id);
       d.delivery.acked(s);
     });
