@@ -9,6 +9,7 @@
  */
 import * as net from 'node:net';
 import type { KeyPair } from '../lib/crypto/primitives';
+import { fdConnectionCap } from '../lib/server/limits';
 import { parseClientMessage, type ClientMessage, type RelayMessage } from '../lib/net/messages';
 import { acceptSecureChannel, type SecureChannel } from '../lib/net/secure-channel';
 
@@ -67,7 +68,9 @@ export async function startReferenceRelay(key: KeyPair): Promise<ReferenceRelay>
       () => undefined,
     );
   });
-  server.maxConnections = 1_000_000;
+  // As the relay: below the fd limit, so the process keeps descriptors for itself (reading its
+  // own memory use opens /proc/self/stat; at the limit that failed with EMFILE).
+  server.maxConnections = fdConnectionCap() ?? 1_000_000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     port: (server.address() as net.AddressInfo).port,

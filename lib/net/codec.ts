@@ -272,6 +272,8 @@ export function parseJson(b: Uint8Array, max: number, what: string): JsonObject 
   return v;
 }
 
+/** UTF-8 JSON as a plain Uint8Array view of the encoded bytes (no second copy per frame, issue 12). */
 export function toBytes(v: Json): Uint8Array {
-  return new Uint8Array(Buffer.from(JSON.stringify(v), 'utf8'));
+  const b = Buffer.from(JSON.stringify(v), 'utf8');
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }

@@ -5,7 +5,7 @@
  * waiting for the next `send` or `ack`.
  */
 import { toBase64 } from '../crypto/primitives';
-import { codeOf, type RelayContext, type Session } from './session';
+import { codeOf, type RelayContext, type Session, setOf } from './session';
 
 /** First retry after a failed delivery read, doubling up to the second. */
 export const RETRY_FIRST_MS = 100;
@@ -20,9 +20,9 @@ export class Delivery {
    */
   deliverNew(canon: string, env: { id: string; from: string; env: string; ts: number }): void {
     const r = this.ctx.sessions.get(canon);
-    if (!r || !r.channel.isOpen || r.inflight.has(env.id)) return;
-    if (!r.backlog && !r.pumping && r.inflight.size < this.ctx.limits.deliveryWindow) {
-      r.inflight.add(env.id);
+    if (!r || !r.channel.isOpen || r.inflight?.has(env.id)) return;
+    if (!r.backlog && !r.pumping && (r.inflight?.size ?? 0) < this.ctx.limits.deliveryWindow) {
+      setOf(r, 'inflight').add(env.id);
       r.channel.send({ t: 'deliver', id: env.id, from: env.from, env: env.env, ts: env.ts });
       this.ctx.observer?.count('delivered');
       return;
@@ -33,7 +33,7 @@ export class Delivery {
 
   /** An ack was committed: refill the window once half of it is free. */
   acked(session: Session): void {
-    if (session.backlog && session.inflight.size <= this.ctx.limits.deliveryWindow / 2) {
+    if (session.backlog && (session.inflight?.size ?? 0) <= this.ctx.limits.deliveryWindow / 2) {
       this.pumpLater(session);
     }
   }
@@ -71,12 +71,13 @@ export class Delivery {
     }
     session.pumping = true;
     const window = this.ctx.limits.deliveryWindow;
+    const inflight = setOf(session, 'inflight');
     try {
       do {
         session.pumpAgain = false;
-        const room = window - session.inflight.size;
+        const room = window - inflight.size;
         if (room <= 0 || !session.channel.isOpen) break;
-        const limit = session.inflight.size + session.acking.size + room;
+        const limit = inflight.size + (session.acking?.size ?? 0) + room;
         // Cleared before the read: an envelope stored while we wait sets it again (deliverNew).
         session.backlog = false;
         let waiting;
@@ -89,12 +90,12 @@ export class Delivery {
         if (waiting.length >= limit) session.backlog = true;
         let sent = 0;
         for (const env of waiting) {
-          if (session.inflight.has(env.id) || session.acking.has(env.id)) continue;
-          if (session.inflight.size >= window) {
+          if (inflight.has(env.id) || session.acking?.has(env.id)) continue;
+          if (inflight.size >= window) {
             session.backlog = true;
             break;
           }
-          session.inflight.add(env.id);
+          inflight.add(env.id);
           session.channel.send({
             t: 'deliver',
             id: env.id,

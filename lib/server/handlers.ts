@@ -3,47 +3,51 @@
  * adding a request type is adding one entry, and the type checker refuses a missing one.
  * A handler throws a ChatError with a wire code to refuse; the relay answers it with `error`.
  */
-import { concatBytes, constantTimeEqual, fromBase64, toBase64, verify } from '../crypto/primitives';
+import { concatBytes, constantTimeEqual, fromBase64, toBase64 } from '../crypto/primitives';
 import { ChatError, type WireErrorCode } from '../errors';
 import { canonName } from '../names';
+import { verifySignature } from '../net/ed25519-verify';
 import type { ClientMessage } from '../net/messages';
 import type { Delivery } from './delivery';
 import type { Presence } from './presence';
 import type { KeyedBuckets } from './rate-limit';
 import { sendMulti } from './send-multi';
-import type { RelayContext, Session } from './session';
+import { type RelayContext, type Session, setOf } from './session';
 import type { EnqueueResult } from './store';
 
 /** Envelopes waiting per (recipient, sender address), in memory only: no name of a sender is kept. */
 export class AddressShare {
-  private readonly counts = new Map<string, number>();
-  /** recipient \0 id -> the address it came from, until its ack. */
-  private readonly from = new Map<string, string>();
+  /**
+   * Per recipient: how many wait from each address, and the address each waiting id came from,
+   * until its ack. Nested maps: no key strings built per message (issue 12).
+   */
+  private readonly of = new Map<string, { counts: Map<string, number>; from: Map<string, string> }>();
 
   count(to: string, address: string): number {
-    return this.counts.get(`${to}\0${address}`) ?? 0;
+    return this.of.get(to)?.counts.get(address) ?? 0;
   }
 
   add(to: string, id: string, address: string): void {
-    const key = `${to}\0${address}`;
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
-    this.from.set(`${to}\0${id}`, address);
+    let r = this.of.get(to);
+    if (!r) this.of.set(to, (r = { counts: new Map(), from: new Map() }));
+    r.counts.set(address, (r.counts.get(address) ?? 0) + 1);
+    r.from.set(id, address);
   }
 
   remove(to: string, id: string): void {
-    const address = this.from.get(`${to}\0${id}`);
-    if (address === undefined) return;
-    this.from.delete(`${to}\0${id}`);
-    const key = `${to}\0${address}`;
-    const n = (this.counts.get(key) ?? 1) - 1;
-    if (n <= 0) this.counts.delete(key);
-    else this.counts.set(key, n);
+    const r = this.of.get(to);
+    const address = r?.from.get(id);
+    if (!r || address === undefined) return;
+    r.from.delete(id);
+    const n = (r.counts.get(address) ?? 1) - 1;
+    if (n <= 0) r.counts.delete(address);
+    else r.counts.set(address, n);
+    if (r.from.size === 0) this.of.delete(to);
   }
 
   /** The recipient's queue was dropped (a recovered name). */
   dropRecipient(to: string): void {
-    for (const k of [...this.from.keys()])
-      if (k.startsWith(`${to}\0`)) this.remove(to, k.slice(to.length + 1));
+    this.of.delete(to);
   }
 }
 
@@ -103,7 +107,7 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
     const idBytes = new Uint8Array(4);
     new DataView(idBytes.buffer).setUint32(0, spk.id);
     // Section 3: the relay checks the signed prekey against the registered signKey.
-    if (!verify(s.user.signKey, 'chatsecure-spk-v1', concatBytes(idBytes, spk.pub), spk.sig)) {
+    if (!verifySignature(s.user.signKey, 'chatsecure-spk-v1', concatBytes(idBytes, spk.pub), spk.sig)) {
       throw new ChatError('bad_message', 'the signed prekey signature does not verify');
     }
     const opks = msg.opks.map((o) => ({ id: o.id, pub: fromBase64(o.pub, 32) }));
@@ -181,7 +185,24 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
       sendInCluster(d, s, msg, target.name, ts, ctx.cluster.enqueue(env, caps));
       return;
     }
-    const stored = ctx.store.enqueue(env, caps);
+    // Issue 12: once the insert is committed (visible to every later read and write, the ack's
+    // delete included) an online recipient gets `deliver` while the fsync runs; `sent` still
+    // waits for the fsync. A commit that then fails to reach the disk loses nothing: the sender
+    // had no `sent` and resends with the same id, and the recipient drops the repeat by id.
+    let status: 'delivered' | 'queued' | undefined;
+    const committed = (r: EnqueueResult) => {
+      if (r === 'queue_full') return;
+      if (r === 'ok') {
+        d.shares.add(canon, msg.id, s.address);
+        ctx.observer?.count('stored');
+      }
+      const recipient = ctx.sessions.get(canon);
+      status = recipient ? 'delivered' : 'queued';
+      if (!recipient) return;
+      if (r === 'ok') d.delivery.deliverNew(canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
+      else d.delivery.pumpLater(recipient);
+    };
+    const stored = ctx.store.enqueue(env, caps, committed);
     // The store commits in call order, so this connection's next request may be read while
     // this one commits; answers and deliveries still follow the order of the sends.
     d.afterWrite(s, msg, stored, (r) => {
@@ -189,16 +210,10 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
         d.refuse(s, msg.rid, 'queue_full', `${target.name} has too many messages waiting`);
         return;
       }
-      if (r === 'ok') {
-        d.shares.add(canon, msg.id, s.address);
-        ctx.observer?.count('stored');
-      }
+      // A store without a committed step (Redis) reaches this point first.
+      if (status === undefined) committed(r);
       // Stored durably before we answer: from here the relay is responsible for it.
-      const recipient = ctx.sessions.get(canon);
-      s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: recipient ? 'delivered' : 'queued' });
-      if (!recipient) return;
-      if (r === 'ok') d.delivery.deliverNew(canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
-      else d.delivery.pumpLater(recipient);
+      s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: status ?? 'queued' });
     });
   },
 
@@ -206,14 +221,15 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
 
   ack: (d, s, msg) => {
     const id = msg.id;
-    s.inflight.delete(id);
-    s.acking.add(id);
+    s.inflight?.delete(id);
+    const acking = setOf(s, 'acking');
+    acking.add(id);
     const deleted = d.ctx.store.ack(s.user.canon, id);
     // Cluster: an ack that Redis did not take (an outage) is delivered again when it is back;
     // the failure itself is answered by afterWrite.
-    if (d.ctx.cluster) deleted.catch(() => s.acking.delete(id));
+    if (d.ctx.cluster) deleted.catch(() => acking.delete(id));
     d.afterWrite(s, msg, deleted, () => {
-      s.acking.delete(id);
+      acking.delete(id);
       d.shares.remove(s.user.canon, id);
       d.delivery.acked(s);
     });

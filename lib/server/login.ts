@@ -4,10 +4,11 @@
  * the registration lock (a new identity takes over a name only with a recovery proof), replaces
  * an older connection of the same user, and sends `welcome` with the limits of this connection.
  */
-import { constantTimeEqual, fromBase64, verify } from '../crypto/primitives';
+import { constantTimeEqual, fromBase64 } from '../crypto/primitives';
 import { verifyRecoveryProof } from '../crypto/recovery';
 import type { WireErrorCode } from '../errors';
 import { canonName, isValidName, NAME_RULE } from '../names';
+import { verifySignature } from '../net/ed25519-verify';
 import type { LoginPayload } from '../net/messages';
 import type { KeyedBuckets } from './rate-limit';
 import { wireLimits } from './limits';
@@ -36,8 +37,9 @@ export async function authenticate(
   if (!isValidName(login.user)) return refused('bad_name', NAME_RULE);
   const signKey = fromBase64(login.signKey, 32);
   const idcert = fromBase64(login.idcert, 64);
-  // Section 5.3: idcert must bind the Noise static key just authenticated to signKey.
-  if (!verify(signKey, 'chatsecure-idcert-v1', channel.remoteStatic, idcert)) {
+  // Section 5.3: idcert must bind the Noise static key just authenticated to signKey
+  // (libsodium: no KeyObject import per login, issue 12).
+  if (!verifySignature(signKey, 'chatsecure-idcert-v1', channel.remoteStatic, idcert)) {
     return refused('handshake_failed', 'the identity certificate does not match the session key');
   }
   const canon = canonName(login.user);
@@ -60,6 +62,7 @@ export async function authenticate(
   if (result === 'identity_taken')
     return refused('identity_taken', 'this identity already holds another name');
   let recovered = false;
+  let changed = result !== 'existing';
   if (result === 'name_taken') {
     const holder = known ?? (await store.lookup(canon));
     const proofOk =
@@ -88,8 +91,10 @@ export async function authenticate(
     (known?.recovery === undefined || !constantTimeEqual(known.recovery, recovery))
   ) {
     await store.setRecovery(canon, recovery);
+    changed = true;
   }
-  const stored = await store.lookup(canon);
+  // A login that changed nothing has its record at hand already (one read fewer per login).
+  const stored = !changed && known ? known : await store.lookup(canon);
   if (!stored) return refused('internal', 'registration was not stored');
   return { ok: true, user: stored, registered: result === 'ok', recovered };
 }

@@ -37,6 +37,7 @@ import {
   type RelayContext,
   type RelayObserver,
   type Session,
+  setOf,
 } from './session';
 import type { RelayStore } from './store';
 
@@ -161,7 +162,7 @@ export class Relay {
     return {
       wake: (canon, id) => {
         const s = sessions.get(canon);
-        if (!s || s.inflight.has(id) || s.acking.has(id)) return;
+        if (!s || s.inflight?.has(id) || s.acking?.has(id)) return;
         s.backlog = true;
         this.delivery.pumpLater(s);
       },
@@ -304,9 +305,9 @@ export class Relay {
       requests: new TokenBucket(limits.requestsPerSecond, limits.requestBurst),
       refusals: new TokenBucket(limits.refusalsPerSecond, limits.requestBurst),
       chain: Promise.resolve(),
-      inflight: new Set(),
-      acking: new Set(),
-      writes: new Set(),
+      inflight: undefined,
+      acking: undefined,
+      writes: undefined,
       backlog: true,
       pumping: false,
       pumpAgain: false,
@@ -326,7 +327,10 @@ export class Relay {
     this.ctx.observer?.count('login');
     this.presence.announce(user.name, true);
     this.ctx.cluster?.announce(user.name, true);
-    this.delivery.pumpLater(session);
+    // Nothing waited when welcome counted (every write before it committed), and anything
+    // stored since went through deliverNew: no queue read for this login (issue 12).
+    if (queued > 0 || this.ctx.cluster) this.delivery.pumpLater(session);
+    else session.backlog = false;
   }
 
   private onClose(session: Session, reason: { code: string; message: string; local: boolean }): void {
@@ -372,7 +376,7 @@ export class Relay {
 
   private onRequest(session: Session, msg: ClientMessage): void {
     this.ctx.cluster?.touch(session);
-    const free = msg.t === 'ack' && session.inflight.has(msg.id);
+    const free = msg.t === 'ack' && session.inflight?.has(msg.id) === true;
     if (!free && !session.requests.take()) {
       this.refuse(
         session,
@@ -461,8 +465,9 @@ export class Relay {
   /** Runs `then` after a batched store write commits, off the request chain; `stop` waits for it. */
   private afterWrite<T>(session: Session, msg: ClientMessage, write: Promise<T>, then: (v: T) => void): void {
     const done: Promise<void> = write.then(then).catch((err: unknown) => this.failed(session, msg, err));
-    session.writes.add(done);
-    void done.finally(() => session.writes.delete(done));
+    const writes = setOf(session, 'writes');
+    writes.add(done);
+    void done.finally(() => writes.delete(done));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -477,12 +482,12 @@ export class Relay {
     const chains: Promise<void>[] = [];
     const sessions = [...this.ctx.sessions.values()];
     for (const session of sessions) {
-      chains.push(session.chain, ...session.writes);
+      chains.push(session.chain, ...(session.writes ?? []));
       session.channel.close({ code: 'closed', message: 'the relay is stopping' });
     }
     // Let requests already taken finish their store writes before the store closes.
     await Promise.allSettled(chains);
-    await Promise.allSettled(sessions.flatMap((s) => [...s.writes]));
+    await Promise.allSettled(sessions.flatMap((s) => [...(s.writes ?? [])]));
     this.ctx.sessions.clear();
     await Promise.allSettled([...this.leaving]);
     await closed;

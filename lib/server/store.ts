@@ -140,11 +140,26 @@ export interface RelayStore {
    * Durable (synchronous = FULL) once it resolves: only then may the router answer `sent queued`.
    * `queue_full` when the recipient already holds `caps.perRecipient` envelopes, or
    * `caps.perSender` from this sender (defaults: QUEUE_MAX_PER_RECIPIENT, QUEUE_MAX_PER_SENDER).
+   *
+   * `committed` (issue 12), when given, is called with the same result as soon as the write is
+   * committed and visible to every later read and write of this store, which may be before it is
+   * on disk: the relay delivers to an online recipient then, while the fsync runs, and answers
+   * `sent` only when the promise resolves. A later `ack` is ordered after it, so it deletes the
+   * row. A backend without such a step (Redis) does not call it. If it throws, the promise
+   * rejects with that error.
    */
-  enqueue(env: QueuedEnvelope, caps?: QueueCaps): Promise<EnqueueResult>;
+  enqueue(
+    env: QueuedEnvelope,
+    caps?: QueueCaps,
+    committed?: (result: EnqueueResult) => void,
+  ): Promise<EnqueueResult>;
   /** In arrival order; at most `limit` when given. */
   pending(canon: string, limit?: number): Promise<QueuedEnvelope[]>;
-  /** Delete on the recipient's `ack`; false if there was nothing to delete. */
+  /**
+   * Delete on the recipient's `ack`; false if there was nothing to delete. Resolves once the
+   * delete is visible to reads, which may be before it is on disk: after a crash the envelope
+   * may be delivered again, and the recipient drops it by its id (docs/protocol.md section 7).
+   */
   ack(canon: string, id: string): Promise<boolean>;
   countQueued(canon: string): Promise<number>;
   /** Delete envelopes older than QUEUE_TTL_MS; returns how many. */
