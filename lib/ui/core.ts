@@ -9,13 +9,75 @@
 import type { EventEmitter } from 'node:events';
 import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo, ContactState } from '../client/types';
 
+/**
+ * Groups (issue 16, GROUPS-API.md): the shapes the client's group API gives the views. Until
+ * lib/client/types.ts has them they are written here; the real Client satisfies them structurally.
+ */
+export interface GroupInfo {
+  readonly id: string;
+  /** '#' + id: the conversation key for history, markShown, setTyping, deleteMessage. */
+  readonly key: string;
+  /** Peer-supplied when someone else made or renamed the group: neutralise. */
+  readonly name: string;
+  readonly members: readonly string[];
+  readonly admins: readonly string[];
+  readonly version: number;
+  readonly unread: number;
+  /** False once I left or was removed (the history stays readable). */
+  readonly member: boolean;
+  /** Members whose safety number changed and is not accepted: sending to the group is blocked. */
+  readonly blockedBy: readonly string[];
+}
+
+export type GroupEventKind =
+  'created' | 'joined' | 'added' | 'removed' | 'left' | 'renamed' | 'admin' | 'removed-me';
+
+export interface GroupEvent {
+  readonly id: string;
+  readonly key: string;
+  readonly name: string;
+  readonly what: GroupEventKind;
+  /** Who made the change (display name). */
+  readonly by: string;
+  readonly users?: readonly string[];
+}
+
+/** A message, with the group fields set for a group message (then `peer` is '#' + id). */
+export type GroupedMessage = ChatMessage & {
+  readonly group?: string;
+  /** Incoming group message: the member who wrote it (peer-supplied: neutralise). */
+  readonly sender?: string;
+};
+
+export interface GroupReceipts {
+  readonly to: readonly string[];
+  readonly delivered: readonly string[];
+  readonly read: readonly string[];
+}
+
+/** The group members of `Client` (GROUPS-API.md); optional until the client has them. */
+export interface GroupCore {
+  createGroup?(name: string, users: readonly string[]): GroupInfo;
+  addToGroup?(group: string, users: readonly string[]): GroupInfo;
+  removeFromGroup?(group: string, users: readonly string[]): GroupInfo;
+  leaveGroup?(group: string): GroupInfo;
+  renameGroup?(group: string, name: string): GroupInfo;
+  /** Every group I am or was in, in creation/join order. */
+  groups?(): GroupInfo[];
+  /** A group by id, '#'+id or name; undefined if none. */
+  group?(group: string): GroupInfo | undefined;
+  /** Throws ChatError `identity_changed` while `blockedBy` is not empty. */
+  sendGroup?(group: string, body: string): ChatMessage;
+  groupReceipts?(group: string, id: string): GroupReceipts | undefined;
+}
+
 export interface OnlineEntry {
   readonly name: string;
   readonly online: boolean;
   readonly lastSeen: number | null;
 }
 
-export interface ChatCore extends EventEmitter<ClientEvents> {
+export interface ChatCore extends EventEmitter<ClientEvents>, GroupCore {
   readonly name: string;
   readonly hostPort: string;
   readonly connection: ConnectionState;

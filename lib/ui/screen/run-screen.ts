@@ -23,6 +23,19 @@ import blessed from 'neo-blessed';
 import { canonName } from '../../names';
 import type { ChatMessage, ClientEvents, ConnectionState } from '../../client/types';
 import { COMMAND_HELP, COMMAND_WORDS, parseCommand, type Command } from '../commands';
+import type { GroupEvent, GroupedMessage } from '../core';
+import {
+  findGroup,
+  groupEventText,
+  groupLabel,
+  groupListLines,
+  groupMembersLines,
+  groupResultText,
+  isGroupKey,
+  receiptCounts,
+  runGroupCommand,
+  sendToGroup,
+} from '../groups';
 import { applyInput, emptyInput, renderInput, type InputEdit, type InputState } from '../input-line';
 import { neutralise } from '../sanitize';
 import { displayWidth, fitToWidth, setEmojiMode, toDrawable, wrapToWidth, type EmojiMode } from '../width';
@@ -36,7 +49,7 @@ import { sidebarLines } from './sidebar';
 import { statusText } from './status-line';
 import { openTerminal, type Terminal, type TerminalStreams } from './terminal';
 import { paint, themeFor, type Theme, type ThemeName } from './theme';
-import { ViewModel } from './view-model';
+import { isGroupEntry, ViewModel } from './view-model';
 
 export type { ChatCore } from './core';
 export { HISTORY_SHOWN } from './view-model';
@@ -177,6 +190,9 @@ export class ScreenApp {
     (this.core as unknown as NodeJS.EventEmitter).on('recovery-code', (r: { code: string }) =>
       this.showRecoveryCode(r.code),
     );
+    const onGroup = (e: GroupEvent) => this.onGroupEvent(e);
+    (this.core as unknown as NodeJS.EventEmitter).on('group', onGroup);
+    this.detach.push(() => (this.core as unknown as NodeJS.EventEmitter).off('group', onGroup));
 
     this.screen.on('keypress', (ch: string | undefined, key: KeyEvent) => this.onKey(ch, key));
     this.screen.on('resize', () => this.render());
@@ -311,9 +327,32 @@ export class ScreenApp {
       if (this.scroll > 0) this.newBelow++;
     } else {
       if (this.opts.bell) this.screen.program.bell();
-      this.notifyDesktop(m.peerName);
+      const g = m as GroupedMessage;
+      this.notifyDesktop(
+        isGroupKey(peer)
+          ? `${g.sender ?? m.peerName} in ${groupLabel(this.vm.nameOf(peer).slice(1))}`
+          : m.peerName,
+      );
     }
     this.refreshContacts();
+  }
+
+  /** A group changed (issue 16): the sidebar and the open conversation again, and a notice. */
+  private onGroupEvent(e: GroupEvent): void {
+    const before = this.vm.nameOf(e.key);
+    this.vm.touched(e.key);
+    this.refreshContacts();
+    if (e.key === this.vm.active) this.safely(() => this.vm.refreshConversation());
+    const info = this.safely(() => this.core.group?.(e.key));
+    this.say(
+      groupEventText(
+        e,
+        this.core.name,
+        before.startsWith('#') ? before.slice(1) : undefined,
+        info || undefined,
+      ),
+      e.what === 'removed-me',
+    );
   }
 
   /** Opt-in desktop notification: the sender's name only, never the text. */
@@ -410,7 +449,8 @@ export class ScreenApp {
       return;
     }
     if (full === 'tab') {
-      this.edit({ t: 'complete', candidates: [...COMMAND_WORDS, ...this.vm.contacts.map((c) => c.name)] });
+      const names = this.vm.entries.map((c) => (isGroupEntry(c) ? '#' + c.name : c.name));
+      this.edit({ t: 'complete', candidates: [...COMMAND_WORDS, ...names] });
       return;
     }
     if (full === 'C-f') {
@@ -444,7 +484,7 @@ export class ScreenApp {
   }
 
   private onAction(a: KeyAction): void {
-    const contacts = this.vm.contacts;
+    const contacts = this.vm.entries;
     switch (a.t) {
       case 'next-conversation':
       case 'prev-conversation': {
@@ -615,8 +655,41 @@ export class ScreenApp {
           this.keepLine(line);
           return;
         }
-        if (!this.send(this.vm.nameOf(active), c.body)) this.keepLine(line);
+        if (!this.sendToActive(active, c.body)) this.keepLine(line);
         return;
+      case 'send-group': {
+        const known = this.safely(() => this.core.group?.(c.group));
+        if (!known && active && this.core.group) {
+          void this.askNoGroup(c.group, line ?? `#${c.group}: ${c.body}`);
+          return;
+        }
+        if (!this.sendGroup(c.group, c.body)) this.keepLine(line);
+        return;
+      }
+      case 'group': {
+        const info = this.safely(() => runGroupCommand(this.core, c), true);
+        if (!info) {
+          this.keepLine(line);
+          return;
+        }
+        this.refreshContacts();
+        if (c.op === 'members') {
+          void this.dialogs.viewer(
+            `Members of ${groupLabel(info.name)}`,
+            groupMembersLines(info, this.core.name).join('\n'),
+          );
+          return;
+        }
+        if (c.op === 'create') this.open(info.key);
+        else if (info.key === active) this.safely(() => this.vm.refreshConversation());
+        this.say(groupResultText(c, info, this.core.name));
+        return;
+      }
+      case 'groups': {
+        const gs = this.safely(() => this.core.groups?.() ?? [], true);
+        if (Array.isArray(gs)) void this.dialogs.viewer('Groups', groupListLines(gs).join('\n'));
+        return;
+      }
       case 'help':
         void this.dialogs.viewer('Help', this.helpText(), false, true);
         return;
@@ -645,9 +718,15 @@ export class ScreenApp {
         }
         return;
       }
-      case 'history':
+      case 'history': {
+        if (isGroupKey(c.user)) {
+          const g = this.safely(() => findGroup(this.core, c.user), true);
+          if (g) this.open(g.key);
+          return;
+        }
         this.open(canonName(c.user), c.user);
         return;
+      }
       case 'contacts': {
         const cs = this.vm.contacts;
         const w = Math.max(4, ...cs.map((x) => displayWidth(toDrawable(x.name))));
@@ -659,14 +738,20 @@ export class ScreenApp {
         return;
       }
       case 'close': {
-        const canon = c.user ? canonName(c.user) : active;
+        const group =
+          c.user && isGroupKey(c.user)
+            ? this.safely(() => findGroup(this.core, c.user as string), true)
+            : undefined;
+        if (c.user && isGroupKey(c.user) && !group) return;
+        const canon = group ? group.key : c.user ? canonName(c.user) : active;
         if (!canon) {
           this.say('No conversation open: /close NAME', true);
           return;
         }
+        const shownName = c.user ?? this.vm.nameOf(canon);
         if (this.core.closeConversation) this.safely(() => this.core.closeConversation?.(canon), true);
         this.vm.close(canon);
-        this.say(`Closed the conversation with ${c.user ?? canon}; it comes back with a new message.`);
+        this.say(`Closed the conversation with ${shownName}; it comes back with a new message.`);
         return;
       }
       case 'delete': {
@@ -727,11 +812,41 @@ export class ScreenApp {
     if (answer === 'new') {
       if (!this.send(to, body)) this.keepLine(line);
     } else if (answer === 'active' && active) {
-      if (!this.send(this.vm.nameOf(active), line)) this.keepLine(line);
+      if (!this.sendToActive(active, line)) this.keepLine(line);
     } else {
       this.keepLine(line);
     }
     this.queueRender();
+  }
+
+  /** `#NAME: text` for a group that is not one of mine: maybe the line was meant as text. */
+  private async askNoGroup(group: string, line: string): Promise<void> {
+    const active = this.vm.active as string;
+    const label = groupLabel(group);
+    const answer = await this.dialogs.question(
+      `No group ${label}`,
+      `You are in no group called ${label}. Send the whole line to ${this.vm.nameOf(active)}? [y/n]`,
+      [
+        { key: 'y', label: `send the whole line to ${this.vm.nameOf(active)}`, value: true },
+        { key: 'n', label: 'keep the line', value: false },
+      ],
+      { value: false },
+    );
+    if (!answer || !this.sendToActive(active, line)) this.keepLine(line);
+    this.queueRender();
+  }
+
+  /** Plain text in the open conversation: to the contact, or to the group. */
+  private sendToActive(active: string, body: string): boolean {
+    return isGroupKey(active) ? this.sendGroup(active, body) : this.send(this.vm.nameOf(active), body);
+  }
+
+  private sendGroup(group: string, body: string): boolean {
+    const sent = this.safely(() => sendToGroup(this.core, group, body), true);
+    if (sent === undefined) return false;
+    this.typingSentTo = undefined;
+    this.open(canonName(sent.peer));
+    return true;
   }
 
   private send(to: string, body: string): boolean {
@@ -854,6 +969,7 @@ export class ScreenApp {
     const marks =
       `Marks\n  yours: sending → sent (or queued) → delivered → read; failed\n` +
       `  contacts: ● online ○ offline ✓ verified ! changed, N unread\n` +
+      `  groups: # group, ! sending blocked (a member's safety number changed), - you left\n` +
       `  read receipts ${this.opts.readReceipts ? 'on' : 'off'}; bell ${this.opts.bell ? 'on' : 'off'}`;
     const table = (title: string, rows: readonly (readonly [string, string])[], width: number) => {
       const w = Math.max(...rows.map(([k]) => displayWidth(k)));
@@ -908,10 +1024,20 @@ export class ScreenApp {
       c.key.search === key.search
     )
       return c.lines;
+    const active = this.vm.active;
+    const receipts = this.core.groupReceipts?.bind(this.core);
+    const groupMark =
+      active && isGroupKey(active) && receipts
+        ? (m: ChatMessage) => {
+            const r = this.safely(() => receipts(active, m.id));
+            return r ? receiptCounts(r) : undefined;
+          }
+        : undefined;
     const lines = messageLines(key.history, this.core.name, width, {
       theme: this.theme,
       markerId: key.markerId,
       search: key.search,
+      groupMark,
     });
     this.linesCache = { key, lines };
     return lines;
@@ -931,7 +1057,7 @@ export class ScreenApp {
     const layout = this.layout();
     applyLayout(this.panes, layout);
     const active = this.vm.active;
-    const contacts = this.vm.contacts;
+    const contacts = this.vm.entries;
     const dim = (t: string) => paint(this.theme, this.theme.dim, t);
 
     if (layout.sidebar) {
@@ -1009,6 +1135,7 @@ export class ScreenApp {
             fingerprint: this.core.serverFingerprint,
             peer: active ? this.vm.nameOf(active) : undefined,
             contactState: this.vm.activeState,
+            group: this.vm.activeGroup,
             now: Date.now(),
           },
           layout.status.width,
