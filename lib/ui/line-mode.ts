@@ -170,7 +170,7 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
     const g = groupLabel(groupName(r.peer) ?? r.peer.slice(1));
     for (const c of counts) {
       if (r.state === 'failed') notice(`! your message to ${g} cannot be delivered [${ids([c.id])}]`);
-      else if (c.to && c.delivered && c.read)
+      else if ((r.state === 'delivered' || r.state === 'read') && c.to && c.delivered && c.read)
         notice(
           `* your message to ${g}: ${receiptCounts({ to: c.to, delivered: c.delivered, read: c.read })} [${ids([c.id])}]`,
         );

@@ -185,7 +185,11 @@ export class ScreenApp {
       this.queueRender();
     });
     this.listen('contact', (c) => this.onContact(c.name, c.state));
-    this.listen('error', (e) => this.say(e.message, true));
+    this.listen('error', (e) => {
+      // A group error (e.g. a member's changed identity blocks sending): its row shows it too.
+      if (e.peer && isGroupKey(e.peer)) this.refreshContacts();
+      this.say(e.message, true);
+    });
     this.listen('server-unknown', (s) => void this.askServerTrust(s.hostPort, s.fingerprint));
     (this.core as unknown as NodeJS.EventEmitter).on('recovery-code', (r: { code: string }) =>
       this.showRecoveryCode(r.code),
