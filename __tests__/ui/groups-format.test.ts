@@ -6,12 +6,15 @@
 import type { ChatMessage } from '../../lib/client/types';
 import type { GroupEvent, GroupInfo, GroupedMessage } from '../../lib/ui/core';
 import {
+  displayNames,
+  eventWithDisplayNames,
   GROUP_NAME_SHOWN,
   groupEventText,
   groupLabel,
   groupListLines,
   groupMembersLines,
   receiptCounts,
+  withDisplayNames,
 } from '../../lib/ui/groups';
 import { formatMessage } from '../../lib/ui/line-mode';
 import { messageLines } from '../../lib/ui/screen/conversation-view';
@@ -122,6 +125,22 @@ describe('group event sentences', () => {
     expect(groupLabel(long)).toHaveLength(1 + GROUP_NAME_SHOWN);
     expect(groupLabel(long).endsWith('…')).toBe(true);
   });
+});
+
+test('canonical member names are shown as their owners registered them, where known', () => {
+  const show = displayNames('Adam', [{ canon: 'eve', name: 'Eve' }]);
+  const g = withDisplayNames(
+    info({ members: ['adam', 'bob', 'eve'], admins: ['adam'], blockedBy: ['eve'] }),
+    show,
+  );
+  expect(g).toMatchObject({ members: ['Adam', 'bob', 'Eve'], admins: ['Adam'], blockedBy: ['Eve'] });
+  expect(eventWithDisplayNames(event({ by: 'adam', users: ['eve'] }), show)).toMatchObject({
+    by: 'Adam',
+    users: ['Eve'],
+  });
+  expect(groupEventText(eventWithDisplayNames(event({ by: 'eve', users: ['bob'] }), show), 'Adam')).toBe(
+    'Eve added bob to #team',
+  );
 });
 
 describe('receipt counts', () => {

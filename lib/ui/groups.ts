@@ -51,6 +51,34 @@ export function receiptCounts(r: GroupReceipts): string {
 
 const same = (a: string, b: string) => canonName(a) === canonName(b);
 
+/**
+ * The client lists members by canonical name (GROUPS-API.md): each shown with the case its
+ * owner registered, where a contact (or I) has it; a name not known stays as it is.
+ */
+export function displayNames(
+  me: string,
+  contacts: readonly { readonly canon: string; readonly name: string }[],
+): (name: string) => string {
+  const book = new Map(contacts.map((c) => [c.canon, c.name]));
+  book.set(canonName(me), me);
+  return (n) => book.get(canonName(n)) ?? n;
+}
+
+/** `info` with its members, admins and blocking members in their display names. */
+export function withDisplayNames(info: GroupInfo, show: (name: string) => string): GroupInfo {
+  return {
+    ...info,
+    members: info.members.map(show),
+    admins: info.admins.map(show),
+    blockedBy: info.blockedBy.map(show),
+  };
+}
+
+/** `e` with its author and subjects in their display names. */
+export function eventWithDisplayNames(e: GroupEvent, show: (name: string) => string): GroupEvent {
+  return { ...e, by: show(e.by), ...(e.users ? { users: e.users.map(show) } : {}) };
+}
+
 /** A list of names in words: "Bob", "Bob and Eve", "Bob, Dan and Eve"; `me` becomes "you". */
 export function namesInWords(names: readonly string[], me: string): string {
   const shown = names.map((n) => (same(n, me) ? 'you' : neutralise(n)));

@@ -18,6 +18,8 @@ import { type Command, helpText, parseCommand } from './commands';
 import type { ChatCore, GroupEvent, GroupInfo, GroupedMessage } from './core';
 import {
   findGroup,
+  displayNames,
+  eventWithDisplayNames,
   groupEventText,
   groupLabel,
   groupListLines,
@@ -28,6 +30,7 @@ import {
   runGroupCommand,
   senderOf,
   sendToGroup,
+  withDisplayNames,
 } from './groups';
 import { neutralise } from './sanitize';
 
@@ -191,7 +194,11 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
       const info = groupInfo(e.key);
       groupNames.set(e.key, e.name);
       if (opts.json) emitJson('group', { ...e, group: info });
-      else notice(`* ${groupEventText(e, client.name, before, info)}`);
+      else {
+        const show = displayNames(client.name, client.contacts());
+        const shown = info && withDisplayNames(info, show);
+        notice(`* ${groupEventText(eventWithDisplayNames(e, show), client.name, before, shown)}`);
+      }
     }) as never,
   );
   client.on('contact', (c) => {
@@ -251,8 +258,9 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
         return;
       }
       case 'group': {
-        const info = runGroupCommand(client, cmd);
-        groupNames.set(info.key, info.name);
+        const raw = runGroupCommand(client, cmd);
+        groupNames.set(raw.key, raw.name);
+        const info = withDisplayNames(raw, displayNames(client.name, client.contacts()));
         result(
           { group: info },
           cmd.op === 'members'

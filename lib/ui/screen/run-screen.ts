@@ -25,6 +25,8 @@ import type { ChatMessage, ClientEvents, ConnectionState } from '../../client/ty
 import { COMMAND_HELP, COMMAND_WORDS, parseCommand, type Command } from '../commands';
 import type { GroupEvent, GroupedMessage } from '../core';
 import {
+  displayNames,
+  eventWithDisplayNames,
   findGroup,
   groupEventText,
   groupLabel,
@@ -35,6 +37,7 @@ import {
   receiptCounts,
   runGroupCommand,
   sendToGroup,
+  withDisplayNames,
 } from '../groups';
 import { applyInput, emptyInput, renderInput, type InputEdit, type InputState } from '../input-line';
 import { neutralise } from '../sanitize';
@@ -350,13 +353,18 @@ export class ScreenApp {
     const info = this.safely(() => this.core.group?.(e.key));
     this.say(
       groupEventText(
-        e,
+        eventWithDisplayNames(e, this.names()),
         this.core.name,
         before.startsWith('#') ? before.slice(1) : undefined,
-        info || undefined,
+        info ? withDisplayNames(info, this.names()) : undefined,
       ),
       e.what === 'removed-me',
     );
+  }
+
+  /** Members' names as their owners registered them (the client lists them canonical). */
+  private names(): (name: string) => string {
+    return displayNames(this.core.name, this.vm.contacts);
   }
 
   /** Opt-in desktop notification: the sender's name only, never the text. */
@@ -671,12 +679,13 @@ export class ScreenApp {
         return;
       }
       case 'group': {
-        const info = this.safely(() => runGroupCommand(this.core, c), true);
-        if (!info) {
+        const raw = this.safely(() => runGroupCommand(this.core, c), true);
+        if (!raw) {
           this.keepLine(line);
           return;
         }
         this.refreshContacts();
+        const info = withDisplayNames(raw, this.names());
         if (c.op === 'members') {
           void this.dialogs.viewer(
             `Members of ${groupLabel(info.name)}`,
@@ -1139,7 +1148,7 @@ export class ScreenApp {
             fingerprint: this.core.serverFingerprint,
             peer: active ? this.vm.nameOf(active) : undefined,
             contactState: this.vm.activeState,
-            group: this.vm.activeGroup,
+            group: this.vm.activeGroup && withDisplayNames(this.vm.activeGroup, this.names()),
             now: Date.now(),
           },
           layout.status.width,
