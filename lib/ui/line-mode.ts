@@ -116,6 +116,8 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
   const show = (m: GroupedMessage) =>
     formatMessage(m, client.name, isGroupKey(m.peer) ? groupName(m.peer) : undefined);
   for (const g of client.groups?.() ?? []) groupNames.set(g.key, g.name);
+  /** Group events printed: a command whose change was already told by its event says no more. */
+  let groupEventsTold = 0;
   let finished = false;
   let status = 0;
   let resolveDone: (code: number) => void = () => undefined;
@@ -190,6 +192,7 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
   client.on(
     'group' as never,
     ((e: GroupEvent) => {
+      groupEventsTold++;
       const before = groupNames.get(e.key);
       const info = groupInfo(e.key);
       groupNames.set(e.key, e.name);
@@ -258,15 +261,14 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
         return;
       }
       case 'group': {
+        const told = groupEventsTold;
         const raw = runGroupCommand(client, cmd);
         groupNames.set(raw.key, raw.name);
         const info = withDisplayNames(raw, displayNames(client.name, client.contacts()));
-        result(
-          { group: info },
-          cmd.op === 'members'
-            ? groupResultText(cmd, info, client.name)
-            : `* ${groupResultText(cmd, info, client.name)}`,
-        );
+        if (opts.json) emitJson('result', { group: raw });
+        else if (cmd.op === 'members') out(groupResultText(cmd, info, client.name));
+        // Our own change is told by its 'group' event when the client emits one for it.
+        else if (groupEventsTold === told) notice(`* ${groupResultText(cmd, info, client.name)}`);
         return;
       }
       case 'groups': {
