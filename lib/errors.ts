@@ -67,6 +67,12 @@ export const LOCAL_ERROR_CODES = [
   'nothing_to_accept',
   /** An envelope whose message key expired or was evicted: it can no longer be decrypted. */
   'message_expired',
+  /** A group name or id that names no group we are or were in (section 10). */
+  'unknown_group',
+  /** A group change that only an admin may make (add, remove, rename). */
+  'not_admin',
+  /** A group action (send, change) in a group we left or were removed from, or by a non-member. */
+  'not_member',
 ] as const;
 
 export type WireErrorCode = (typeof WIRE_ERROR_CODES)[number];

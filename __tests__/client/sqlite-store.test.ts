@@ -179,7 +179,7 @@ describe('texts not sealed yet (the unsent table)', () => {
     s.close();
     open.pop();
     const raw = new Database(file, { readonly: true });
-    expect(raw.pragma('user_version', { simple: true })).toBe(2);
+    expect(raw.pragma('user_version', { simple: true })).toBe(3);
     raw.close();
   });
 

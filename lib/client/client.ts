@@ -28,7 +28,10 @@ import { DeliveredReceipts, Typing } from './receipts-typing';
 import { DEFAULT_RECONNECT, type ReconnectPolicy } from './reconnect';
 import type { KnownServers } from './known-servers';
 import type { ClientStore } from './store';
-import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo } from './types';
+import { GroupMessages } from './groups/group-messages';
+import { Groups } from './groups/groups';
+import type { GroupReceipts } from './groups/receipts';
+import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo, GroupInfo } from './types';
 
 export { DEFAULT_RECONNECT, type ReconnectPolicy } from './reconnect';
 export { REQUEST_TIMEOUT_MS } from './requests';
@@ -85,6 +88,8 @@ export class Client extends EventEmitter<ClientEvents> {
   /** Conversations closed by the user, hidden from `contacts()` until a new message. */
   private readonly closed = new Set<string>();
   private readonly recovery: RecoveryLogin;
+  private readonly groupState: Groups;
+  private readonly groupMessages: GroupMessages;
 
   constructor(opts: ClientOptions) {
     super();
@@ -138,7 +143,32 @@ export class Client extends EventEmitter<ClientEvents> {
         if (this.outbox.hasTexts(peer)) void this.sender.flush();
       },
     });
+    const parts = {
+      store: opts.store,
+      e2e: this.e2e,
+      contacts: this.contactList,
+      log: this.log,
+      now: this.now,
+      tx: <T>(fn: () => T) => this.tx(fn),
+      emit,
+    };
+    this.groupState = new Groups({
+      ...parts,
+      canon: this.canon,
+      queueInner: (peer, peerName, inner) => this.sender.queueInner(peer, peerName, inner),
+      flush: () => void this.sender.flush(),
+    });
+    this.groupMessages = new GroupMessages({
+      ...parts,
+      canon: this.canon,
+      groups: this.groupState,
+      online: () => this.link.online,
+      requestMulti: (msg) => this.link.requestMulti(msg),
+      out: (msg) => this.link.out(msg),
+    });
     this.inbox = new Inbox({
+      groups: this.groupState,
+      groupMessages: this.groupMessages,
       store: opts.store,
       e2e: this.e2e,
       contacts: this.contactList,
@@ -172,6 +202,7 @@ export class Client extends EventEmitter<ClientEvents> {
       reopen: (peer) => this.closed.delete(peer),
       watch: (names) => this.presence.watch(names),
       pacerWindow: () => this.link.window,
+      groupFlush: () => void this.groupMessages.flush(),
     });
     this.link = new Connection({
       host: opts.host,
@@ -256,7 +287,17 @@ export class Client extends EventEmitter<ClientEvents> {
   }
 
   history(peer: string, limit = 500): ChatMessage[] {
-    return this.store.history(canonName(peer), limit).map(({ seq: _seq, ...m }) => m);
+    return this.store.history(this.conversationKey(peer), limit).map(({ seq: _seq, ...m }) => m);
+  }
+
+  /**
+   * The history key of a conversation: a contact's canonical name, or '#'+id for a group (given
+   * as '#'+id, or as '#NAME' of a group we are in).
+   */
+  private conversationKey(peer: string): string {
+    if (!peer.startsWith('#')) return canonName(peer);
+    const g = this.groupState.find(peer);
+    return g ? `#${g.id}` : peer;
   }
 
   /** Messages and receipts not yet taken by the relay. */
@@ -275,11 +316,29 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** The conversation is on screen: mark it read and, unless turned off, send read receipts. */
   markShown(peer: string): void {
+    if (peer.startsWith('#')) {
+      this.markGroupShown(this.conversationKey(peer));
+      return;
+    }
     const c = canonName(peer);
     this.presence.watch([peer]);
     const ids = this.store.markRead(c);
     if (ids.length && this.readReceipts)
       this.sender.sendControl(c, { kind: 'receipt', of: ids, state: 'read' });
+  }
+
+  /** A group conversation is on screen: read receipts go pairwise to each message's sender. */
+  private markGroupShown(key: string): void {
+    const ids = this.store.markRead(key);
+    if (!ids.length || !this.readReceipts) return;
+    const bySender = new Map<string, string[]>();
+    for (const id of ids) {
+      const sender = this.store.message(key, id, 'in')?.sender;
+      if (sender === undefined) continue;
+      const c = canonName(sender);
+      bySender.set(c, [...(bySender.get(c) ?? []), id]);
+    }
+    for (const [c, of] of bySender) this.sender.sendControl(c, { kind: 'receipt', of, state: 'read' });
   }
 
   setReadReceipts(on: boolean): void {
@@ -288,7 +347,16 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Typing notices, rate-limited: an `on` at most every few seconds, an `off` once. */
   setTyping(peer: string, on: boolean): void {
-    const c = canonName(peer);
+    const c = this.conversationKey(peer);
+    if (c.startsWith('#')) {
+      if (!this.typing.shouldSend(c, on)) return;
+      try {
+        this.groupMessages.typing(c, on);
+      } catch (err) {
+        this.log.debug({ code: isChatError(err) ? err.code : 'internal' }, 'group typing notice not sent');
+      }
+      return;
+    }
     if (!this.typing.shouldSend(c, on)) return;
     try {
       this.sender.sendControl(c, { kind: 'typing', on });
@@ -323,6 +391,7 @@ export class Client extends EventEmitter<ClientEvents> {
     const { c, held } = this.tx(() => {
       const accepted = this.contactList.accept(peer, shownNumber);
       this.e2e.retireSessions(accepted.canon);
+      this.groupState.identityAccepted(accepted.canon);
       return { c: accepted, held: this.store.releaseHeld(accepted.canon) };
     });
     this.log.info({ peer: c.canon }, 'new identity accepted');
@@ -333,7 +402,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Removes one message from the history (CLIENT-API item 2); true if something was removed. */
   deleteMessage(peer: string, id: string): boolean {
-    const c = canonName(peer);
+    const c = this.conversationKey(peer);
     return this.tx(() => {
       const removed = this.store.deleteMessage(c, id);
       const text = this.outbox.dropText(c, id);
@@ -344,7 +413,54 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Hides a conversation from `contacts()` until a message arrives or is sent (CLIENT-API item 3). */
   closeConversation(peer: string): void {
-    this.closed.add(canonName(peer));
+    this.closed.add(this.conversationKey(peer));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Groups (GROUPS-API.md, docs/protocol.md section 10.6). `group` arguments: an id, '#'+id, or
+  // the display name of a group we are in (with or without '#', case-insensitive).
+
+  /** A new group with us as its admin; the others get its state and our sender key pairwise. */
+  createGroup(name: string, users: readonly string[]): GroupInfo {
+    return this.groupState.createGroup(name, users);
+  }
+
+  addToGroup(group: string, users: readonly string[]): GroupInfo {
+    return this.groupState.change(group, { t: 'add', users });
+  }
+
+  removeFromGroup(group: string, users: readonly string[]): GroupInfo {
+    return this.groupState.change(group, { t: 'remove', users });
+  }
+
+  leaveGroup(group: string): GroupInfo {
+    return this.groupState.change(group, { t: 'leave' });
+  }
+
+  renameGroup(group: string, name: string): GroupInfo {
+    return this.groupState.change(group, { t: 'rename', name });
+  }
+
+  /** Every group we are or were in, in creation/join order. */
+  groups(): GroupInfo[] {
+    return this.groupState.all().map((g) => this.groupState.info(g));
+  }
+
+  group(group: string): GroupInfo | undefined {
+    const g = this.groupState.find(group);
+    return g ? this.groupState.info(g) : undefined;
+  }
+
+  /** Stores a text for the group and sends it once, to every member (`identity_changed` if blocked). */
+  sendGroup(group: string, body: string): ChatMessage {
+    const m = this.groupMessages.send(group, body);
+    this.closed.delete(m.peer);
+    return m;
+  }
+
+  /** Who one of our group messages went to, who has it, who read it. */
+  groupReceipts(group: string, id: string): GroupReceipts | undefined {
+    return this.groupMessages.receiptsOf(group, id);
   }
 
   /** Disconnects for good. The caller closes the store. */
@@ -352,6 +468,7 @@ export class Client extends EventEmitter<ClientEvents> {
     // Stopped now; the state `closed` is shown once the connection has ended (connection.ts).
     this.link.stop();
     this.sender.close();
+    this.groupMessages.close();
     this.inbox.close();
     this.delivered.close();
     this.typing.close();

@@ -28,7 +28,7 @@ import type { Presence } from './presence';
 import type { ReconnectPolicy } from './reconnect';
 import { ReconnectDriver } from './reconnect-driver';
 import type { RecoveryLogin } from './recovery-login';
-import { Requests, type Request } from './requests';
+import { Requests, type MultiAnswer, type MultiRequest, type Request } from './requests';
 import type { Sender } from './sender';
 import type { ServerTrust } from './server-trust';
 import type { ClientStore } from './store';
@@ -153,6 +153,14 @@ export class Connection {
     return this.requests.open(msg, expect, (m) => this.out(m));
   }
 
+  /** A `send.multi`: resolves with one answer per recipient (requests.ts `openMulti`). */
+  requestMulti(msg: MultiRequest): Promise<MultiAnswer[]> {
+    if (!this.channel || !this.online) {
+      return Promise.reject(new ChatError('connection_closed', 'not connected to the relay'));
+    }
+    return this.requests.openMulti(msg, (m) => this.out(m));
+  }
+
   private afterDisconnect(code: string, message: string): void {
     const { outbox, presence, serverTrust } = this.deps;
     this.channel = undefined;
@@ -249,7 +257,10 @@ export class Connection {
     presence.setSubscribe(m.users === undefined);
     presence.watch([
       ...this.deps.contacts.all().map((c) => c.name),
-      ...store.conversations().map((c) => c.peerName),
+      ...store
+        .conversations()
+        .filter((c) => !c.peer.startsWith('#'))
+        .map((c) => c.peerName),
     ]);
     const fp = this.deps.serverTrust.seen ?? '';
     const force = store.kv.get('prekeys.relay') !== fp;
@@ -303,6 +314,11 @@ export class Connection {
 
   private onRelayError(m: Extract<RelayMessage, { t: 'error' }>): void {
     this.deps.log.warn({ code: m.code }, 'relay error');
+    if (m.rid?.startsWith('y')) {
+      // A group typing notice refused for one member: nothing waits on it.
+      this.deps.log.debug({ code: m.code }, 'group typing notice refused');
+      return;
+    }
     if (m.rid?.startsWith('w')) {
       // An older relay without presence.watch: presence then comes only as it did before.
       this.deps.log.info({ code: m.code }, 'presence.watch not answered; going on without it');

@@ -26,7 +26,8 @@ export function contactView(
     });
   }
   for (const conv of store.conversations()) {
-    if (out.has(conv.peer)) continue;
+    // Group conversations ('#'+id) are listed by `Client.groups()`, not as contacts.
+    if (out.has(conv.peer) || conv.peer.startsWith('#')) continue;
     out.set(conv.peer, {
       name: conv.peerName,
       canon: conv.peer,

@@ -24,6 +24,9 @@ import {
   type DecryptResult,
 } from '../crypto/session-manager';
 import { ChatError } from '../errors';
+import { parseJsonBytes } from '../crypto/json-fields';
+import { PAD_BLOCK } from '../crypto/inner-message';
+import { encodeGroupInner, isGroupKind, parseGroupInner, type GroupInner } from './groups/inner';
 import { canonName } from '../names';
 import type { SignedPrekey as WireSignedPrekey, OneTimePrekey as WireOneTimePrekey } from '../net/messages';
 import { SessionMemo } from './session-memo';
@@ -35,8 +38,39 @@ export interface PrekeyUpload {
   readonly opks: WireOneTimePrekey[];
 }
 
+/** What a pairwise envelope carries: a text, receipt or typing notice, or a group message of 10.1. */
+export type PairwiseInner = InnerMessage | GroupInner;
+
+/**
+ * The kind of a padded inner plaintext, or undefined when it is not a JSON object with a string
+ * `kind` (the strict parser then reports it). Only to choose the parser: each stays strict.
+ */
+function kindOf(plaintext: Uint8Array): string | undefined {
+  let end = plaintext.length;
+  while (end > 0 && plaintext[end - 1] === 0x20) end--;
+  if (plaintext.length === 0 || plaintext.length % PAD_BLOCK !== 0) return undefined;
+  try {
+    const v = parseJsonBytes(plaintext.subarray(0, end), 'bad_message', 'message') as unknown;
+    const kind = typeof v === 'object' && v !== null ? (v as { kind?: unknown }).kind : undefined;
+    return typeof kind === 'string' ? kind : undefined;
+  } catch {
+    // Not JSON: parseInnerMessage reports it with its own code and sentence.
+    return undefined;
+  }
+}
+
+/** Section 8.5 and 10.1: `group.*` kinds go to the group parser, everything else to the inner one. */
+export function parsePairwiseInner(plaintext: Uint8Array): PairwiseInner {
+  const kind = kindOf(plaintext);
+  return kind !== undefined && isGroupKind(kind) ? parseGroupInner(plaintext) : parseInnerMessage(plaintext);
+}
+
+function encodePairwiseInner(m: PairwiseInner): Uint8Array {
+  return isGroupKind(m.kind) ? encodeGroupInner(m as GroupInner) : encodeInnerMessage(m as InnerMessage);
+}
+
 export type Decrypted =
-  | { readonly t: 'message'; readonly inner: InnerMessage; readonly pinned: boolean }
+  | { readonly t: 'message'; readonly inner: PairwiseInner; readonly pinned: boolean }
   /** The inner id was already seen: the session advanced, nothing to show. */
   | { readonly t: 'duplicate' };
 
@@ -125,10 +159,10 @@ export class EndToEnd {
    * Encrypts one inner message and saves the advanced sending chain with `alsoStore` in the
    * same transaction, before the bytes can leave the process (section 8).
    */
-  encrypt(peer: string, inner: InnerMessage, alsoStore: (envelope: Uint8Array) => void): Uint8Array {
+  encrypt(peer: string, inner: PairwiseInner, alsoStore: (envelope: Uint8Array) => void): Uint8Array {
     const session = this.sendingSession(peer);
     if (!session) throw new ChatError('no_session', 'no session with this contact yet');
-    const { envelopeBytes, session: next } = encryptMessage(session, encodeInnerMessage(inner));
+    const { envelopeBytes, session: next } = encryptMessage(session, encodePairwiseInner(inner));
     this.store.transaction(() => {
       this.saveSession(peer, next, next.lastDecryptedAt ?? this.now());
       alsoStore(envelopeBytes);
@@ -141,7 +175,7 @@ export class EndToEnd {
    * first identity, consumes the one-time prekey, and runs `alsoStore` (which stores the message).
    * Every failure throws a coded error and changes nothing.
    */
-  decrypt(fromName: string, env: Uint8Array, alsoStore: (inner: InnerMessage) => void): Decrypted {
+  decrypt(fromName: string, env: Uint8Array, alsoStore: (inner: PairwiseInner) => void): Decrypted {
     const peer = canonName(fromName);
     const pinned = this.contacts.pinned(peer);
     // Only sessions with the pinned identity may decrypt (issue 9, point 1): a replaced identity's
@@ -175,7 +209,7 @@ export class EndToEnd {
     if (baseKey !== undefined && this.store.seenRecently(peer, baseKey)) {
       throw new ChatError('duplicate_message', 'a first message replayed', 'e2e.decrypt');
     }
-    const inner = parseInnerMessage(result.plaintext);
+    const inner = parsePairwiseInner(result.plaintext);
     let duplicate = false;
     let newlyPinned = false;
     this.store.transaction(() => {

@@ -9,6 +9,9 @@ import { fromBase64 } from '../crypto/primitives';
 import { ChatError, isChatError } from '../errors';
 import { canonName } from '../names';
 import type { RelayMessage } from '../net/messages';
+import { GROUP_MESSAGE_MAGIC } from '../crypto/sender-keys';
+import type { GroupMessages } from './groups/group-messages';
+import type { After, Groups } from './groups/groups';
 import type { StoreParts } from './parts';
 import type { DeliveredReceipts, Typing } from './receipts-typing';
 import type { ChatMessage } from './types';
@@ -24,6 +27,8 @@ export interface InboxDeps extends StoreParts {
   readonly watch: (names: readonly string[]) => void;
   /** Ends the connection, so that the relay delivers what is unacked on the next one. */
   readonly reconnect: (message: string) => void;
+  readonly groups: Groups;
+  readonly groupMessages: GroupMessages;
 }
 
 export class Inbox {
@@ -46,7 +51,13 @@ export class Inbox {
   }
 
   receive(outerId: string, from: string, env: Uint8Array): void {
+    // Section 10.4: a group envelope starts with 0x47, never `{` as a pairwise one does.
+    if (env[0] === GROUP_MESSAGE_MAGIC) {
+      this.receiveGroup(outerId, from, env);
+      return;
+    }
     const peer = canonName(from);
+    const after: After[] = [];
     let stored: ChatMessage | undefined;
     let receipt: { ids: string[]; state: 'delivered' | 'read' } | undefined;
     let typing: boolean | undefined;
@@ -72,10 +83,18 @@ export class Inbox {
             // Accepted only for ids we sent to this same contact (setState is keyed by peer).
             const changed = inner.of.filter((id) => this.deps.store.setState(peer, id, inner.state));
             if (changed.length) receipt = { ids: changed, state: inner.state };
+            // The others may be our group messages: counted if this contact was a recipient.
+            const rest = inner.of.filter((id) => !changed.includes(id));
+            if (rest.length) this.deps.groupMessages.receipts(peer, rest, inner.state, after);
             return;
           }
           case 'typing':
             typing = inner.on;
+            return;
+          case 'group.state':
+          case 'group.change':
+          case 'group.key':
+            this.deps.groups.received(from, inner, after);
             return;
         }
       });
@@ -102,6 +121,57 @@ export class Inbox {
     }
     if (receipt) this.deps.emit('receipt', { peer, ids: receipt.ids, state: receipt.state });
     if (typing !== undefined) this.deps.typing.received(peer, from, typing);
+    for (const a of after) a();
+  }
+
+  /**
+   * A group envelope (section 10.6): opened and stored in one transaction, then acked. A store
+   * failure is not acked (received again later); a duplicate is acked and dropped; anything else
+   * (no sender key, a forged signature, a non-member) is acked and reported, never a crash.
+   */
+  private receiveGroup(outerId: string, from: string, env: Uint8Array): void {
+    const peer = canonName(from);
+    const gm = this.deps.groupMessages;
+    let r;
+    try {
+      r = gm.open(from, env);
+    } catch (err) {
+      if (!isChatError(err) || err.code === 'storage_failed' || err.code === 'corrupt_store') {
+        this.onReceiveFailed(err, outerId, from, env);
+        return;
+      }
+      let seen = false;
+      try {
+        seen = err.code === 'duplicate_message' && gm.alreadyOpened(env);
+      } catch (e) {
+        this.onReceiveFailed(e, outerId, from, env);
+        return;
+      }
+      this.deps.ack(outerId);
+      if (seen) {
+        this.deps.log.debug({ from: peer }, 'replayed group envelope dropped');
+        return;
+      }
+      const code = err.code === 'duplicate_message' ? 'message_expired' : err.code;
+      const why = err.code === 'duplicate_message' ? 'expired' : err.code;
+      this.deps.log.warn({ code, from: peer }, 'a group envelope did not open');
+      this.deps.emit('error', {
+        code,
+        message: `a group message from ${from} could not be decrypted (${why})`,
+        peer: gm.keyOf(env) ?? peer,
+      });
+      return;
+    }
+    this.deps.ack(outerId);
+    this.storageFailures = 0;
+    if (r.stored) {
+      this.deps.reopen(r.key);
+      this.deps.emit('message', r.stored);
+      // The delivered receipt goes pairwise to the sender only (section 10.1).
+      this.deps.delivered.add(r.sender, r.stored.id);
+      this.deps.typing.clear(r.key);
+    }
+    if (r.typing !== undefined) this.deps.typing.received(r.key, r.senderName, r.typing);
   }
 
   /**

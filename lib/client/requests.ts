@@ -17,8 +17,15 @@ export type Request =
       : never
     : never;
 
+/** One answer to one copy of a `send.multi` (docs/protocol.md 10.5): `sent` or `error`, naming `user`. */
+export type MultiAnswer = Extract<RelayMessage, { t: 'sent' }> | Extract<RelayMessage, { t: 'error' }>;
+
+export type MultiRequest = Omit<Extract<ClientMessage, { t: 'send.multi' }>, 'rid'>;
+
 interface Pending {
   readonly expect: RelayMessage['t'];
+  /** A `send.multi`: the answers collected so far, one per recipient, until there are `expected`. */
+  readonly multi?: { readonly expected: number; readonly answers: MultiAnswer[] };
   /** Pages of a `users` answer received so far (every page but the last has `more`). */
   readonly pages: UserEntry[];
   readonly resolve: (m: RelayMessage) => void;
@@ -64,6 +71,32 @@ export class Requests {
   }
 
   /**
+   * Sends a `send.multi` with a new rid (prefix `g`) and resolves once the relay has answered every
+   * recipient (`sent` or `error` with `user`, in the order of `to`). An `error` without `user` is
+   * about the whole request and rejects it; so does the timeout (nothing is known then: the caller
+   * sends the same request again, same id and bytes, and the relay answers copies already queued
+   * `sent` without storing them twice).
+   */
+  openMulti(msg: MultiRequest, send: (m: ClientMessage) => void): Promise<MultiAnswer[]> {
+    const rid = this.nextRid('g');
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(rid);
+        reject(new ChatError('connection_closed', 'the relay did not answer in time'));
+      }, this.timeoutMs);
+      this.pending.set(rid, {
+        expect: 'sent',
+        pages: [],
+        multi: { expected: msg.to.length, answers: [] },
+        resolve: resolve as unknown as (m: RelayMessage) => void,
+        reject,
+        timer,
+      });
+      send({ ...msg, rid });
+    });
+  }
+
+  /**
    * A relay message that answers a pending request: resolves it (an `error` rejects it; `users`
    * pages are collected until the last). True when it was an answer, consumed here.
    */
@@ -72,6 +105,17 @@ export class Requests {
     if (rid === undefined || m.t === 'ping') return false;
     const p = this.pending.get(rid);
     if (!p) return false;
+    if (p.multi) {
+      if (m.t === 'sent' || (m.t === 'error' && m.user !== undefined)) {
+        p.multi.answers.push(m);
+        if (p.multi.answers.length < p.multi.expected) return true;
+        this.pending.delete(rid);
+        clearTimeout(p.timer);
+        (p.resolve as unknown as (a: MultiAnswer[]) => void)(p.multi.answers);
+        return true;
+      }
+      if (m.t !== 'error') return false;
+    }
     if (m.t === 'users') {
       p.pages.push(...m.users);
       if (m.more) return true;

@@ -11,6 +11,7 @@ import { randomBytes, toBase64, toHex } from '../crypto/primitives';
 import { ChatError, isChatError } from '../errors';
 import { canonName, checkName } from '../names';
 import type { ClientMessage, IdentityInfo, RelayMessage, UserEntry } from '../net/messages';
+import { groupInnerFromText, groupInnerToText, type GroupInner } from './groups/inner';
 import type { Outbox } from './outbox';
 import type { StoreParts } from './parts';
 import type { Request } from './requests';
@@ -44,6 +45,8 @@ export interface SenderDeps extends StoreParts {
   readonly watch: (names: readonly string[]) => void;
   /** Requests the relay's burst allows at once. */
   readonly pacerWindow: () => number;
+  /** After each flush: the group outbox (group-messages.ts), whose sends wait for distributions. */
+  readonly groupFlush: () => void;
 }
 
 export class Sender {
@@ -216,6 +219,7 @@ export class Sender {
         for (const rec of this.deps.outbox.due(this.window)) this.transmit(rec.id, rec.to, rec.envelope);
         if (this.deps.outbox.waitingPeers().length === 0) this.retryFlushDelay = 0;
       } while (this.flushAgain);
+      if (this.deps.online()) this.deps.groupFlush();
     } catch (err) {
       // Nothing is lost (the text waits as unsent or in the outbox), but it must not wait silently.
       const code = isChatError(err) ? err.code : 'internal';
@@ -284,9 +288,32 @@ export class Sender {
     }
   }
 
+  /**
+   * A pairwise group inner message (section 10.1) for `peer`: stored like a text not sealed yet,
+   * after what already waits for them, and sealed by the next flush (after a `keys.fetch` when
+   * there is no session). Call it in the transaction that made it necessary; returns the id the
+   * envelope keeps in the outbox.
+   */
+  queueInner(peer: string, peerName: string, inner: GroupInner): string {
+    const id = toHex(randomBytes(16));
+    this.deps.outbox.keepText({
+      id,
+      peer,
+      peerName,
+      body: '',
+      ts: this.deps.now(),
+      inner: groupInnerToText(inner),
+    });
+    return id;
+  }
+
   /** Encrypts a text into the outbox; the sending chain's step is stored with it (section 8). */
   private seal(peer: string, u: UnsentText): void {
-    this.deps.e2e.encrypt(peer, { kind: 'text', id: u.id, ts: u.ts, body: u.body }, (envelope) =>
+    const inner =
+      u.inner !== undefined
+        ? groupInnerFromText(u.inner)
+        : { kind: 'text' as const, id: u.id, ts: u.ts, body: u.body };
+    this.deps.e2e.encrypt(peer, inner, (envelope) =>
       this.deps.outbox.queue({ id: u.id, to: u.peerName, envelope, createdAt: this.deps.now() }),
     );
   }
@@ -348,11 +375,14 @@ export class Sender {
   private storeSent(): void {
     const batch = this.sentBatch.splice(0);
     const receipts: { peer: string; id: string; state: 'queued' | 'sent' }[] = [];
+    let keysTaken = false;
     try {
       this.deps.tx(() => {
         for (const { id, status } of batch) {
           const to = this.deps.outbox.recipient(id);
           this.deps.outbox.remove(id, status);
+          // One of our sender key distributions: group messages under that key may go now.
+          if (this.deps.store.groups.keyTaken(id)) keysTaken = true;
           if (to === undefined) continue;
           const peer = canonName(to);
           const state = status === 'queued' ? 'queued' : 'sent';
@@ -370,6 +400,7 @@ export class Sender {
     }
     for (const r of receipts) this.deps.emit('receipt', { peer: r.peer, ids: [r.id], state: r.state });
     if (this.deps.outbox.inFlight.size < this.window / 2 + 1) void this.flush();
+    else if (keysTaken) this.deps.groupFlush();
   }
 
   /** Receipts and typing notices: end to end, stored in the outbox like texts (except typing). */

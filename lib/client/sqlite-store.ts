@@ -12,6 +12,7 @@ import { ChatError } from '../errors';
 import { canonName } from '../names';
 import { constantTimeEqual } from '../crypto/primitives';
 import { bytes, guarded, isSqliteError, openSqliteFile, storageError, type SqliteDb } from '../sqlite-db';
+import { GROUP_SCHEMA, migrateToGroups, SqliteGroupStore, type GroupStore } from './groups/group-store';
 import {
   ARCHIVED_SESSIONS_MAX,
   HELD_PER_CONTACT_MAX,
@@ -45,8 +46,12 @@ export const CLIENT_DB_FILE = 'client.db';
 const WHAT = 'client store';
 /** 'CSCL' */
 const CLIENT_APPLICATION_ID = 0x4353434c;
-/** 2: texts not sealed yet moved from a JSON value in `settings` to the `unsent` table. */
-const CLIENT_SCHEMA_VERSION = 2;
+/**
+ * 2: texts not sealed yet moved from a JSON value in `settings` to the `unsent` table.
+ * 3: groups (lib/client/groups/group-store.ts): group columns in `messages` and `unsent`, and the
+ * group tables.
+ */
+const CLIENT_SCHEMA_VERSION = 3;
 const U32_MAX = 0xffff_ffff;
 const FIRST_PREKEY_ID = 1;
 
@@ -147,7 +152,7 @@ CREATE TRIGGER held_uncounted AFTER DELETE ON held BEGIN
 END;
 CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-`;
+${GROUP_SCHEMA}`;
 
 /** Order of message states; a state never moves to a lower rank. */
 function stateRank(state: MessageState): number {
@@ -195,6 +200,8 @@ interface MessageRow {
   ts: number;
   local_ts: number;
   state: MessageState;
+  group_id: string | null;
+  sender: string | null;
 }
 
 interface ContactRow {
@@ -240,6 +247,8 @@ function toMessage(r: MessageRow): MessageRecord {
     ts: r.ts,
     localTs: r.local_ts,
     state: r.state,
+    ...(r.group_id !== null ? { group: r.group_id } : {}),
+    ...(r.sender !== null ? { sender: r.sender } : {}),
   };
 }
 
@@ -291,10 +300,18 @@ interface UnsentRow {
   peer_name: string;
   body: string;
   ts: number;
+  inner: string | null;
 }
 
 function toUnsent(r: UnsentRow): UnsentText {
-  return { id: r.id, peer: r.peer, peerName: r.peer_name, body: r.body, ts: r.ts };
+  return {
+    id: r.id,
+    peer: r.peer,
+    peerName: r.peer_name,
+    body: r.body,
+    ts: r.ts,
+    ...(r.inner !== null ? { inner: r.inner } : {}),
+  };
 }
 
 /** The key under which schema 1 kept texts not sealed yet, as one JSON array. */
@@ -305,8 +322,14 @@ const V1_UNSENT_KEY = 'unsent';
  * entry that is not a text (a damaged value) stops the migration: the file is left as it was.
  */
 function migrate(db: SqliteDb, from: number): void {
-  if (from !== 1)
+  if (from !== 1 && from !== 2)
     throw new ChatError('corrupt_store', `no migration from client schema ${from}`, 'store.open');
+  if (from === 1) migrateUnsent(db);
+  // Schema 2 → 3: groups; every row already stored keeps its values (the new columns are NULL).
+  migrateToGroups(db);
+}
+
+function migrateUnsent(db: SqliteDb): void {
   db.exec(UNSENT_TABLE);
   const row = db.prepare('SELECT value FROM settings WHERE key = ?').get(V1_UNSENT_KEY) as
     { value: string } | undefined;
@@ -396,7 +419,9 @@ class SqliteOutboxStore implements OutboxStore {
       all: db.prepare('SELECT id, to_name, envelope, created_at FROM outbox ORDER BY seq LIMIT ?'),
       get: db.prepare('SELECT id, to_name, envelope, created_at FROM outbox WHERE id = ?'),
       delete: db.prepare('DELETE FROM outbox WHERE id = ?'),
-      unsentInsert: db.prepare('INSERT INTO unsent (peer, id, peer_name, body, ts) VALUES (?, ?, ?, ?, ?)'),
+      unsentInsert: db.prepare(
+        'INSERT INTO unsent (peer, id, peer_name, body, ts, inner) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
       unsentFor: db.prepare('SELECT * FROM unsent WHERE peer = ? ORDER BY seq'),
       unsentPeers: db.prepare('SELECT peer FROM unsent GROUP BY peer ORDER BY min(seq)'),
       unsentHas: db.prepare('SELECT 1 FROM unsent WHERE peer = ? LIMIT 1'),
@@ -440,7 +465,7 @@ class SqliteOutboxStore implements OutboxStore {
 
   queueUnsent(t: UnsentText): void {
     this.c.run('store.queueUnsent', () => {
-      this.q.unsentInsert.run(t.peer, t.id, t.peerName, t.body, t.ts);
+      this.q.unsentInsert.run(t.peer, t.id, t.peerName, t.body, t.ts, t.inner ?? null);
     });
   }
 
@@ -474,8 +499,8 @@ class SqliteMessageStore implements MessageStore {
     const db = c.db;
     this.q = {
       insert: db.prepare(
-        `INSERT INTO messages (peer, peer_name, id, direction, body, ts, local_ts, state, state_rank)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        `INSERT INTO messages (peer, peer_name, id, direction, body, ts, local_ts, state, state_rank, group_id, sender)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
       ),
       get: db.prepare('SELECT * FROM messages WHERE peer = ? AND id = ? AND direction = ?'),
       delete: db.prepare('DELETE FROM messages WHERE peer = ? AND id = ?'),
@@ -536,6 +561,8 @@ class SqliteMessageStore implements MessageStore {
         msg.localTs,
         msg.state,
         stateRank(msg.state),
+        msg.group ?? null,
+        msg.sender ?? null,
       );
       return r.changes === 1;
     });
@@ -896,6 +923,7 @@ class SqliteClientStore implements ClientStore {
   private readonly contactStore: SqliteContactStore;
   private readonly prekeys: SqlitePreKeyStore;
   readonly kv: KeyValue;
+  readonly groups: GroupStore;
 
   constructor(db: SqliteDb, file: string) {
     const c = (this.c = new Conn(db, file));
@@ -904,6 +932,11 @@ class SqliteClientStore implements ClientStore {
     this.sessionStore = new SqliteSessionStore(c);
     this.contactStore = new SqliteContactStore(c, this.sessionStore);
     this.prekeys = new SqlitePreKeyStore(c);
+    this.groups = new SqliteGroupStore(
+      db,
+      (op, fn) => c.run(op, fn),
+      (op, fn) => c.atomically(op, fn),
+    );
     const kvGet = db.prepare('SELECT value FROM settings WHERE key = ?');
     const kvSet = db.prepare(
       'INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',

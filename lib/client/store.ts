@@ -10,6 +10,7 @@
  *
  * Failures throw ChatError `storage_failed` or `corrupt_store`.
  */
+import type { GroupStore } from './groups/group-store';
 
 /** PROTOCOL.md section 8: duplicates are detected by the inner id, per contact, kept 30 days. */
 export const SEEN_TTL_MS = 30 * 24 * 60 * 60 * 1000;
@@ -47,6 +48,11 @@ export interface UnsentText {
   readonly peerName: string;
   readonly body: string;
   readonly ts: number;
+  /**
+   * A pairwise group inner message (docs/protocol.md 10.1), as the JSON of `GroupInner`, instead of
+   * a text (`body` is then empty): state, changes and sender keys wait for a session like texts.
+   */
+  readonly inner?: string;
 }
 
 /** The relay's `sent` status (PROTOCOL.md section 7). */
@@ -80,6 +86,10 @@ export interface NewMessage {
   /** Our clock when it was stored; history is ordered by arrival. */
   readonly localTs: number;
   readonly state: MessageState;
+  /** Group id (32 hex) when this is a group message; then `peer` is the conversation key '#'+id. */
+  readonly group?: string;
+  /** Incoming group message: the display name of the member who wrote it (peer-supplied: neutralise). */
+  readonly sender?: string;
 }
 
 export interface MessageRecord extends NewMessage {
@@ -291,6 +301,9 @@ export interface ClientStore extends OutboxStore, MessageStore, ContactStore, Se
 
   /** Small settings (e.g. the last relay fingerprint). */
   readonly kv: KeyValue;
+
+  /** Groups (lib/client/groups/group-store.ts), in the same database and transactions. */
+  readonly groups: GroupStore;
 
   close(): void;
 }

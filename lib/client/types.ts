@@ -27,7 +27,42 @@ export interface ContactInfo {
   readonly lastSeen: number | null;
 }
 
+/** A group as the views show it (GROUPS-API.md). */
+export interface GroupInfo {
+  /** 32 lowercase hex. */
+  readonly id: string;
+  /** '#' + id: the conversation key for history/markShown/setTyping/deleteMessage. */
+  readonly key: string;
+  /** Display name (peer-supplied when someone else made it: neutralise). */
+  readonly name: string;
+  /** Canonical names, sorted, including me while I am a member. */
+  readonly members: readonly string[];
+  readonly admins: readonly string[];
+  readonly version: number;
+  readonly unread: number;
+  /** False once I left or was removed (history stays readable). */
+  readonly member: boolean;
+  /** Members whose safety number changed and is not accepted: sending to the group is blocked. */
+  readonly blockedBy: readonly string[];
+}
+
+export type GroupEventKind =
+  'created' | 'joined' | 'added' | 'removed' | 'left' | 'renamed' | 'admin' | 'removed-me';
+
+export interface GroupEvent {
+  readonly id: string;
+  readonly key: string;
+  readonly name: string;
+  readonly what: GroupEventKind;
+  /** Who made the change (display name). */
+  readonly by: string;
+  /** added/removed/admin subjects. */
+  readonly users?: readonly string[];
+}
+
 export interface ClientEvents {
+  /** A group change, after it is stored. */
+  group: [GroupEvent];
   /** Connection state changed. */
   state: [ConnectionState];
   /** Someone came online or went offline. */

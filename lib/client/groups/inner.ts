@@ -93,3 +93,17 @@ export function parseGroupInner(bytes: Bytes): GroupInner {
       throw new ChatError('bad_message', 'unknown group message kind');
   }
 }
+
+/** The stored form of a group inner message waiting for a session (the `unsent` table): its JSON. */
+export function groupInnerToText(m: GroupInner): string {
+  return JSON.stringify(body(m));
+}
+
+/** Back from the stored form, through the same strict parser as a received one. */
+export function groupInnerFromText(text: string): GroupInner {
+  const json = utf8(text);
+  const out = new Uint8Array(Math.max(1, Math.ceil(json.length / PAD_BLOCK)) * PAD_BLOCK);
+  out.fill(BLANK, json.length);
+  out.set(json);
+  return parseGroupInner(out);
+}
