@@ -94,7 +94,7 @@ describe('line mode', () => {
 describe('group event sentences', () => {
   test.each<[Partial<GroupEvent>, string]>([
     [{ what: 'created', by: 'Adam' }, 'You created the group #team with Bob and Eve'],
-    [{ what: 'joined', by: 'Bob' }, 'Bob added you to the group #team (with Bob and Eve)'],
+    [{ what: 'joined', by: 'Bob' }, 'Bob added you to the group #team (with Eve)'],
     [{ what: 'added', users: ['Dan'] }, 'You added Dan to #team'],
     [{ what: 'added', by: 'Bob', users: ['Dan', 'Fay', 'Gil'] }, 'Bob added Dan, Fay and Gil to #team'],
     [{ what: 'removed', by: 'Bob', users: ['Eve'] }, 'Bob removed Eve from #team'],

@@ -96,7 +96,7 @@ export function groupEventText(e: GroupEvent, me: string, before?: string, info?
   const By = by === 'you' ? 'You' : by;
   const g = groupLabel(e.name);
   const users = namesInWords(e.users ?? [], me);
-  const others = (info?.members ?? []).filter((m) => !same(m, me));
+  const others = (info?.members ?? []).filter((m) => !same(m, me) && !same(m, e.by));
   switch (e.what) {
     case 'created':
       return `${By} created the group ${g}` + (others.length ? ` with ${namesInWords(others, me)}` : '');

@@ -1,0 +1,125 @@
+/**
+ * Issue 16 in the line mode, with the real binaries: a relay process and three clients
+ * (`--plain`, one of them `--json`) through pipes. Adam makes a group of three, everyone writes
+ * to it with `#team:` or `/msg #team`, the lines read `[#team] Adam: text`, Adam sees the
+ * receipt counts, /group members lists admins, and a rename and a removal reach the others.
+ */
+import {
+  type LineModeProcess,
+  startLineMode,
+  startRelayProcess,
+  tempDir,
+  waitFor,
+} from '../helpers/relay-harness';
+
+jest.setTimeout(120000);
+
+const T = 30000;
+const line = (re: RegExp) => (p: LineModeProcess) => re.test(p.out());
+const jsonEvents = (p: LineModeProcess): Record<string, unknown>[] =>
+  p
+    .out()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+
+it('a group of three in the line mode and --json: commands, lines, events, receipts', async () => {
+  const dataDir = tempDir('chatsecure-groups-line-');
+  const relay = await startRelayProcess(dataDir);
+  const procs: LineModeProcess[] = [];
+  const start = (name: string, extra: string[] = []) => {
+    const p = startLineMode(relay.port, name, dataDir, ['--server-fingerprint', relay.fingerprint, ...extra]);
+    procs.push(p);
+    return p;
+  };
+  const until = (p: LineModeProcess, re: RegExp, what: string) => waitFor(() => line(re)(p), T, what);
+  try {
+    const adam = start('Adam');
+    const bob = start('Bob');
+    const eve = start('Eve', ['--json']);
+    await until(adam, /^\* connected/m, 'Adam connected');
+    await until(bob, /^\* connected/m, 'Bob connected');
+    await waitFor(
+      () => jsonEvents(eve).some((e) => e.event === 'state' && e.state === 'online'),
+      T,
+      'Eve online',
+    );
+
+    // A usage error is a sentence; nothing is made.
+    adam.child.stdin.write('/group create team\n');
+    await until(adam, /^! \/group create needs its members after the group's name/m, 'the usage error');
+
+    adam.child.stdin.write('/group create team Bob Eve\n');
+    await until(adam, /^\* (Created|You created the group) #team with Bob and Eve$/im, 'the group made');
+    await until(bob, /^\* Adam added you to the group #team/m, 'Bob told');
+    await waitFor(
+      () => jsonEvents(eve).some((e) => e.event === 'group' && e.what === 'joined' && e.name === 'team'),
+      T,
+      'Eve told, as JSON',
+    );
+
+    adam.child.stdin.write('#team: hello team\n');
+    await until(bob, /^\[\d\d:\d\d:\d\d\] \[#team\] Adam: hello team$/m, 'Bob to read it');
+    await waitFor(
+      () =>
+        jsonEvents(eve).some(
+          (e) =>
+            e.event === 'message' &&
+            e.body === 'hello team' &&
+            e.sender === 'Adam' &&
+            typeof e.group === 'string',
+        ),
+      T,
+      'Eve to read it, as JSON',
+    );
+    // Both printed it, so both sent read receipts: Adam sees the counts.
+    await until(
+      adam,
+      /^\* your message to #team: delivered to 2 of 2, read by 2 \[[0-9a-f]{8}\]$/m,
+      'the counts',
+    );
+
+    eve.child.stdin.write('/msg #team hi from Eve\n');
+    await until(adam, /^\[\d\d:\d\d:\d\d\] \[#team\] Eve: hi from Eve$/m, 'Adam to read Eve');
+    await until(bob, /^\[\d\d:\d\d:\d\d\] \[#team\] Eve: hi from Eve$/m, 'Bob to read Eve');
+    const sending = jsonEvents(eve).find((e) => e.event === 'sending' && e.body === 'hi from Eve');
+    expect(sending).toMatchObject({ direction: 'out' });
+    expect(String(sending?.peer)).toMatch(/^#[0-9a-f]{32}$/);
+
+    bob.child.stdin.write('/group members team\n');
+    await until(bob, /^#team: 3 members$/m, 'the members heading');
+    await until(bob, /^ {2}Adam +admin$/im, 'Adam marked admin');
+    await until(bob, /^ {2}Bob +you$/im, 'Bob marked you');
+    await until(bob, /^ {2}Eve$/im, 'Eve');
+
+    // Only an admin changes the group: Bob's rename is refused in a sentence.
+    bob.child.stdin.write('/group rename team crew\n');
+    await until(bob, /^! .*admin/m, 'the refusal');
+    adam.child.stdin.write('/group rename team crew\n');
+    await until(bob, /^\* Adam renamed #team to #crew$/m, 'the rename');
+    eve.child.stdin.write('#crew: under the new name\n');
+    await until(bob, /\[#crew\] Eve: under the new name$/m, 'the new name in the lines');
+
+    adam.child.stdin.write('/group remove crew Eve\n');
+    await until(adam, /^\* (Removed|You removed) Eve from #crew$/im, 'the removal');
+    await until(bob, /^\* Adam removed Eve from #crew$/im, 'Bob told of the removal');
+    await waitFor(
+      () => jsonEvents(eve).some((e) => e.event === 'group' && e.what === 'removed-me'),
+      T,
+      'Eve told she was removed',
+    );
+    bob.child.stdin.write('/groups\n');
+    await until(bob, /^ {2}#crew +2 members$/m, '/groups');
+
+    for (const p of [adam, bob, eve]) p.child.stdin.end('/exit\n');
+    for (const p of [adam, bob, eve]) expect(await p.exit).toBe(0);
+    // Nothing a peer sent acted on a terminal: no ESC anywhere in the plain outputs.
+    for (const p of [adam, bob]) expect(p.out()).not.toContain('\x1b');
+  } catch (err) {
+    for (const p of procs) process.stderr.write(`--- client output ---\n${p.out()}\n`);
+    throw err;
+  } finally {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill();
+    await relay.stop();
+  }
+});
