@@ -93,6 +93,11 @@ export const COMMAND_HELP: readonly (readonly [string, string])[] = [
 const SEND_2016 = /^([A-Za-z0-9_.-]{1,32}):\s?([\s\S]*)$/;
 const SEND_GROUP = /^#([^\s:#\p{Cc}]{1,64}):\s?([\s\S]*)$/u;
 
+/** The group a line is written to when it starts `#NAME:`, else undefined. */
+export function groupAddressed(line: string): string | undefined {
+  return SEND_GROUP.exec(line)?.[1];
+}
+
 /** A group name as typed: one leading '#' is dropped; an error sentence when it breaks the rule. */
 function groupName(
   typed: string | undefined,

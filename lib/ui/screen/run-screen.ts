@@ -22,7 +22,7 @@ import * as path from 'node:path';
 import blessed from 'neo-blessed';
 import { canonName } from '../../names';
 import type { ChatMessage, ClientEvents, ConnectionState } from '../../client/types';
-import { COMMAND_HELP, COMMAND_WORDS, parseCommand, type Command } from '../commands';
+import { COMMAND_HELP, COMMAND_WORDS, groupAddressed, parseCommand, type Command } from '../commands';
 import type { GroupEvent, GroupedMessage } from '../core';
 import {
   displayNames,
@@ -623,7 +623,13 @@ export class ScreenApp {
   private updateTyping(): void {
     const text = this.input.text;
     const active = this.vm.active;
-    const want = active !== undefined && text.trim() !== '' && !text.startsWith('/') ? active : undefined;
+    let want = active !== undefined && text.trim() !== '' && !text.startsWith('/') ? active : undefined;
+    // `#team: ...` is written to the group team, not to the open conversation (issue 16).
+    const addressed = groupAddressed(text);
+    if (addressed !== undefined) {
+      const name = addressed.toLowerCase();
+      want = this.vm.entries.find((e) => isGroupEntry(e) && e.name.toLowerCase() === name)?.canon;
+    }
     if (this.typingSentTo && this.typingSentTo !== want) {
       const peer = this.typingSentTo;
       this.typingSentTo = undefined;
