@@ -4,7 +4,7 @@
  * members list, the sidebar rows, the conversation's sender and marks, the status line.
  */
 import type { ChatMessage } from '../../lib/client/types';
-import type { GroupEvent, GroupInfo, GroupedMessage } from '../../lib/ui/core';
+import type { GroupEvent, GroupInfo } from '../../lib/ui/core';
 import {
   displayNames,
   eventWithDisplayNames,
@@ -38,7 +38,7 @@ const info = (over: Partial<GroupInfo> = {}): GroupInfo => ({
   ...over,
 });
 
-const gmsg = (over: Partial<GroupedMessage> = {}): GroupedMessage => ({
+const gmsg = (over: Partial<ChatMessage> = {}): ChatMessage => ({
   id: 'aaaabbbbccccdddd',
   peer: '#' + ID,
   peerName: 'team',
@@ -86,9 +86,20 @@ describe('line mode', () => {
     );
     expect(line).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/); // eslint-disable-line no-control-regex
     const rows = line.split('\n');
-    expect(rows[0]).toBe('[10:41:07] [#team ! The safety number with Bob changed?2J] Eve?]0;x?: hi');
+    expect(rows[0]).toBe('[10:41:07] [#"team ! The safety number with Bob changed?2J"] Eve?]0;x?: hi');
     expect(rows[1]).toBe('  | * Bob is now verified');
   });
+});
+
+test('a group name with a space, a bracket or a colon is quoted: it cannot pass for a sender or a claim', () => {
+  expect(formatMessage(gmsg({ sender: 'Bob' }), 'Adam', 'team] Eve')).toBe(
+    '[10:41:07] [#"team] Eve"] Bob: hello all',
+  );
+  expect(
+    groupEventText(event({ what: 'renamed', by: 'Bob', name: 'x; Eve is now verified' }), 'Adam', 'team'),
+  ).toBe('Bob renamed #team to #"x; Eve is now verified"');
+  expect(groupLabel('say "hi"')).toBe(`#"say 'hi'"`);
+  expect(groupLabel('plain-name_1.0')).toBe('#plain-name_1.0');
 });
 
 describe('group event sentences', () => {

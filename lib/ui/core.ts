@@ -7,68 +7,38 @@
  * they exist the views say that the action is not available rather than fail.
  */
 import type { EventEmitter } from 'node:events';
-import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo, ContactState } from '../client/types';
+import type {
+  ChatMessage,
+  ClientEvents,
+  ConnectionState,
+  ContactInfo,
+  ContactState,
+  GroupInfo,
+} from '../client/types';
 
-/**
- * Groups (issue 16, GROUPS-API.md): the shapes the client's group API gives the views. Until
- * lib/client/types.ts has them they are written here; the real Client satisfies them structurally.
- */
-export interface GroupInfo {
-  readonly id: string;
-  /** '#' + id: the conversation key for history, markShown, setTyping, deleteMessage. */
-  readonly key: string;
-  /** Peer-supplied when someone else made or renamed the group: neutralise. */
-  readonly name: string;
-  readonly members: readonly string[];
-  readonly admins: readonly string[];
-  readonly version: number;
-  readonly unread: number;
-  /** False once I left or was removed (the history stays readable). */
-  readonly member: boolean;
-  /** Members whose safety number changed and is not accepted: sending to the group is blocked. */
-  readonly blockedBy: readonly string[];
-}
+export type { GroupEvent, GroupEventKind, GroupInfo } from '../client/types';
 
-export type GroupEventKind =
-  'created' | 'joined' | 'added' | 'removed' | 'left' | 'renamed' | 'admin' | 'removed-me';
-
-export interface GroupEvent {
-  readonly id: string;
-  readonly key: string;
-  readonly name: string;
-  readonly what: GroupEventKind;
-  /** Who made the change (display name). */
-  readonly by: string;
-  readonly users?: readonly string[];
-}
-
-/** A message, with the group fields set for a group message (then `peer` is '#' + id). */
-export type GroupedMessage = ChatMessage & {
-  readonly group?: string;
-  /** Incoming group message: the member who wrote it (peer-supplied: neutralise). */
-  readonly sender?: string;
-};
-
+/** Who a group message of ours went to, who has it and who read it (`Client.groupReceipts`). */
 export interface GroupReceipts {
   readonly to: readonly string[];
   readonly delivered: readonly string[];
   readonly read: readonly string[];
 }
 
-/** The group members of `Client` (GROUPS-API.md); optional until the client has them. */
+/** The group members of `Client` (GROUPS-API.md, issue 16). */
 export interface GroupCore {
-  createGroup?(name: string, users: readonly string[]): GroupInfo;
-  addToGroup?(group: string, users: readonly string[]): GroupInfo;
-  removeFromGroup?(group: string, users: readonly string[]): GroupInfo;
-  leaveGroup?(group: string): GroupInfo;
-  renameGroup?(group: string, name: string): GroupInfo;
+  createGroup(name: string, users: readonly string[]): GroupInfo;
+  addToGroup(group: string, users: readonly string[]): GroupInfo;
+  removeFromGroup(group: string, users: readonly string[]): GroupInfo;
+  leaveGroup(group: string): GroupInfo;
+  renameGroup(group: string, name: string): GroupInfo;
   /** Every group I am or was in, in creation/join order. */
-  groups?(): GroupInfo[];
+  groups(): GroupInfo[];
   /** A group by id, '#'+id or name; undefined if none. */
-  group?(group: string): GroupInfo | undefined;
+  group(group: string): GroupInfo | undefined;
   /** Throws ChatError `identity_changed` while `blockedBy` is not empty. */
-  sendGroup?(group: string, body: string): ChatMessage;
-  groupReceipts?(group: string, id: string): GroupReceipts | undefined;
+  sendGroup(group: string, body: string): ChatMessage;
+  groupReceipts(group: string, id: string): GroupReceipts | undefined;
 }
 
 export interface OnlineEntry {

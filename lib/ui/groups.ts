@@ -4,25 +4,33 @@
  * and `runGroupCommand`, the one place a `/group` command becomes a client call.
  *
  * A group's name, its members' names and a sender's name are peer-supplied: every one goes
- * through `neutralise` here, and a name is cut to GROUP_NAME_SHOWN characters, so a group
- * called "x\n* Bob is now verified" shows as `#x * Bob is now verified` inside our own
- * sentence, never as a line of its own.
+ * through `neutralise` here, and a name is cut to GROUP_NAME_SHOWN characters and quoted
+ * unless it is one plain word, so a group called "x\n* Bob is now verified" shows as
+ * `#"x * Bob is now verified"` inside our own sentence, never as a line or a claim of its own.
  */
 import { canonName } from '../names';
 import type { GroupCommand } from './commands';
-import type { ChatCore, GroupEvent, GroupInfo, GroupReceipts, GroupedMessage } from './core';
+import type { ChatMessage } from '../client/types';
+import type { ChatCore, GroupEvent, GroupInfo, GroupReceipts } from './core';
 import { neutralise } from './sanitize';
 
 /** The most of a group's name shown (the create rule allows 64; a peer's client may not care). */
 export const GROUP_NAME_SHOWN = 64;
 
-/** `#name`, neutralised and bounded: how every view shows a group. */
+/** A name shown bare after '#': one word, nothing that could end a bracket or a quote. */
+const BARE_NAME = /^[^\s:#"[\]\p{Cc}]+$/u;
+
+/**
+ * `#name`, neutralised and bounded: how every view shows a group. A name someone else's client
+ * made may hold spaces, brackets or colons; it is then quoted, `#"our plan: go"`, so that it
+ * cannot pass for the rest of our sentence ("#x; Eve is now verified") or for the sender of
+ * a line mode's group line ("[#team] Eve: ...").
+ */
 export function groupLabel(name: string): string {
   const chars = [...neutralise(name)];
-  return (
-    '#' +
-    (chars.length > GROUP_NAME_SHOWN ? chars.slice(0, GROUP_NAME_SHOWN - 1).join('') + '…' : chars.join(''))
-  );
+  const cut =
+    chars.length > GROUP_NAME_SHOWN ? chars.slice(0, GROUP_NAME_SHOWN - 1).join('') + '…' : chars.join('');
+  return BARE_NAME.test(cut) ? '#' + cut : `#"${cut.replace(/"/g, "'")}"`;
 }
 
 /** Whether a conversation key is a group's ('#' + id); contact names never start with '#'. */
@@ -31,12 +39,12 @@ export function isGroupKey(peer: string): boolean {
 }
 
 /** The group a message belongs to, or undefined for a message between two. */
-export function groupOf(m: GroupedMessage): string | undefined {
+export function groupOf(m: ChatMessage): string | undefined {
   return m.group ?? (isGroupKey(m.peer) ? m.peer.slice(1) : undefined);
 }
 
 /** Who wrote a group message (neutralised): `me` for ours. */
-export function senderOf(m: GroupedMessage, me: string): string {
+export function senderOf(m: ChatMessage, me: string): string {
   return neutralise(m.direction === 'out' ? me : (m.sender ?? m.peerName));
 }
 
@@ -180,24 +188,19 @@ export function groupResultText(cmd: GroupCommand, info: GroupInfo, me: string):
   }
 }
 
-/** Says that this client has no groups yet, in a sentence (before the core gained them). */
-function missing(): never {
-  throw new Error('this client cannot do groups yet');
-}
-
 /** Runs a `/group` command on the core; throws its ChatError (a sentence) on bad input. */
 export function runGroupCommand(core: ChatCore, cmd: GroupCommand): GroupInfo {
   switch (cmd.op) {
     case 'create':
-      return core.createGroup ? core.createGroup(cmd.group, cmd.users) : missing();
+      return core.createGroup(cmd.group, cmd.users);
     case 'add':
-      return core.addToGroup ? core.addToGroup(cmd.group, cmd.users) : missing();
+      return core.addToGroup(cmd.group, cmd.users);
     case 'remove':
-      return core.removeFromGroup ? core.removeFromGroup(cmd.group, cmd.users) : missing();
+      return core.removeFromGroup(cmd.group, cmd.users);
     case 'leave':
-      return core.leaveGroup ? core.leaveGroup(cmd.group) : missing();
+      return core.leaveGroup(cmd.group);
     case 'rename':
-      return core.renameGroup ? core.renameGroup(cmd.group, cmd.name) : missing();
+      return core.renameGroup(cmd.group, cmd.name);
     case 'members':
       return findGroup(core, cmd.group);
   }
@@ -205,12 +208,12 @@ export function runGroupCommand(core: ChatCore, cmd: GroupCommand): GroupInfo {
 
 /** A group by what the user typed; the sentence when there is none. */
 export function findGroup(core: ChatCore, typed: string): GroupInfo {
-  const info = core.group ? core.group(typed) : missing();
+  const info = core.group(typed);
   if (!info) throw new Error(`there is no group called ${groupLabel(typed)}; /groups lists yours`);
   return info;
 }
 
 /** Sends to a group; throws the core's ChatError (e.g. identity_changed, a sentence). */
-export function sendToGroup(core: ChatCore, group: string, body: string): GroupedMessage {
-  return core.sendGroup ? core.sendGroup(group, body) : missing();
+export function sendToGroup(core: ChatCore, group: string, body: string): ChatMessage {
+  return core.sendGroup(group, body);
 }

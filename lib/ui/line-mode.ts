@@ -15,7 +15,7 @@ import { canonName } from '../names';
 import type { ChatMessage, ConnectionState } from '../client/types';
 import { isChatError } from '../errors';
 import { type Command, helpText, parseCommand } from './commands';
-import type { ChatCore, GroupEvent, GroupInfo, GroupedMessage } from './core';
+import type { ChatCore, GroupEvent, GroupInfo } from './core';
 import {
   findGroup,
   displayNames,
@@ -54,7 +54,7 @@ function clock(ms: number): string {
  * One message as lines. A group message (issue 16) reads `[time] [#team] Eve: text`, with the
  * group's name (`groupName`, else its id) in brackets and the member who wrote it.
  */
-export function formatMessage(m: GroupedMessage, me: string, groupName?: string): string {
+export function formatMessage(m: ChatMessage, me: string, groupName?: string): string {
   const group = groupOf(m);
   const who =
     group !== undefined
@@ -108,14 +108,14 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
   /** Each group's last known name, by key: what a rename renamed from. */
   const groupNames = new Map<string, string>();
   const groupInfo = (key: string): GroupInfo | undefined => {
-    const info = client.group?.(key);
+    const info = client.group(key);
     if (info) groupNames.set(info.key, info.name);
     return info;
   };
   const groupName = (key: string) => groupInfo(key)?.name ?? groupNames.get(key);
-  const show = (m: GroupedMessage) =>
+  const show = (m: ChatMessage) =>
     formatMessage(m, client.name, isGroupKey(m.peer) ? groupName(m.peer) : undefined);
-  for (const g of client.groups?.() ?? []) groupNames.set(g.key, g.name);
+  for (const g of client.groups()) groupNames.set(g.key, g.name);
   /** Group events printed: a command whose change was already told by its event says no more. */
   let groupEventsTold = 0;
   let finished = false;
@@ -167,7 +167,7 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
   });
   /** Our group message's counts, one line per message: "delivered to 3 of 5, read by 2". */
   const groupReceipt = (r: { peer: string; ids: readonly string[]; state: string }) => {
-    const counts = r.ids.map((id) => ({ id, ...(client.groupReceipts?.(r.peer, id) ?? {}) }));
+    const counts = r.ids.map((id) => ({ id, ...client.groupReceipts(r.peer, id) }));
     if (opts.json) {
       emitJson('receipt', { ...r, receipts: counts });
       return;
@@ -189,21 +189,18 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
       );
     else if (t.on) notice(`* ${neutralise(t.peerName)} is typing...`);
   });
-  client.on(
-    'group' as never,
-    ((e: GroupEvent) => {
-      groupEventsTold++;
-      const before = groupNames.get(e.key);
-      const info = groupInfo(e.key);
-      groupNames.set(e.key, e.name);
-      if (opts.json) emitJson('group', { ...e, group: info });
-      else {
-        const show = displayNames(client.name, client.contacts());
-        const shown = info && withDisplayNames(info, show);
-        notice(`* ${groupEventText(eventWithDisplayNames(e, show), client.name, before, shown)}`);
-      }
-    }) as never,
-  );
+  client.on('group', (e: GroupEvent) => {
+    groupEventsTold++;
+    const before = groupNames.get(e.key);
+    const info = groupInfo(e.key);
+    groupNames.set(e.key, e.name);
+    if (opts.json) emitJson('group', { ...e, group: info });
+    else {
+      const show = displayNames(client.name, client.contacts());
+      const shown = info && withDisplayNames(info, show);
+      notice(`* ${groupEventText(eventWithDisplayNames(e, show), client.name, before, shown)}`);
+    }
+  });
   client.on('contact', (c) => {
     if (opts.json) {
       emitJson('contact', c);
@@ -272,7 +269,7 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
         return;
       }
       case 'groups': {
-        const gs = client.groups?.() ?? [];
+        const gs = client.groups();
         result({ groups: gs }, groupListLines(gs).join('\n'));
         return;
       }
@@ -395,7 +392,7 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
   // Messages stored but never shown (the last run ended before printing them) come first.
   const unread = [
     ...client.contacts().map((c) => ({ peer: c.canon, unread: c.unread })),
-    ...(client.groups?.() ?? []).map((g) => ({ peer: g.key, unread: g.unread })),
+    ...client.groups().map((g) => ({ peer: g.key, unread: g.unread })),
   ];
   for (const c of unread) {
     if (c.unread === 0) continue;

@@ -7,7 +7,6 @@
  */
 import blessed from 'neo-blessed';
 import type { ChatMessage, MessageState } from '../../client/types';
-import type { GroupedMessage } from '../core';
 import { displayWidth, toDrawable, wrapToWidth } from '../width';
 import { nameColour, paint, themeFor, type Theme } from './theme';
 
@@ -102,7 +101,7 @@ export function messageLines(
       out.push({ plain, tagged: paint(theme, theme.marker, plain) });
     }
     // In a group, each message names the member who wrote it.
-    const sender = (m as GroupedMessage).sender ?? m.peerName;
+    const sender = m.sender ?? m.peerName;
     const who = toDrawable(m.direction === 'out' ? me : sender);
     const prefix = `${timeOfDay(m.ts)} ${who}: `;
     const indent = ' '.repeat(Math.min(displayWidth(prefix), Math.floor(width / 2)));

@@ -23,7 +23,7 @@ import blessed from 'neo-blessed';
 import { canonName } from '../../names';
 import type { ChatMessage, ClientEvents, ConnectionState } from '../../client/types';
 import { COMMAND_HELP, COMMAND_WORDS, groupAddressed, parseCommand, type Command } from '../commands';
-import type { GroupEvent, GroupedMessage } from '../core';
+import type { GroupEvent } from '../core';
 import {
   displayNames,
   eventWithDisplayNames,
@@ -197,9 +197,7 @@ export class ScreenApp {
     (this.core as unknown as NodeJS.EventEmitter).on('recovery-code', (r: { code: string }) =>
       this.showRecoveryCode(r.code),
     );
-    const onGroup = (e: GroupEvent) => this.onGroupEvent(e);
-    (this.core as unknown as NodeJS.EventEmitter).on('group', onGroup);
-    this.detach.push(() => (this.core as unknown as NodeJS.EventEmitter).off('group', onGroup));
+    this.listen('group', (e) => this.onGroupEvent(e));
 
     this.screen.on('keypress', (ch: string | undefined, key: KeyEvent) => this.onKey(ch, key));
     this.screen.on('resize', () => this.render());
@@ -334,10 +332,9 @@ export class ScreenApp {
       if (this.scroll > 0) this.newBelow++;
     } else {
       if (this.opts.bell) this.screen.program.bell();
-      const g = m as GroupedMessage;
       this.notifyDesktop(
         isGroupKey(peer)
-          ? `${g.sender ?? m.peerName} in ${groupLabel(this.vm.nameOf(peer).slice(1))}`
+          ? `${m.sender ?? m.peerName} in ${groupLabel(this.vm.nameOf(peer).slice(1))}`
           : m.peerName,
       );
     }
@@ -350,7 +347,7 @@ export class ScreenApp {
     this.vm.touched(e.key);
     this.refreshContacts();
     if (e.key === this.vm.active) this.safely(() => this.vm.refreshConversation());
-    const info = this.safely(() => this.core.group?.(e.key));
+    const info = this.safely(() => this.core.group(e.key));
     this.say(
       groupEventText(
         eventWithDisplayNames(e, this.names()),
@@ -676,8 +673,8 @@ export class ScreenApp {
         if (!this.sendToActive(active, c.body)) this.keepLine(line);
         return;
       case 'send-group': {
-        const known = this.safely(() => this.core.group?.(c.group));
-        if (!known && active && this.core.group) {
+        const known = this.safely(() => this.core.group(c.group));
+        if (!known && active) {
           void this.askNoGroup(c.group, line ?? `#${c.group}: ${c.body}`);
           return;
         }
@@ -705,7 +702,7 @@ export class ScreenApp {
         return;
       }
       case 'groups': {
-        const gs = this.safely(() => this.core.groups?.() ?? [], true);
+        const gs = this.safely(() => this.core.groups(), true);
         if (Array.isArray(gs)) void this.dialogs.viewer('Groups', groupListLines(gs).join('\n'));
         return;
       }
@@ -1044,11 +1041,10 @@ export class ScreenApp {
     )
       return c.lines;
     const active = this.vm.active;
-    const receipts = this.core.groupReceipts?.bind(this.core);
     const groupMark =
-      active && isGroupKey(active) && receipts
+      active && isGroupKey(active)
         ? (m: ChatMessage) => {
-            const r = this.safely(() => receipts(active, m.id));
+            const r = this.safely(() => this.core.groupReceipts(active, m.id));
             return r ? receiptCounts(r) : undefined;
           }
         : undefined;

@@ -59,7 +59,7 @@ export class ViewModel {
   constructor(private readonly core: ChatCore) {}
 
   refreshContacts(): void {
-    const all: SidebarEntry[] = [...this.core.contacts(), ...(this.core.groups?.() ?? []).map(groupEntry)];
+    const all: SidebarEntry[] = [...this.core.contacts(), ...this.core.groups().map(groupEntry)];
     for (const c of all) if (!this.order.has(c.canon)) this.order.set(c.canon, this.order.size);
     if (this.active && !this.order.has(this.active)) this.order.set(this.active, this.order.size);
     this.entries = all
@@ -68,7 +68,7 @@ export class ViewModel {
     this.contacts = this.entries.filter((e): e is ContactInfo => !isGroupEntry(e));
     if (this.active && isGroupKey(this.active)) {
       const g = this.entries.find((e) => e.canon === this.active);
-      this.activeGroup = g && isGroupEntry(g) ? g.group : this.core.group?.(this.active);
+      this.activeGroup = g && isGroupEntry(g) ? g.group : this.core.group(this.active);
     } else this.activeGroup = undefined;
   }
 
@@ -82,7 +82,7 @@ export class ViewModel {
     this.history = this.core.history(this.active, HISTORY_SHOWN);
     if (isGroupKey(this.active)) {
       this.activeState = undefined;
-      this.activeGroup = this.core.group?.(this.active);
+      this.activeGroup = this.core.group(this.active);
     } else this.activeState = this.core.contactState(this.active);
   }
 
@@ -124,7 +124,7 @@ export class ViewModel {
     const e = this.entries.find((c) => c.canon === canon);
     if (e && isGroupEntry(e)) return '#' + e.name;
     if (isGroupKey(canon)) {
-      const g = this.core.group?.(canon);
+      const g = this.core.group(canon);
       return g ? '#' + g.name : canon;
     }
     return e?.name ?? this.pendingName ?? canon;
