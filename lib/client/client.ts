@@ -441,6 +441,11 @@ export class Client extends EventEmitter<ClientEvents> {
     return this.groupState.change(group, { t: 'rename', name });
   }
 
+  /** Makes `user` an admin of the group (`on`), or no longer one; admins only. */
+  setGroupAdmin(group: string, user: string, on: boolean): GroupInfo {
+    return this.groupState.change(group, { t: 'admin', user, on });
+  }
+
   /** Every group we are or were in, in creation/join order. */
   groups(): GroupInfo[] {
     return this.groupState.all().map((g) => this.groupState.info(g));

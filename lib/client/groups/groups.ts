@@ -172,6 +172,7 @@ export class Groups {
       throw new ChatError('not_admin', `only an admin of ${g.state.name} can do that`);
     }
     if (op.t === 'add' || op.t === 'remove') for (const u of op.users) checkName(u);
+    if (op.t === 'admin') checkName(op.user);
     let c: GroupChange;
     try {
       c = proposeChange(g.state, this.deps.canon, op);

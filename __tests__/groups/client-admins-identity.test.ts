@@ -1,0 +1,126 @@
+/**
+ * Two admins changing a group at once end in the same state on every client, and a member whose
+ * identity changed blocks sending to the group until accepted or left out (issue 16). Real
+ * `Client`s through a real relay on loopback.
+ */
+import { isChatError } from '../../lib/errors';
+import type { GroupEvent, GroupInfo } from '../../lib/client/types';
+import type { RelayStore } from '../../lib/server/store';
+import { makeUser, startRelayWithStore, type TestUser } from '../helpers/client-harness';
+import { type TestRelay, waitFor } from '../helpers/relay-harness';
+
+let relay: TestRelay & { store: RelayStore };
+const users: TestUser[] = [];
+
+type Member = TestUser & { groupEvents: GroupEvent[] };
+
+async function user(name: string): Promise<Member> {
+  const u = await makeUser(relay.port, name, { start: false });
+  const groupEvents: GroupEvent[] = [];
+  u.client.on('group', (e) => groupEvents.push(e));
+  u.client.start();
+  await u.online();
+  users.push(u);
+  return { ...u, groupEvents };
+}
+
+beforeEach(async () => {
+  relay = await startRelayWithStore({ limits: { keysFetchPerMinute: 1000 } });
+});
+
+afterEach(async () => {
+  for (const u of users.splice(0)) await u.stop().catch(() => undefined);
+  await relay.stop().catch(() => undefined);
+});
+
+const view = (i: GroupInfo) => ({ name: i.name, members: i.members, admins: i.admins, version: i.version });
+
+const count = (u: Member, what: GroupEvent['what']) => u.groupEvents.filter((e) => e.what === what).length;
+
+it('two admins change the group at once, twice, and every member ends in the same state', async () => {
+  const all = [await user('Adam'), await user('Bea'), await user('Cy'), await user('Dee')];
+  const [adam, bea, cy, dee] = all;
+  const g = adam.client.createGroup('Start', ['Bea', 'Cy', 'Dee']);
+  for (const u of all) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
+  adam.client.setGroupAdmin(g.key, 'Bea', true);
+  for (const u of all) {
+    await waitFor(() => u.client.group(g.id)!.admins.includes('bea'), 10000, `${u.client.name}: Bea admin`);
+  }
+
+  // Both rename from the same version, before either hears of the other.
+  adam.client.renameGroup(g.key, 'Alpha');
+  bea.client.renameGroup(g.key, 'Beta');
+  for (const u of all) await waitFor(() => count(u, 'renamed') === 2, 10000, `${u.client.name}: two renames`);
+  const first = view(adam.client.group(g.id)!);
+  expect(['Alpha', 'Beta']).toContain(first.name);
+  for (const u of all) expect(view(u.client.group(g.id)!)).toEqual(first);
+
+  // Adam removes Cy while Bea makes Cy an admin: whichever sorts first, all agree.
+  adam.client.removeFromGroup(g.key, ['Cy']);
+  bea.client.setGroupAdmin(g.key, 'Cy', true);
+  for (const u of [adam, bea, dee]) {
+    await waitFor(
+      () => count(u, 'removed') === 1 && count(u, 'admin') === 2,
+      10000,
+      `${u.client.name}: both changes`,
+    );
+  }
+  const second = view(adam.client.group(g.id)!);
+  expect(second.members).toEqual(['adam', 'bea', 'dee']);
+  for (const u of [bea, dee]) expect(view(u.client.group(g.id)!)).toEqual(second);
+  await waitFor(() => cy.client.group(g.id)?.member === false, 10000, 'Cy is out');
+
+  // And the group still works for the three, under their rotated keys.
+  for (const u of [adam, bea, dee]) u.client.sendGroup(g.key, `${u.client.name} after`);
+  for (const u of [adam, bea, dee]) {
+    await waitFor(
+      () => u.client.history(g.key).filter((m) => m.body.endsWith('after')).length === 3,
+      10000,
+      `${u.client.name} reads the three`,
+    );
+  }
+});
+
+it('a member whose identity changed blocks sending to the group until accepted, with a clear error', async () => {
+  const [adam, bea] = [await user('Adam'), await user('Bea')];
+  let cy: TestUser = await user('Cy');
+  const g = adam.client.createGroup('Team', ['Bea', 'Cy']);
+  for (const u of [bea, cy]) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
+  adam.client.sendGroup(g.key, 'first');
+  await waitFor(() => cy.client.history(g.key).length === 1, 10000, 'Cy reads the first');
+
+  // Cy registers again with a new identity (a new device).
+  await cy.stop();
+  users.splice(users.indexOf(cy), 1);
+  await relay.store.freeName('cy');
+  cy = await user('Cy');
+
+  const m = adam.client.sendGroup(g.key, 'second');
+  await waitFor(() => adam.client.group(g.id)!.blockedBy.includes('cy'), 10000, 'the refusal');
+  const err = adam.errors.find((e) => e.code === 'identity_changed');
+  expect(err).toMatchObject({ peer: g.key });
+  expect(err!.message).toMatch(/Cy.*\/accept Cy/);
+  // Bea's copy was not held back; Cy's waits.
+  await waitFor(() => bea.client.history(g.key).some((x) => x.body === 'second'), 10000, 'Bea reads it');
+  expect(adam.store.groups.groupOutgoing(m.id)?.waiting).toEqual(['cy']);
+
+  let thrown: unknown;
+  try {
+    adam.client.sendGroup(g.key, 'third');
+  } catch (e) {
+    thrown = e;
+  }
+  expect(isChatError(thrown, 'identity_changed')).toBe(true);
+  expect((thrown as Error).message).toMatch(/blocked.*Cy.*\/verify Cy.*\/accept Cy/);
+
+  // Accepted: unblocked; the message sealed for the old identity is given up for Cy alone.
+  adam.client.acceptIdentity('Cy', adam.client.safetyNumber('Cy'));
+  expect(adam.client.group(g.id)!.blockedBy).toEqual([]);
+  expect(adam.store.groups.groupOutgoing(m.id)).toBeUndefined();
+  adam.client.sendGroup(g.key, 'fourth');
+  await waitFor(
+    () => bea.client.history(g.key).some((x) => x.body === 'fourth'),
+    10000,
+    'Bea reads the fourth',
+  );
+});
