@@ -1,0 +1,176 @@
+/**
+ * A crash between encrypting and sending never reuses a group message key (issue 16), with the
+ * real client: a child process runs a real `Client` (the built code in dist/, rebuilt here when a
+ * source is newer) that writes group messages in a loop to a real relay on loopback, and is
+ * killed with SIGKILL at random moments, then started again on the same data dir. Bea is away the
+ * whole time, so the relay keeps every group envelope it was given for her: no two of them share
+ * a (key id, iteration) with different bytes, and once the sender has sent what it had stored and
+ * Bea comes back, she reads every message the sender has in its history, each once, with no error.
+ * And a real SQLite failure inside the commit (a trigger) leaves the chain where it was.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import Database from 'better-sqlite3';
+import { CLIENT_DB_FILE } from '../../lib/client/sqlite-store';
+import { parseGroupMessage } from '../../lib/crypto/sender-keys';
+import { isChatError } from '../../lib/errors';
+import type { RelayStore } from '../../lib/server/store';
+import { makeUser, startRelayWithStore, type TestUser } from '../helpers/client-harness';
+import { type TestRelay, waitFor } from '../helpers/relay-harness';
+
+const ROOT = path.join(__dirname, '..', '..');
+const DIST = path.join(ROOT, 'dist', 'lib');
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
+    else if (e.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+beforeAll(() => {
+  const built = path.join(DIST, 'client', 'groups', 'group-messages.js');
+  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < newestSource(path.join(ROOT, 'lib'))) {
+    const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
+    if (r.status !== 0) throw new Error('the build failed');
+  }
+}, 180_000);
+
+const req = (p: string) => JSON.stringify(path.join(DIST, p));
+
+/** A real client writing to the group as fast as it can, one line on stdout per stored message. */
+const CHILD = `
+const path = require('node:path');
+const { Client } = require(${req('client/client.js')});
+const { loadOrCreateIdentity } = require(${req('client/identity-store.js')});
+const { KnownServers } = require(${req('client/known-servers.js')});
+const { openClientStore } = require(${req('client/sqlite-store.js')});
+const { createLogger } = require(${req('log.js')});
+const [dir, port, group, run] = process.argv.slice(1);
+const knownServersFile = path.join(dir, 'known_servers');
+const client = new Client({
+  name: 'Adam', host: '127.0.0.1', port: Number(port), identity: loadOrCreateIdentity(dir).identity,
+  store: openClientStore(dir), knownServers: new KnownServers(knownServersFile), knownServersFile,
+  logger: createLogger({ file: path.join(dir, 'child.log'), name: 'adam', level: 'info' }),
+  acceptNewServer: true, reconnect: { baseMs: 50, maxMs: 400 },
+});
+let n = 0;
+client.on('state', (s) => {
+  if (s.state !== 'online' || n > 0) return;
+  const tick = () => {
+    const m = client.sendGroup(group, 'run ' + run + ' #' + n++);
+    process.stdout.write(m.id + '\\n');
+    setTimeout(tick, Math.floor(Math.random() * 4));
+  };
+  tick();
+});
+client.start();
+`;
+
+let relay: TestRelay & { store: RelayStore };
+const users: TestUser[] = [];
+
+beforeEach(async () => {
+  relay = await startRelayWithStore({ limits: { requestsPerSecond: 10_000, requestBurst: 10_000 } });
+});
+
+afterEach(async () => {
+  for (const u of users.splice(0)) await u.stop().catch(() => undefined);
+  await relay.stop().catch(() => undefined);
+});
+
+function runUntilKilled(dir: string, group: string, run: number, afterLines: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', CHILD, dir, String(relay.port), group, String(run)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let lines = 0;
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      lines += d.toString().split('\n').length - 1;
+      if (lines >= afterLines) child.kill('SIGKILL');
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('exit', (_code, signal) => {
+      clearTimeout(timer);
+      if (signal !== 'SIGKILL') reject(new Error(`the child exited on its own: ${err}`));
+      else resolve(lines);
+    });
+  });
+}
+
+it('a sender killed at random moments and restarted never seals two messages with one key', async () => {
+  const adam = await makeUser(relay.port, 'Adam');
+  const bea = await makeUser(relay.port, 'Bea');
+  const g = adam.client.createGroup('Crash', ['Bea']);
+  await waitFor(() => bea.client.group(g.id)?.member === true, 10000, 'Bea joins');
+  adam.client.sendGroup(g.key, 'before');
+  await waitFor(() => bea.client.history(g.key).length === 1, 10000, 'Bea reads the first');
+  await bea.stop();
+  await adam.stop();
+
+  let written = 0;
+  for (let run = 0; run < 5; run++) {
+    written += await runUntilKilled(adam.dir, g.id, run, 1 + Math.floor(Math.random() * 30));
+  }
+  expect(written).toBeGreaterThan(0);
+
+  const byKey = new Map<string, Set<string>>();
+  const queued = (await relay.store.pending('bea')).filter((e) => e.env[0] === 0x47);
+  for (const e of queued) {
+    const m = parseGroupMessage(e.env);
+    const k = `${m.keyId}:${m.iteration}`;
+    byKey.set(k, (byKey.get(k) ?? new Set()).add(Buffer.from(e.env).toString('base64')));
+  }
+  // One envelope per message key, ever; and the relay kept one copy of each (same id, same bytes).
+  expect([...byKey.values()].every((s) => s.size === 1)).toBe(true);
+  expect(byKey.size).toBe(queued.length);
+
+  // The sender comes back and sends what it had stored and not yet handed over; Bea reads all.
+  const adam2 = await makeUser(relay.port, 'Adam', { dir: adam.dir });
+  users.push(adam2);
+  await waitFor(() => adam2.store.groups.pendingGroupOutgoing().length === 0, 20000, 'Adam sends the rest');
+  const mine = adam2.client.history(g.key, 10_000).filter((m) => m.direction === 'out');
+  expect(mine.length).toBeGreaterThanOrEqual(written);
+  const bea2 = await makeUser(relay.port, 'Bea', { dir: bea.dir });
+  users.push(bea2);
+  await waitFor(() => bea2.client.history(g.key, 10_000).length === mine.length, 30000, 'Bea reads all');
+  expect(new Set(bea2.client.history(g.key, 10_000).map((m) => m.id))).toEqual(
+    new Set(mine.map((m) => m.id)),
+  );
+  expect(bea2.errors).toEqual([]);
+}, 180_000);
+
+it('a store failure while committing a group message leaves the chain where it was; nothing leaves', async () => {
+  const adam = await makeUser(relay.port, 'Adam');
+  const bea = await makeUser(relay.port, 'Bea');
+  users.push(adam, bea);
+  const g = adam.client.createGroup('Disk', ['Bea']);
+  await waitFor(() => bea.client.group(g.id)?.member === true, 10000, 'Bea joins');
+  const ownBefore = adam.store.groups.group(g.id)!.ownKey;
+  // A real SQLite failure inside the commit: a trigger refuses the group outbox row.
+  const raw = new Database(path.join(adam.dir, CLIENT_DB_FILE));
+  raw.exec(
+    "CREATE TRIGGER full_disk BEFORE INSERT ON group_outbox BEGIN SELECT RAISE(FAIL, 'disk full'); END",
+  );
+  let thrown: unknown;
+  try {
+    adam.client.sendGroup(g.key, 'lost?');
+  } catch (e) {
+    thrown = e;
+  }
+  expect(isChatError(thrown, 'storage_failed')).toBe(true);
+  expect(adam.store.groups.group(g.id)!.ownKey).toBe(ownBefore);
+  expect(adam.client.history(g.key)).toEqual([]);
+  raw.exec('DROP TRIGGER full_disk');
+  raw.close();
+  adam.client.sendGroup(g.key, 'after the disk');
+  await waitFor(() => bea.client.history(g.key).length === 1, 10000, 'Bea reads it');
+  expect(bea.client.history(g.key)[0].body).toBe('after the disk');
+  expect(bea.errors).toEqual([]);
+});
