@@ -11,6 +11,8 @@ test.each([
   ['/group rename team crew', { action: 'group', op: 'rename', group: 'team', name: 'crew' }],
   ['/group rename team #crew', { action: 'group', op: 'rename', group: 'team', name: 'crew' }],
   ['/groups', { action: 'groups' }],
+  ['/group admin team Eve', { action: 'group', op: 'admin', group: 'team', user: 'Eve', on: true }],
+  ['/group admin team Eve OFF', { action: 'group', op: 'admin', group: 'team', user: 'Eve', on: false }],
   ['#team: hello all', { action: 'send-group', group: 'team', body: 'hello all' }],
   ['#Ünïcode-名前: hi', { action: 'send-group', group: 'Ünïcode-名前', body: 'hi' }],
   ['#team:  two  spaces', { action: 'send-group', group: 'team', body: ' two  spaces' }],
@@ -52,6 +54,9 @@ test.each([
   ['/group create a#b Eve', '"a#b" is not a valid group name'],
   [`/group create ${'x'.repeat(65)} Eve`, 'is not a valid group name'],
   ['/group create #', '"#" is not a valid group name'],
+  ['/group admin team', 'use /group admin NAME USER [off]'],
+  ['/group admin team Eve maybe', 'use /group admin NAME USER [off]'],
+  ['/group admin team bad$name', '"bad$name" is not a valid name'],
   ['#team:   ', 'nothing to send to #team'],
   ['/msg #team', '/msg needs some text after the group name'],
   ['/history #a:b', '"#a:b" is not a valid group name'],
@@ -75,6 +80,7 @@ test('the group commands are in /help and in the words Tab completes', () => {
     '/group leave NAME',
     '/group members NAME',
     '/group rename NAME NEW',
+    '/group admin NAME USER [off]',
     '#GROUP: text',
     '/groups',
   ])
@@ -82,7 +88,11 @@ test('the group commands are in /help and in the words Tab completes', () => {
   expect(COMMAND_WORDS).toEqual(expect.arrayContaining(['/group', '/groups']));
   // Each group form in the help parses (with sample arguments) to a group command.
   for (const [form] of COMMAND_HELP.filter(([c]) => c.startsWith('/group '))) {
-    const line = form.replace('NAME', 'team').replace('NEW', 'crew').replace('USER...', 'Eve Bob');
+    const line = form
+      .replace('NAME', 'team')
+      .replace('NEW', 'crew')
+      .replace('USER...', 'Eve Bob')
+      .replace(' [off]', '');
     expect(parseCommand(line)).toMatchObject({ action: 'group' });
   }
 });

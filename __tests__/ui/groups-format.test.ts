@@ -112,7 +112,9 @@ describe('group event sentences', () => {
     [{ what: 'left', by: 'Eve' }, 'Eve left #team'],
     [{ what: 'left', by: 'adam' }, 'You left #team; its history stays readable'],
     [{ what: 'renamed', by: 'Bob', name: 'crew' }, 'Bob renamed #team to #crew'],
-    [{ what: 'admin', by: 'Bob', users: ['Eve'] }, 'Bob made Eve an admin of #team'],
+    [{ what: 'admin', by: 'Bob', users: ['Adam'] }, 'Bob made you an admin of #team'],
+    // The group as it is now says which way the role went.
+    [{ what: 'admin', by: 'Bob', users: ['Eve'] }, 'Bob took the admin role of #team from Eve'],
     [{ what: 'removed-me', by: 'Bob' }, 'Bob removed you from #team; its history stays readable'],
   ])('%j', (over, text) => {
     expect(groupEventText(event(over), 'Adam', 'team', info())).toBe(text);

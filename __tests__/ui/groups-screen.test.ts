@@ -35,7 +35,8 @@ test('a group in the full screen: made, members, typing, events, blocked by a ch
   users.push(bea);
   let cy = await makeUser(relay.port, 'Cy');
   users.push(cy);
-  const t = new FakeTerminal(100, 30);
+  // Tall enough for the whole F1 help without scrolling.
+  const t = new FakeTerminal(100, 90);
   const done = runScreen(adam.client, { bell: false, readReceipts: true, input: t.input, output: t.output });
   const line = (text: string) => {
     t.type(text);
@@ -57,6 +58,14 @@ test('a group in the full screen: made, members, typing, events, blocked by a ch
     await waitFor(() => cy.client.group('crew') !== undefined, 15000, 'Cy in the group');
     const key = (adam.client.group('crew') as { key: string }).key;
 
+    // F1 lists the group commands with the others.
+    t.type(KEY.f1);
+    await t.waitForText('─ Help ─');
+    await t.waitForText('/group create NAME USER...');
+    expect(t.text()).toContain('/group members NAME');
+    t.type('q');
+    await t.waitFor((s) => !s.includes('─ Help ─'), 'the help to close');
+
     line('/group members crew');
     await t.waitForText('Members of #crew');
     const dialog = t.text();
@@ -72,11 +81,21 @@ test('a group in the full screen: made, members, typing, events, blocked by a ch
     await t.waitForText('Bea is typing…');
 
     // A group event from someone else is a notice.
-    adam.client.setGroupAdmin(key, 'Bea', true);
+    line('/group admin crew Bea');
+    await t.waitForText('Bea is now an admin of #crew');
     await waitFor(() => bea.client.group(key)?.admins.includes('bea') === true, 15000, 'Bea an admin');
     bea.client.renameGroup(key, 'crew2');
     await t.waitForText('Bea renamed #crew to #crew2');
     await t.waitForText(/\d # crew2/);
+
+    // Someone new writes: a new row at the end, the group keeps its Alt+N number.
+    const dan = await makeUser(relay.port, 'Dan');
+    users.push(dan);
+    dan.client.send('Adam', 'hi Adam');
+    await t.waitForText(/4 ● Dan +1/);
+    expect(t.lines().some((l) => /│1 # crew2 /.test(l))).toBe(true);
+    t.type(KEY.alt('1'));
+    await t.waitForText('#crew2: group of 3, encrypted');
 
     // Cy comes back with a new identity: the next message finds out, and sending is blocked.
     await cy.stop();
@@ -113,6 +132,9 @@ test('a group in the full screen: made, members, typing, events, blocked by a ch
     process.stderr.write(`--- screen ---\n${t.text()}\n`);
     throw err;
   } finally {
+    // A dialog left open by a failure takes 'q' first.
+    t.type('q');
+    await t.settle();
     t.type(KEY.f10);
     await done;
     t.dispose();

@@ -50,7 +50,14 @@ export type GroupCommand =
       readonly users: readonly string[];
     }
   | { readonly action: 'group'; readonly op: 'leave' | 'members'; readonly group: string }
-  | { readonly action: 'group'; readonly op: 'rename'; readonly group: string; readonly name: string };
+  | { readonly action: 'group'; readonly op: 'rename'; readonly group: string; readonly name: string }
+  | {
+      readonly action: 'group';
+      readonly op: 'admin';
+      readonly group: string;
+      readonly user: string;
+      readonly on: boolean;
+    };
 
 /** One token, so that `#NAME: text` can address it: no space, ':' or '#', at most 64 characters. */
 export const GROUP_NAME_PATTERN = /^[^\s:#\p{Cc}]{1,64}$/u;
@@ -63,6 +70,7 @@ export const GROUP_USAGE: Record<GroupCommand['op'], string> = {
   leave: '/group leave NAME',
   members: '/group members NAME',
   rename: '/group rename NAME NEW',
+  admin: '/group admin NAME USER [off]',
 };
 
 export const COMMAND_HELP: readonly (readonly [string, string])[] = [
@@ -75,6 +83,7 @@ export const COMMAND_HELP: readonly (readonly [string, string])[] = [
   [GROUP_USAGE.leave, 'leave a group (its history stays readable)'],
   [GROUP_USAGE.members, "a group's members, its admins and who blocks sending"],
   [GROUP_USAGE.rename, 'give a group a new name (admins only)'],
+  [GROUP_USAGE.admin, 'make USER an admin of the group, or with off no longer (admins only)'],
   ['/groups', 'the groups you are or were in'],
   ['/list', 'who is registered and who is online'],
   ['/contacts', 'your contacts and whether each is verified'],
@@ -156,6 +165,13 @@ export function parseGroupCommand(args: readonly string[]): Command {
       const name = groupName(rest[0], usage);
       if (typeof name !== 'string') return name;
       return { action: 'group', op, group, name };
+    }
+    case 'admin': {
+      const [user, flag] = rest;
+      if (user === undefined || rest.length > 2 || (flag !== undefined && flag.toLowerCase() !== 'off'))
+        return { action: 'invalid', message: `use ${usage}` };
+      if (!isValidName(user)) return { action: 'invalid', message: `"${user}" is not a valid name` };
+      return { action: 'group', op, group, user, on: flag === undefined };
     }
   }
 }

@@ -32,6 +32,7 @@ export interface GroupCore {
   removeFromGroup(group: string, users: readonly string[]): GroupInfo;
   leaveGroup(group: string): GroupInfo;
   renameGroup(group: string, name: string): GroupInfo;
+  setGroupAdmin(group: string, user: string, on: boolean): GroupInfo;
   /** Every group I am or was in, in creation/join order. */
   groups(): GroupInfo[];
   /** A group by id, '#'+id or name; undefined if none. */

@@ -122,8 +122,13 @@ export function groupEventText(e: GroupEvent, me: string, before?: string, info?
       return before !== undefined && before !== e.name
         ? `${By} renamed ${groupLabel(before)} to ${g}`
         : `${By} renamed the group to ${g}`;
-    case 'admin':
+    case 'admin': {
+      // The event says whose role changed; the group as it is now says which way.
+      const now = new Set(info?.admins.map(canonName) ?? []);
+      if (info && (e.users ?? []).every((u) => !now.has(canonName(u))))
+        return `${By} took the admin role of ${g} from ${users}`;
       return `${By} made ${users} ${e.users && e.users.length > 1 ? 'admins' : 'an admin'} of ${g}`;
+    }
     case 'removed-me':
       return `${By} removed you from ${g}; its history stays readable`;
   }
@@ -183,6 +188,10 @@ export function groupResultText(cmd: GroupCommand, info: GroupInfo, me: string):
       return `You left ${g}; its history stays readable`;
     case 'rename':
       return `Renamed the group to ${g}`;
+    case 'admin': {
+      const who = same(cmd.user, me) ? 'You are' : `${neutralise(cmd.user)} is`;
+      return `${who} ${cmd.on ? 'now' : 'no longer'} an admin of ${g}`;
+    }
     case 'members':
       return groupMembersLines(info, me).join('\n');
   }
@@ -201,6 +210,8 @@ export function runGroupCommand(core: ChatCore, cmd: GroupCommand): GroupInfo {
       return core.leaveGroup(cmd.group);
     case 'rename':
       return core.renameGroup(cmd.group, cmd.name);
+    case 'admin':
+      return core.setGroupAdmin(cmd.group, cmd.user, cmd.on);
     case 'members':
       return findGroup(core, cmd.group);
   }
