@@ -4,15 +4,39 @@
  * to it with `#team:` or `/msg #team`, the lines read `[#team] Adam: text`, Adam sees the
  * receipt counts, /group members lists admins, and a rename and a removal reach the others.
  */
-import {
-  type LineModeProcess,
-  startLineMode,
-  startRelayProcess,
-  tempDir,
-  waitFor,
-} from '../helpers/relay-harness';
+import * as fs from 'node:fs';
+import * as harness from '../helpers/relay-harness';
+
+type LineModeProcess = harness.LineModeProcess;
+const { waitFor } = harness;
 
 jest.setTimeout(120000);
+
+let dataDir: string;
+let relay: harness.RelayProcess;
+const procs: LineModeProcess[] = [];
+
+beforeAll(async () => {
+  dataDir = harness.tempDir('chatsecure-groups-line-');
+  relay = await harness.startRelayProcess(dataDir);
+});
+
+afterAll(async () => {
+  for (const p of procs) if (p.child.exitCode === null) p.child.kill();
+  await relay?.stop();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** A client in the line mode, trusting the test relay's key. */
+function start(name: string, extra: string[] = []): LineModeProcess {
+  const p = harness.startLineMode(relay.port, name, dataDir, [
+    '--server-fingerprint',
+    relay.fingerprint,
+    ...extra,
+  ]);
+  procs.push(p);
+  return p;
+}
 
 const T = 30000;
 const line = (re: RegExp) => (p: LineModeProcess) => re.test(p.out());
@@ -24,14 +48,6 @@ const jsonEvents = (p: LineModeProcess): Record<string, unknown>[] =>
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
 it('a group of three in the line mode and --json: commands, lines, events, receipts', async () => {
-  const dataDir = tempDir('chatsecure-groups-line-');
-  const relay = await startRelayProcess(dataDir);
-  const procs: LineModeProcess[] = [];
-  const start = (name: string, extra: string[] = []) => {
-    const p = startLineMode(relay.port, name, dataDir, ['--server-fingerprint', relay.fingerprint, ...extra]);
-    procs.push(p);
-    return p;
-  };
   const until = (p: LineModeProcess, re: RegExp, what: string) => waitFor(() => line(re)(p), T, what);
   try {
     const adam = start('Adam');
@@ -118,8 +134,5 @@ it('a group of three in the line mode and --json: commands, lines, events, recei
   } catch (err) {
     for (const p of procs) process.stderr.write(`--- client output ---\n${p.out()}\n`);
     throw err;
-  } finally {
-    for (const p of procs) if (p.child.exitCode === null) p.child.kill();
-    await relay.stop();
   }
 });

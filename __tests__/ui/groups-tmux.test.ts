@@ -18,14 +18,15 @@ import {
   type LineModeProcess,
   type RelayProcess,
 } from '../helpers/relay-harness';
-import { tmuxDriver } from './tmux-driver';
+import { killTmuxServer, openFirstRun, requireBuiltUi, tmuxDriver } from './tmux-driver';
 
 jest.setTimeout(120000);
 
 const SOCKET = `chatsecure-groups-${process.pid}`;
 const ROOT = path.join(__dirname, '..', '..');
 
-const { tmux, waitForPane } = tmuxDriver(SOCKET, 30000);
+const driver = tmuxDriver(SOCKET, 30000);
+const { tmux, waitForPane } = driver;
 
 const has = (t: string | RegExp) => (s: string) => (typeof t === 'string' ? s.includes(t) : t.test(s));
 
@@ -35,19 +36,13 @@ const users: TestUser[] = [];
 const procs: LineModeProcess[] = [];
 
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'ui', 'screen', 'run-screen.js'))) {
-    throw new Error('dist/ is not built: run `npm run build` first (npm test does)');
-  }
+  requireBuiltUi(ROOT);
   dir = tempDir('chatsecure-groups-tmux-');
   relay = await startRelayProcess(path.join(dir, 'relay'));
 });
 
 afterAll(async () => {
-  try {
-    tmux('kill-server');
-  } catch {
-    // already gone
-  }
+  killTmuxServer(driver);
   for (const p of procs) if (p.child.exitCode === null) p.child.kill();
   for (const u of users) await u.stop();
   await relay?.stop();
@@ -74,16 +69,14 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
     ]);
     procs.push(bob);
     await waitFor(() => bob.out().includes('* connected'), 30000, `${bobName} connected`);
-    const cmd =
-      `cd ${JSON.stringify(ROOT)} && TERM=${term} node ${JSON.stringify(BIN)} --user ${me} --server 127.0.0.1:${relay.port}` +
-      ` --data-dir ${JSON.stringify(path.join(dir, me))}; echo "EXIT=$?"; sleep 60`;
-    tmux('new-session', '-d', '-s', me, '-x', '100', '-y', '30', cmd);
-    await waitForPane(me, has('Unknown relay key'), 'the fingerprint dialog');
-    tmux('send-keys', '-t', me, 'a');
-    await waitForPane(me, has('│ online │'), 'online');
-    await waitForPane(me, has('Your recovery code'), 'the recovery code');
-    tmux('send-keys', '-t', me, 'q');
-    await waitForPane(me, (s) => !s.includes('Your recovery code'), 'the recovery code to close');
+    await openFirstRun(driver, {
+      user: me,
+      term,
+      root: ROOT,
+      bin: BIN,
+      port: relay.port,
+      dataDir: path.join(dir, me),
+    });
   });
 
   afterAll(async () => {
