@@ -126,6 +126,15 @@ it('a group of three in the line mode and --json: commands, lines, events, recei
     );
     bob.child.stdin.write('/groups\n');
     await until(bob, /^ {2}#crew +2 members$/m, '/groups');
+    bob.child.stdin.write('/group leave crew\n');
+    await until(bob, /^\* You left #crew; its history stays readable$/m, 'Bob left');
+    await until(adam, /^\* Bob left #crew$/im, 'Adam told');
+    bob.child.stdin.write('#crew: still here?\n');
+    await until(
+      bob,
+      /^! (you are in no group called crew|.*no longer a member)/m,
+      'no sending after leaving',
+    );
 
     for (const p of [adam, bob, eve]) p.child.stdin.end('/exit\n');
     for (const p of [adam, bob, eve]) expect(await p.exit).toBe(0);
