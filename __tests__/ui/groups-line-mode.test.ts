@@ -5,6 +5,7 @@
  * receipt counts, /group members lists admins, and a rename and a removal reach the others.
  */
 import * as fs from 'node:fs';
+import { makeUser } from '../helpers/client-harness';
 import * as harness from '../helpers/relay-harness';
 
 type LineModeProcess = harness.LineModeProcess;
@@ -144,4 +145,35 @@ it('a group of three in the line mode and --json: commands, lines, events, recei
     for (const p of procs) process.stderr.write(`--- client output ---\n${p.out()}\n`);
     throw err;
   }
+});
+
+it('prints at start the group messages stored but never shown by an earlier run', async () => {
+  const ida = start('Ida');
+  await waitFor(() => ida.out().includes('* connected'), T, 'Ida connected');
+  ida.child.stdin.end('/exit\n');
+  expect(await ida.exit).toBe(0);
+
+  // Ida's store takes the group and a message while no view shows them: a Client object stands
+  // in for the moment between storing and printing (the line mode would have printed at once).
+  const jon = await makeUser(relay.port, 'Jon');
+  const idaStore = await makeUser(relay.port, 'Ida', { dir: `${dataDir}/users/ida` });
+  try {
+    const g = jon.client.createGroup('club', ['Ida']);
+    await waitFor(() => idaStore.client.group(g.id) !== undefined, T, 'Ida in the group');
+    jon.client.sendGroup(g.key, 'stored while you were away');
+    await waitFor(() => idaStore.client.history(g.key).length === 1, T, "Ida's store to hold it");
+  } finally {
+    await idaStore.stop();
+    await jon.stop();
+  }
+
+  const again = start('Ida');
+  await waitFor(
+    () => /^\[\d\d:\d\d:\d\d\] \[#club\] Jon: stored while you were away$/m.test(again.out()),
+    T,
+    'the unshown group message',
+  );
+  again.child.stdin.end('/exit\n');
+  expect(await again.exit).toBe(0);
+  expect(again.out().match(/stored while you were away/g)).toHaveLength(1);
 });
