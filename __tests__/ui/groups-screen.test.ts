@@ -74,6 +74,16 @@ test('a group in the full screen: made, members, typing, events, blocked by a ch
     t.type('q');
     await t.waitFor((s) => !s.includes('Members of #crew'), 'the dialog to close');
 
+    // A name someone else's client gave is shown as it is, never read as markup.
+    bea.client.createGroup('{red-fg}x', ['Adam']);
+    await t.waitForText(/4 # \{red-fg\}x /);
+    line('/group members {red-fg}x');
+    await t.waitForText('Members of #{red-fg}x');
+    t.type('q');
+    await t.waitFor((s) => !s.includes('Members of #'), 'the dialog to close');
+    t.type(KEY.alt('1'));
+    await t.waitForText('#crew: group of 3, encrypted');
+
     // A member's message names her; her typing shows in the group's conversation, by name.
     bea.client.sendGroup(key, 'hello crew');
     await t.waitForText(/\d\d:\d\d Bea: hello crew/);
@@ -92,7 +102,7 @@ test('a group in the full screen: made, members, typing, events, blocked by a ch
     const dan = await makeUser(relay.port, 'Dan');
     users.push(dan);
     dan.client.send('Adam', 'hi Adam');
-    await t.waitForText(/4 ● Dan +1/);
+    await t.waitForText(/5 ● Dan +1/);
     expect(t.lines().some((l) => /│1 # crew2 /.test(l))).toBe(true);
     t.type(KEY.alt('1'));
     await t.waitForText('#crew2: group of 3, encrypted');
