@@ -8,6 +8,15 @@
  *   the sender has all 100 `sent` answers (every copy stored), and until all 100 receivers have
  *   their `deliver` (each acks it at once). p50 and p99 over the messages.
  *
+ * - The same through real clients (lib/client/client.ts, each with its own SQLite store, all 101 in
+ *   this process) and the same relay process: the admin creates the group of 100 with
+ *   `createGroup` (state and sender keys go pairwise), then `sendGroup` per message. Measured: the
+ *   sender's CPU inside `sendGroup` (seal once, one transaction) against 100 `send`s of the same
+ *   text (100 pairwise seals, 100 transactions); until the relay has answered all 100 copies (the
+ *   `sent` receipt event); and until all 100 receivers' clients have stored it and emitted
+ *   `message` (p50, p99). The receivers share this process's one thread, so the last figure also
+ *   counts 100 SQLite commits done one after another.
+ *
  *   npm run bench -- --only groups          (npm run bench -- --only groups --quick: fewer messages)
  */
 import { fork } from 'node:child_process';
@@ -24,6 +33,11 @@ import { createOwnSenderKey, sealGroupMessage, type OwnSenderKey } from '../lib/
 import { encryptMessage, initiateSession } from '../lib/crypto/session-manager';
 import { parseRelayMessage, type ClientMessage, type RelayMessage } from '../lib/net/messages';
 import { connectSecureChannel, type SecureChannel } from '../lib/net/secure-channel';
+import { Client } from '../lib/client/client';
+import { KnownServers } from '../lib/client/known-servers';
+import { openClientStore } from '../lib/client/sqlite-store';
+import type { ClientStore } from '../lib/client/store';
+import { closeLogger, createLogger, type Logger } from '../lib/log';
 import { benchIdentity } from './bench-identity';
 import type { RelayReport } from './ipc';
 import { percentile } from './stats';
@@ -43,6 +57,24 @@ export interface GroupFigures {
   /** From send.multi until all 100 receivers have the envelope, ms. */
   readonly allReceivedP50Ms: number;
   readonly allReceivedP99Ms: number;
+  /** The same through 101 real clients (lib/client). */
+  readonly clients: ClientGroupFigures;
+}
+
+export interface ClientGroupFigures {
+  readonly messages: number;
+  /** Sender CPU inside one `sendGroup`, ms (user + system). */
+  readonly sendGroupCpuMs: number;
+  /** Sender CPU for 100 pairwise `send`s of the same text, ms. */
+  readonly pairwiseSendsCpuMs: number;
+  /** From `sendGroup` until the relay answered every copy, ms. */
+  readonly fanoutP50Ms: number;
+  readonly fanoutP99Ms: number;
+  /** From `sendGroup` until all 100 receiving clients stored it, ms. */
+  readonly allReceivedP50Ms: number;
+  readonly allReceivedP99Ms: number;
+  /** From `createGroup` until all 100 had joined and held the sender's key (the first message read), ms. */
+  readonly setupMs: number;
 }
 
 function inner(n: number): Uint8Array {
@@ -180,6 +212,120 @@ async function fanout(messages: number): Promise<{ stored: number[]; received: n
   }
 }
 
+interface BenchClient {
+  readonly client: Client;
+  readonly store: ClientStore;
+  readonly logger: Logger;
+}
+
+function cpuMs(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+}
+
+function until(pred: () => boolean, what: string, timeoutMs = 300_000): Promise<void> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      if (pred()) resolve();
+      else if (Date.now() - start > timeoutMs) reject(new Error(`bench: timed out waiting for ${what}`));
+      else setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+async function clientFanout(messages: number): Promise<ClientGroupFigures> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatsecure-bench-gclients-'));
+  const relay = fork(path.join(__dirname, 'relay-process.js'), [dir], { stdio: 'inherit' });
+  const ready = await new Promise<RelayReport>((resolve) =>
+    relay.once('message', (m: RelayReport) => resolve(m)),
+  );
+  if (ready.t !== 'ready') throw new Error('the bench relay did not start');
+  const all: BenchClient[] = [];
+  try {
+    for (let i = 0; i <= RECEIVERS; i++) {
+      const d = path.join(dir, `c${i}`);
+      fs.mkdirSync(d, { mode: 0o700 });
+      const store = openClientStore(d);
+      const logger = createLogger({ file: path.join(d, 'client.log'), name: `c${i}`, level: 'warn' });
+      const knownServersFile = path.join(d, 'known_servers');
+      const client = new Client({
+        name: i === 0 ? 'gadmin' : `gm${i}`,
+        host: '127.0.0.1',
+        port: ready.port,
+        identity: benchIdentity(),
+        store,
+        knownServers: new KnownServers(knownServersFile),
+        knownServersFile,
+        logger,
+        acceptNewServer: true,
+      });
+      client.start();
+      all.push({ client, store, logger });
+      if (i % 20 === 0) await until(() => all.every((c) => c.client.connection.state === 'online'), 'logins');
+    }
+    await until(() => all.every((c) => c.client.connection.state === 'online'), 'logins');
+    const [admin, ...receivers] = all;
+    const got = new Map<string, number>();
+    for (const r of receivers) r.client.on('message', (m) => got.set(m.id, (got.get(m.id) ?? 0) + 1));
+    const setupStart = performance.now();
+    const g = admin.client.createGroup(
+      'bench',
+      receivers.map((r) => r.client.name),
+    );
+    const first = admin.client.sendGroup(g.key, 'warm up');
+    await until(() => got.get(first.id) === RECEIVERS, 'the first group message');
+    const setupMs = performance.now() - setupStart;
+
+    const body = 'x'.repeat(100);
+    const cpu: number[] = [];
+    const fanout: number[] = [];
+    const received: number[] = [];
+    for (let n = 0; n < messages; n++) {
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      const m = admin.client.sendGroup(g.key, body);
+      cpu.push(cpuMs(c0));
+      let answered = 0;
+      const onReceipt = (e: { peer: string; ids: readonly string[] }) => {
+        if (e.ids.includes(m.id) && answered === 0) answered = performance.now() - t0;
+      };
+      admin.client.on('receipt', onReceipt);
+      await until(() => got.get(m.id) === RECEIVERS && answered > 0, `message ${n}`);
+      admin.client.off('receipt', onReceipt);
+      fanout.push(answered);
+      received.push(performance.now() - t0);
+    }
+    // The same text to each of the 100 pairwise (the sessions exist since the group was made).
+    const c0 = process.cpuUsage();
+    const ids = receivers.map((r) => admin.client.send(r.client.name, body).id);
+    const pairwise = cpuMs(c0);
+    await until(() => ids.every((id) => got.get(id) === 1), 'the pairwise texts');
+    const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
+    const round = (x: number) => Math.round(x * 100) / 100;
+    return {
+      messages,
+      sendGroupCpuMs: round(percentile(sorted(cpu), 50)),
+      pairwiseSendsCpuMs: round(pairwise),
+      fanoutP50Ms: round(percentile(sorted(fanout), 50)),
+      fanoutP99Ms: round(percentile(sorted(fanout), 99)),
+      allReceivedP50Ms: round(percentile(sorted(received), 50)),
+      allReceivedP99Ms: round(percentile(sorted(received), 99)),
+      setupMs: Math.round(setupMs),
+    };
+  } finally {
+    for (const c of all) {
+      await c.client.close();
+      c.store.close();
+      await closeLogger(c.logger);
+    }
+    relay.send({ t: 'stop' });
+    await new Promise<void>((resolve) => relay.once('exit', () => resolve()));
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function groupBench(quick: boolean): Promise<GroupFigures> {
   const cpu = await senderCpu(quick ? 5 : 20);
   const messages = quick ? 30 : 200;
@@ -187,6 +333,7 @@ export async function groupBench(quick: boolean): Promise<GroupFigures> {
   const s = [...stored].sort((a, b) => a - b);
   const r = [...received].sort((a, b) => a - b);
   const round = (x: number) => Math.round(x * 100) / 100;
+  const clients = await clientFanout(quick ? 10 : 50);
   return {
     receivers: RECEIVERS,
     textBytes: 100,
@@ -197,5 +344,6 @@ export async function groupBench(quick: boolean): Promise<GroupFigures> {
     fanoutP99Ms: round(percentile(s, 99)),
     allReceivedP50Ms: round(percentile(r, 50)),
     allReceivedP99Ms: round(percentile(r, 99)),
+    clients,
   };
 }

@@ -124,3 +124,76 @@ it('a member whose identity changed blocks sending to the group until accepted, 
     'Bea reads the fourth',
   );
 });
+
+it('a change made at once with an add reaches the new member too: all four agree', async () => {
+  const [adam, bea, cy, dee] = [await user('Adam'), await user('Bea'), await user('Cy'), await user('Dee')];
+  const g = adam.client.createGroup('Start', ['Bea', 'Cy']);
+  for (const u of [bea, cy]) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
+  adam.client.setGroupAdmin(g.key, 'Bea', true);
+  for (const u of [adam, bea, cy]) {
+    await waitFor(() => u.client.group(g.id)!.admins.includes('bea'), 10000, `${u.client.name}: Bea admin`);
+  }
+  // Adam renames while Bea adds Dee: Bea's state for Dee cannot hold Adam's rename.
+  adam.client.renameGroup(g.key, 'Alpha');
+  bea.client.addToGroup(g.key, ['Dee']);
+  for (const u of [adam, bea, cy]) {
+    await waitFor(
+      () => count(u, 'renamed') === 1 && count(u, 'added') === 1,
+      10000,
+      `${u.client.name}: both`,
+    );
+  }
+  await waitFor(() => dee.client.group(g.id)?.name === 'Alpha', 10000, 'Dee gets the rename');
+  const v = view(adam.client.group(g.id)!);
+  expect(v.members).toEqual(['adam', 'bea', 'cy', 'dee']);
+  for (const u of [bea, cy, dee]) expect(view(u.client.group(g.id)!)).toEqual(v);
+});
+
+it('leaving the member with a changed identity out unblocks the group too', async () => {
+  const [adam, bea] = [await user('Adam'), await user('Bea')];
+  let cy: TestUser = await user('Cy');
+  const g = adam.client.createGroup('Team', ['Bea', 'Cy']);
+  for (const u of [bea, cy]) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
+  adam.client.sendGroup(g.key, 'first');
+  await waitFor(() => cy.client.history(g.key).length === 1, 10000, 'Cy reads the first');
+  await cy.stop();
+  users.splice(users.indexOf(cy), 1);
+  await relay.store.freeName('cy');
+  cy = await user('Cy');
+  adam.client.sendGroup(g.key, 'second');
+  await waitFor(() => adam.client.group(g.id)!.blockedBy.includes('cy'), 10000, 'the refusal');
+  adam.client.removeFromGroup(g.key, ['Cy']);
+  expect(adam.client.group(g.id)!.blockedBy).toEqual([]);
+  adam.client.sendGroup(g.key, 'third');
+  await waitFor(
+    () => bea.client.history(g.key).some((x) => x.body === 'third'),
+    10000,
+    'Bea reads the third',
+  );
+  expect(bea.client.group(g.id)!.members).toEqual(['adam', 'bea']);
+});
+
+it('a pairwise group change refused for a changed identity waits for /accept, and then goes', async () => {
+  const [adam, bea] = [await user('Adam'), await user('Bea')];
+  let cy: TestUser = await user('Cy');
+  const g = adam.client.createGroup('Team', ['Bea', 'Cy']);
+  for (const u of [bea, cy]) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
+  // Bea writes once: her key goes to Cy over a pairwise session.
+  bea.client.sendGroup(g.key, 'hi');
+  await waitFor(() => cy.client.history(g.key).length === 1, 10000, 'Cy reads Bea');
+  await cy.stop();
+  users.splice(users.indexOf(cy), 1);
+  await relay.store.freeName('cy');
+  cy = await user('Cy');
+
+  // Bea leaves: her change to Cy is sealed for the old identity and refused by the relay.
+  bea.client.leaveGroup(g.key);
+  await waitFor(() => bea.client.contactState('Cy') === 'changed', 10000, 'the refusal');
+  await waitFor(() => adam.client.group(g.id)!.members.length === 2, 10000, 'Adam sees Bea leave');
+  expect(bea.client.outboxSize()).toBe(1);
+  bea.client.acceptIdentity('Cy', bea.client.safetyNumber('Cy'));
+  await waitFor(() => bea.client.outboxSize() === 0, 10000, 'the change goes to the new Cy');
+  // The new Cy knows no such group yet: the change is kept for when its state comes.
+  await waitFor(() => cy.store.groups.countEarlyChanges() === 1, 10000, 'Cy holds the change');
+  expect(cy.errors).toEqual([]);
+});

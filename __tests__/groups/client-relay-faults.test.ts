@@ -166,3 +166,26 @@ it('a relay that duplicates, reorders, drops or relabels group envelopes is harm
     expect(adam.client.groupReceipts(g.key, m.id)?.delivered.slice().sort()).toEqual(['bea', 'cy']);
   }
 });
+
+it('a new member whose message overtakes the change that adds it is read once that change comes', async () => {
+  const [adam, bea, cy, dee] = [await user('Adam'), await user('Bea'), await user('Cy'), await user('Dee')];
+  const g = await group([adam, bea, cy]);
+  const cyDir = cy.dir;
+  await stop(cy);
+  adam.client.addToGroup(g.key, ['Dee']);
+  await waitFor(() => dee.client.group(g.id)?.member === true, 10000, 'Dee joins');
+  dee.client.sendGroup(g.key, 'Dee says hi');
+  await allTaken(dee);
+  await allTaken(adam);
+  // The relay delivers Adam's change last: Dee's key and message overtake it.
+  const queued = await relay.store.pending('cy');
+  const fromDee = queued.filter((e) => e.from === 'Dee');
+  const rest = queued.filter((e) => e.from !== 'Dee');
+  expect(fromDee.map((e) => e.env[0] === 0x47)).toEqual([false, true]);
+  for (const e of queued) await relay.store.ack('cy', e.id);
+  for (const e of [...fromDee, ...rest]) await inject('cy', e.from, e.env);
+  const cy2 = await backAndSettled('Cy', cyDir, adam);
+  await waitFor(() => cy2.client.history(g.key).some((m) => m.body === 'Dee says hi'), 10000, 'the held one');
+  expect(cy2.client.group(g.id)?.members).toEqual(['adam', 'bea', 'cy', 'dee']);
+  expect(cy2.errors).toEqual([]);
+});

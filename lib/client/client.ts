@@ -157,6 +157,7 @@ export class Client extends EventEmitter<ClientEvents> {
       canon: this.canon,
       queueInner: (peer, peerName, inner) => this.sender.queueInner(peer, peerName, inner),
       flush: () => void this.sender.flush(),
+      added: (peer) => this.inbox.releaseFor(peer),
     });
     this.groupMessages = new GroupMessages({
       ...parts,
@@ -165,6 +166,7 @@ export class Client extends EventEmitter<ClientEvents> {
       online: () => this.link.online,
       requestMulti: (msg) => this.link.requestMulti(msg),
       out: (msg) => this.link.out(msg),
+      flushAll: () => void this.sender.flush(),
     });
     this.inbox = new Inbox({
       groups: this.groupState,
@@ -302,7 +304,7 @@ export class Client extends EventEmitter<ClientEvents> {
 
   /** Messages and receipts not yet taken by the relay. */
   outboxSize(): number {
-    return this.outbox.size;
+    return this.outbox.size + this.store.groups.countGroupOutgoing();
   }
 
   isOnline(peer: string): boolean {
@@ -407,7 +409,8 @@ export class Client extends EventEmitter<ClientEvents> {
       const removed = this.store.deleteMessage(c, id);
       const text = this.outbox.dropText(c, id);
       const out = this.outbox.recipient(id) !== undefined && this.outbox.remove(id);
-      return removed || out || text;
+      const group = c.startsWith('#') && this.groupMessages.forget(id);
+      return removed || out || text || group;
     });
   }
 

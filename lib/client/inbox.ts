@@ -162,6 +162,20 @@ export class Inbox {
       });
       return;
     }
+    if (r.hold) {
+      // Held like an envelope from a changed identity (same table, same cap) until a group change
+      // adds its sender (`releaseFor`); acked once stored.
+      const held = this.deps.store.holdIncoming({ id: outerId, from, env, ts: this.deps.now() });
+      this.deps.ack(outerId);
+      if (held === 'full') {
+        this.deps.emit('error', {
+          code: 'not_member',
+          message: `a group message from ${from}, not a member yet, was dropped: too many are held`,
+          peer: r.key,
+        });
+      }
+      return;
+    }
     this.deps.ack(outerId);
     this.storageFailures = 0;
     if (r.stored) {
@@ -172,6 +186,17 @@ export class Inbox {
       this.deps.typing.clear(r.key);
     }
     if (r.typing !== undefined) this.deps.typing.received(r.key, r.senderName, r.typing);
+  }
+
+  /**
+   * A group change added `peer`: group messages from them held until now are received (only when
+   * their identity is not waiting for `/accept`, whose envelopes this same table holds).
+   */
+  releaseFor(peer: string): void {
+    if (this.deps.contacts.get(peer)?.state === 'changed') return;
+    const held = this.deps.store.heldIncoming(peer);
+    if (!held.length) return;
+    for (const h of this.deps.store.releaseHeld(peer)) this.receive(h.id, h.from, h.env);
   }
 
   /**

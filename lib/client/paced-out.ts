@@ -11,6 +11,14 @@ export interface Sink {
   send(msg: ClientMessage): void;
 }
 
+/** Recipients of a `send.multi` one request token covers at the relay (docs/protocol.md 10.5). */
+export const RECIPIENTS_PER_TOKEN = 10;
+
+/** What a request costs at the relay: one token, plus one per 10 `send.multi` recipients beyond the first. */
+export function multiCost(msg: ClientMessage): number {
+  return msg.t === 'send.multi' ? 1 + Math.floor((msg.to.length - 1) / RECIPIENTS_PER_TOKEN) : 1;
+}
+
 export class PacedOut {
   private readonly queue: ClientMessage[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -32,7 +40,7 @@ export class PacedOut {
       channel.send(msg);
       return;
     }
-    if (this.queue.length === 0 && this.pacer.take()) {
+    if (this.queue.length === 0 && this.pacer.take(multiCost(msg))) {
       channel.send(msg);
       return;
     }
@@ -43,15 +51,18 @@ export class PacedOut {
   private drain(): void {
     if (this.timer) return;
     let channel = this.sink();
-    while (this.queue.length && channel && this.pacer.take()) {
+    while (this.queue.length && channel && this.pacer.take(multiCost(this.queue[0]))) {
       channel.send(this.queue.shift()!);
       channel = this.sink();
     }
     if (!this.queue.length || !this.sink()) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.drain();
-    }, this.pacer.waitMs());
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.drain();
+      },
+      this.pacer.waitMs(multiCost(this.queue[0])),
+    );
   }
 
   /** The connection ended: what waited is dropped (requests fail, the outbox sends again). */

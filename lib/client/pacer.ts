@@ -38,11 +38,12 @@ export class Pacer {
     this.at = t;
   }
 
-  /** Takes one token if there is one. */
-  take(): boolean {
+  /** Takes `cost` tokens (at most the whole burst, so any request can go) if there are. */
+  take(cost = 1): boolean {
     this.refill();
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
+    const c = Math.min(cost, this.burst);
+    if (this.tokens < c) return false;
+    this.tokens -= c;
     return true;
   }
 
@@ -54,9 +55,10 @@ export class Pacer {
     return Math.max(1, Math.floor(this.burst / 2));
   }
 
-  /** Milliseconds until a token is due. */
-  waitMs(): number {
+  /** Milliseconds until `cost` tokens are due. */
+  waitMs(cost = 1): number {
     this.refill();
-    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.rate) * 1000);
+    const c = Math.min(cost, this.burst);
+    return this.tokens >= c ? 0 : Math.ceil(((c - this.tokens) / this.rate) * 1000);
   }
 }

@@ -86,9 +86,22 @@ export class Sender {
     }
     const contact = this.deps.contacts.get(peer);
     const text = this.deps.store.message(peer, rec.id, 'out');
+    const inner = this.deps.store.groups.sealedInner(rec.id);
     this.deps.tx(() => {
       if (contact) this.deps.contacts.recordChange(info.user, pub);
       this.deps.outbox.remove(rec.id);
+      if (inner) {
+        // A group message of section 10.1: it waits, like a text, to be sealed after `/accept`.
+        this.deps.store.groups.forgetSealedInner(rec.id);
+        this.deps.outbox.keepText({
+          id: rec.id,
+          peer,
+          peerName: inner.peerName,
+          body: '',
+          ts: this.deps.now(),
+          inner: inner.inner,
+        });
+      }
       if (text) {
         this.deps.outbox.keepText({
           id: text.id,
@@ -130,6 +143,7 @@ export class Sender {
     if (rec && m.code === 'unknown_user') {
       // Final for this text (CLIENT-API item 1): it leaves the outbox, is marked failed, one error.
       this.deps.outbox.remove(id);
+      this.deps.store.groups.forgetSealedInner(id);
       this.failText(canonName(rec.to), [id], m.message);
       return;
     }
@@ -313,9 +327,10 @@ export class Sender {
       u.inner !== undefined
         ? groupInnerFromText(u.inner)
         : { kind: 'text' as const, id: u.id, ts: u.ts, body: u.body };
-    this.deps.e2e.encrypt(peer, inner, (envelope) =>
-      this.deps.outbox.queue({ id: u.id, to: u.peerName, envelope, createdAt: this.deps.now() }),
-    );
+    this.deps.e2e.encrypt(peer, inner, (envelope) => {
+      if (u.inner !== undefined) this.deps.store.groups.keepSealedInner(u.id, peer, u.peerName, u.inner);
+      this.deps.outbox.queue({ id: u.id, to: u.peerName, envelope, createdAt: this.deps.now() });
+    });
   }
 
   /** Whether `peer` is registered at the relay (a `list`); true when that cannot be told. */
@@ -383,6 +398,7 @@ export class Sender {
           this.deps.outbox.remove(id, status);
           // One of our sender key distributions: group messages under that key may go now.
           if (this.deps.store.groups.keyTaken(id)) keysTaken = true;
+          this.deps.store.groups.forgetSealedInner(id);
           if (to === undefined) continue;
           const peer = canonName(to);
           const state = status === 'queued' ? 'queued' : 'sent';

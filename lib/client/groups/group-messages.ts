@@ -37,10 +37,15 @@ export interface GroupMessagesDeps extends StoreParts {
   readonly online: () => boolean;
   readonly requestMulti: (msg: MultiRequest) => Promise<MultiAnswer[]>;
   readonly out: (msg: ClientMessage) => void;
+  /** Flushes the pairwise outbox (distributions), then the group outbox. */
+  readonly flushAll: () => void;
 }
 
 /** What a received group envelope gave, for the inbox to show after the ack. */
+export type GroupOpened = GroupReceived | { readonly key: string; readonly hold: true };
+
 export interface GroupReceived {
+  readonly hold?: undefined;
   readonly key: string;
   /** The member who sent it, as displayed. */
   readonly senderName: string;
@@ -141,12 +146,14 @@ export class GroupMessages {
     const to = g.state.members.filter((m) => m !== this.deps.canon);
     this.seal(g, encodeInnerMessage({ kind: 'text', id, ts: now, body }), (own, envelope) => {
       const groups = this.deps.store.groups;
+      // Our key, as it is before this message, to whoever lacks it: it reaches them first.
+      this.groups.distribute(g, own);
       this.deps.store.addMessage(msg);
       groups.queueGroupOutgoing({ id, group: g.id, keyId: own.keyId, envelope, createdAt: now }, to);
       groups.trackReceipts(id, g.id, trackGroupMessage(to));
     });
     this.deps.log.debug({ members: to.length }, 'group message stored for sending');
-    void this.flush();
+    this.deps.flushAll();
     return msg;
   }
 
@@ -189,20 +196,33 @@ export class GroupMessages {
     });
   }
 
-  /** Sends what waits in the group outbox to every recipient that is ready. */
+  /**
+   * Sends what waits in the group outbox to every recipient that is ready. Never rejects: a store
+   * failure is reported and retried later (what waits stays in the store, nothing is lost).
+   */
   async flush(): Promise<void> {
     if (!this.deps.online() || this.closed) return;
-    const sends: Promise<void>[] = [];
-    for (const o of this.deps.store.groups.pendingGroupOutgoing()) {
-      if (this.inFlight.has(o.id)) continue;
-      const g = this.groups.get(o.group);
-      if (!g) continue;
-      const ready = this.readyMembers(g, o.keyId, o.waiting);
-      for (let i = 0; i < ready.length; i += MAX_MULTI_RECIPIENTS) {
-        sends.push(this.transmit(o, ready.slice(i, i + MAX_MULTI_RECIPIENTS)));
+    try {
+      const sends: Promise<void>[] = [];
+      for (const o of this.deps.store.groups.pendingGroupOutgoing()) {
+        if (this.inFlight.has(o.id)) continue;
+        const g = this.groups.get(o.group);
+        if (!g) continue;
+        const ready = this.readyMembers(g, o.keyId, o.waiting);
+        for (let i = 0; i < ready.length; i += MAX_MULTI_RECIPIENTS) {
+          sends.push(this.transmit(o, ready.slice(i, i + MAX_MULTI_RECIPIENTS)));
+        }
       }
+      await Promise.all(sends);
+    } catch (err) {
+      const code = isChatError(err) ? err.code : 'internal';
+      this.deps.log.error({ code }, 'group flush failed');
+      this.deps.emit('error', {
+        code,
+        message: `${isChatError(err) ? err.message : 'sending to a group failed'}; what waits is sent again shortly`,
+      });
+      this.scheduleRetry();
     }
-    await Promise.all(sends);
   }
 
   /** One `send.multi` of stored bytes (a resend sends the same id and bytes, never re-encrypts). */
@@ -230,11 +250,25 @@ export class GroupMessages {
       this.scheduleRetry();
       return;
     }
+    let retry: boolean;
     try {
-      this.answered(o, answers);
+      retry = this.answered(o, answers);
     } finally {
       this.settle(o.id);
     }
+    // Recipients that became ready while this was in flight go now (a refusal waits for the timer).
+    if (!retry) await this.flush();
+  }
+
+  /** Our group message `id` is deleted by the user: it is not sent to anyone it still waits for. */
+  forget(id: string): boolean {
+    const groups = this.deps.store.groups;
+    const o = groups.groupOutgoing(id);
+    if (!o) return false;
+    this.deps.tx(() => {
+      for (const m of o.waiting) groups.groupOutgoingDone(id, m);
+    });
+    return true;
   }
 
   private settle(id: string): void {
@@ -243,8 +277,8 @@ export class GroupMessages {
     else this.inFlight.set(id, n);
   }
 
-  /** The relay's answers, one per recipient: stored together, then shown. */
-  private answered(o: GroupOutgoing, answers: readonly MultiAnswer[]): void {
+  /** The relay's answers, one per recipient: stored together, then shown. True if some wait a retry. */
+  private answered(o: GroupOutgoing, answers: readonly MultiAnswer[]): boolean {
     const key = groupKey(o.group);
     const after: After[] = [];
     let retry = false;
@@ -280,6 +314,7 @@ export class GroupMessages {
     if (moved) this.deps.emit('receipt', { peer: key, ids: [o.id], state: moved });
     if (retry) this.scheduleRetry();
     else this.retryDelay = 0;
+    return retry;
   }
 
   /** The relay says a member registered another identity: verified, recorded; the group blocks. */
@@ -333,16 +368,22 @@ export class GroupMessages {
 
   /**
    * Verifies and opens a group envelope from `from` and stores the advanced record, the seen mark
-   * and the history row in one transaction. Throws a coded error and stores nothing on failure:
+   * and the history row in one transaction. From someone not (yet) a member who sent us a sender
+   * key: `hold` (the inbox keeps it until a change adds them). Throws a coded error and stores nothing on failure:
    * `bad_message`, `not_member`, `no_session`, `decrypt_failed`, `duplicate_message`, ...
    */
-  open(from: string, env: Uint8Array): GroupReceived {
+  open(from: string, env: Uint8Array): GroupOpened {
     const peer = canonName(from);
     const m = parseGroupMessage(env);
     const gid = toHex(m.groupId);
     const g = this.groups.get(gid);
+    // A sender key came for a group whose state has not (it overtook the state adding us): held.
+    if (!g && this.deps.store.groups.peerKey(gid, peer) !== undefined)
+      return { key: groupKey(gid), hold: true };
     if (!g || !g.member) throw new ChatError('no_session', 'a group message for a group we are not in');
     if (!g.state.members.includes(peer)) {
+      // Their key came (kept, groups.ts): the message may have overtaken the change adding them.
+      if (this.deps.store.groups.peerKey(gid, peer) !== undefined) return { key: groupKey(gid), hold: true };
       throw new ChatError('not_member', `${from} is not a member of ${g.state.name}`);
     }
     const held = this.deps.store.groups.peerKey(gid, peer);

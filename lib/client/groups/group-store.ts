@@ -58,6 +58,18 @@ CREATE TABLE IF NOT EXISTS group_outbox_to (
   member TEXT NOT NULL,
   PRIMARY KEY (id, member)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_inner_out (
+  id TEXT PRIMARY KEY,
+  peer TEXT NOT NULL,
+  peer_name TEXT NOT NULL,
+  inner TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS group_early (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  group_id TEXT NOT NULL,
+  from_name TEXT NOT NULL,
+  change TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS group_receipts (
   id TEXT PRIMARY KEY,
   group_id TEXT NOT NULL,
@@ -132,9 +144,24 @@ export interface GroupStore {
   queueGroupOutgoing(rec: Omit<GroupOutgoing, 'waiting'>, to: readonly string[]): void;
   /** Oldest first. */
   pendingGroupOutgoing(): GroupOutgoing[];
+  countGroupOutgoing(): number;
   groupOutgoing(id: string): GroupOutgoing | undefined;
   /** Taken (or refused for good) for `member`; the entry goes when nobody waits. True if it waited. */
   groupOutgoingDone(id: string, member: string): boolean;
+
+  /**
+   * A pairwise group inner message sealed into the outbox as `id`, kept until the relay takes it:
+   * refused for a changed identity, it is sealed again after `/accept` (like a text).
+   */
+  keepSealedInner(id: string, peer: string, peerName: string, inner: string): void;
+  sealedInner(id: string): { peer: string; peerName: string; inner: string } | undefined;
+  forgetSealedInner(id: string): void;
+
+  /** A change for a group we hold no state of yet (it overtook the state that adds us). */
+  holdEarlyChange(group: string, from: string, change: string): void;
+  countEarlyChanges(): number;
+  /** Removes and returns them, in arrival order. */
+  takeEarlyChanges(group: string): { from: string; change: string }[];
 
   trackReceipts(id: string, group: string, r: GroupReceipts): void;
   receipts(id: string): { group: string; receipts: GroupReceipts } | undefined;
@@ -216,10 +243,20 @@ export class SqliteGroupStore implements GroupStore {
       outToInsert: db.prepare('INSERT INTO group_outbox_to (id, member) VALUES (?, ?)'),
       outAll: db.prepare('SELECT * FROM group_outbox ORDER BY seq'),
       outGet: db.prepare('SELECT * FROM group_outbox WHERE id = ?'),
+      outCount: db.prepare('SELECT count(*) AS n FROM group_outbox'),
       outTo: db.prepare('SELECT member FROM group_outbox_to WHERE id = ? ORDER BY member'),
       outToDelete: db.prepare('DELETE FROM group_outbox_to WHERE id = ? AND member = ?'),
       outToLeft: db.prepare('SELECT 1 FROM group_outbox_to WHERE id = ? LIMIT 1'),
       outDelete: db.prepare('DELETE FROM group_outbox WHERE id = ?'),
+      innerKeep: db.prepare(
+        'INSERT OR REPLACE INTO group_inner_out (id, peer, peer_name, inner) VALUES (?, ?, ?, ?)',
+      ),
+      innerGet: db.prepare('SELECT peer, peer_name, inner FROM group_inner_out WHERE id = ?'),
+      innerForget: db.prepare('DELETE FROM group_inner_out WHERE id = ?'),
+      earlyInsert: db.prepare('INSERT INTO group_early (group_id, from_name, change) VALUES (?, ?, ?)'),
+      earlyCount: db.prepare('SELECT count(*) AS n FROM group_early'),
+      earlyAll: db.prepare('SELECT from_name, change FROM group_early WHERE group_id = ? ORDER BY seq'),
+      earlyDelete: db.prepare('DELETE FROM group_early WHERE group_id = ?'),
       rcptSet: db.prepare(
         `INSERT INTO group_receipts (id, group_id, data) VALUES (?, ?, ?)
          ON CONFLICT (id) DO UPDATE SET data = excluded.data`,
@@ -339,6 +376,10 @@ export class SqliteGroupStore implements GroupStore {
     );
   }
 
+  countGroupOutgoing(): number {
+    return this.run('store.countGroupOutgoing', () => (this.q.outCount.get() as { n: number }).n);
+  }
+
   groupOutgoing(id: string): GroupOutgoing | undefined {
     return this.run('store.groupOutgoing', () => {
       const r = this.q.outGet.get(id) as Parameters<SqliteGroupStore['toOutgoing']>[0] | undefined;
@@ -351,6 +392,43 @@ export class SqliteGroupStore implements GroupStore {
       const was = this.q.outToDelete.run(id, member).changes === 1;
       if (this.q.outToLeft.get(id) === undefined) this.q.outDelete.run(id);
       return was;
+    });
+  }
+
+  keepSealedInner(id: string, peer: string, peerName: string, inner: string): void {
+    this.run('store.keepSealedInner', () => {
+      this.q.innerKeep.run(id, peer, peerName, inner);
+    });
+  }
+
+  sealedInner(id: string): { peer: string; peerName: string; inner: string } | undefined {
+    return this.run('store.sealedInner', () => {
+      const r = this.q.innerGet.get(id) as { peer: string; peer_name: string; inner: string } | undefined;
+      return r === undefined ? undefined : { peer: r.peer, peerName: r.peer_name, inner: r.inner };
+    });
+  }
+
+  forgetSealedInner(id: string): void {
+    this.run('store.forgetSealedInner', () => {
+      this.q.innerForget.run(id);
+    });
+  }
+
+  holdEarlyChange(group: string, from: string, change: string): void {
+    this.run('store.holdEarlyChange', () => {
+      this.q.earlyInsert.run(group, from, change);
+    });
+  }
+
+  countEarlyChanges(): number {
+    return this.run('store.countEarlyChanges', () => (this.q.earlyCount.get() as { n: number }).n);
+  }
+
+  takeEarlyChanges(group: string): { from: string; change: string }[] {
+    return this.atomically('store.takeEarlyChanges', () => {
+      const rows = this.q.earlyAll.all(group) as { from_name: string; change: string }[];
+      this.q.earlyDelete.run(group);
+      return rows.map((r) => ({ from: r.from_name, change: r.change }));
     });
   }
 

@@ -31,6 +31,9 @@ import type { GroupInner } from './inner';
 import {
   applyChange,
   createGroup as createGroupState,
+  groupChangeToJSON,
+  MAX_PENDING_CHANGES,
+  parseGroupChange,
   GROUP_ID_PATTERN,
   joinGroup,
   MAX_GROUP_MEMBERS,
@@ -52,6 +55,8 @@ export interface GroupsDeps extends StoreParts {
   readonly queueInner: (peer: string, peerName: string, inner: GroupInner) => string;
   /** Something was queued: flush the pairwise outbox (and, after it, the group outbox). */
   readonly flush: () => void;
+  /** A change added `peer`: their group messages held by the inbox are received now. */
+  readonly added: (peer: string) => void;
 }
 
 /** What to tell the views once the transaction that made it has committed. */
@@ -155,7 +160,6 @@ export class Groups {
           state: message,
         });
       }
-      this.distribute(stored, own, others);
       return stored;
     });
     this.deps.log.info({ members: state.members.length }, 'group created');
@@ -267,6 +271,15 @@ export class Groups {
       this.report(after, err.code, `a group state from ${peer} was refused: ${err.message}`);
       return;
     }
+    // Changes that overtook this state (made at once with the add that brought us in) fold in now,
+    // each still checked against its pairwise sender.
+    for (const e of this.deps.store.groups.takeEarlyChanges(state.id)) {
+      state = applyChange(state, parseGroupChange(JSON.parse(e.change)), e.from).state;
+    }
+    if (!state.members.includes(this.deps.canon)) {
+      this.save({ id: state.id, state, member: false, usedKeyIds: existing?.usedKeyIds ?? [] });
+      return;
+    }
     const own = createOwnSenderKey(fromHex(state.id), randomBytes, existing?.usedKeyIds ?? []);
     const stored = this.save({
       id: state.id,
@@ -278,13 +291,10 @@ export class Groups {
     // Keys that came before the state (or from a time we were a member) count only for members.
     const gone = this.deps.store.groups.peerKeyHolders(state.id).filter((h) => !state.members.includes(h));
     if (gone.length) this.deps.store.groups.deletePeerKeys(state.id, gone);
-    this.distribute(
-      stored,
-      own,
-      state.members.filter((x) => x !== this.deps.canon),
-    );
     after.push(() => {
       this.emit(stored, 'joined', peer);
+      // Group messages that overtook this state are received now.
+      for (const m of state.members) if (m !== this.deps.canon) this.deps.added(m);
       this.deps.flush();
     });
   }
@@ -292,7 +302,12 @@ export class Groups {
   private receivedChange(peer: string, c: GroupChange, after: After[]): void {
     const g = this.get(c.group);
     if (!g) {
-      this.report(after, 'unknown_group', `a change of a group we are not in came from ${peer}`);
+      // It may have overtaken the state that adds us: held (a bounded number) until that comes.
+      if (this.deps.store.groups.countEarlyChanges() >= MAX_PENDING_CHANGES) {
+        this.report(after, 'unknown_group', `a change of a group we are not in came from ${peer}`);
+        return;
+      }
+      this.deps.store.groups.holdEarlyChange(c.group, peer, JSON.stringify(groupChangeToJSON(c)));
       return;
     }
     if (!g.member) {
@@ -301,8 +316,13 @@ export class Groups {
     }
     const { state: next, outcome } = applyChange(g.state, c, peer);
     this.deps.log.debug({ from: peer, outcome }, 'group change');
-    if (outcome === 'refused' || outcome === 'stale') {
-      this.report(after, 'bad_state', `a change of ${g.state.name} from ${peer} was ${outcome}`, g.id);
+    if (outcome === 'refused') {
+      this.report(after, 'bad_state', `a change of ${g.state.name} from ${peer} was refused`, g.id);
+      return;
+    }
+    if (outcome === 'stale') {
+      // Already final here (an author resending its changes to a member it saw added, say).
+      this.deps.log.debug({ from: peer }, 'a stale group change: ignored');
       return;
     }
     if (outcome !== 'applied') {
@@ -310,8 +330,26 @@ export class Groups {
       if (outcome === 'held') this.save({ ...g, state: next, own: this.ownKey(g) });
       return;
     }
-    this.afterApplied(g, next, c, after);
+    const stored = this.afterApplied(g, next, c, after);
+    this.tellNewMembersOurChanges(g.state, stored);
     after.push(() => this.deps.flush());
+  }
+
+  /**
+   * Someone else's change brought members in. The state their adder sent them cannot hold our own
+   * changes made at the same time (or that the adder had not received yet): we send those to the
+   * new members ourselves, as their author, so every member folds the same changes (10.2). A
+   * member who has one already finds it a duplicate.
+   */
+  private tellNewMembersOurChanges(before: GroupState, after: StoredGroup): void {
+    if (!after.member) return;
+    const added = membershipDiff(before, after.state).added.filter((m) => m !== this.deps.canon);
+    if (!added.length) return;
+    // All of ours not yet final (at most 100): which of them the adder had, we cannot know.
+    const ours = after.state.log.filter((d) => d.by === this.deps.canon);
+    for (const m of added) {
+      for (const d of ours) this.deps.queueInner(m, this.displayName(m), { kind: 'group.change', change: d });
+    }
   }
 
   private receivedKey(peer: string, group: string, dist: SenderKeyDistribution, after: After[]): void {
@@ -346,7 +384,7 @@ export class Groups {
    */
   private afterApplied(g: StoredGroup, next: GroupState, c: GroupChange, after: After[]): StoredGroup {
     const groups = this.deps.store.groups;
-    const { added, removed } = membershipDiff(g.state, next);
+    const { removed } = membershipDiff(g.state, next);
     const me = this.deps.canon;
     let stored: StoredGroup;
     if (!next.members.includes(me)) {
@@ -358,7 +396,6 @@ export class Groups {
     } else {
       let own = this.ownKey(g) ?? createOwnSenderKey(fromHex(g.id), randomBytes, g.usedKeyIds);
       let used = g.usedKeyIds.includes(own.keyId) ? g.usedKeyIds : [...g.usedKeyIds, own.keyId];
-      const others = next.members.filter((m) => m !== me);
       if (removed.length) {
         groups.deletePeerKeys(g.id, removed);
         for (const o of groups.pendingGroupOutgoing()) {
@@ -370,8 +407,9 @@ export class Groups {
         used = [...used, own.keyId];
       }
       stored = this.save({ id: g.id, state: next, member: true, own, usedKeyIds: used });
-      this.distribute(stored, own, removed.length ? others : added);
     }
+    const joined = membershipDiff(g.state, next).added.filter((m) => m !== me);
+    if (joined.length && stored.member) after.push(() => joined.forEach((m) => this.deps.added(m)));
     const kind = eventKind(c, me);
     const users =
       c.op.t === 'add' || c.op.t === 'remove' ? c.op.users : c.op.t === 'admin' ? [c.op.user] : [];
@@ -379,11 +417,16 @@ export class Groups {
     return stored;
   }
 
-  /** Queues our current distribution to each of `members` that has not had this key id yet. */
-  private distribute(g: StoredGroup, own: OwnSenderKey, members: readonly string[]): void {
+  /**
+   * Queues our distribution of `own` (the chain as it is now) to every other member that has not
+   * had this key id yet. Called before each group message we seal, in its transaction: sender keys
+   * go out lazily, as in Signal, before our first message after a create, a join, an add or a
+   * rotation, so a group of n costs the members who write n distributions each, not n².
+   */
+  distribute(g: StoredGroup, own: OwnSenderKey): void {
     const groups = this.deps.store.groups;
     const dist = distributionOf(own);
-    for (const m of members) {
+    for (const m of g.state.members) {
       if (m === this.deps.canon || groups.keyQueuedFor(g.id, m, own.keyId)) continue;
       const id = this.deps.queueInner(m, this.displayName(m), { kind: 'group.key', group: g.id, dist });
       groups.keyQueued(g.id, m, own.keyId, id);
@@ -391,21 +434,26 @@ export class Groups {
   }
 
   /**
-   * `/accept` of a member's new identity: what we distributed to the old one is forgotten and our
-   * current key goes to the new one. Group messages sealed for them before cannot reach the new
-   * identity (a distribution carries the chain as it is now), so they are given up for that member.
+   * `/accept` of a member's new identity: what we distributed to the old one is forgotten, so our
+   * key goes to the new one before our next message. Group messages sealed for them before cannot
+   * reach the new identity (a distribution carries the chain as it is now): given up for that
+   * member. A new identity is usually a new install that knows no group: an admin sends it the
+   * group's state again (a member who still has it ignores that).
    */
   identityAccepted(peer: string): void {
     const groups = this.deps.store.groups;
     for (const g of this.all()) {
       if (!g.member || !g.state.members.includes(peer)) continue;
-      const own = this.ownKey(g);
-      if (!own) continue;
       groups.forgetKeysSent(g.id, peer);
       for (const o of groups.pendingGroupOutgoing()) {
         if (o.group === g.id && o.waiting.includes(peer)) groups.groupOutgoingDone(o.id, peer);
       }
-      this.distribute(g, own, [peer]);
+      if (g.state.admins.includes(this.deps.canon)) {
+        this.deps.queueInner(peer, this.displayName(peer), {
+          kind: 'group.state',
+          state: stateMessageOf(g.state),
+        });
+      }
     }
   }
 
