@@ -157,22 +157,29 @@ it('prints at start the group messages stored but never shown by an earlier run'
   // in for the moment between storing and printing (the line mode would have printed at once).
   const jon = await makeUser(relay.port, 'Jon');
   const idaStore = await makeUser(relay.port, 'Ida', { dir: `${dataDir}/users/ida` });
+  let again: LineModeProcess;
   try {
     const g = jon.client.createGroup('club', ['Ida']);
-    await waitFor(() => idaStore.client.group(g.id) !== undefined, T, 'Ida in the group');
-    jon.client.sendGroup(g.key, 'stored while you were away');
-    await waitFor(() => idaStore.client.history(g.key).length === 1, T, "Ida's store to hold it");
+    try {
+      await waitFor(() => idaStore.client.group(g.id) !== undefined, T, 'Ida in the group');
+      jon.client.sendGroup(g.key, 'stored while you were away');
+      await waitFor(() => idaStore.client.history(g.key).length === 1, T, "Ida's store to hold it");
+    } finally {
+      await idaStore.stop();
+    }
+    again = start('Ida');
+    await waitFor(
+      () => /^\[\d\d:\d\d:\d\d\] \[#club\] Jon: stored while you were away$/m.test(again.out()),
+      T,
+      'the unshown group message',
+    );
+    // A member typing in the group: named, with the group.
+    await waitFor(() => again.out().includes('* connected'), T, 'Ida connected');
+    jon.client.setTyping(g.key, true);
+    await waitFor(() => again.out().includes('* Jon is typing in #club...'), T, 'the typing notice');
   } finally {
-    await idaStore.stop();
     await jon.stop();
   }
-
-  const again = start('Ida');
-  await waitFor(
-    () => /^\[\d\d:\d\d:\d\d\] \[#club\] Jon: stored while you were away$/m.test(again.out()),
-    T,
-    'the unshown group message',
-  );
   again.child.stdin.end('/exit\n');
   expect(await again.exit).toBe(0);
   expect(again.out().match(/stored while you were away/g)).toHaveLength(1);
