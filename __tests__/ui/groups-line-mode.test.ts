@@ -103,6 +103,23 @@ it('a group of three in the line mode and --json: commands, lines, events, recei
     expect(sending).toMatchObject({ direction: 'out' });
     expect(String(sending?.peer)).toMatch(/^#[0-9a-f]{32}$/);
 
+    // --json takes the same commands and answers with a result.
+    eve.child.stdin.write('/group members team\n');
+    await waitFor(
+      () => jsonEvents(eve).some((e) => e.event === 'result' && typeof e.group === 'object'),
+      T,
+      "Eve's /group members, as JSON",
+    );
+    const members = jsonEvents(eve).find((e) => e.event === 'result' && typeof e.group === 'object');
+    expect(members?.group).toMatchObject({ name: 'team', members: ['adam', 'bob', 'eve'], admins: ['adam'] });
+    eve.child.stdin.write('/group create\n');
+    await waitFor(
+      () =>
+        jsonEvents(eve).some((e) => e.event === 'result' && String(e.error).startsWith('say which group')),
+      T,
+      'the usage error, as JSON',
+    );
+
     bob.child.stdin.write('/group members team\n');
     await until(bob, /^#team: 3 members$/m, 'the members heading');
     await until(bob, /^ {2}Adam +admin$/im, 'Adam marked admin');
