@@ -3,9 +3,9 @@
  * (lib/client/groups/state.ts) and sender keys (lib/crypto/sender-keys.ts) exchange group messages
  * through a real relay with `send.multi`, over real loopback sockets.
  *
- * What the client core will carry over the pairwise sessions (state messages, changes, sender key
+ * What the client core carries over the pairwise sessions (state messages, changes, sender key
  * distributions) is handed from member to member in this process here, through the same encoders
- * and strict parsers; wiring it into lib/client is the next step (docs/protocol.md section 10.1).
+ * and strict parsers; the same through real clients is client-*.test.ts (docs/protocol.md 10.6).
  */
 import { randomBytes, toBase64, toHex, utf8, type Bytes } from '../../lib/crypto/primitives';
 import {

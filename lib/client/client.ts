@@ -5,7 +5,9 @@
  *
  * Map: `start` → the connection (connection.ts: reconnect loop, handshake, TOFU, `welcome`) →
  * `flush` (sender.ts, the outbox). Relay messages are dispatched in connection.ts; envelopes land in
- * the inbox (inbox.ts). `Client` is a thin facade over these parts.
+ * the inbox (inbox.ts). Groups (docs/protocol.md 10.6) are groups/groups.ts (state, changes,
+ * sender keys) and groups/group-messages.ts (sealing, send.multi, opening). `Client` is a thin
+ * facade over these parts.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
