@@ -3,6 +3,8 @@
  * binary in a real pseudo-terminal, and reads back what its screen shows.
  */
 import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 export interface TmuxDriver {
   tmux(...args: string[]): string;
@@ -37,4 +39,40 @@ export function tmuxDriver(socket: string, defaultTimeoutMs: number): TmuxDriver
     }
   };
   return { tmux, capture, waitForPane };
+}
+
+/** The tmux tests run the built binary: fails in a sentence when dist/ is missing. */
+export function requireBuiltUi(root: string): void {
+  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'ui', 'screen', 'run-screen.js'))) {
+    throw new Error('dist/ is not built: run `npm run build` first (npm test does)');
+  }
+}
+
+/** Ends the private tmux server, if it still runs. */
+export function killTmuxServer(d: TmuxDriver): void {
+  try {
+    d.tmux('kill-server');
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Starts `chatsecure --user NAME` (a first run) in a new 100x30 session named NAME under `term`,
+ * accepts the unknown relay key and closes the recovery code, so the screen is ready for keys.
+ */
+export async function openFirstRun(
+  d: TmuxDriver,
+  o: { user: string; term: string; root: string; bin: string; port: number; dataDir: string },
+): Promise<void> {
+  const cmd =
+    `cd ${JSON.stringify(o.root)} && TERM=${o.term} node ${JSON.stringify(o.bin)} --user ${o.user} --server 127.0.0.1:${o.port}` +
+    ` --data-dir ${JSON.stringify(o.dataDir)}; echo "EXIT=$?"; sleep 60`;
+  d.tmux('new-session', '-d', '-s', o.user, '-x', '100', '-y', '30', cmd);
+  await d.waitForPane(o.user, (s) => s.includes('Unknown relay key'), 'the fingerprint dialog');
+  d.tmux('send-keys', '-t', o.user, 'a');
+  await d.waitForPane(o.user, (s) => s.includes('│ online │'), 'online');
+  await d.waitForPane(o.user, (s) => s.includes('Your recovery code'), 'the recovery code');
+  d.tmux('send-keys', '-t', o.user, 'q');
+  await d.waitForPane(o.user, (s) => !s.includes('Your recovery code'), 'the recovery code to close');
 }

@@ -17,11 +17,17 @@ export type Command =
     }
   /** Plain text with no recipient: goes to the open conversation (full-screen UI). */
   | { readonly action: 'say'; readonly body: string }
+  /** `#NAME: text` or `/msg #NAME text`: to the group NAME (a name, an id, or '#'+id). */
+  | { readonly action: 'send-group'; readonly group: string; readonly body: string }
+  | GroupCommand
+  /** The groups I am or was in. */
+  | { readonly action: 'groups' }
   | { readonly action: 'help' }
   | { readonly action: 'list' }
   | { readonly action: 'exit' }
   | { readonly action: 'verify'; readonly user: string; readonly confirm: boolean }
   | { readonly action: 'accept'; readonly user: string }
+  /** `user` is a contact's name, or '#' and a group's name. */
   | { readonly action: 'history'; readonly user: string }
   | { readonly action: 'contacts' }
   /** Hides a conversation (the open one when no name is given) until a new message. */
@@ -35,7 +41,40 @@ export type Command =
   | { readonly action: 'empty' }
   | { readonly action: 'invalid'; readonly message: string };
 
-export const COMMAND_HELP: readonly (readonly [string, string])[] = [
+/** `/group OP ...`: the group's name as typed (without a leading '#'), checked by the core. */
+export type GroupCommand =
+  | {
+      readonly action: 'group';
+      readonly op: 'create' | 'add' | 'remove';
+      readonly group: string;
+      readonly users: readonly string[];
+    }
+  | { readonly action: 'group'; readonly op: 'leave' | 'members'; readonly group: string }
+  | { readonly action: 'group'; readonly op: 'rename'; readonly group: string; readonly name: string }
+  | {
+      readonly action: 'group';
+      readonly op: 'admin';
+      readonly group: string;
+      readonly user: string;
+      readonly on: boolean;
+    };
+
+/** One token, so that `#NAME: text` can address it: no space, ':' or '#', at most 64 characters. */
+export const GROUP_NAME_PATTERN = /^[^\s:#\p{Cc}]{1,64}$/u;
+export const GROUP_NAME_RULE = 'a group name is 1 to 64 characters, without spaces, ":" or "#"';
+
+export const GROUP_USAGE: Record<GroupCommand['op'], string> = {
+  create: '/group create NAME USER...',
+  add: '/group add NAME USER...',
+  remove: '/group remove NAME USER...',
+  leave: '/group leave NAME',
+  members: '/group members NAME',
+  rename: '/group rename NAME NEW',
+  admin: '/group admin NAME USER [off]',
+};
+
+/** The commands of conversations of two, and the client's own. */
+export const PAIR_HELP: readonly (readonly [string, string])[] = [
   ['NAME: text', 'send text to NAME (the 2016 syntax)'],
   ['/msg NAME text', 'send text to NAME'],
   ['/list', 'who is registered and who is online'],
@@ -52,7 +91,97 @@ export const COMMAND_HELP: readonly (readonly [string, string])[] = [
   ['/exit', 'quit'],
 ];
 
+/** The group commands (issue 16): short, so that the F1 help still fits 120x40 (defect 10). */
+export const GROUP_HELP: readonly (readonly [string, string])[] = [
+  ['#GROUP: text', 'send to the group GROUP'],
+  [GROUP_USAGE.create, 'make a group, as admin'],
+  [GROUP_USAGE.add, 'add members (admins)'],
+  [GROUP_USAGE.remove, 'remove members (admins)'],
+  [GROUP_USAGE.leave, 'leave; history stays'],
+  [GROUP_USAGE.members, 'members, admins, blocks'],
+  [GROUP_USAGE.rename, 'rename it (admins)'],
+  [GROUP_USAGE.admin, 'make or unmake an admin'],
+  ['/groups', 'your groups'],
+];
+
+export const COMMAND_HELP: readonly (readonly [string, string])[] = [...PAIR_HELP, ...GROUP_HELP];
+
 const SEND_2016 = /^([A-Za-z0-9_.-]{1,32}):\s?([\s\S]*)$/;
+const SEND_GROUP = /^#([^\s:#\p{Cc}]{1,64}):\s?([\s\S]*)$/u;
+
+/** The group a line is written to when it starts `#NAME:`, else undefined. */
+export function groupAddressed(line: string): string | undefined {
+  return SEND_GROUP.exec(line)?.[1];
+}
+
+/** A group name as typed: one leading '#' is dropped; an error sentence when it breaks the rule. */
+function groupName(
+  typed: string | undefined,
+  usage: string,
+): string | { action: 'invalid'; message: string } {
+  if (typed === undefined) return { action: 'invalid', message: `say which group: ${usage}` };
+  const name = typed.startsWith('#') ? typed.slice(1) : typed;
+  if (!GROUP_NAME_PATTERN.test(name))
+    return { action: 'invalid', message: `"${typed}" is not a valid group name: ${GROUP_NAME_RULE}` };
+  return name;
+}
+
+/** `/group OP ARGS...`, each usage error a sentence that shows the right form. */
+export function parseGroupCommand(args: readonly string[]): Command {
+  const sub = (args[0] ?? '').toLowerCase();
+  if (!(sub in GROUP_USAGE)) {
+    const forms = Object.values(GROUP_USAGE).join(', ');
+    return {
+      action: 'invalid',
+      message: sub
+        ? `/group ${args[0]} is not a group command; use one of ${forms}`
+        : `/group needs what to do: ${forms}`,
+    };
+  }
+  const op = sub as GroupCommand['op'];
+  const usage = GROUP_USAGE[op];
+  const group = groupName(args[1], usage);
+  if (typeof group !== 'string') return group;
+  const rest = args.slice(2);
+  switch (op) {
+    case 'create':
+    case 'add':
+    case 'remove': {
+      if (rest.length === 0) {
+        const who = op === 'create' ? 'its members' : op === 'add' ? 'who to add' : 'who to remove';
+        return { action: 'invalid', message: `/group ${op} needs ${who} after the group's name: ${usage}` };
+      }
+      const bad = rest.find((u) => !isValidName(u));
+      if (bad !== undefined) return { action: 'invalid', message: `"${bad}" is not a valid name` };
+      return { action: 'group', op, group, users: rest };
+    }
+    case 'leave':
+    case 'members':
+      if (rest.length > 0)
+        return { action: 'invalid', message: `/group ${op} takes only the group's name: ${usage}` };
+      return { action: 'group', op, group };
+    case 'rename': {
+      if (rest.length !== 1)
+        return {
+          action: 'invalid',
+          message:
+            rest.length === 0
+              ? `/group rename needs the new name after the group's name: ${usage}`
+              : `a group name is one word: ${usage}`,
+        };
+      const name = groupName(rest[0], usage);
+      if (typeof name !== 'string') return name;
+      return { action: 'group', op, group, name };
+    }
+    case 'admin': {
+      const [user, flag] = rest;
+      if (user === undefined || rest.length > 2 || (flag !== undefined && flag.toLowerCase() !== 'off'))
+        return { action: 'invalid', message: `use ${usage}` };
+      if (!isValidName(user)) return { action: 'invalid', message: `"${user}" is not a valid name` };
+      return { action: 'group', op, group, user, on: flag === undefined };
+    }
+  }
+}
 
 export function parseCommand(line: string): Command {
   const text = line.replace(/\r?\n$/, '');
@@ -92,11 +221,17 @@ export function parseCommand(line: string): Command {
         return typeof user === 'string' ? { action: 'accept', user } : user;
       }
       case 'history': {
+        const group = arg(0)?.startsWith('#') ? groupName(arg(0), '/history #GROUP') : undefined;
+        if (group !== undefined)
+          return typeof group === 'string' ? { action: 'history', user: '#' + group } : group;
         const user = needName('history');
         return typeof user === 'string' ? { action: 'history', user } : user;
       }
       case 'close': {
         if (arg(0) === undefined) return { action: 'close', user: undefined };
+        const group = arg(0)?.startsWith('#') ? groupName(arg(0), '/close #GROUP') : undefined;
+        if (group !== undefined)
+          return typeof group === 'string' ? { action: 'close', user: '#' + group } : group;
         const user = needName('close');
         return typeof user === 'string' ? { action: 'close', user } : user;
       }
@@ -111,7 +246,20 @@ export function parseCommand(line: string): Command {
           ? { action: 'search', text: what }
           : { action: 'invalid', message: '/search needs some text' };
       }
+      case 'group':
+        return parseGroupCommand(rest);
+      case 'groups':
+        return { action: 'groups' };
       case 'msg': {
+        if (arg(0)?.startsWith('#')) {
+          const group = groupName(arg(0), '/msg #GROUP text');
+          if (typeof group !== 'string') return group;
+          const m = /^\/\S+\s+\S+\s?([\s\S]*)$/.exec(text.trim());
+          const body = m ? m[1] : '';
+          if (body.trim() === '')
+            return { action: 'invalid', message: '/msg needs some text after the group name' };
+          return { action: 'send-group', group, body };
+        }
         const user = needName('msg');
         if (typeof user !== 'string') return user;
         // Keep the body exactly as typed after the name.
@@ -126,6 +274,11 @@ export function parseCommand(line: string): Command {
   }
   // `//text` sends a line that starts with a slash.
   const literal = text.startsWith('//') ? text.slice(1) : text;
+  const g = literal === text ? SEND_GROUP.exec(text) : null;
+  if (g) {
+    if (g[2].trim() === '') return { action: 'invalid', message: `nothing to send to #${g[1]}` };
+    return { action: 'send-group', group: g[1], body: g[2] };
+  }
   const m = SEND_2016.exec(literal);
   if (m && literal === text) {
     const body = m[2];

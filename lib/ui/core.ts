@@ -7,7 +7,40 @@
  * they exist the views say that the action is not available rather than fail.
  */
 import type { EventEmitter } from 'node:events';
-import type { ChatMessage, ClientEvents, ConnectionState, ContactInfo, ContactState } from '../client/types';
+import type {
+  ChatMessage,
+  ClientEvents,
+  ConnectionState,
+  ContactInfo,
+  ContactState,
+  GroupInfo,
+} from '../client/types';
+
+export type { GroupEvent, GroupEventKind, GroupInfo } from '../client/types';
+
+/** Who a group message of ours went to, who has it and who read it (`Client.groupReceipts`). */
+export interface GroupReceipts {
+  readonly to: readonly string[];
+  readonly delivered: readonly string[];
+  readonly read: readonly string[];
+}
+
+/** The group members of `Client` (GROUPS-API.md, issue 16). */
+export interface GroupCore {
+  createGroup(name: string, users: readonly string[]): GroupInfo;
+  addToGroup(group: string, users: readonly string[]): GroupInfo;
+  removeFromGroup(group: string, users: readonly string[]): GroupInfo;
+  leaveGroup(group: string): GroupInfo;
+  renameGroup(group: string, name: string): GroupInfo;
+  setGroupAdmin(group: string, user: string, on: boolean): GroupInfo;
+  /** Every group I am or was in, in creation/join order. */
+  groups(): GroupInfo[];
+  /** A group by id, '#'+id or name; undefined if none. */
+  group(group: string): GroupInfo | undefined;
+  /** Throws ChatError `identity_changed` while `blockedBy` is not empty. */
+  sendGroup(group: string, body: string): ChatMessage;
+  groupReceipts(group: string, id: string): GroupReceipts | undefined;
+}
 
 export interface OnlineEntry {
   readonly name: string;
@@ -15,7 +48,7 @@ export interface OnlineEntry {
   readonly lastSeen: number | null;
 }
 
-export interface ChatCore extends EventEmitter<ClientEvents> {
+export interface ChatCore extends EventEmitter<ClientEvents>, GroupCore {
   readonly name: string;
   readonly hostPort: string;
   readonly connection: ConnectionState;

@@ -15,7 +15,23 @@ import { canonName } from '../names';
 import type { ChatMessage, ConnectionState } from '../client/types';
 import { isChatError } from '../errors';
 import { type Command, helpText, parseCommand } from './commands';
-import type { ChatCore } from './core';
+import type { ChatCore, GroupEvent, GroupInfo } from './core';
+import {
+  findGroup,
+  displayNames,
+  eventWithDisplayNames,
+  groupEventText,
+  groupLabel,
+  groupListLines,
+  groupOf,
+  groupResultText,
+  isGroupKey,
+  receiptCounts,
+  runGroupCommand,
+  senderOf,
+  sendToGroup,
+  withDisplayNames,
+} from './groups';
 import { neutralise } from './sanitize';
 
 export interface LineModeOptions {
@@ -34,8 +50,18 @@ function clock(ms: number): string {
   return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
 }
 
-export function formatMessage(m: ChatMessage, me: string): string {
-  const who = m.direction === 'in' ? neutralise(m.peerName) : `${me} -> ${neutralise(m.peerName)}`;
+/**
+ * One message as lines. A group message (issue 16) reads `[time] [#team] Eve: text`, with the
+ * group's name (`groupName`, else its id) in brackets and the member who wrote it.
+ */
+export function formatMessage(m: ChatMessage, me: string, groupName?: string): string {
+  const group = groupOf(m);
+  const who =
+    group !== undefined
+      ? `[${groupLabel(groupName ?? group)}] ${senderOf(m, me)}`
+      : m.direction === 'in'
+        ? neutralise(m.peerName)
+        : `${me} -> ${neutralise(m.peerName)}`;
   const failed = m.state === ('failed' as ChatMessage['state']) ? ' [not delivered]' : '';
   const body = neutralise(m.body, true)
     .split('\n')
@@ -79,6 +105,19 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
   const emitJson = (event: string, data: object) => out(JSON.stringify({ event, ...data }));
   const nameOf = (peer: string) =>
     neutralise(client.contacts().find((c) => c.canon === canonName(peer))?.name ?? peer);
+  /** Each group's last known name, by key: what a rename renamed from. */
+  const groupNames = new Map<string, string>();
+  const groupInfo = (key: string): GroupInfo | undefined => {
+    const info = client.group(key);
+    if (info) groupNames.set(info.key, info.name);
+    return info;
+  };
+  const groupName = (key: string) => groupInfo(key)?.name ?? groupNames.get(key);
+  const show = (m: ChatMessage) =>
+    formatMessage(m, client.name, isGroupKey(m.peer) ? groupName(m.peer) : undefined);
+  for (const g of client.groups()) groupNames.set(g.key, g.name);
+  /** Group events printed: a command whose change was already told by its event says no more. */
+  let groupEventsTold = 0;
   let finished = false;
   let status = 0;
   let resolveDone: (code: number) => void = () => undefined;
@@ -103,11 +142,15 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
   });
   client.on('message', (m) => {
     if (opts.json) emitJson('message', m);
-    else out(formatMessage(m, client.name));
+    else out(show(m));
     // Printed is shown: that is when a read receipt goes (unless --no-read-receipts).
     client.markShown(m.peer);
   });
   client.on('receipt', (r) => {
+    if (isGroupKey(r.peer)) {
+      groupReceipt(r);
+      return;
+    }
     if (opts.json) {
       emitJson('receipt', r);
       return;
@@ -122,9 +165,41 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
     };
     if (text[r.state]) notice(`${text[r.state]} [${ids(r.ids)}]`);
   });
+  /** Our group message's counts, one line per message: "delivered to 3 of 5, read by 2". */
+  const groupReceipt = (r: { peer: string; ids: readonly string[]; state: string }) => {
+    const counts = r.ids.map((id) => ({ id, ...client.groupReceipts(r.peer, id) }));
+    if (opts.json) {
+      emitJson('receipt', { ...r, receipts: counts });
+      return;
+    }
+    const g = groupLabel(groupName(r.peer) ?? r.peer.slice(1));
+    for (const c of counts) {
+      if (r.state === 'failed') notice(`! your message to ${g} cannot be delivered [${ids([c.id])}]`);
+      else if ((r.state === 'delivered' || r.state === 'read') && c.to && c.delivered && c.read)
+        notice(
+          `* your message to ${g}: ${receiptCounts({ to: c.to, delivered: c.delivered, read: c.read })} [${ids([c.id])}]`,
+        );
+    }
+  };
   client.on('typing', (t) => {
     if (opts.json) emitJson('typing', t);
+    else if (t.on && isGroupKey(t.peer))
+      notice(
+        `* ${neutralise(t.peerName)} is typing in ${groupLabel(groupName(t.peer) ?? t.peer.slice(1))}...`,
+      );
     else if (t.on) notice(`* ${neutralise(t.peerName)} is typing...`);
+  });
+  client.on('group', (e: GroupEvent) => {
+    groupEventsTold++;
+    const before = groupNames.get(e.key);
+    const info = groupInfo(e.key);
+    groupNames.set(e.key, e.name);
+    if (opts.json) emitJson('group', { ...e, group: info });
+    else {
+      const show = displayNames(client.name, client.contacts());
+      const shown = info && withDisplayNames(info, show);
+      notice(`* ${groupEventText(eventWithDisplayNames(e, show), client.name, before, shown)}`);
+    }
   });
   client.on('contact', (c) => {
     if (opts.json) {
@@ -175,6 +250,27 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
       case 'send': {
         const m = client.send(cmd.to, cmd.body);
         if (opts.json) emitJson('sending', m);
+        return;
+      }
+      case 'send-group': {
+        const m = sendToGroup(client, cmd.group, cmd.body);
+        if (opts.json) emitJson('sending', m);
+        return;
+      }
+      case 'group': {
+        const told = groupEventsTold;
+        const raw = runGroupCommand(client, cmd);
+        groupNames.set(raw.key, raw.name);
+        const info = withDisplayNames(raw, displayNames(client.name, client.contacts()));
+        if (opts.json) emitJson('result', { group: raw });
+        else if (cmd.op === 'members') out(groupResultText(cmd, info, client.name));
+        // Our own change is told by its 'group' event when the client emits one for it.
+        else if (groupEventsTold === told) notice(`* ${groupResultText(cmd, info, client.name)}`);
+        return;
+      }
+      case 'groups': {
+        const gs = client.groups();
+        result({ groups: gs }, groupListLines(gs).join('\n'));
         return;
       }
       case 'say':
@@ -230,19 +326,26 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
         result({ accepted: cmd.user }, `* accepted the new identity of ${cmd.user} (not verified)`);
         return;
       }
-      case 'history':
-        for (const m of client.history(cmd.user)) {
+      case 'history': {
+        const peer = isGroupKey(cmd.user) ? findGroup(client, cmd.user).key : cmd.user;
+        for (const m of client.history(peer)) {
           if (opts.json) emitJson('history', m);
-          else out(formatMessage(m, client.name));
+          else out(show(m));
         }
-        client.markShown(cmd.user);
+        client.markShown(peer);
         return;
-      case 'close':
+      }
+      case 'close': {
         if (!cmd.user) throw new Error('say which conversation: /close NAME');
         if (!client.closeConversation) throw new Error('this client cannot close conversations yet');
-        client.closeConversation(cmd.user);
-        result({ closed: cmd.user }, `* closed the conversation with ${cmd.user}`);
+        const group = isGroupKey(cmd.user) ? findGroup(client, cmd.user) : undefined;
+        client.closeConversation(group?.key ?? cmd.user);
+        result(
+          { closed: group?.key ?? cmd.user },
+          `* closed the conversation ${group ? `of ${groupLabel(group.name)}` : `with ${cmd.user}`}`,
+        );
         return;
+      }
       case 'delete':
         result({ error: 'delete' }, '! /delete works in the full screen, where the failed message is shown');
         return;
@@ -287,14 +390,18 @@ export function runLineMode(client: ChatCore, opts: LineModeOptions): Promise<nu
     });
   });
   // Messages stored but never shown (the last run ended before printing them) come first.
-  for (const c of client.contacts()) {
+  const unread = [
+    ...client.contacts().map((c) => ({ peer: c.canon, unread: c.unread })),
+    ...client.groups().map((g) => ({ peer: g.key, unread: g.unread })),
+  ];
+  for (const c of unread) {
     if (c.unread === 0) continue;
-    for (const m of client.history(c.canon)) {
+    for (const m of client.history(c.peer)) {
       if (m.direction !== 'in' || m.state !== 'received') continue;
       if (opts.json) emitJson('message', m);
-      else out(formatMessage(m, client.name));
+      else out(show(m));
     }
-    client.markShown(c.canon);
+    client.markShown(c.peer);
   }
   client.start();
   return done;

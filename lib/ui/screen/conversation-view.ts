@@ -51,6 +51,11 @@ export interface ViewOptions {
   readonly markerId?: string;
   /** Text searched for: shown highlighted in the bodies. */
   readonly search?: string;
+  /**
+   * A group conversation (issue 16): the mark after our own message, "delivered to 3 of 5,
+   * read by 2", instead of its state; undefined keeps the state's mark.
+   */
+  readonly groupMark?: (m: ChatMessage) => string | undefined;
 }
 
 /** The read marker line's words. */
@@ -95,16 +100,21 @@ export function messageLines(
       const plain = '─'.repeat(Math.floor(side / 2)) + MARKER_LABEL + '─'.repeat(Math.ceil(side / 2));
       out.push({ plain, tagged: paint(theme, theme.marker, plain) });
     }
-    const who = toDrawable(m.direction === 'out' ? me : m.peerName);
+    // In a group, each message names the member who wrote it.
+    const sender = m.sender ?? m.peerName;
+    const who = toDrawable(m.direction === 'out' ? me : sender);
     const prefix = `${timeOfDay(m.ts)} ${who}: `;
     const indent = ' '.repeat(Math.min(displayWidth(prefix), Math.floor(width / 2)));
     const bodyWidth = Math.max(2, width - indent.length);
     const body = wrapToWidth(toDrawable(m.body, true), bodyWidth);
     const state = m.state as MessageState | 'failed';
-    const mark = STATE_MARK[state] ?? '';
+    const mark =
+      (m.direction === 'out' && state !== 'failed' ? opts.groupMark?.(m) : undefined) ??
+      STATE_MARK[state] ??
+      '';
     const markTag = (t: string) =>
       state === 'failed' ? paint(theme, theme.error, `{bold}${t}{/bold}`) : dim(t);
-    const nameColor = m.direction === 'out' ? theme.self : nameColour(theme, m.peerName);
+    const nameColor = m.direction === 'out' ? theme.self : nameColour(theme, sender);
     body.forEach((text, i) => {
       const lead = i === 0 ? prefix : indent;
       const plain = lead + text;

@@ -301,7 +301,8 @@ export class Dialogs {
     this.box.top = top;
     this.box.width = width;
     this.box.height = height;
-    this.box.setLabel(` ${toDrawable(d.title).slice(0, Math.max(1, inner - 2))} `);
+    // A title can hold a peer's name (a group's): escaped, so that it is never read as markup.
+    this.box.setLabel(blessed.escape(` ${toDrawable(d.title).slice(0, Math.max(1, inner - 2))} `));
     this.box.setContent(lines.join('\n'));
     this.box.show();
     this.box.setFront();

@@ -22,7 +22,30 @@ import * as path from 'node:path';
 import blessed from 'neo-blessed';
 import { canonName } from '../../names';
 import type { ChatMessage, ClientEvents, ConnectionState } from '../../client/types';
-import { COMMAND_HELP, COMMAND_WORDS, parseCommand, type Command } from '../commands';
+import {
+  COMMAND_WORDS,
+  GROUP_HELP,
+  groupAddressed,
+  PAIR_HELP,
+  parseCommand,
+  type Command,
+} from '../commands';
+import type { GroupEvent } from '../core';
+import {
+  displayNames,
+  eventWithDisplayNames,
+  findGroup,
+  groupEventText,
+  groupLabel,
+  groupListLines,
+  groupMembersLines,
+  groupResultText,
+  isGroupKey,
+  receiptCounts,
+  runGroupCommand,
+  sendToGroup,
+  withDisplayNames,
+} from '../groups';
 import { applyInput, emptyInput, renderInput, type InputEdit, type InputState } from '../input-line';
 import { neutralise } from '../sanitize';
 import { displayWidth, fitToWidth, setEmojiMode, toDrawable, wrapToWidth, type EmojiMode } from '../width';
@@ -36,7 +59,7 @@ import { sidebarLines } from './sidebar';
 import { statusText } from './status-line';
 import { openTerminal, type Terminal, type TerminalStreams } from './terminal';
 import { paint, themeFor, type Theme, type ThemeName } from './theme';
-import { ViewModel } from './view-model';
+import { isGroupEntry, ViewModel } from './view-model';
 
 export type { ChatCore } from './core';
 export { HISTORY_SHOWN } from './view-model';
@@ -172,11 +195,16 @@ export class ScreenApp {
       this.queueRender();
     });
     this.listen('contact', (c) => this.onContact(c.name, c.state));
-    this.listen('error', (e) => this.say(e.message, true));
+    this.listen('error', (e) => {
+      // A group error (e.g. a member's changed identity blocks sending): its row shows it too.
+      if (e.peer && isGroupKey(e.peer)) this.refreshContacts();
+      this.say(e.message, true);
+    });
     this.listen('server-unknown', (s) => void this.askServerTrust(s.hostPort, s.fingerprint));
     (this.core as unknown as NodeJS.EventEmitter).on('recovery-code', (r: { code: string }) =>
       this.showRecoveryCode(r.code),
     );
+    this.listen('group', (e) => this.onGroupEvent(e));
 
     this.screen.on('keypress', (ch: string | undefined, key: KeyEvent) => this.onKey(ch, key));
     this.screen.on('resize', () => this.render());
@@ -311,9 +339,36 @@ export class ScreenApp {
       if (this.scroll > 0) this.newBelow++;
     } else {
       if (this.opts.bell) this.screen.program.bell();
-      this.notifyDesktop(m.peerName);
+      this.notifyDesktop(
+        isGroupKey(peer)
+          ? `${m.sender ?? m.peerName} in ${groupLabel(this.vm.nameOf(peer).slice(1))}`
+          : m.peerName,
+      );
     }
     this.refreshContacts();
+  }
+
+  /** A group changed (issue 16): the sidebar and the open conversation again, and a notice. */
+  private onGroupEvent(e: GroupEvent): void {
+    const before = this.vm.nameOf(e.key);
+    this.vm.touched(e.key);
+    this.refreshContacts();
+    if (e.key === this.vm.active) this.safely(() => this.vm.refreshConversation());
+    const info = this.safely(() => this.core.group(e.key));
+    this.say(
+      groupEventText(
+        eventWithDisplayNames(e, this.names()),
+        this.core.name,
+        before.startsWith('#') ? before.slice(1) : undefined,
+        info ? withDisplayNames(info, this.names()) : undefined,
+      ),
+      e.what === 'removed-me',
+    );
+  }
+
+  /** Members' names as their owners registered them (the client lists them canonical). */
+  private names(): (name: string) => string {
+    return displayNames(this.core.name, this.vm.contacts);
   }
 
   /** Opt-in desktop notification: the sender's name only, never the text. */
@@ -410,7 +465,8 @@ export class ScreenApp {
       return;
     }
     if (full === 'tab') {
-      this.edit({ t: 'complete', candidates: [...COMMAND_WORDS, ...this.vm.contacts.map((c) => c.name)] });
+      const names = this.vm.entries.map((c) => (isGroupEntry(c) ? '#' + c.name : c.name));
+      this.edit({ t: 'complete', candidates: [...COMMAND_WORDS, ...names] });
       return;
     }
     if (full === 'C-f') {
@@ -444,7 +500,7 @@ export class ScreenApp {
   }
 
   private onAction(a: KeyAction): void {
-    const contacts = this.vm.contacts;
+    const contacts = this.vm.entries;
     switch (a.t) {
       case 'next-conversation':
       case 'prev-conversation': {
@@ -571,7 +627,13 @@ export class ScreenApp {
   private updateTyping(): void {
     const text = this.input.text;
     const active = this.vm.active;
-    const want = active !== undefined && text.trim() !== '' && !text.startsWith('/') ? active : undefined;
+    let want = active !== undefined && text.trim() !== '' && !text.startsWith('/') ? active : undefined;
+    // `#team: ...` is written to the group team, not to the open conversation (issue 16).
+    const addressed = groupAddressed(text);
+    if (addressed !== undefined) {
+      const name = addressed.toLowerCase();
+      want = this.vm.entries.find((e) => isGroupEntry(e) && e.name.toLowerCase() === name)?.canon;
+    }
     if (this.typingSentTo && this.typingSentTo !== want) {
       const peer = this.typingSentTo;
       this.typingSentTo = undefined;
@@ -615,8 +677,42 @@ export class ScreenApp {
           this.keepLine(line);
           return;
         }
-        if (!this.send(this.vm.nameOf(active), c.body)) this.keepLine(line);
+        if (!this.sendToActive(active, c.body)) this.keepLine(line);
         return;
+      case 'send-group': {
+        const known = this.safely(() => this.core.group(c.group));
+        if (!known && active) {
+          void this.askNoGroup(c.group, line ?? `#${c.group}: ${c.body}`);
+          return;
+        }
+        if (!this.sendGroup(c.group, c.body)) this.keepLine(line);
+        return;
+      }
+      case 'group': {
+        const raw = this.safely(() => runGroupCommand(this.core, c), true);
+        if (!raw) {
+          this.keepLine(line);
+          return;
+        }
+        this.refreshContacts();
+        const info = withDisplayNames(raw, this.names());
+        if (c.op === 'members') {
+          void this.dialogs.viewer(
+            `Members of ${groupLabel(info.name)}`,
+            groupMembersLines(info, this.core.name).join('\n'),
+          );
+          return;
+        }
+        if (c.op === 'create') this.open(info.key);
+        else if (info.key === active) this.safely(() => this.vm.refreshConversation());
+        this.say(groupResultText(c, info, this.core.name));
+        return;
+      }
+      case 'groups': {
+        const gs = this.safely(() => this.core.groups(), true);
+        if (Array.isArray(gs)) void this.dialogs.viewer('Groups', groupListLines(gs).join('\n'));
+        return;
+      }
       case 'help':
         void this.dialogs.viewer('Help', this.helpText(), false, true);
         return;
@@ -645,9 +741,15 @@ export class ScreenApp {
         }
         return;
       }
-      case 'history':
+      case 'history': {
+        if (isGroupKey(c.user)) {
+          const g = this.safely(() => findGroup(this.core, c.user), true);
+          if (g) this.open(g.key);
+          return;
+        }
         this.open(canonName(c.user), c.user);
         return;
+      }
       case 'contacts': {
         const cs = this.vm.contacts;
         const w = Math.max(4, ...cs.map((x) => displayWidth(toDrawable(x.name))));
@@ -659,14 +761,20 @@ export class ScreenApp {
         return;
       }
       case 'close': {
-        const canon = c.user ? canonName(c.user) : active;
+        const group =
+          c.user && isGroupKey(c.user)
+            ? this.safely(() => findGroup(this.core, c.user as string), true)
+            : undefined;
+        if (c.user && isGroupKey(c.user) && !group) return;
+        const canon = group ? group.key : c.user ? canonName(c.user) : active;
         if (!canon) {
           this.say('No conversation open: /close NAME', true);
           return;
         }
+        const shownName = c.user ?? this.vm.nameOf(canon);
         if (this.core.closeConversation) this.safely(() => this.core.closeConversation?.(canon), true);
         this.vm.close(canon);
-        this.say(`Closed the conversation with ${c.user ?? canon}; it comes back with a new message.`);
+        this.say(`Closed the conversation with ${shownName}; it comes back with a new message.`);
         return;
       }
       case 'delete': {
@@ -727,11 +835,41 @@ export class ScreenApp {
     if (answer === 'new') {
       if (!this.send(to, body)) this.keepLine(line);
     } else if (answer === 'active' && active) {
-      if (!this.send(this.vm.nameOf(active), line)) this.keepLine(line);
+      if (!this.sendToActive(active, line)) this.keepLine(line);
     } else {
       this.keepLine(line);
     }
     this.queueRender();
+  }
+
+  /** `#NAME: text` for a group that is not one of mine: maybe the line was meant as text. */
+  private async askNoGroup(group: string, line: string): Promise<void> {
+    const active = this.vm.active as string;
+    const label = groupLabel(group);
+    const answer = await this.dialogs.question(
+      `No group ${label}`,
+      `You are in no group called ${label}. Send the whole line to ${this.vm.nameOf(active)}? [y/n]`,
+      [
+        { key: 'y', label: `send the whole line to ${this.vm.nameOf(active)}`, value: true },
+        { key: 'n', label: 'keep the line', value: false },
+      ],
+      { value: false },
+    );
+    if (!answer || !this.sendToActive(active, line)) this.keepLine(line);
+    this.queueRender();
+  }
+
+  /** Plain text in the open conversation: to the contact, or to the group. */
+  private sendToActive(active: string, body: string): boolean {
+    return isGroupKey(active) ? this.sendGroup(active, body) : this.send(this.vm.nameOf(active), body);
+  }
+
+  private sendGroup(group: string, body: string): boolean {
+    const sent = this.safely(() => sendToGroup(this.core, group, body), true);
+    if (sent === undefined) return false;
+    this.typingSentTo = undefined;
+    this.open(canonName(sent.peer));
+    return true;
   }
 
   private send(to: string, body: string): boolean {
@@ -850,7 +988,6 @@ export class ScreenApp {
 
   private helpText(): string {
     const keys = keyHelpRows();
-    const cmds = COMMAND_HELP;
     const marks =
       `Marks\n  yours: sending → sent (or queued) → delivered → read; failed\n` +
       `  contacts: ● online ○ offline ✓ verified ! changed, N unread\n` +
@@ -865,14 +1002,21 @@ export class ScreenApp {
       }
       return out;
     };
+    const groups = (width: number) => [
+      ...table('Groups', GROUP_HELP, width),
+      '  marks: # a group, ! sending blocked (a safety number changed), - you left',
+    ];
     const dialogWidth = Math.min(Number(this.screen.width) - 2, 118) - 2;
     if (dialogWidth >= 100) {
       const half = Math.floor((dialogWidth - 2) / 2);
       const left = table('Keys', keys, half);
       const right = [
-        ...table('Commands (type them in the input line)', cmds, half),
+        ...table('Commands (type them in the input line)', PAIR_HELP, half),
         '',
         ...marks.split('\n'),
+        // Below the marks: at 120x40 the sections above fill the screen (defect 10); Down shows it.
+        '',
+        ...groups(half),
       ];
       const rows = Math.max(left.length, right.length);
       const out: string[] = [];
@@ -880,9 +1024,15 @@ export class ScreenApp {
         out.push(fitToWidth(left[i] ?? '', half, false) + '  ' + (right[i] ?? ''));
       return out.map((l) => l.trimEnd()).join('\n');
     }
-    return [...table('Keys', keys, dialogWidth), '', ...table('Commands', cmds, dialogWidth), '', marks].join(
-      '\n',
-    );
+    return [
+      ...table('Keys', keys, dialogWidth),
+      '',
+      ...table('Commands', PAIR_HELP, dialogWidth),
+      '',
+      ...groups(dialogWidth),
+      '',
+      marks,
+    ].join('\n');
   }
 
   // -------------------------------------------------------------------------------------------
@@ -908,10 +1058,19 @@ export class ScreenApp {
       c.key.search === key.search
     )
       return c.lines;
+    const active = this.vm.active;
+    const groupMark =
+      active && isGroupKey(active)
+        ? (m: ChatMessage) => {
+            const r = this.safely(() => this.core.groupReceipts(active, m.id));
+            return r ? receiptCounts(r) : undefined;
+          }
+        : undefined;
     const lines = messageLines(key.history, this.core.name, width, {
       theme: this.theme,
       markerId: key.markerId,
       search: key.search,
+      groupMark,
     });
     this.linesCache = { key, lines };
     return lines;
@@ -931,7 +1090,7 @@ export class ScreenApp {
     const layout = this.layout();
     applyLayout(this.panes, layout);
     const active = this.vm.active;
-    const contacts = this.vm.contacts;
+    const contacts = this.vm.entries;
     const dim = (t: string) => paint(this.theme, this.theme.dim, t);
 
     if (layout.sidebar) {
@@ -1009,6 +1168,7 @@ export class ScreenApp {
             fingerprint: this.core.serverFingerprint,
             peer: active ? this.vm.nameOf(active) : undefined,
             contactState: this.vm.activeState,
+            group: this.vm.activeGroup && withDisplayNames(this.vm.activeGroup, this.names()),
             now: Date.now(),
           },
           layout.status.width,

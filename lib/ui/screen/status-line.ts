@@ -30,8 +30,25 @@ export function connectionText(c: ConnectionState, now: number): string {
   }
 }
 
-export function encryptionText(peer: string | undefined, state: ContactState | undefined): string {
+/** What the status line needs of an open group (issue 16). */
+export interface GroupStatus {
+  readonly members: readonly string[];
+  readonly blockedBy: readonly string[];
+  readonly member: boolean;
+}
+
+export function encryptionText(
+  peer: string | undefined,
+  state: ContactState | undefined,
+  group?: GroupStatus,
+): string {
   if (!peer) return 'no conversation open';
+  if (group) {
+    if (!group.member) return `${peer}: you are no longer a member`;
+    if (group.blockedBy.length > 0)
+      return `${peer}: SAFETY NUMBER CHANGED (${group.blockedBy.join(', ')}), sending blocked`;
+    return `${peer}: group of ${group.members.length}, encrypted`;
+  }
   switch (state) {
     case 'verified':
       return `${peer}: encrypted, verified`;
@@ -51,6 +68,8 @@ export interface StatusInput {
   readonly fingerprint: string | undefined;
   readonly peer: string | undefined;
   readonly contactState: ContactState | undefined;
+  /** Set when the open conversation is a group's. */
+  readonly group?: GroupStatus;
   readonly now: number;
 }
 
@@ -66,7 +85,7 @@ export function statusText(s: StatusInput, width: number): string {
     s.hostPort,
     connectionText(s.connection, s.now),
     shortFingerprint(s.fingerprint),
-    encryptionText(s.peer, s.contactState),
+    encryptionText(s.peer, s.contactState, s.group),
   ].map((p) => toDrawable(p));
   const tail = SEP + HELP_HINT;
   const fits = (p: string[]) => displayWidth(' ' + p.join(SEP) + tail) <= width;
