@@ -157,11 +157,21 @@ export class GroupMessages {
     return msg;
   }
 
-  /** A typing notice to the group: sealed (its chain step committed), sent once, never stored. */
+  /**
+   * A typing notice to the group: sealed (its chain step committed), sent once, never stored. It
+   * goes to the members who already hold our key; to the others our key goes now, so that the
+   * next notice (typing is repeated every few seconds) reaches them too: a member who has never
+   * written is seen typing.
+   */
   typing(arg: string, on: boolean): void {
     if (!this.deps.online()) return;
     const g = this.sendable(arg);
-    const to = this.readyMembers(g, this.groups.ownKey(g)?.keyId);
+    const own = this.groups.ownKey(g);
+    const to = this.readyMembers(g, own?.keyId);
+    if (own && to.length < g.state.members.length - 1) {
+      this.deps.tx(() => this.groups.distribute(g, own));
+      this.deps.flushAll();
+    }
     if (!to.length) return;
     const id = toHex(randomBytes(16));
     const env = this.seal(g, encodeInnerMessage({ kind: 'typing', on }), () => undefined);
