@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { makeUser, type TestUser } from '../helpers/client-harness';
 import { BIN, startRelayProcess, tempDir, waitFor, type RelayProcess } from '../helpers/relay-harness';
 import { tmuxCells } from './tmux-cells';
-import { tmuxDriver } from './tmux-driver';
+import { killTmuxServer, openFirstRun, requireBuiltUi, tmuxDriver } from './tmux-driver';
 
 jest.setTimeout(90000);
 
@@ -24,7 +24,8 @@ const CODER = '🧑\u200d💻';
 const RAINBOW = '🏳\ufe0f\u200d🌈';
 const HEART = '❤\ufe0f';
 
-const { tmux, waitForPane } = tmuxDriver(SOCKET, 20000);
+const driver = tmuxDriver(SOCKET, 20000);
+const { tmux, waitForPane } = driver;
 const has = (t: string | RegExp) => (s: string) => (typeof t === 'string' ? s.includes(t) : t.test(s));
 
 let relay: RelayProcess;
@@ -32,19 +33,13 @@ let dir: string;
 const users: TestUser[] = [];
 
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'ui', 'screen', 'run-screen.js'))) {
-    throw new Error('dist/ is not built: run `npm run build` first (npm test does)');
-  }
+  requireBuiltUi(ROOT);
   dir = tempDir('chatsecure-zwj-');
   relay = await startRelayProcess(path.join(dir, 'relay'));
 });
 
 afterAll(async () => {
-  try {
-    tmux('kill-server');
-  } catch {
-    // already gone
-  }
+  killTmuxServer(driver);
   for (const u of users) await u.stop();
   await relay?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
@@ -58,16 +53,15 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
   beforeAll(async () => {
     pal = await makeUser(relay.port, peer);
     users.push(pal);
-    const cmd =
-      `cd ${JSON.stringify(ROOT)} && TERM=${term} node ${JSON.stringify(BIN)} --user ${me} --server 127.0.0.1:${relay.port}` +
-      ` --data-dir ${JSON.stringify(path.join(dir, me))}; echo "EXIT=$?"; sleep 60`;
-    tmux('new-session', '-d', '-s', me, '-x', '100', '-y', '30', cmd);
-    await waitForPane(me, has('Unknown relay key'), 'the fingerprint dialog');
-    tmux('send-keys', '-t', me, 'a');
-    await waitForPane(me, has('│ online │'), 'online');
-    await waitForPane(me, has('Your recovery code'), 'the recovery code');
-    tmux('send-keys', '-t', me, 'q');
-    await waitForPane(me, (s) => !s.includes('Your recovery code'), 'the recovery code to close');
+    // First start: the relay key is accepted and the recovery code closed (issue 9).
+    await openFirstRun(driver, {
+      user: me,
+      term,
+      root: ROOT,
+      bin: BIN,
+      port: relay.port,
+      dataDir: path.join(dir, me),
+    });
   });
 
   test('a message: each ZWJ sequence is one picture, and the columns after it stay in place', async () => {
