@@ -6,19 +6,10 @@
  * the sidebar as the group's unread count; our own message shows the receipt counts. Needs
  * `npm run build` and tmux.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeUser, type TestUser } from '../helpers/client-harness';
-import {
-  BIN,
-  startLineMode,
-  startRelayProcess,
-  tempDir,
-  waitFor,
-  type LineModeProcess,
-  type RelayProcess,
-} from '../helpers/relay-harness';
-import { killTmuxServer, openFirstRun, requireBuiltUi, tmuxDriver } from './tmux-driver';
+import { startLineMode, waitFor, type LineModeProcess } from '../helpers/relay-harness';
+import { tmuxDriver, tmuxRelaySuite } from './tmux-driver';
 
 jest.setTimeout(120000);
 
@@ -30,23 +21,13 @@ const { tmux, waitForPane } = driver;
 
 const has = (t: string | RegExp) => (s: string) => (typeof t === 'string' ? s.includes(t) : t.test(s));
 
-let relay: RelayProcess;
-let dir: string;
-const users: TestUser[] = [];
 const procs: LineModeProcess[] = [];
-
-beforeAll(async () => {
-  requireBuiltUi(ROOT);
-  dir = tempDir('chatsecure-groups-tmux-');
-  relay = await startRelayProcess(path.join(dir, 'relay'));
-});
-
-afterAll(async () => {
-  killTmuxServer(driver);
-  for (const p of procs) if (p.child.exitCode === null) p.child.kill();
-  for (const u of users) await u.stop();
-  await relay?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+const suite = tmuxRelaySuite(driver, {
+  root: ROOT,
+  prefix: 'chatsecure-groups-tmux-',
+  atEnd: () => {
+    for (const p of procs) if (p.child.exitCode === null) p.child.kill();
+  },
 });
 
 describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
@@ -61,22 +42,15 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
   };
 
   beforeAll(async () => {
-    eve = await makeUser(relay.port, eveName);
-    users.push(eve);
-    bob = startLineMode(relay.port, bobName, path.join(dir, bobName), [
+    eve = await makeUser(suite.relay.port, eveName);
+    suite.users.push(eve);
+    bob = startLineMode(suite.relay.port, bobName, path.join(suite.dir, bobName), [
       '--server-fingerprint',
-      relay.fingerprint,
+      suite.relay.fingerprint,
     ]);
     procs.push(bob);
     await waitFor(() => bob.out().includes('* connected'), 30000, `${bobName} connected`);
-    await openFirstRun(driver, {
-      user: me,
-      term,
-      root: ROOT,
-      bin: BIN,
-      port: relay.port,
-      dataDir: path.join(dir, me),
-    });
+    await suite.firstRun(me, term);
   });
 
   afterAll(async () => {

@@ -4,12 +4,11 @@
  * TERM=xterm-256color. What is asserted is what tmux's screen shows (capture-pane, with -e for
  * colours). Needs `npm run build` and tmux.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeUser, type TestUser } from '../helpers/client-harness';
-import { BIN, startRelayProcess, tempDir, waitFor, type RelayProcess } from '../helpers/relay-harness';
+import { waitFor } from '../helpers/relay-harness';
 import { tmuxCells } from './tmux-cells';
-import { killTmuxServer, openFirstRun, requireBuiltUi, tmuxDriver } from './tmux-driver';
+import { tmuxDriver, tmuxRelaySuite } from './tmux-driver';
 
 jest.setTimeout(90000);
 
@@ -21,22 +20,7 @@ const { tmux, capture, waitForPane } = driver;
 
 const has = (t: string | RegExp) => (s: string) => (typeof t === 'string' ? s.includes(t) : t.test(s));
 
-let relay: RelayProcess;
-let dir: string;
-const users: TestUser[] = [];
-
-beforeAll(async () => {
-  requireBuiltUi(ROOT);
-  dir = tempDir('chatsecure-i11-');
-  relay = await startRelayProcess(path.join(dir, 'relay'));
-});
-
-afterAll(async () => {
-  killTmuxServer(driver);
-  for (const u of users) await u.stop();
-  await relay?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+const suite = tmuxRelaySuite(driver, { root: ROOT, prefix: 'chatsecure-i11-' });
 
 describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
   const me = term.startsWith('tmux') ? 'Tina' : 'Xena';
@@ -44,17 +28,10 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
   let pal: TestUser;
 
   beforeAll(async () => {
-    pal = await makeUser(relay.port, peer);
-    users.push(pal);
+    pal = await makeUser(suite.relay.port, peer);
+    suite.users.push(pal);
     // First start: the relay key is accepted and the recovery code closed (issue 9).
-    await openFirstRun(driver, {
-      user: me,
-      term,
-      root: ROOT,
-      bin: BIN,
-      port: relay.port,
-      dataDir: path.join(dir, me),
-    });
+    await suite.firstRun(me, term);
   });
 
   test('defect 7: the notice expires by itself', async () => {

@@ -7,11 +7,9 @@
  * resized back while typing. After each step what the updates drew must be what a full redraw
  * (Ctrl+L) draws: a stray cell shows as a difference. Needs `npm run build` and tmux.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeUser, type TestUser } from '../helpers/client-harness';
-import { BIN, startRelayProcess, tempDir, type RelayProcess } from '../helpers/relay-harness';
-import { killTmuxServer, openFirstRun, requireBuiltUi, tmuxDriver } from './tmux-driver';
+import { makeUser } from '../helpers/client-harness';
+import { tmuxDriver, tmuxRelaySuite } from './tmux-driver';
 
 jest.setTimeout(120000);
 
@@ -22,39 +20,17 @@ const driver = tmuxDriver(SOCKET, 20000);
 const { tmux, waitForPane } = driver;
 const has = (t: string | RegExp) => (s: string) => (typeof t === 'string' ? s.includes(t) : t.test(s));
 
-let relay: RelayProcess;
-let dir: string;
-const users: TestUser[] = [];
-
-beforeAll(async () => {
-  requireBuiltUi(ROOT);
-  dir = tempDir('chatsecure-rsz-');
-  relay = await startRelayProcess(path.join(dir, 'relay'));
-});
-
-afterAll(async () => {
-  killTmuxServer(driver);
-  for (const u of users) await u.stop();
-  await relay?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+const suite = tmuxRelaySuite(driver, { root: ROOT, prefix: 'chatsecure-rsz-' });
 
 describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
   const me = term.startsWith('tmux') ? 'Rita' : 'Rosa';
   const peer = `${me}Pal`;
 
   beforeAll(async () => {
-    const pal = await makeUser(relay.port, peer);
-    users.push(pal);
+    const pal = await makeUser(suite.relay.port, peer);
+    suite.users.push(pal);
     // First start: the relay key is accepted and the recovery code closed (issue 9).
-    await openFirstRun(driver, {
-      user: me,
-      term,
-      root: ROOT,
-      bin: BIN,
-      port: relay.port,
-      dataDir: path.join(dir, me),
-    });
+    await suite.firstRun(me, term);
     pal.client.send(me, 'hello there');
     const unread = new RegExp(`(\\d) ● ${peer} +1`);
     const shown = await waitForPane(me, has(unread), 'the unread');

@@ -5,6 +5,8 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { TestUser } from '../helpers/client-harness';
+import { BIN, startRelayProcess, tempDir, type RelayProcess } from '../helpers/relay-harness';
 
 export interface TmuxDriver {
   tmux(...args: string[]): string;
@@ -75,4 +77,61 @@ export async function openFirstRun(
   await d.waitForPane(o.user, (s) => s.includes('Your recovery code'), 'the recovery code');
   d.tmux('send-keys', '-t', o.user, 'q');
   await d.waitForPane(o.user, (s) => !s.includes('Your recovery code'), 'the recovery code to close');
+}
+
+/** What the tmux test files share: a relay process in a temporary directory and the test users. */
+export interface TmuxRelaySuite {
+  readonly relay: RelayProcess;
+  readonly dir: string;
+  /** Stopped after all tests. */
+  readonly users: TestUser[];
+  /** `openFirstRun` of the built binary for `user` against this relay, its data in the directory. */
+  firstRun(user: string, term: string): Promise<void>;
+}
+
+/**
+ * Starts a relay process before the file's tests (after checking dist/ is built) and, after them,
+ * ends the tmux server, `atEnd`, the users and the relay, and removes the directory.
+ */
+export function tmuxRelaySuite(
+  d: TmuxDriver,
+  o: { root: string; prefix: string; atEnd?: () => void },
+): TmuxRelaySuite {
+  let relay: RelayProcess | undefined;
+  let dir: string | undefined;
+  const users: TestUser[] = [];
+  beforeAll(async () => {
+    requireBuiltUi(o.root);
+    dir = tempDir(o.prefix);
+    relay = await startRelayProcess(path.join(dir, 'relay'));
+  });
+  afterAll(async () => {
+    killTmuxServer(d);
+    o.atEnd?.();
+    for (const u of users) await u.stop();
+    await relay?.stop();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  const started = <T>(v: T | undefined): T => {
+    if (v === undefined) throw new Error('the relay starts in beforeAll');
+    return v;
+  };
+  return {
+    get relay() {
+      return started(relay);
+    },
+    get dir() {
+      return started(dir);
+    },
+    users,
+    firstRun: (user, term) =>
+      openFirstRun(d, {
+        user,
+        term,
+        root: o.root,
+        bin: BIN,
+        port: started(relay).port,
+        dataDir: path.join(started(dir), user),
+      }),
+  };
 }

@@ -8,12 +8,11 @@
  * a terminal that draws both (kitty) and one that answers nothing: emoji-probe.test.ts.
  * Needs `npm run build` and tmux.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeUser, type TestUser } from '../helpers/client-harness';
-import { BIN, startRelayProcess, tempDir, waitFor, type RelayProcess } from '../helpers/relay-harness';
+import { waitFor } from '../helpers/relay-harness';
 import { tmuxCells } from './tmux-cells';
-import { killTmuxServer, openFirstRun, requireBuiltUi, tmuxDriver } from './tmux-driver';
+import { tmuxDriver, tmuxRelaySuite } from './tmux-driver';
 
 jest.setTimeout(90000);
 
@@ -28,22 +27,7 @@ const driver = tmuxDriver(SOCKET, 20000);
 const { tmux, waitForPane } = driver;
 const has = (t: string | RegExp) => (s: string) => (typeof t === 'string' ? s.includes(t) : t.test(s));
 
-let relay: RelayProcess;
-let dir: string;
-const users: TestUser[] = [];
-
-beforeAll(async () => {
-  requireBuiltUi(ROOT);
-  dir = tempDir('chatsecure-zwj-');
-  relay = await startRelayProcess(path.join(dir, 'relay'));
-});
-
-afterAll(async () => {
-  killTmuxServer(driver);
-  for (const u of users) await u.stop();
-  await relay?.stop();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
-});
+const suite = tmuxRelaySuite(driver, { root: ROOT, prefix: 'chatsecure-zwj-' });
 
 describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
   const me = term.startsWith('tmux') ? 'Zack' : 'Zora';
@@ -51,17 +35,10 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
   let pal: TestUser;
 
   beforeAll(async () => {
-    pal = await makeUser(relay.port, peer);
-    users.push(pal);
+    pal = await makeUser(suite.relay.port, peer);
+    suite.users.push(pal);
     // First start: the relay key is accepted and the recovery code closed (issue 9).
-    await openFirstRun(driver, {
-      user: me,
-      term,
-      root: ROOT,
-      bin: BIN,
-      port: relay.port,
-      dataDir: path.join(dir, me),
-    });
+    await suite.firstRun(me, term);
   });
 
   test('a message: each ZWJ sequence is one picture, and the columns after it stay in place', async () => {
