@@ -5,37 +5,16 @@
  */
 import { isChatError } from '../../lib/errors';
 import type { GroupEvent, GroupInfo } from '../../lib/client/types';
-import type { RelayStore } from '../../lib/server/store';
-import { makeUser, startRelayWithStore, type TestUser } from '../helpers/client-harness';
-import { type TestRelay, waitFor } from '../helpers/relay-harness';
+import { relayPerTest, startRelayWithStore, type TestUser } from '../helpers/client-harness';
+import { waitFor } from '../helpers/relay-harness';
 
-let relay: TestRelay & { store: RelayStore };
-const users: TestUser[] = [];
-
-type Member = TestUser & { groupEvents: GroupEvent[] };
-
-async function user(name: string): Promise<Member> {
-  const u = await makeUser(relay.port, name, { start: false });
-  const groupEvents: GroupEvent[] = [];
-  u.client.on('group', (e) => groupEvents.push(e));
-  u.client.start();
-  await u.online();
-  users.push(u);
-  return { ...u, groupEvents };
-}
-
-beforeEach(async () => {
-  relay = await startRelayWithStore({ limits: { keysFetchPerMinute: 1000 } });
-});
-
-afterEach(async () => {
-  for (const u of users.splice(0)) await u.stop().catch(() => undefined);
-  await relay.stop().catch(() => undefined);
-});
+const t = relayPerTest(() => startRelayWithStore({ limits: { keysFetchPerMinute: 1000 } }));
+const { user, stop } = t;
 
 const view = (i: GroupInfo) => ({ name: i.name, members: i.members, admins: i.admins, version: i.version });
 
-const count = (u: Member, what: GroupEvent['what']) => u.groupEvents.filter((e) => e.what === what).length;
+const count = (u: TestUser, what: GroupEvent['what']) =>
+  (u.events.group ?? []).filter((e) => e.what === what).length;
 
 it('two admins change the group at once, twice, and every member ends in the same state', async () => {
   const all = [await user('Adam'), await user('Bea'), await user('Cy'), await user('Dee')];
@@ -81,19 +60,24 @@ it('two admins change the group at once, twice, and every member ends in the sam
   }
 });
 
-it('a member whose identity changed blocks sending to the group until accepted, with a clear error', async () => {
+/**
+ * Adam's group "Team" with Bea and Cy; `writer` writes once, so Cy has that member's key; then Cy
+ * registers again with a new identity (a new device). Resolves with the new Cy.
+ */
+async function teamThenNewCy(writer: 'adam' | 'bea') {
   const [adam, bea] = [await user('Adam'), await user('Bea')];
-  let cy: TestUser = await user('Cy');
+  const oldCy = await user('Cy');
   const g = adam.client.createGroup('Team', ['Bea', 'Cy']);
-  for (const u of [bea, cy]) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
-  adam.client.sendGroup(g.key, 'first');
-  await waitFor(() => cy.client.history(g.key).length === 1, 10000, 'Cy reads the first');
+  for (const u of [bea, oldCy]) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
+  (writer === 'adam' ? adam : bea).client.sendGroup(g.key, 'first');
+  await waitFor(() => oldCy.client.history(g.key).length === 1, 10000, 'Cy reads the first');
+  await stop(oldCy);
+  await t.relay.store.freeName('cy');
+  return { adam, bea, cy: await user('Cy'), g };
+}
 
-  // Cy registers again with a new identity (a new device).
-  await cy.stop();
-  users.splice(users.indexOf(cy), 1);
-  await relay.store.freeName('cy');
-  cy = await user('Cy');
+it('a member whose identity changed blocks sending to the group until accepted, with a clear error', async () => {
+  const { adam, bea, g } = await teamThenNewCy('adam');
 
   const m = adam.client.sendGroup(g.key, 'second');
   await waitFor(() => adam.client.group(g.id)!.blockedBy.includes('cy'), 10000, 'the refusal');
@@ -150,16 +134,7 @@ it('a change made at once with an add reaches the new member too: all four agree
 });
 
 it('leaving the member with a changed identity out unblocks the group too', async () => {
-  const [adam, bea] = [await user('Adam'), await user('Bea')];
-  let cy: TestUser = await user('Cy');
-  const g = adam.client.createGroup('Team', ['Bea', 'Cy']);
-  for (const u of [bea, cy]) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
-  adam.client.sendGroup(g.key, 'first');
-  await waitFor(() => cy.client.history(g.key).length === 1, 10000, 'Cy reads the first');
-  await cy.stop();
-  users.splice(users.indexOf(cy), 1);
-  await relay.store.freeName('cy');
-  cy = await user('Cy');
+  const { adam, bea, g } = await teamThenNewCy('adam');
   adam.client.sendGroup(g.key, 'second');
   await waitFor(() => adam.client.group(g.id)!.blockedBy.includes('cy'), 10000, 'the refusal');
   adam.client.removeFromGroup(g.key, ['Cy']);
@@ -174,17 +149,8 @@ it('leaving the member with a changed identity out unblocks the group too', asyn
 });
 
 it('a pairwise group change refused for a changed identity waits for /accept, and then goes', async () => {
-  const [adam, bea] = [await user('Adam'), await user('Bea')];
-  let cy: TestUser = await user('Cy');
-  const g = adam.client.createGroup('Team', ['Bea', 'Cy']);
-  for (const u of [bea, cy]) await waitFor(() => u.client.group(g.id)?.member === true, 10000, 'joined');
   // Bea writes once: her key goes to Cy over a pairwise session.
-  bea.client.sendGroup(g.key, 'hi');
-  await waitFor(() => cy.client.history(g.key).length === 1, 10000, 'Cy reads Bea');
-  await cy.stop();
-  users.splice(users.indexOf(cy), 1);
-  await relay.store.freeName('cy');
-  cy = await user('Cy');
+  const { adam, bea, cy, g } = await teamThenNewCy('bea');
 
   // Bea leaves: her change to Cy is sealed for the old identity and refused by the relay.
   bea.client.leaveGroup(g.key);

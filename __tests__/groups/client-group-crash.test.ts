@@ -15,9 +15,8 @@ import Database from 'better-sqlite3';
 import { CLIENT_DB_FILE } from '../../lib/client/sqlite-store';
 import { parseGroupMessage } from '../../lib/crypto/sender-keys';
 import { isChatError } from '../../lib/errors';
-import type { RelayStore } from '../../lib/server/store';
-import { makeUser, startRelayWithStore, type TestUser } from '../helpers/client-harness';
-import { type TestRelay, waitFor } from '../helpers/relay-harness';
+import { relayPerTest, startRelayWithStore } from '../helpers/client-harness';
+import { waitFor } from '../helpers/relay-harness';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist', 'lib');
@@ -71,21 +70,14 @@ client.on('state', (s) => {
 client.start();
 `;
 
-let relay: TestRelay & { store: RelayStore };
-const users: TestUser[] = [];
-
-beforeEach(async () => {
-  relay = await startRelayWithStore({ limits: { requestsPerSecond: 10_000, requestBurst: 10_000 } });
-});
-
-afterEach(async () => {
-  for (const u of users.splice(0)) await u.stop().catch(() => undefined);
-  await relay.stop().catch(() => undefined);
-});
+const t = relayPerTest(() =>
+  startRelayWithStore({ limits: { requestsPerSecond: 10_000, requestBurst: 10_000 } }),
+);
+const { user, stop } = t;
 
 function runUntilKilled(dir: string, group: string, run: number, afterLines: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD, dir, String(relay.port), group, String(run)], {
+    const child = spawn(process.execPath, ['-e', CHILD, dir, String(t.relay.port), group, String(run)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let lines = 0;
@@ -105,14 +97,14 @@ function runUntilKilled(dir: string, group: string, run: number, afterLines: num
 }
 
 it('a sender killed at random moments and restarted never seals two messages with one key', async () => {
-  const adam = await makeUser(relay.port, 'Adam');
-  const bea = await makeUser(relay.port, 'Bea');
+  const adam = await user('Adam');
+  const bea = await user('Bea');
   const g = adam.client.createGroup('Crash', ['Bea']);
   await waitFor(() => bea.client.group(g.id)?.member === true, 10000, 'Bea joins');
   adam.client.sendGroup(g.key, 'before');
   await waitFor(() => bea.client.history(g.key).length === 1, 10000, 'Bea reads the first');
-  await bea.stop();
-  await adam.stop();
+  await stop(bea);
+  await stop(adam);
 
   let written = 0;
   for (let run = 0; run < 5; run++) {
@@ -121,7 +113,7 @@ it('a sender killed at random moments and restarted never seals two messages wit
   expect(written).toBeGreaterThan(0);
 
   const byKey = new Map<string, Set<string>>();
-  const queued = (await relay.store.pending('bea')).filter((e) => e.env[0] === 0x47);
+  const queued = (await t.relay.store.pending('bea')).filter((e) => e.env[0] === 0x47);
   for (const e of queued) {
     const m = parseGroupMessage(e.env);
     const k = `${m.keyId}:${m.iteration}`;
@@ -132,13 +124,11 @@ it('a sender killed at random moments and restarted never seals two messages wit
   expect(byKey.size).toBe(queued.length);
 
   // The sender comes back and sends what it had stored and not yet handed over; Bea reads all.
-  const adam2 = await makeUser(relay.port, 'Adam', { dir: adam.dir });
-  users.push(adam2);
+  const adam2 = await user('Adam', { dir: adam.dir });
   await waitFor(() => adam2.store.groups.pendingGroupOutgoing().length === 0, 20000, 'Adam sends the rest');
   const mine = adam2.client.history(g.key, 10_000).filter((m) => m.direction === 'out');
   expect(mine.length).toBeGreaterThanOrEqual(written);
-  const bea2 = await makeUser(relay.port, 'Bea', { dir: bea.dir });
-  users.push(bea2);
+  const bea2 = await user('Bea', { dir: bea.dir });
   await waitFor(() => bea2.client.history(g.key, 10_000).length === mine.length, 30000, 'Bea reads all');
   expect(new Set(bea2.client.history(g.key, 10_000).map((m) => m.id))).toEqual(
     new Set(mine.map((m) => m.id)),
@@ -147,9 +137,8 @@ it('a sender killed at random moments and restarted never seals two messages wit
 }, 180_000);
 
 it('a store failure while committing a group message leaves the chain where it was; nothing leaves', async () => {
-  const adam = await makeUser(relay.port, 'Adam');
-  const bea = await makeUser(relay.port, 'Bea');
-  users.push(adam, bea);
+  const adam = await user('Adam');
+  const bea = await user('Bea');
   const g = adam.client.createGroup('Disk', ['Bea']);
   await waitFor(() => bea.client.group(g.id)?.member === true, 10000, 'Bea joins');
   const ownBefore = adam.store.groups.group(g.id)!.ownKey;

@@ -4,26 +4,11 @@
  * messages are sealed once and fanned out by `send.multi`.
  */
 import { isChatError } from '../../lib/errors';
-import { makeUser, type TestUser } from '../helpers/client-harness';
-import { startRelay, type TestRelay, waitFor } from '../helpers/relay-harness';
+import { relayPerTest, type TestUser } from '../helpers/client-harness';
+import { waitFor } from '../helpers/relay-harness';
 
-let relay: TestRelay;
-const users: TestUser[] = [];
-
-async function user(name: string): Promise<TestUser> {
-  const u = await makeUser(relay.port, name);
-  users.push(u);
-  return u;
-}
-
-beforeEach(async () => {
-  relay = await startRelay();
-});
-
-afterEach(async () => {
-  for (const u of users.splice(0)) await u.stop().catch(() => undefined);
-  await relay.stop().catch(() => undefined);
-});
+const t = relayPerTest();
+const { user } = t;
 
 const groupTexts = (u: TestUser, key: string) =>
   u.client.history(key).map((m) => `${m.direction === 'out' ? u.client.name : m.sender}: ${m.body}`);
@@ -159,7 +144,7 @@ it('offline, a group text is stored and counted in the outbox; deleting it keeps
   const [adam, bea] = [await user('Adam'), await user('Bea')];
   const g = adam.client.createGroup('Pair', ['Bea']);
   await waitFor(() => bea.client.group(g.id)?.member === true, 10000, 'joined');
-  await relay.stop();
+  await t.relay.stop();
   await waitFor(() => adam.client.connection.state !== 'online', 10000, 'Adam offline');
   // Bea may have joined before the relay's `sent` for her group state reached Adam: what was
   // waiting then is counted first, and nothing leaves while offline.

@@ -7,38 +7,14 @@
  */
 import { openGroupMessage, parseGroupMessage, parseSenderKeyRecord } from '../../lib/crypto/sender-keys';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';
-import type { QueuedEnvelope, RelayStore } from '../../lib/server/store';
-import type { GroupEvent } from '../../lib/client/types';
+import type { QueuedEnvelope } from '../../lib/server/store';
 import { codeOf } from '../helpers/error-code';
-import { makeUser, startRelayWithStore, type TestUser } from '../helpers/client-harness';
-import { type TestRelay, waitFor } from '../helpers/relay-harness';
+import { relayPerTest, startRelayWithStore, type TestUser } from '../helpers/client-harness';
+import { waitFor } from '../helpers/relay-harness';
 
-let relay: TestRelay & { store: RelayStore };
-const users: TestUser[] = [];
-
-async function user(name: string, dir?: string): Promise<TestUser & { groupEvents: GroupEvent[] }> {
-  const u = await makeUser(relay.port, name, { ...(dir ? { dir } : {}), start: false });
-  const groupEvents: GroupEvent[] = [];
-  u.client.on('group', (e) => groupEvents.push(e));
-  u.client.start();
-  await u.online();
-  users.push(u);
-  return { ...u, groupEvents };
-}
-
-async function stop(u: TestUser): Promise<void> {
-  users.splice(users.indexOf(u), 1);
-  await u.stop();
-}
-
-beforeEach(async () => {
-  relay = await startRelayWithStore();
-});
-
-afterEach(async () => {
-  for (const u of users.splice(0)) await u.stop().catch(() => undefined);
-  await relay.stop().catch(() => undefined);
-});
+const t = relayPerTest(() => startRelayWithStore());
+const { stop } = t;
+const user = (name: string, dir?: string) => t.user(name, dir ? { dir } : {});
 
 const isGroupEnvelope = (e: QueuedEnvelope) => e.env[0] === 0x47;
 
@@ -106,8 +82,8 @@ it('a removed member gets nothing readable after the removal, even given every e
   );
   for (const u of remaining) await allTaken(u);
 
-  const forDee = (await relay.store.pending('dee')).filter(isGroupEnvelope);
-  const forEve = (await relay.store.pending('eve')).filter(isGroupEnvelope);
+  const forDee = (await t.relay.store.pending('dee')).filter(isGroupEnvelope);
+  const forEve = (await t.relay.store.pending('eve')).filter(isGroupEnvelope);
   expect(forDee).toHaveLength(3);
   // Nobody sealed a group message for Eve after her removal.
   expect(forEve).toHaveLength(0);
@@ -120,7 +96,13 @@ it('a removed member gets nothing readable after the removal, even given every e
 
   // A relay hands Eve's client every one of them, then a pairwise sentinel from Adam.
   for (const e of forDee) {
-    await relay.store.enqueue({ id: toHex(randomBytes(16)), to: 'eve', from: e.from, env: e.env, ts: e.ts });
+    await t.relay.store.enqueue({
+      id: toHex(randomBytes(16)),
+      to: 'eve',
+      from: e.from,
+      env: e.env,
+      ts: e.ts,
+    });
   }
   const eve2 = await user('Eve', eveDir);
   adam.client.send('Eve', 'sentinel');
@@ -132,7 +114,7 @@ it('a removed member gets nothing readable after the removal, even given every e
     expect.arrayContaining([expect.stringMatching(/after/)]),
   );
   expect(eve2.client.history(g.key)).toHaveLength(5);
-  expect(eve2.groupEvents.map((e) => e.what)).toContain('removed-me');
+  expect((eve2.events.group ?? []).map((e) => e.what)).toContain('removed-me');
   // Each injected envelope was reported, none shown.
   expect(eve2.errors.filter((e) => e.code === 'no_session')).toHaveLength(3);
   // And she holds no sender key of the group any more.
@@ -150,7 +132,7 @@ it('a new member reads nothing from before it joined, and everything after', asy
   await stop(cy);
   for (const u of [adam, bea]) u.client.sendGroup(g.key, `${u.client.name} before Dee`);
   for (const u of [adam, bea]) await allTaken(u);
-  const old = (await relay.store.pending('cy')).filter(isGroupEnvelope);
+  const old = (await t.relay.store.pending('cy')).filter(isGroupEnvelope);
   expect(old).toHaveLength(2);
 
   adam.client.addToGroup(g.key, ['Dee']);
@@ -177,7 +159,13 @@ it('a new member reads nothing from before it joined, and everything after', asy
   const deeDir = dee.dir;
   await stop(dee);
   for (const e of old) {
-    await relay.store.enqueue({ id: toHex(randomBytes(16)), to: 'dee', from: e.from, env: e.env, ts: e.ts });
+    await t.relay.store.enqueue({
+      id: toHex(randomBytes(16)),
+      to: 'dee',
+      from: e.from,
+      env: e.env,
+      ts: e.ts,
+    });
   }
   const dee2 = await user('Dee', deeDir);
   adam.client.send('Dee', 'sentinel');

@@ -13,32 +13,13 @@ import {
   sealGroupMessage,
   type OwnSenderKey,
 } from '../../lib/crypto/sender-keys';
-import type { QueuedEnvelope, RelayStore } from '../../lib/server/store';
-import { makeUser, startRelayWithStore, type TestUser } from '../helpers/client-harness';
-import { type TestRelay, waitFor } from '../helpers/relay-harness';
+import type { QueuedEnvelope } from '../../lib/server/store';
+import { relayPerTest, startRelayWithStore, type TestUser } from '../helpers/client-harness';
+import { waitFor } from '../helpers/relay-harness';
 
-let relay: TestRelay & { store: RelayStore };
-const users: TestUser[] = [];
-
-async function user(name: string, dir?: string): Promise<TestUser> {
-  const u = await makeUser(relay.port, name, dir ? { dir } : {});
-  users.push(u);
-  return u;
-}
-
-async function stop(u: TestUser): Promise<void> {
-  users.splice(users.indexOf(u), 1);
-  await u.stop();
-}
-
-beforeEach(async () => {
-  relay = await startRelayWithStore();
-});
-
-afterEach(async () => {
-  for (const u of users.splice(0)) await u.stop().catch(() => undefined);
-  await relay.stop().catch(() => undefined);
-});
+const t = relayPerTest(() => startRelayWithStore());
+const { stop } = t;
+const user = (name: string, dir?: string) => t.user(name, dir ? { dir } : {});
 
 const isGroupEnvelope = (e: QueuedEnvelope) => e.env[0] === 0x47;
 
@@ -67,7 +48,7 @@ async function allTaken(u: TestUser): Promise<void> {
 }
 
 async function inject(to: string, from: string, env: Uint8Array): Promise<void> {
-  await relay.store.enqueue({ id: toHex(randomBytes(16)), to, from, env, ts: Date.now() });
+  await t.relay.store.enqueue({ id: toHex(randomBytes(16)), to, from, env, ts: Date.now() });
 }
 
 /** Brings `u` back and waits for a pairwise sentinel from `from`, sent after everything queued. */
@@ -126,11 +107,11 @@ it('a relay that duplicates, reorders, drops or relabels group envelopes is harm
   await stop(cy);
   const sent = ['one', 'two', 'three', 'four', 'five'].map((t) => adam.client.sendGroup(g.key, t));
   await allTaken(adam);
-  const queued = (await relay.store.pending('cy')).filter(isGroupEnvelope);
+  const queued = (await t.relay.store.pending('cy')).filter(isGroupEnvelope);
   expect(queued).toHaveLength(5);
   // The relay takes them all back and queues: three and two swapped (reorder), four dropped, five
   // twice (duplicate), and one again under Bea's name and under Dee's (relabel).
-  for (const e of queued) await relay.store.ack('cy', e.id);
+  for (const e of queued) await t.relay.store.ack('cy', e.id);
   const [one, two, three, , five] = queued.map((e) => e.env);
   for (const env of [one, three, two, five, five]) await inject('cy', 'Adam', env);
   await inject('cy', 'Bea', one);
@@ -178,11 +159,11 @@ it('a new member whose message overtakes the change that adds it is read once th
   await allTaken(dee);
   await allTaken(adam);
   // The relay delivers Adam's change last: Dee's key and message overtake it.
-  const queued = await relay.store.pending('cy');
+  const queued = await t.relay.store.pending('cy');
   const fromDee = queued.filter((e) => e.from === 'Dee');
   const rest = queued.filter((e) => e.from !== 'Dee');
   expect(fromDee.map((e) => e.env[0] === 0x47)).toEqual([false, true]);
-  for (const e of queued) await relay.store.ack('cy', e.id);
+  for (const e of queued) await t.relay.store.ack('cy', e.id);
   for (const e of [...fromDee, ...rest]) await inject('cy', e.from, e.env);
   const cy2 = await backAndSettled('Cy', cyDir, adam);
   await waitFor(() => cy2.client.history(g.key).some((m) => m.body === 'Dee says hi'), 10000, 'the held one');

@@ -102,6 +102,7 @@ export async function makeUser(
       'error',
       'server-unknown',
       'recovery-code',
+      'group',
     ] as const
   ).forEach(record);
   client.on('message', (m) => user.messages.push(m));
@@ -111,6 +112,45 @@ export async function makeUser(
     await user.online();
   }
   return user;
+}
+
+/** A relay started before each test, and the users made on it, all stopped after each test. */
+export interface RelayPerTest {
+  readonly relay: TestRelay;
+  /** A user of this relay (`makeUser`), stopped after the test. */
+  user(name: string, opts?: Parameters<typeof makeUser>[2]): Promise<TestUser>;
+  /** Stops `u` now (not again after the test). */
+  stop(u: TestUser): Promise<void>;
+}
+
+export function relayPerTest(start: () => Promise<TestRelay> = () => startRelay()): RelayPerTest {
+  let relay: TestRelay | undefined;
+  const users: TestUser[] = [];
+  beforeEach(async () => {
+    relay = await start();
+  });
+  afterEach(async () => {
+    for (const u of users.splice(0)) await u.stop().catch(() => undefined);
+    await relay?.stop().catch(() => undefined);
+  });
+  const current = (): TestRelay => {
+    if (!relay) throw new Error('the relay starts in beforeEach');
+    return relay;
+  };
+  return {
+    get relay() {
+      return current();
+    },
+    async user(name, opts) {
+      const u = await makeUser(current().port, name, opts);
+      users.push(u);
+      return u;
+    },
+    async stop(u) {
+      users.splice(users.indexOf(u), 1);
+      await u.stop();
+    },
+  };
 }
 
 export async function waitForMessages(u: TestUser, n: number, timeoutMs = 10000): Promise<void> {
