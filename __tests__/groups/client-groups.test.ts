@@ -3,7 +3,7 @@
  * through a real relay on loopback. State, changes and sender keys travel pairwise; group
  * messages are sealed once and fanned out by `send.multi`.
  */
-import { isChatError } from '../../lib/errors';
+import { codeOf } from '../helpers/error-code';
 import { relayPerTest, type TestUser } from '../helpers/client-harness';
 import { waitFor } from '../helpers/relay-harness';
 
@@ -53,16 +53,6 @@ it('a group of 5 exchanges messages; each member sees every message once, in eac
   await waitFor(() => adam.client.groupReceipts(info.key, first.id)?.read.length === 1, 10000, 'read');
   expect(adam.client.history(info.key).find((m) => m.id === first.id)?.state).toBe('read');
 });
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (isChatError(err)) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 it('a member who never wrote: typing reaches the group once her key has gone ahead', async () => {
   const [adam, bea] = [await user('Adam'), await user('Bea')];
