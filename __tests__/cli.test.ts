@@ -101,6 +101,7 @@ describe('parseArgs: modes and options', () => {
         bell: true,
         notify: false,
         theme: 'dark',
+        emoji: 'auto',
         mouse: false,
         debug: false,
       },
@@ -133,6 +134,8 @@ describe('parseArgs: modes and options', () => {
       'notify-send chatsecure',
       '--theme',
       'light',
+      '--emoji',
+      'plain',
       '--mouse',
     ]);
     expect(cmd).toEqual({
@@ -150,6 +153,7 @@ describe('parseArgs: modes and options', () => {
         notify: true,
         notifyCommand: 'notify-send chatsecure',
         theme: 'light',
+        emoji: 'plain',
         mouse: true,
         dataDir: '/d',
         logFile: '/l',
@@ -275,6 +279,7 @@ describe('parseArgs: wrong or missing arguments are one coded sentence', () => {
     for (const [args, option] of [
       [['--serve', '--log-level', 'loud'], 'log-level'],
       [['logs', '--level', 'loud'], 'level'],
+      [['--user', 'Adam', '--emoji', 'loud'], 'emoji'],
     ] as const) {
       const e = parseError([...args]);
       expect(e.code).toBe('bad_args');

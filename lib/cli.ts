@@ -13,11 +13,11 @@ import type { AdminAction } from './commands/admin';
 import type { ConfigEntry, ConfigReport } from './commands/config';
 import type { FingerprintOptions } from './commands/fingerprint';
 import type { LogsOptions } from './commands/logs';
-import type { CommonOptions, Theme } from './commands/options';
+import type { CommonOptions, EmojiOption, Theme } from './commands/options';
 import type { UserOptions } from './commands/client';
 import type { PassphraseOptions } from './commands/passphrase';
 import type { ServeOptions } from './commands/serve';
-import { THEMES } from './commands/options';
+import { EMOJI_OPTIONS, THEMES } from './commands/options';
 import {
   CONFIG_KEYS,
   type ConfigFile,
@@ -440,6 +440,12 @@ function parseWithYargs(args: string[], env: NodeJS.ProcessEnv): Command {
       describe: 'client: run this command for a message off screen',
     })
     .option('theme', { type: 'string', choices: THEMES, default: 'dark', describe: 'client: colours' })
+    .option('emoji', {
+      type: 'string',
+      choices: EMOJI_OPTIONS,
+      default: 'auto',
+      describe: 'client: emoji sequences (👍🏽, 👨‍👩‍👧): ask the terminal, always flatten, or draw whole',
+    })
     .option('mouse', {
       type: 'boolean',
       default: false,
@@ -588,6 +594,7 @@ function userOptions(
     notify: Boolean(s.get('notify')),
     ...(notifyCommand !== undefined ? { notifyCommand } : {}),
     theme: s.get<Theme>('theme'),
+    emoji: s.get<EmojiOption>('emoji'),
     mouse: Boolean(s.get('mouse')),
     ...(recover ? { recover: true } : {}),
     ...(forgetServer !== undefined

@@ -12,7 +12,7 @@ import { parse, TomlError } from 'smol-toml';
 import { ChatError } from './errors';
 import { DEFAULT_PORT, parseHostPort } from './host-port';
 import { isValidName } from './names';
-import { THEMES } from './commands/options';
+import { EMOJI_OPTIONS, THEMES } from './commands/options';
 import { DEFAULT_LIMITS, type RelayLimits } from './server/relay';
 import { RELAY_ID_PATTERN } from './server/redis/cluster';
 
@@ -131,6 +131,7 @@ export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = {
   notify: { type: 'boolean', scope: 'client' },
   'notify-command': { type: 'string', scope: 'client' },
   theme: { type: 'string', scope: 'client', check: oneOf(THEMES) },
+  emoji: { type: 'string', scope: 'client', check: oneOf(EMOJI_OPTIONS) },
   mouse: { type: 'boolean', scope: 'client' },
 };
 

@@ -65,11 +65,20 @@ export function killTmuxServer(d: TmuxDriver): void {
  */
 export async function openFirstRun(
   d: TmuxDriver,
-  o: { user: string; term: string; root: string; bin: string; port: number; dataDir: string },
+  o: {
+    user: string;
+    term: string;
+    root: string;
+    bin: string;
+    port: number;
+    dataDir: string;
+    /** More options for the binary. */
+    args?: readonly string[];
+  },
 ): Promise<void> {
   const cmd =
     `cd ${JSON.stringify(o.root)} && TERM=${o.term} node ${JSON.stringify(o.bin)} --user ${o.user} --server 127.0.0.1:${o.port}` +
-    ` --data-dir ${JSON.stringify(o.dataDir)}; echo "EXIT=$?"; sleep 60`;
+    ` --data-dir ${JSON.stringify(o.dataDir)}${(o.args ?? []).map((a) => ` ${JSON.stringify(a)}`).join('')}; echo "EXIT=$?"; sleep 60`;
   d.tmux('new-session', '-d', '-s', o.user, '-x', '100', '-y', '30', cmd);
   await d.waitForPane(o.user, (s) => s.includes('Unknown relay key'), 'the fingerprint dialog');
   d.tmux('send-keys', '-t', o.user, 'a');
@@ -86,7 +95,7 @@ export interface TmuxRelaySuite {
   /** Stopped after all tests. */
   readonly users: TestUser[];
   /** `openFirstRun` of the built binary for `user` against this relay, its data in the directory. */
-  firstRun(user: string, term: string): Promise<void>;
+  firstRun(user: string, term: string, args?: readonly string[]): Promise<void>;
 }
 
 /**
@@ -124,10 +133,11 @@ export function tmuxRelaySuite(
       return started(dir);
     },
     users,
-    firstRun: (user, term) =>
+    firstRun: (user, term, args) =>
       openFirstRun(d, {
         user,
         term,
+        args,
         root: o.root,
         bin: BIN,
         port: started(relay).port,

@@ -114,3 +114,28 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
     expect(s).toContain('EXIT=0');
   });
 });
+
+describe.each(['tmux-256color', 'xterm-256color'])('--emoji plain, TERM=%s', (term) => {
+  const me = term.startsWith('tmux') ? 'Pia' : 'Pam';
+  const peer = `${me}Pal`;
+  let pal: TestUser;
+
+  beforeAll(async () => {
+    pal = await makeUser(suite.relay.port, peer);
+    suite.users.push(pal);
+    await suite.firstRun(me, term, ['--emoji', 'plain']);
+  });
+
+  test('the family is drawn side by side although tmux draws it whole (the probe is not asked)', async () => {
+    pal.client.send(me, `fam ${FAMILY} tone 👍🏽 end`);
+    const unread = new RegExp(`(\\d) ● ${peer} +1`);
+    const shown = await waitForPane(me, has(unread), 'the unread');
+    tmux('send-keys', '-t', me, `M-${(unread.exec(shown) as RegExpExecArray)[1]}`);
+    const s = await waitForPane(me, has(`${peer}: fam 👨👩👧 tone 👍 end`), 'the sequences flattened');
+    const row = s.split('\n').find((l) => l.includes('fam 👨👩👧')) as string;
+    expect(tmuxCells(row)).toBe(100);
+    expect(row.trimEnd().endsWith('│')).toBe(true);
+    tmux('send-keys', '-t', me, 'F10');
+    await waitForPane(me, has('EXIT=0'), 'the exit');
+  });
+});

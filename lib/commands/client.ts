@@ -31,7 +31,15 @@ import {
   openSecrets,
   type Secrets,
 } from '../client/secrets';
-import type { CommonOptions, Theme } from './options';
+import type { EmojiMode } from '../ui/width';
+import type { CommonOptions, EmojiOption, Theme } from './options';
+
+/** `--emoji` to the screen's emoji mode: `auto` probes the terminal. */
+const EMOJI_MODES: Readonly<Record<EmojiOption, EmojiMode | 'probe'>> = {
+  auto: 'probe',
+  plain: 'flatten',
+  full: 'joined+zwj+vs16',
+};
 
 export { DB_KEY_FILE, KNOWN_SERVERS_FILE, dbKeyPath, needsPassphrase, openSecrets };
 
@@ -56,6 +64,8 @@ export interface UserOptions extends CommonOptions {
   /** Run this command for a message off screen (the UI decides what it is told; never the text). */
   notifyCommand?: string;
   theme: Theme;
+  /** How emoji sequences are drawn in the full screen (options.ts `EmojiOption`). */
+  emoji: EmojiOption;
   /** Mouse support in the full-screen UI (clicks, wheel). */
   mouse: boolean;
 }
@@ -184,6 +194,7 @@ export async function runClient(opts: UserOptions): Promise<void> {
         bell: opts.bell,
         readReceipts: opts.readReceipts,
         theme: opts.theme,
+        emoji: EMOJI_MODES[opts.emoji],
         mouse: opts.mouse,
         ...(opts.notify ? { notify: notifyStyle(process.env) } : {}),
         ...(opts.notifyCommand !== undefined ? { notifyCommand: opts.notifyCommand } : {}),

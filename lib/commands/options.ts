@@ -13,3 +13,12 @@ export interface CommonOptions {
 
 export type Theme = 'dark' | 'light';
 export const THEMES: readonly Theme[] = ['dark', 'light'];
+
+/**
+ * How the full screen draws emoji sequences (issue 11, defect 13): `auto` asks the terminal
+ * (inside tmux that measures tmux, not the terminal around it), `plain` always flattens skin
+ * tones and ZWJ sequences (👍🏽 → 👍, 👨‍👩‍👧 → 👨👩👧), `full` draws them whole as one 2-cell
+ * picture, as grapheme-aware terminals (kitty, WezTerm, foot, iTerm2) do.
+ */
+export type EmojiOption = 'auto' | 'plain' | 'full';
+export const EMOJI_OPTIONS: readonly EmojiOption[] = ['auto', 'plain', 'full'];
