@@ -8,7 +8,7 @@
  * Bea comes back, she reads every message the sender has in its history, each once, with no error.
  * And a real SQLite failure inside the commit (a trigger) leaves the chain where it was.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
@@ -16,6 +16,7 @@ import { CLIENT_DB_FILE } from '../../lib/client/sqlite-store';
 import { parseGroupMessage } from '../../lib/crypto/sender-keys';
 import { isChatError } from '../../lib/errors';
 import { relayPerTest, startRelayWithStore } from '../helpers/client-harness';
+import { killChildren, runUntilKilled } from '../helpers/child-process';
 import { waitFor } from '../helpers/relay-harness';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -63,7 +64,7 @@ client.on('state', (s) => {
   const tick = () => {
     const m = client.sendGroup(group, 'run ' + run + ' #' + n++);
     process.stdout.write(m.id + '\\n');
-    setTimeout(tick, Math.floor(Math.random() * 4));
+    setImmediate(tick);
   };
   tick();
 });
@@ -75,25 +76,14 @@ const t = relayPerTest(() =>
 );
 const { user, stop } = t;
 
-function runUntilKilled(dir: string, group: string, run: number, afterLines: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD, dir, String(t.relay.port), group, String(run)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let lines = 0;
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      lines += d.toString().split('\n').length - 1;
-      if (lines >= afterLines) child.kill('SIGKILL');
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (_code, signal) => {
-      clearTimeout(timer);
-      if (signal !== 'SIGKILL') reject(new Error(`the child exited on its own: ${err}`));
-      else resolve(lines);
-    });
-  });
+afterEach(killChildren);
+
+const lineCount = (out: string) => out.split('\n').length - 1;
+
+/** The child's messages until it is killed after `afterLines` of them: how many it wrote. */
+async function runChild(dir: string, group: string, run: number, afterLines: number): Promise<number> {
+  const args = ['-e', CHILD, dir, String(t.relay.port), group, String(run)];
+  return lineCount(await runUntilKilled(args, (out) => lineCount(out) >= afterLines));
 }
 
 it('a sender killed at random moments and restarted never seals two messages with one key', async () => {
@@ -108,7 +98,7 @@ it('a sender killed at random moments and restarted never seals two messages wit
 
   let written = 0;
   for (let run = 0; run < 5; run++) {
-    written += await runUntilKilled(adam.dir, g.id, run, 1 + Math.floor(Math.random() * 30));
+    written += await runChild(adam.dir, g.id, run, 1 + Math.floor(Math.random() * 30));
   }
   expect(written).toBeGreaterThan(0);
 

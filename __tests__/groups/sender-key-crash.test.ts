@@ -7,12 +7,13 @@
  *
  * The child runs the built code in dist/ (`npm test` builds before jest; built here if missing).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { parseGroupMessage, createOwnSenderKey, serializeOwnSenderKey } from '../../lib/crypto/sender-keys';
 import { randomBytes } from '../../lib/crypto/primitives';
+import { killChildren, runUntilKilled } from '../helpers/child-process';
 import { tempDir } from '../helpers/relay-harness';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -46,24 +47,13 @@ beforeAll(() => {
   }
 }, 120_000);
 
-function runUntilKilled(dir: string, afterLines: number): Promise<string[]> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', CHILD, dir], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.split('\n').length > afterLines) child.kill('SIGKILL');
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (_code, signal) => {
-      clearTimeout(timer);
-      if (signal !== 'SIGKILL') reject(new Error(`the child exited on its own: ${err}`));
-      // A line cut short by the kill never fully left: only whole lines were sent.
-      else resolve(out.split('\n').slice(0, -1));
-    });
-  });
+afterEach(killChildren);
+
+/** What the child sent until it was killed after `afterLines` messages. */
+async function runChild(dir: string, afterLines: number): Promise<string[]> {
+  const out = await runUntilKilled(['-e', CHILD, dir], (o) => o.split('\n').length > afterLines);
+  // A line cut short by the kill never fully left: only whole lines were sent.
+  return out.split('\n').slice(0, -1);
 }
 
 it('killed at random moments, a restarted sender never gives two messages the same key', async () => {
@@ -78,8 +68,7 @@ db.prepare('INSERT INTO own (id, key) VALUES (1, ?)').run(process.argv[2]);`,
   ]);
   expect(first.status).toBe(0);
   const sent: string[] = [];
-  for (let run = 0; run < 6; run++)
-    sent.push(...(await runUntilKilled(dir, 1 + Math.floor(Math.random() * 40))));
+  for (let run = 0; run < 6; run++) sent.push(...(await runChild(dir, 1 + Math.floor(Math.random() * 40))));
   const db = new Database(path.join(dir, 'groups-test.db'), { readonly: true });
   const stored = (db.prepare('SELECT message FROM outbox ORDER BY n').all() as { message: Buffer }[]).map(
     (r) => r.message.toString('base64'),
