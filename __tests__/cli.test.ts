@@ -7,6 +7,7 @@ import { fingerprint } from '../lib/crypto/primitives';
 import { type ErrorCode, isChatError } from '../lib/errors';
 import { serverDir } from '../lib/paths';
 import { loadOrCreateRelayKey } from '../lib/server/relay-key';
+import { ensureBuilt } from './helpers/dist';
 
 const ROOT = path.join(__dirname, '..');
 const BIN = path.join(ROOT, 'bin', 'chatsecure');
@@ -329,10 +330,7 @@ describe('the real binary', () => {
   beforeAll(() => {
     // `npm test` builds before jest; a bare `npx jest` may find no build. tsc emits even when
     // another file has a type error, so judge by the output, not by its exit status.
-    const built = path.join(ROOT, 'dist', 'lib', 'cli.js');
-    if (!fs.existsSync(built))
-      spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
-    expect(fs.existsSync(built)).toBe(true);
+    ensureBuilt(['cli.js']);
   }, 120_000);
 
   function run(args: string[]) {

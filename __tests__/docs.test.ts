@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { LOCAL_ERROR_CODES, WIRE_ERROR_CODES } from '../lib/errors';
+import { ensureBuilt } from './helpers/dist';
 
 /** Keeps the error registry, the CLI and the documents in step (STYLE.md: "a test that keeps codes, types and docs in step"). */
 const ROOT = path.join(__dirname, '..');
@@ -37,9 +38,7 @@ describe('README.md', () => {
   });
 
   it('describes every option that chatsecure --help lists', () => {
-    const built = path.join(ROOT, 'dist', 'lib', 'cli.js');
-    if (!fs.existsSync(built))
-      spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
+    ensureBuilt(['cli.js']);
     const r = spawnSync(process.execPath, [path.join(ROOT, 'bin', 'chatsecure'), '--help'], {
       encoding: 'utf8',
     });

@@ -12,8 +12,8 @@ import { serverDir } from '../../lib/paths';
 import { loadOrCreateRelayKey } from '../../lib/server/relay-key';
 import { makeUser, type TestUser } from '../helpers/client-harness';
 import { BIN, type RelayProcess, startRelayProcess, tempDir, waitFor } from '../helpers/relay-harness';
+import { ensureBuilt } from '../helpers/dist';
 
-const ROOT = path.join(__dirname, '..', '..');
 let work: string;
 let authorityFile: string;
 let authorityFp: string;
@@ -88,8 +88,7 @@ function registered(dataDir: string): string {
 }
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'crypto', 'relay-cert.js')))
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
+  ensureBuilt(['crypto', 'relay-cert.js']);
   work = tempDir('chatsecure-authority-');
   authorityFile = path.join(work, 'ca.key');
   const created = chatsecure(['admin', 'authority', 'create', authorityFile]);

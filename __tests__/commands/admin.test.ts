@@ -1,19 +1,17 @@
 /** `chatsecure admin ...` through the real binary, on a relay data dir a real relay filled. */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { fingerprint, randomBytes, toBase64, toHex } from '../../lib/crypto/primitives';
 import { serverDir } from '../../lib/paths';
 import { BIN, loginClient, startRelay, tempDir, waitFor } from '../helpers/relay-harness';
+import { ensureBuilt } from '../helpers/dist';
 
-const ROOT = path.join(__dirname, '..', '..');
 let dataDir: string;
 let relayKey: Uint8Array;
 let eveKey: Uint8Array;
 
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'commands', 'admin.js')))
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
+  ensureBuilt(['commands', 'admin.js']);
   dataDir = tempDir('chatsecure-admin-');
   const relay = await startRelay({ dir: serverDir(dataDir) });
   relayKey = relay.publicKey;

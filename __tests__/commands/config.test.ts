@@ -6,6 +6,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BIN, loginClient, startRelayProcess, tempDir, waitFor } from '../helpers/relay-harness';
+import { ensureBuilt } from '../helpers/dist';
 
 const ROOT = path.join(__dirname, '..', '..');
 const dirs: string[] = [];
@@ -13,8 +14,7 @@ afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 beforeAll(() => {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'commands', 'config.js')))
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
+  ensureBuilt(['commands', 'config.js']);
 }, 120_000);
 
 /** A fresh HOME with no XDG variables and no CHATSECURE_HOME, as on a new machine. */

@@ -21,6 +21,7 @@ import {
   runLogs,
 } from '../../lib/commands/logs';
 import { logFile } from '../../lib/paths';
+import { ensureBuilt } from '../helpers/dist';
 
 const ROOT = path.join(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'chatsecure');
@@ -365,10 +366,7 @@ describe('the real binary', () => {
   beforeAll(() => {
     // `npm test` builds before jest; a bare `npx jest` may find no build. tsc emits even when
     // another file has a type error, so judge by the output, not by its exit status.
-    const built = path.join(ROOT, 'dist', 'lib', 'commands', 'logs.js');
-    if (!fs.existsSync(built))
-      spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
-    expect(fs.existsSync(built)).toBe(true);
+    ensureBuilt(['commands', 'logs.js']);
   }, 120_000);
 
   let child: ChildProcess | undefined;

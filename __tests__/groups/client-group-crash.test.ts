@@ -8,8 +8,6 @@
  * Bea comes back, she reads every message the sender has in its history, each once, with no error.
  * And a real SQLite failure inside the commit (a trigger) leaves the chain where it was.
  */
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { CLIENT_DB_FILE } from '../../lib/client/sqlite-store';
@@ -18,26 +16,13 @@ import { isChatError } from '../../lib/errors';
 import { relayPerTest, startRelayWithStore } from '../helpers/client-harness';
 import { killChildren, runUntilKilled } from '../helpers/child-process';
 import { waitFor } from '../helpers/relay-harness';
+import { ensureBuilt } from '../helpers/dist';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist', 'lib');
 
-function newestSource(dir: string): number {
-  let newest = 0;
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) newest = Math.max(newest, newestSource(p));
-    else if (e.name.endsWith('.ts')) newest = Math.max(newest, fs.statSync(p).mtimeMs);
-  }
-  return newest;
-}
-
 beforeAll(() => {
-  const built = path.join(DIST, 'client', 'groups', 'group-messages.js');
-  if (!fs.existsSync(built) || fs.statSync(built).mtimeMs < newestSource(path.join(ROOT, 'lib'))) {
-    const r = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
-    if (r.status !== 0) throw new Error('the build failed');
-  }
+  ensureBuilt(['client', 'groups', 'group-messages.js'], { fresh: true });
 }, 180_000);
 
 const req = (p: string) => JSON.stringify(path.join(DIST, p));

@@ -8,13 +8,13 @@
  * The child runs the built code in dist/ (`npm test` builds before jest; built here if missing).
  */
 import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { parseGroupMessage, createOwnSenderKey, serializeOwnSenderKey } from '../../lib/crypto/sender-keys';
 import { randomBytes } from '../../lib/crypto/primitives';
 import { killChildren, runUntilKilled } from '../helpers/child-process';
 import { tempDir } from '../helpers/relay-harness';
+import { ensureBuilt } from '../helpers/dist';
 
 const ROOT = path.join(__dirname, '..', '..');
 const DIST = path.join(ROOT, 'dist', 'lib');
@@ -42,9 +42,7 @@ const save = db.transaction((next, message) => {
 `;
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(DIST, 'crypto', 'sender-keys.js'))) {
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
-  }
+  ensureBuilt(['crypto', 'sender-keys.js']);
 }, 120_000);
 
 afterEach(killChildren);

@@ -6,6 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tempDir } from '../helpers/relay-harness';
+import { ensureBuilt } from '../helpers/dist';
 
 const ROOT = path.join(__dirname, '..', '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
@@ -22,8 +23,7 @@ let tarball: string;
 let files: string[];
 
 beforeAll(() => {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'cli.js')))
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
+  ensureBuilt(['cli.js']);
   const d = tempDir('chatsecure-pack-');
   dirs.push(d);
   // --ignore-scripts: dist/ is built above; `prepare` would build it again.

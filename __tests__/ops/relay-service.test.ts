@@ -9,6 +9,7 @@ import * as http from 'node:http';
 import * as path from 'node:path';
 import { randomBytes, toBase64, toHex } from '../../lib/crypto/primitives';
 import { BIN, loginClient, startRelayProcess, tempDir, waitFor } from '../helpers/relay-harness';
+import { ensureBuilt } from '../helpers/dist';
 
 const ROOT = path.join(__dirname, '..', '..');
 const dirs: string[] = [];
@@ -22,10 +23,7 @@ afterAll(() => {
 });
 
 beforeAll(() => {
-  const built = path.join(ROOT, 'dist', 'lib', 'server', 'metrics.js');
-  if (!fs.existsSync(built))
-    spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'ignore' });
-  expect(fs.existsSync(built)).toBe(true);
+  ensureBuilt(['server', 'metrics.js']);
 }, 120_000);
 
 function get(port: number, p: string): Promise<{ status: number; body: string }> {
