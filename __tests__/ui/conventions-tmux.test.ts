@@ -278,7 +278,12 @@ describe.each(['tmux-256color', 'xterm-256color'])('TERM=%s', (term) => {
 
     test('--notify: OSC 777 and the command, naming the sender, never the text', async () => {
       pal.client.send(s.name, 'a secret body');
-      await waitFor(() => fs.existsSync(notified), 20000, 'the notify command');
+      // `>>` creates the file before printf writes to it: wait for the whole line, not the file.
+      await waitFor(
+        () => fs.existsSync(notified) && fs.readFileSync(notified, 'utf8').endsWith('\n'),
+        20000,
+        'the notify command',
+      );
       await waitFor(
         // Inside tmux ($TMUX): wrapped for tmux to pass on to the terminal it runs in.
         () =>
