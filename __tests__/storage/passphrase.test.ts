@@ -14,6 +14,7 @@ import { randomBytes, toHex } from '../../lib/crypto/primitives';
 import { userDir } from '../../lib/paths';
 import { BIN, tempDir } from '../helpers/relay-harness';
 import { codeOf } from '../helpers/error-code';
+import { ensureBuilt } from '../helpers/dist';
 import { tmuxDriver } from '../ui/tmux-driver';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -166,8 +167,7 @@ describe('chatsecure --user with a wrong passphrase', () => {
   });
 
   test('three tries at the prompt, each wrong one told, then exit 1 with every file byte-identical', async () => {
-    if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'ui', 'screen', 'passphrase-prompt.js')))
-      throw new Error('dist/ is not built: run `npm run build` first (npm test does)');
+    ensureBuilt(['ui', 'screen', 'passphrase-prompt.js']);
     const { dataDir, dir, body } = setUp('right one');
     const before = snapshot(dir);
     const socket = `chatsecure-pass-${process.pid}`;

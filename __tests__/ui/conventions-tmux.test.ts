@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import { nameColour, themeFor, type ThemeName } from '../../lib/ui/screen/theme';
 import { makeUser, type TestUser } from '../helpers/client-harness';
 import { BIN, startRelayProcess, tempDir, waitFor, type RelayProcess } from '../helpers/relay-harness';
-import { tmuxDriver } from './tmux-driver';
+import { requireBuiltUi, tmuxDriver } from './tmux-driver';
 
 jest.setTimeout(120000);
 
@@ -69,8 +69,7 @@ let dir: string;
 const users: TestUser[] = [];
 
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'ui', 'screen', 'run-screen.js')))
-    throw new Error('dist/ is not built: run `npm run build` first (npm test does)');
+  requireBuiltUi();
   dir = tempDir('chatsecure-conv-');
   // Every client here registers from 127.0.0.1: more than the default 10 an hour.
   const config = path.join(dir, 'relay.toml');

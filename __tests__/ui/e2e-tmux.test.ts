@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { BIN, startRelayProcess, tempDir, type RelayProcess } from '../helpers/relay-harness';
-import { tmuxDriver } from './tmux-driver';
+import { requireBuiltUi, tmuxDriver } from './tmux-driver';
 
 jest.setTimeout(45000);
 
@@ -22,9 +22,7 @@ let relay: RelayProcess;
 let dir: string;
 
 beforeAll(async () => {
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'lib', 'ui', 'screen', 'run-screen.js'))) {
-    throw new Error('dist/ is not built: run `npm run build` first (npm test does)');
-  }
+  requireBuiltUi();
   dir = tempDir('chatsecure-e2e-');
   relay = await startRelayProcess(path.join(dir, 'relay'));
 });

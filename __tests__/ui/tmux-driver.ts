@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { TestUser } from '../helpers/client-harness';
+import { ensureBuilt } from '../helpers/dist';
 import { BIN, startRelayProcess, tempDir, type RelayProcess } from '../helpers/relay-harness';
 
 export interface TmuxDriver {
@@ -43,11 +44,9 @@ export function tmuxDriver(socket: string, defaultTimeoutMs: number): TmuxDriver
   return { tmux, capture, waitForPane };
 }
 
-/** The tmux tests run the built binary: fails in a sentence when dist/ is missing. */
-export function requireBuiltUi(root: string): void {
-  if (!fs.existsSync(path.join(root, 'dist', 'lib', 'ui', 'screen', 'run-screen.js'))) {
-    throw new Error('dist/ is not built: run `npm run build` first (npm test does)');
-  }
+/** The tmux tests run the built binary: dist/ is built when missing (helpers/dist.ts). */
+export function requireBuiltUi(): void {
+  ensureBuilt(['ui', 'screen', 'run-screen.js']);
 }
 
 /** Ends the private tmux server, if it still runs. */
@@ -110,7 +109,7 @@ export function tmuxRelaySuite(
   let dir: string | undefined;
   const users: TestUser[] = [];
   beforeAll(async () => {
-    requireBuiltUi(o.root);
+    requireBuiltUi();
     dir = tempDir(o.prefix);
     relay = await startRelayProcess(path.join(dir, 'relay'));
   });
