@@ -3,9 +3,19 @@
  * prologue binding (a tampered suite list fails the handshake), deadlines and coded errors.
  */
 import * as net from 'node:net';
+import { Duplex } from 'node:stream';
+import { HandshakeState } from '../../lib/crypto/noise';
 import { fingerprint, randomBytes, toBase64, x25519KeyPair } from '../../lib/crypto/primitives';
 import { isChatError } from '../../lib/errors';
+import { FrameSocket } from '../../lib/net/frame-socket';
 import { encodeFrame } from '../../lib/net/framing';
+import {
+  parseClientHello,
+  parseServerHello,
+  parseServerInfo,
+  serializeClientHello,
+  serializeLoginPayload,
+} from '../../lib/net/handshake-payloads';
 import {
   acceptSecureChannel,
   connectSecureChannel,
@@ -13,6 +23,7 @@ import {
   type AcceptOptions,
   type Connected,
   type SecureChannel,
+  handshakePrologue,
   type Suite,
 } from '../../lib/net/secure-channel';
 
@@ -159,14 +170,22 @@ describe('secure channel', () => {
     const mitmPort = await listen((client) => {
       const upstream = net.connect(relayPort, '127.0.0.1');
       sockets.push(upstream);
-      let first = true;
-      client.on('data', (chunk) => {
-        if (first) {
-          first = false;
-          const hello = JSON.parse(chunk.subarray(2).toString('utf8'));
-          hello.suites.reverse();
-          upstream.write(encodeFrame(Buffer.from(JSON.stringify(hello))));
-        } else upstream.write(chunk);
+      // The hello is the first frame; what follows it (message 1 comes in the same flight) is
+      // forwarded untouched.
+      let head: Buffer | undefined = Buffer.alloc(0);
+      client.on('data', (chunk: Buffer) => {
+        if (!head) {
+          upstream.write(chunk);
+          return;
+        }
+        head = Buffer.concat([head, chunk]);
+        if (head.length < 2 || head.length < 2 + head.readUInt16BE(0)) return;
+        const end = 2 + head.readUInt16BE(0);
+        const hello = JSON.parse(head.subarray(2, end).toString('utf8'));
+        hello.suites.reverse();
+        upstream.write(encodeFrame(Buffer.from(JSON.stringify(hello))));
+        upstream.write(head.subarray(end));
+        head = undefined;
       });
       upstream.on('data', (chunk) => client.write(chunk));
       upstream.on('close', () => client.destroy());
@@ -249,6 +268,117 @@ describe('secure channel', () => {
     client.channel.send({ t: 'ping' });
     expect(await got).toEqual({ t: 'ping' });
     expect(server.channel.isOpen).toBe(true);
+  });
+
+  it("sends message 1 in the ClientHello's flight, before any ServerHello", async () => {
+    // A relay that answers nothing: both frames must come anyway.
+    const frames: Uint8Array[] = [];
+    let gotBoth!: () => void;
+    const both = new Promise<void>((r) => (gotBoth = r));
+    const port = await listen((s) => {
+      const io = new FrameSocket(s);
+      void (async () => {
+        frames.push(await io.next(), await io.next());
+        gotBoth();
+      })();
+    });
+    const sock = await dial(port);
+    const client = connectSecureChannel(sock, {
+      staticKey: clientKey,
+      verifyServer: () => undefined,
+      login,
+      parse,
+      handshakeDeadlineMs: 60_000,
+    }).catch((e) => e);
+    await both;
+    expect(parseClientHello(frames[0]).app).toBe('chatsecure');
+    // Message 1 of XX: the ephemeral public key alone (empty payload, no key yet).
+    expect(frames[1].length).toBe(32);
+    sock.destroy();
+    expect(isChatError(await client, 'connection_closed')).toBe(true);
+  });
+
+  it('answers a pipelined first flight with ServerHello and message 2 in one write', async () => {
+    // The relay's socket, wrapped to record what each write to the network carried.
+    const writes: number[] = [];
+    let accepted!: Promise<Accepted<Msg, Msg>>;
+    const port = await listen((s) => {
+      const wrapped = new Duplex({
+        read: () => s.resume(),
+        write(chunk: Buffer, _enc, cb) {
+          writes.push(1);
+          s.write(chunk, cb);
+        },
+        writev(chunks, cb) {
+          writes.push(chunks.length);
+          s.write(Buffer.concat(chunks.map((c) => c.chunk as Buffer)), cb);
+        },
+        final(cb) {
+          s.end(cb);
+        },
+        destroy(err, cb) {
+          s.destroy();
+          cb(err);
+        },
+      });
+      s.on('data', (d) => {
+        if (!wrapped.push(d)) s.pause();
+      });
+      s.on('end', () => wrapped.push(null));
+      s.on('close', () => wrapped.destroy());
+      accepted = acceptSecureChannel<Msg, Msg>(wrapped, {
+        staticKey: serverKey,
+        serverInfo,
+        parse,
+        serialize,
+      });
+    });
+    const sock = await dial(port);
+    const client = await connectSecureChannel<Msg, Msg>(sock, {
+      staticKey: clientKey,
+      verifyServer: () => undefined,
+      login,
+      parse,
+      serialize,
+    });
+    const { channel } = await accepted;
+    expect(writes[0]).toBe(2);
+    // And the session works.
+    channel.start();
+    client.channel.start();
+    const got = nextMessage(channel);
+    client.channel.send({ t: 'ping', n: 3 });
+    expect(await got).toEqual({ t: 'ping', n: 3 });
+  });
+
+  it('still accepts a client that waits for the ServerHello before message 1', async () => {
+    let accepted!: Promise<Accepted<Msg, Msg>>;
+    const port = await listen((s) => {
+      accepted = acceptSecureChannel<Msg, Msg>(s, { staticKey: serverKey, serverInfo, parse, serialize });
+    });
+    const io = new FrameSocket(await dial(port));
+    // The client of the first protocol version: one frame, then wait for the answer, each step.
+    const ch = serializeClientHello({
+      v: 1,
+      app: 'chatsecure',
+      suites: ['Noise_XX_25519_ChaChaPoly_SHA256'],
+    });
+    io.write(ch);
+    const sh = await io.next();
+    expect(parseServerHello(sh)).toEqual({ v: 1, suite: 'Noise_XX_25519_ChaChaPoly_SHA256' });
+    const hs = new HandshakeState({
+      protocolName: 'Noise_XX_25519_ChaChaPoly_SHA256',
+      initiator: true,
+      prologue: handshakePrologue(ch, sh),
+      s: clientKey,
+    });
+    io.write(hs.writeMessage());
+    expect(parseServerInfo(hs.readMessage(await io.next()))).toEqual(serverInfo);
+    io.write(hs.writeMessage(serializeLoginPayload(login)));
+    const server = await accepted;
+    expect(server.login).toEqual(login);
+    expect(Buffer.from(server.channel.remoteStatic)).toEqual(Buffer.from(clientKey.publicKey));
+    expect(Buffer.from(server.channel.handshakeHash)).toEqual(Buffer.from(hs.transport().handshakeHash));
   });
 
   it('closes an established channel that stays idle past the idle timeout', async () => {

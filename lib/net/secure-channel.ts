@@ -14,8 +14,10 @@ import type { RelayCertificate } from '../crypto/relay-cert';
 import {
   type Bytes,
   concatBytes,
+  constantTimeEqual,
   type KeyPair,
   utf8,
+  wipe,
   x25519KeyPairRaw,
   x25519Raw,
 } from '../crypto/primitives';
@@ -394,11 +396,19 @@ export async function connectSecureChannel<In, Out>(
   const offered = opts.suites ?? SUPPORTED_SUITES;
   const run = async (): Promise<Connected<In, Out>> => {
     const chBytes = serializeClientHello({ v: 1, app: 'chatsecure', suites: offered });
+    // Section 5, first flight: message 1 (-> e) goes in the same write as the ClientHello, not a
+    // round trip later. Every suite is XX over 25519 with an empty first payload and no key yet,
+    // so message 1 is our ephemeral public key whatever the relay picks (issue 12: the relay
+    // then answers ServerHello and message 2 in one write). Relays read frames in order, so
+    // one that expects message 1 after its ServerHello finds it waiting.
+    const e = x25519KeyPairRaw();
     io.write(chBytes);
+    io.write(e.publicKey);
     const shBytes = await io.next();
     const sh = parseServerHello(shBytes);
     if ('error' in sh) {
       // Unauthenticated refusal: report it, never retry with another list on our own.
+      wipe(e.secretKey);
       throw new ChatError('no_common_suite', 'the relay supports none of the offered cipher suites');
     }
     const suite = offered.find((s) => s === sh.suite);
@@ -408,12 +418,14 @@ export async function connectSecureChannel<In, Out>(
       initiator: true,
       prologue: handshakePrologue(chBytes, shBytes),
       s: opts.staticKey,
+      e,
       // Raw keys through libsodium: no KeyObject import/export per handshake (issue 12).
-      generateKeyPair: x25519KeyPairRaw,
       dh: x25519Raw,
     });
-    // -> e
-    io.write(hs.writeMessage());
+    // -> e, already sent: the engine's message 1 (its hash now bound to both hellos) must be
+    // exactly those bytes.
+    if (!constantTimeEqual(hs.writeMessage(), e.publicKey))
+      throw new ChatError('handshake_failed', 'message 1 depends on the suite');
     // <- e, ee, s, es
     const infoBytes = hs.readMessage(await io.next());
     const rs = hs.remoteStatic;

@@ -37,12 +37,18 @@ export async function authenticate(
   if (!isValidName(login.user)) return refused('bad_name', NAME_RULE);
   const signKey = fromBase64(login.signKey, 32);
   const idcert = fromBase64(login.idcert, 64);
+  const canon = canonName(login.user);
+  const store = ctx.store;
+  const known = await store.lookup(canon);
   // Section 5.3: idcert must bind the Noise static key just authenticated to signKey
-  // (libsodium: no KeyObject import per login, issue 12).
-  if (!verifySignature(signKey, 'chatsecure-idcert-v1', channel.remoteStatic, idcert)) {
+  // (libsodium: no KeyObject import per login, issue 12). The check is a function of those
+  // three values alone, and the store holds only triples that passed it (a registration or a
+  // recovery, below): a returning user presenting exactly its stored triple passed it already,
+  // so its login costs no signature check (a sixth of the relay's CPU per login, issue 12).
+  const returning = known !== undefined && sameIdentity(known, signKey, channel.remoteStatic, idcert);
+  if (!returning && !verifySignature(signKey, 'chatsecure-idcert-v1', channel.remoteStatic, idcert)) {
     return refused('handshake_failed', 'the identity certificate does not match the session key');
   }
-  const canon = canonName(login.user);
   const recovery = login.recovery !== undefined ? fromBase64(login.recovery, 32) : undefined;
   const user: NewUser = {
     name: login.user,
@@ -52,13 +58,12 @@ export async function authenticate(
     idcert,
     ...(recovery ? { recovery } : {}),
   };
-  const store = ctx.store;
-  const known = await store.lookup(canon);
   // Defect 4: a new name costs one token of this address's registration bucket.
   if (!known && !registrations.take(address)) {
     return refused('rate_limited', 'too many new names from this address; try again later');
   }
-  const result = await store.register(user, ctx.now());
+  // A returning user's record is at hand: no second read of it to learn it is a login.
+  const result = returning ? 'existing' : await store.register(user, ctx.now());
   if (result === 'identity_taken')
     return refused('identity_taken', 'this identity already holds another name');
   let recovered = false;
@@ -97,6 +102,20 @@ export async function authenticate(
   const stored = !changed && known ? known : await store.lookup(canon);
   if (!stored) return refused('internal', 'registration was not stored');
   return { ok: true, user: stored, registered: result === 'ok', recovered };
+}
+
+/** The stored identity is exactly this one: keys and certificate (lengths are not secret). */
+function sameIdentity(
+  known: UserRecord,
+  signKey: Uint8Array,
+  dhKey: Uint8Array,
+  idcert: Uint8Array,
+): boolean {
+  return (
+    constantTimeEqual(known.signKey, signKey) &&
+    constantTimeEqual(known.dhKey, dhKey) &&
+    constantTimeEqual(known.idcert, idcert)
+  );
 }
 
 /** `welcome {queued, limits}` then, for a returning user short of one-time prekeys, `keys.low`. */
