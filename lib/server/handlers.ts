@@ -238,7 +238,8 @@ function sendTo(
     const recipient = ctx.sessions.get(canon);
     status = recipient ? 'delivered' : 'queued';
     if (!recipient) return;
-    if (r === 'ok') d.delivery.deliverNew(canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
+    if (r === 'ok')
+      d.delivery.deliverNew(canon, { t: 'deliver', id: msg.id, from: s.user.name, env: msg.env, ts });
     else d.delivery.pumpLater(recipient);
   };
   const stored = ctx.store.enqueue(env, caps, committed);
@@ -284,7 +285,13 @@ function sendInCluster(
     const here = d.ctx.sessions.get(canonName(msg.to));
     if (!here) return;
     if (result === 'ok')
-      d.delivery.deliverNew(here.user.canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
+      d.delivery.deliverNew(here.user.canon, {
+        t: 'deliver',
+        id: msg.id,
+        from: s.user.name,
+        env: msg.env,
+        ts,
+      });
     else d.delivery.pumpLater(here);
   });
 }

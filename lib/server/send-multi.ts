@@ -121,6 +121,7 @@ function answer(d: HandlerDeps, s: Session, msg: SendMulti, c: Copy, r: EnqueueR
     user: name,
   });
   if (!recipient) return;
-  if (r === 'ok') d.delivery.deliverNew(c.canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
+  if (r === 'ok')
+    d.delivery.deliverNew(c.canon, { t: 'deliver', id: msg.id, from: s.user.name, env: msg.env, ts });
   else d.delivery.pumpLater(recipient);
 }
