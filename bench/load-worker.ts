@@ -149,15 +149,18 @@ let rid = 0;
 let onDecrypted: (p: Pair, sentAt: number) => void = () => undefined;
 let errors = 0;
 
-function send(p: Pair): void {
+/** Sends one text; returns the send time it carries (what the receiver's latency counts from). */
+function send(p: Pair): number {
   p.outstanding++;
+  const sentAt = performance.now();
   p.sender.send({
     t: 'send',
     rid: `r${++rid}`,
     id: messageId(),
     to: p.receiverName,
-    env: p.e2e.seal(performance.now()),
+    env: p.e2e.seal(sentAt),
   });
+  return sentAt;
 }
 
 async function makePairs(cmd: Extract<WorkerCommand, { t: 'pairs' }>): Promise<void> {
@@ -245,8 +248,11 @@ async function rate(cmd: Extract<WorkerCommand, { t: 'rate' }>): Promise<void> {
       for (let i = 0; i < due; i++) {
         const p = pairs[at++ % pairs.length];
         sent++;
-        if (now >= from) sentInWindow++;
-        send(p);
+        // Counted in the window by the time the text carries, as on delivery: a burst that starts
+        // before `until` stamps its last texts after it, and those are neither sent nor delivered
+        // in the window (counted by the tick's time, they showed as "lost").
+        const sentAt = send(p);
+        if (sentAt >= from && sentAt < until) sentInWindow++;
       }
     };
     const timer = setInterval(tick, 1);

@@ -109,3 +109,25 @@ it('drops the trigger-kept counter tables of an older relay.db at open and keeps
   expect(objects.map((o) => o.name)).not.toContain('queue_totals');
   expect(objects.map((o) => o.name)).not.toContain('queue_per_sender');
 });
+
+it('an ack frees its own sender place, also when another handle replaced the envelope since', async () => {
+  const a = store();
+  const b = store();
+  await a.register(identity('Eve'), NOW);
+  // Enqueued here: its sender is known in memory, so the ack's delete reads nothing back.
+  const mine = envelope('eve', 'Adam');
+  expect(await a.enqueue(mine, caps)).toBe('ok');
+  expect(await a.enqueue(envelope('eve', 'Adam'), caps)).toBe('ok');
+  // The other handle acks it and stores the same id again from another sender.
+  expect(await b.ack('eve', mine.id)).toBe(true);
+  expect(await b.enqueue({ ...mine, from: 'Bob' }, caps)).toBe('ok');
+  // The ack here must free Bob's place, not Adam's.
+  expect(await a.ack('eve', mine.id)).toBe(true);
+  expect(await a.ack('eve', mine.id)).toBe(false);
+  expect(await a.countQueued('eve')).toBe(1);
+  // Bob has his three places again (freeing Adam's would have left him two), Adam one of his.
+  for (let i = 0; i < 3; i++) expect(await a.enqueue(envelope('eve', 'Bob'), caps)).toBe('ok');
+  expect(await a.enqueue(envelope('eve', 'Bob'), caps)).toBe('queue_full');
+  expect(await a.enqueue(envelope('eve', 'Adam'), caps)).toBe('ok');
+  expect(await a.countQueued('eve')).toBe(5);
+});

@@ -5,6 +5,7 @@
  * waiting for the next `send` or `ack`.
  */
 import { toBase64 } from '../crypto/primitives';
+import type { RelayMessage } from '../net/messages';
 import { codeOf, type RelayContext, type Session, setOf } from './session';
 
 /** First retry after a failed delivery read, doubling up to the second. */
@@ -17,13 +18,14 @@ export class Delivery {
   /**
    * A just-stored envelope for an online user: sent at once when nothing older waits in the
    * store and the window has room (same order as `pump` would give), else left to `pump`.
+   * `deliver` is the message as it goes out (built once by the caller).
    */
-  deliverNew(canon: string, env: { id: string; from: string; env: string; ts: number }): void {
+  deliverNew(canon: string, deliver: Extract<RelayMessage, { t: 'deliver' }>): void {
     const r = this.ctx.sessions.get(canon);
-    if (!r || !r.channel.isOpen || r.inflight?.has(env.id)) return;
+    if (!r || !r.channel.isOpen || r.inflight?.has(deliver.id)) return;
     if (!r.backlog && !r.pumping && (r.inflight?.size ?? 0) < this.ctx.limits.deliveryWindow) {
-      setOf(r, 'inflight').add(env.id);
-      r.channel.send({ t: 'deliver', id: env.id, from: env.from, env: env.env, ts: env.ts });
+      setOf(r, 'inflight').add(deliver.id);
+      r.channel.send(deliver);
       this.ctx.observer?.count('delivered');
       return;
     }

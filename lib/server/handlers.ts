@@ -7,13 +7,14 @@ import { concatBytes, constantTimeEqual, fromBase64, toBase64 } from '../crypto/
 import { ChatError, type WireErrorCode } from '../errors';
 import { canonName } from '../names';
 import { verifySignature } from '../net/ed25519-verify';
+import { checkedBytes } from '../net/codec';
 import type { ClientMessage } from '../net/messages';
 import type { Delivery } from './delivery';
 import type { Presence } from './presence';
 import type { KeyedBuckets } from './rate-limit';
 import { sendMulti } from './send-multi';
 import { type RelayContext, type Session, setOf } from './session';
-import type { EnqueueResult } from './store';
+import type { EnqueueResult, UserRecord } from './store';
 
 /** Envelopes waiting per (recipient, sender address), in memory only: no name of a sender is kept. */
 export class AddressShare {
@@ -146,74 +147,15 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
     }
   },
 
-  send: async (d, s, msg) => {
-    const { ctx } = d;
+  send: (d, s, msg) => {
     const canon = canonName(msg.to);
-    // An online user's record is at hand; only offline recipients cost a lookup.
-    const target = ctx.sessions.get(canon)?.user ?? (await ctx.store.lookup(canon));
-    if (!target) throw new ChatError('unknown_user', `no user is called ${msg.to}`);
-    // Issue 9 point 7: sealed for an identity the recipient no longer has. Nothing is stored.
-    if (msg.for !== undefined && !constantTimeEqual(fromBase64(msg.for, 32), target.signKey)) {
-      s.channel.send({
-        t: 'error',
-        rid: msg.rid,
-        code: 'identity_changed',
-        message: `${target.name} has a new identity`,
-        id: msg.id,
-        identity: {
-          user: target.name,
-          signKey: toBase64(target.signKey),
-          dhKey: toBase64(target.dhKey),
-          idcert: toBase64(target.idcert),
-        },
-      });
-      return;
-    }
-    const limits = ctx.limits;
-    // Defect 4: one address's share of one user's queue, and a smaller share for a new identity.
-    if (d.shares.count(canon, s.address) >= limits.queuePerAddress) {
-      throw new ChatError('queue_full', `${target.name} has too many messages waiting from this address`);
-    }
-    const ts = ctx.now();
-    const young = ts - s.user.registeredAt < limits.newIdentityMs;
-    const env = { id: msg.id, to: canon, from: s.user.name, env: fromBase64(msg.env), ts };
-    const caps = {
-      perRecipient: limits.queuePerRecipient,
-      perSender: young ? limits.queuePerNewSender : limits.queuePerSender,
-    };
-    if (ctx.cluster) {
-      sendInCluster(d, s, msg, target.name, ts, ctx.cluster.enqueue(env, caps));
-      return;
-    }
-    // Issue 12: once the insert is committed (visible to every later read and write, the ack's
-    // delete included) an online recipient gets `deliver` while the fsync runs; `sent` still
-    // waits for the fsync. A commit that then fails to reach the disk loses nothing: the sender
-    // had no `sent` and resends with the same id, and the recipient drops the repeat by id.
-    let status: 'delivered' | 'queued' | undefined;
-    const committed = (r: EnqueueResult) => {
-      if (r === 'queue_full') return;
-      if (r === 'ok') {
-        d.shares.add(canon, msg.id, s.address);
-        ctx.observer?.count('stored');
-      }
-      const recipient = ctx.sessions.get(canon);
-      status = recipient ? 'delivered' : 'queued';
-      if (!recipient) return;
-      if (r === 'ok') d.delivery.deliverNew(canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
-      else d.delivery.pumpLater(recipient);
-    };
-    const stored = ctx.store.enqueue(env, caps, committed);
-    // The store commits in call order, so this connection's next request may be read while
-    // this one commits; answers and deliveries still follow the order of the sends.
-    d.afterWrite(s, msg, stored, (r) => {
-      if (r === 'queue_full') {
-        d.refuse(s, msg.rid, 'queue_full', `${target.name} has too many messages waiting`);
-        return;
-      }
-      // A store without a committed step (Redis) reaches this point first.
-      if (status === undefined) committed(r);
-      // Stored durably before we answer: from here the relay is responsible for it.
-      s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: status ?? 'queued' });
+    // An online user's record is at hand, and the request is handled without a promise of its
+    // own (issue 12); only offline recipients cost a lookup.
+    const online = d.ctx.sessions.get(canon);
+    if (online) return sendTo(d, s, msg, canon, online.user);
+    return d.ctx.store.lookup(canon).then((target) => {
+      if (!target) throw new ChatError('unknown_user', `no user is called ${msg.to}`);
+      sendTo(d, s, msg, canon, target);
     });
   },
 
@@ -239,6 +181,81 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
 
   'presence.unwatch': (d, s, msg) => d.presence.unwatch(s, msg.rid, msg.users),
 };
+
+/** `send` once the recipient is known: checks, then the store write and its answers. */
+function sendTo(
+  d: HandlerDeps,
+  s: Session,
+  msg: Extract<ClientMessage, { t: 'send' }>,
+  canon: string,
+  target: UserRecord,
+): void {
+  const { ctx } = d;
+  // Issue 9 point 7: sealed for an identity the recipient no longer has. Nothing is stored.
+  if (msg.for !== undefined && !constantTimeEqual(fromBase64(msg.for, 32), target.signKey)) {
+    s.channel.send({
+      t: 'error',
+      rid: msg.rid,
+      code: 'identity_changed',
+      message: `${target.name} has a new identity`,
+      id: msg.id,
+      identity: {
+        user: target.name,
+        signKey: toBase64(target.signKey),
+        dhKey: toBase64(target.dhKey),
+        idcert: toBase64(target.idcert),
+      },
+    });
+    return;
+  }
+  const limits = ctx.limits;
+  // Defect 4: one address's share of one user's queue, and a smaller share for a new identity.
+  if (d.shares.count(canon, s.address) >= limits.queuePerAddress) {
+    throw new ChatError('queue_full', `${target.name} has too many messages waiting from this address`);
+  }
+  const ts = ctx.now();
+  const young = ts - s.user.registeredAt < limits.newIdentityMs;
+  const env = { id: msg.id, to: canon, from: s.user.name, env: checkedBytes(msg.env), ts };
+  const caps = {
+    perRecipient: limits.queuePerRecipient,
+    perSender: young ? limits.queuePerNewSender : limits.queuePerSender,
+  };
+  if (ctx.cluster) {
+    sendInCluster(d, s, msg, target.name, ts, ctx.cluster.enqueue(env, caps));
+    return;
+  }
+  // Issue 12: once the insert is committed (visible to every later read and write, the ack's
+  // delete included) an online recipient gets `deliver` while the fsync runs; `sent` still
+  // waits for the fsync. A commit that then fails to reach the disk loses nothing: the sender
+  // had no `sent` and resends with the same id, and the recipient drops the repeat by id.
+  let status: 'delivered' | 'queued' | undefined;
+  const committed = (r: EnqueueResult) => {
+    if (r === 'queue_full') return;
+    if (r === 'ok') {
+      d.shares.add(canon, msg.id, s.address);
+      ctx.observer?.count('stored');
+    }
+    const recipient = ctx.sessions.get(canon);
+    status = recipient ? 'delivered' : 'queued';
+    if (!recipient) return;
+    if (r === 'ok')
+      d.delivery.deliverNew(canon, { t: 'deliver', id: msg.id, from: s.user.name, env: msg.env, ts });
+    else d.delivery.pumpLater(recipient);
+  };
+  const stored = ctx.store.enqueue(env, caps, committed);
+  // The store commits in call order, so this connection's next request may be read while
+  // this one commits; answers and deliveries still follow the order of the sends.
+  d.afterWrite(s, msg, stored, (r) => {
+    if (r === 'queue_full') {
+      d.refuse(s, msg.rid, 'queue_full', `${target.name} has too many messages waiting`);
+      return;
+    }
+    // A store without a committed step (Redis) reaches this point first.
+    if (status === undefined) committed(r);
+    // Stored durably before we answer: from here the relay is responsible for it.
+    s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: status ?? 'queued' });
+  });
+}
 
 /**
  * `send` in cluster mode: the enqueue script also woke the relay holding the recipient, which
@@ -268,7 +285,13 @@ function sendInCluster(
     const here = d.ctx.sessions.get(canonName(msg.to));
     if (!here) return;
     if (result === 'ok')
-      d.delivery.deliverNew(here.user.canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
+      d.delivery.deliverNew(here.user.canon, {
+        t: 'deliver',
+        id: msg.id,
+        from: s.user.name,
+        env: msg.env,
+        ts,
+      });
     else d.delivery.pumpLater(here);
   });
 }

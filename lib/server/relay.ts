@@ -79,6 +79,8 @@ export class Relay {
   private nextConn = 1;
   private stopping = false;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Sessions with a request under way that went async: the next ones wait on `chain`. */
+  private readonly chained = new Set<Session>();
   /** Cluster logouts under way (release of the session key); `stop` waits for them. */
   private readonly leaving = new Set<Promise<void>>();
 
@@ -386,9 +388,28 @@ export class Relay {
       );
       return;
     }
-    session.chain = session.chain
-      .then(() => (session.channel.isOpen ? handle(this.deps, session, msg) : undefined))
-      .catch((err: unknown) => this.failed(session, msg, err));
+    // Requests are handled one at a time, in order. With none under way the handler runs now,
+    // and only one that goes async (a lookup) is chained (issue 12: two promises per request).
+    if (!this.chained.has(session)) {
+      let r: void | Promise<void>;
+      try {
+        r = handle(this.deps, session, msg);
+      } catch (err) {
+        this.failed(session, msg, err);
+        return;
+      }
+      if (r === undefined) return;
+      session.chain = r.catch((err: unknown) => this.failed(session, msg, err));
+    } else {
+      session.chain = session.chain
+        .then(() => (session.channel.isOpen ? handle(this.deps, session, msg) : undefined))
+        .catch((err: unknown) => this.failed(session, msg, err));
+    }
+    const chain = session.chain;
+    this.chained.add(session);
+    void chain.then(() => {
+      if (session.chain === chain) this.chained.delete(session);
+    });
   }
 
   private onInvalid(session: Session, err: ChatError, rid: string | undefined): void {
@@ -464,10 +485,23 @@ export class Relay {
 
   /** Runs `then` after a batched store write commits, off the request chain; `stop` waits for it. */
   private afterWrite<T>(session: Session, msg: ClientMessage, write: Promise<T>, then: (v: T) => void): void {
-    const done: Promise<void> = write.then(then).catch((err: unknown) => this.failed(session, msg, err));
+    // One promise per write (issue 12: then, catch and finally were three, per message twice).
     const writes = setOf(session, 'writes');
+    const done: Promise<void> = write.then(
+      (v) => {
+        writes.delete(done);
+        try {
+          then(v);
+        } catch (err) {
+          this.failed(session, msg, err);
+        }
+      },
+      (err: unknown) => {
+        writes.delete(done);
+        this.failed(session, msg, err);
+      },
+    );
     writes.add(done);
-    void done.finally(() => writes.delete(done));
   }
 
   // -------------------------------------------------------------------------------------------

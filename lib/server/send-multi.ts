@@ -10,6 +10,7 @@
  */
 import { constantTimeEqual, fromBase64, toBase64 } from '../crypto/primitives';
 import { canonName } from '../names';
+import { checkedBytes } from '../net/codec';
 import type { ClientMessage, MultiRecipient, RelayMessage } from '../net/messages';
 import type { HandlerDeps } from './handlers';
 import type { Session } from './session';
@@ -80,7 +81,7 @@ export async function sendMulti(d: HandlerDeps, s: Session, msg: SendMulti): Pro
     perRecipient: ctx.limits.queuePerRecipient,
     perSender: young ? ctx.limits.queuePerNewSender : ctx.limits.queuePerSender,
   };
-  const env = fromBase64(msg.env);
+  const env = checkedBytes(msg.env);
   // Enqueued in the order of `to`; the store commits in call order (store.ts).
   const copies: (Copy | Refusal)[] = checked.map((c) => {
     if ('t' in c) return c;
@@ -120,6 +121,7 @@ function answer(d: HandlerDeps, s: Session, msg: SendMulti, c: Copy, r: EnqueueR
     user: name,
   });
   if (!recipient) return;
-  if (r === 'ok') d.delivery.deliverNew(c.canon, { id: msg.id, from: s.user.name, env: msg.env, ts });
+  if (r === 'ok')
+    d.delivery.deliverNew(c.canon, { t: 'deliver', id: msg.id, from: s.user.name, env: msg.env, ts });
   else d.delivery.pumpLater(recipient);
 }
