@@ -11,7 +11,14 @@ export type RelayCommand = { readonly t: 'mem' } | { readonly t: 'stop' };
 
 export type RelayReport =
   | { readonly t: 'ready'; readonly port: number; readonly publicKey: string }
-  | { readonly t: 'mem'; readonly rss: number; readonly heapUsed: number; readonly external: number }
+  | {
+      readonly t: 'mem';
+      readonly rss: number;
+      readonly heapUsed: number;
+      readonly external: number;
+      /** Bytes committed to V8's young generation (empty after the GC that precedes the reading). */
+      readonly young: number;
+    }
   | { readonly t: 'stopped' };
 
 export type WorkerCommand =

@@ -11,6 +11,7 @@
  * Argument: the data dir. Run with --expose-gc so memory is measured after a full collection.
  */
 import * as path from 'node:path';
+import { getHeapSpaceStatistics } from 'node:v8';
 import { type KeyPair, toBase64 } from '../lib/crypto/primitives';
 import { closeLogger, createLogger, type Logger } from '../lib/log';
 import { Relay } from '../lib/server/relay';
@@ -76,7 +77,12 @@ async function main(): Promise<void> {
           gc();
         }
         const m = process.memoryUsage();
-        report({ t: 'mem', rss: m.rss, heapUsed: m.heapUsed, external: m.external });
+        // The young generation is empty after a full GC, but its pages stay committed: its size
+        // follows the allocation rate of the last burst, not what is held (bench/run.ts).
+        const young = getHeapSpaceStatistics()
+          .filter((s) => s.space_name === 'new_space' || s.space_name === 'new_large_object_space')
+          .reduce((n, s) => n + s.physical_space_size, 0);
+        report({ t: 'mem', rss: m.rss, heapUsed: m.heapUsed, external: m.external, young });
         return;
       }
       case 'stop':

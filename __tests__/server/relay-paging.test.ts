@@ -75,3 +75,48 @@ it('sends presence only to watchers, one frame per watcher for the changes of on
   const un = await watcher.request({ t: 'presence.unwatch', users: ['Ann'] }, 'presence.batch');
   expect(un.t === 'presence.batch' && un.changes).toEqual([]);
 });
+
+it('keeps telling every watcher past 32 watched names and 32 watchers of one user (lists become sets)', async () => {
+  // 40 watched names for one connection, 34 watchers of one user: past the 32 entries a list
+  // is kept as an array, both lists are Sets; adding, removing and departures go on as before.
+  const names = Array.from({ length: 40 }, (_, i) => `Many${i}`);
+  const many: TestClient[] = [];
+  for (const n of names) many.push(await loginClient(relay.port, n));
+  const fan = await loginClient(relay.port, 'Fan');
+  const watchers: TestClient[] = [];
+  for (let i = 0; i < 34; i++) watchers.push(await loginClient(relay.port, `Watcher${i}`));
+  raw.push(...many, fan, ...watchers);
+  const first = await fan.request({ t: 'presence.watch', users: names.slice(0, 30) }, 'presence.batch');
+  const rest = await fan.request({ t: 'presence.watch', users: names.slice(30) }, 'presence.batch');
+  const state = [first, rest].flatMap((b) => (b.t === 'presence.batch' ? b.changes : []));
+  expect(state).toEqual(names.map((user) => ({ user, online: true })));
+  for (const w of watchers) {
+    const b = await w.request({ t: 'presence.watch', users: ['Star'] }, 'presence.batch');
+    expect(b.t === 'presence.batch' && b.changes).toEqual([]);
+  }
+  // One of 34 stops watching Star before Star comes: it is not told, the 33 others are.
+  await watchers[0].request({ t: 'presence.unwatch', users: ['star'] }, 'presence.batch');
+  const star = await loginClient(relay.port, 'Star');
+  raw.push(star);
+  for (const w of watchers.slice(1)) {
+    expect(await w.next('presence', (m) => m.user === 'Star')).toMatchObject({ online: true });
+  }
+  star.channel.destroy({ code: 'closed', message: 'bye' });
+  for (const w of watchers.slice(1)) {
+    expect(await w.next('presence', (m) => m.user === 'Star')).toMatchObject({ online: false });
+  }
+  // The fan unwatches one of its 40; the 40 leave; it hears of the 39 it still watches.
+  await fan.request({ t: 'presence.unwatch', users: ['many7'] }, 'presence.batch');
+  const heard: string[] = [];
+  fan.channel.on('message', (m) => {
+    if (m.t === 'presence') heard.push(m.user);
+    if (m.t === 'presence.batch' && m.rid === undefined) heard.push(...m.changes.map((c) => c.user));
+  });
+  for (const c of many) c.channel.destroy({ code: 'closed', message: 'bye' });
+  await waitFor(() => heard.length >= 39, 10_000, '39 departures');
+  // Sentinels: nothing more was on its way to the fan or to the watcher that unwatched Star.
+  expect((await fan.request({ t: 'ping' }, 'pong')).t).toBe('pong');
+  expect((await watchers[0].request({ t: 'ping' }, 'pong')).t).toBe('pong');
+  expect(heard.sort()).toEqual(names.filter((n) => n !== 'Many7').sort());
+  expect(watchers[0].received.filter((m) => m.t === 'presence')).toEqual([]);
+});

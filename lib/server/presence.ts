@@ -12,9 +12,49 @@ import { canonName } from '../names';
 import { MAX_PRESENCE_BATCH, MAX_WATCHED, type PresenceChange } from '../net/messages';
 import type { RelayContext, Session } from './session';
 
+/**
+ * A set of names or sessions kept as an exact-size array while it holds at most FEW_MAX entries,
+ * and as a Set past that: a Set of 20 is a ~680-byte hash table, an array of 20 about 200 bytes,
+ * and a watch list or a user's watchers is usually that small (two per idle connection, issue 12).
+ * Arrays are never changed in place (copy on write, at most FEW_MAX entries copied), so a list
+ * being iterated stays as it was; a Set, once made, is changed in place and stays a Set.
+ */
+export type Few<T> = readonly T[] | Set<T>;
+const FEW_MAX = 32;
+
+export function fewHas<T>(f: Few<T>, x: T): boolean {
+  return Array.isArray(f) ? f.includes(x) : (f as Set<T>).has(x);
+}
+
+export function fewSize<T>(f: Few<T>): number {
+  return Array.isArray(f) ? f.length : (f as Set<T>).size;
+}
+
+/** `f` with `x` in it: the same Set, or a new array. */
+function fewAdd<T>(f: Few<T>, x: T): Few<T> {
+  if (!Array.isArray(f)) return (f as Set<T>).add(x);
+  const a = f as readonly T[];
+  if (a.includes(x)) return a;
+  return a.length < FEW_MAX ? a.concat(x) : new Set(a).add(x);
+}
+
+/** `f` without `x`: the same Set, or a new array. */
+function fewDelete<T>(f: Few<T>, x: T): Few<T> {
+  if (!Array.isArray(f)) {
+    (f as Set<T>).delete(x);
+    return f;
+  }
+  const a = f as readonly T[];
+  return a.includes(x) ? a.filter((y) => y !== x) : a;
+}
+
+/** The empty list every session starts with (never changed: lists are copied on write). */
+export const NO_NAMES: Few<string> = Object.freeze([]) as readonly string[];
+const NO_SESSIONS: Few<Session> = Object.freeze([]) as readonly Session[];
+
 export class Presence {
   /** Canonical name -> the connections watching it. */
-  private readonly watchers = new Map<string, Set<Session>>();
+  private readonly watchers = new Map<string, Few<Session>>();
   private pending: (PresenceChange & { readonly canon: string })[] = [];
   private scheduled = false;
 
@@ -23,8 +63,8 @@ export class Presence {
   /** Adds names to the session's list; answers the state of each one that is registered. */
   async watch(session: Session, rid: string, users: readonly string[]): Promise<void> {
     const canons = users.map(canonName);
-    const added = canons.filter((c) => !session.watching.has(c));
-    if (session.watching.size + new Set(added).size > MAX_WATCHED) {
+    const added = canons.filter((c) => !fewHas(session.watching, c));
+    if (fewSize(session.watching) + new Set(added).size > MAX_WATCHED) {
       throw new ChatError('too_large', `a connection watches at most ${MAX_WATCHED} names`);
     }
     const changes: PresenceChange[] = [];
@@ -33,10 +73,8 @@ export class Presence {
       if (seen.has(canon)) continue;
       seen.add(canon);
       // A name not registered yet is watched too (a contact who registers later).
-      session.watching.add(canon);
-      let set = this.watchers.get(canon);
-      if (!set) this.watchers.set(canon, (set = new Set()));
-      set.add(session);
+      session.watching = fewAdd(session.watching, canon);
+      this.watchers.set(canon, fewAdd(this.watchers.get(canon) ?? NO_SESSIONS, session));
       const here = this.ctx.sessions.get(canon);
       const cluster = this.ctx.cluster;
       if (cluster && !here) {
@@ -55,21 +93,29 @@ export class Presence {
   }
 
   unwatch(session: Session, rid: string, users: readonly string[]): void {
-    for (const canon of users.map(canonName)) this.drop(session, canon);
+    for (const canon of users.map(canonName)) {
+      session.watching = fewDelete(session.watching, canon);
+      this.drop(session, canon);
+    }
     session.channel.send({ t: 'presence.batch', rid, changes: [] });
   }
 
   /** The connection is gone: it watches nothing any more. */
   forget(session: Session): void {
-    for (const canon of [...session.watching]) this.drop(session, canon);
+    const watched = session.watching;
+    session.watching = NO_NAMES;
+    for (const canon of watched) this.drop(session, canon);
   }
 
+  /** `session` no longer watches `canon` (already out of its own list). */
   private drop(session: Session, canon: string): void {
-    session.watching.delete(canon);
-    const set = this.watchers.get(canon);
-    if (!set) return;
-    set.delete(session);
-    if (set.size > 0) return;
+    const list = this.watchers.get(canon);
+    if (!list) return;
+    const left = fewDelete(list, session);
+    if (fewSize(left) > 0) {
+      this.watchers.set(canon, left);
+      return;
+    }
     this.watchers.delete(canon);
     this.ctx.cluster?.unwatch(canon);
   }

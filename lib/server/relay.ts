@@ -11,7 +11,7 @@
  */
 import * as net from 'node:net';
 import type { Logger } from 'pino';
-import { type KeyPair, toHex } from '../crypto/primitives';
+import { concatBytes, type KeyPair, toHex } from '../crypto/primitives';
 import type { RelayCertificate } from '../crypto/relay-cert';
 import { type ChatError, isChatError, isWireErrorCode, type WireErrorCode } from '../errors';
 import {
@@ -27,7 +27,7 @@ import { AddressShare, handle, type HandlerDeps } from './handlers';
 import { DEFAULT_LIMITS, fdConnectionCap, type RelayLimits, wireLimits } from './limits';
 import { LogThrottle } from './log-throttle';
 import { authenticate, welcome } from './login';
-import { Presence } from './presence';
+import { NO_NAMES, Presence } from './presence';
 import { KeyedBuckets, TokenBucket } from './rate-limit';
 import {
   type Channel,
@@ -39,13 +39,15 @@ import {
   type Session,
   setOf,
 } from './session';
-import type { RelayStore } from './store';
+import type { RelayStore, UserRecord } from './store';
 
 export { DEFAULT_LIMITS, type RelayLimits } from './limits';
 export type { RelayObserver } from './session';
 
 export const RELAY_VERSION: string = VERSION;
 const HOUR_S = 3600;
+/** Every session's request chain starts here (one promise, not one per connection). */
+const RESOLVED: Promise<void> = Promise.resolve();
 
 export interface RelayOptions {
   readonly host: string;
@@ -66,6 +68,27 @@ export interface RelayOptions {
   readonly cert?: RelayCertificate;
 }
 
+/**
+ * The user's record as a session keeps it, its keys views of one buffer: a typed array of its own
+ * costs an ArrayBuffer and a backing store beside its bytes, ~180 bytes each of every idle
+ * connection (issue 12).
+ */
+function compactUser(u: UserRecord): UserRecord {
+  const all = concatBytes(u.signKey, u.dhKey, u.idcert, u.recovery ?? new Uint8Array(0));
+  let at = 0;
+  const next = (b: Uint8Array) => all.subarray(at, (at += b.length));
+  return {
+    name: u.name,
+    canon: u.canon,
+    registeredAt: u.registeredAt,
+    lastSeen: u.lastSeen,
+    signKey: next(u.signKey),
+    dhKey: next(u.dhKey),
+    idcert: next(u.idcert),
+    ...(u.recovery ? { recovery: next(u.recovery) } : {}),
+  };
+}
+
 export class Relay {
   private readonly server: net.Server;
   private readonly ctx: RelayContext;
@@ -83,6 +106,7 @@ export class Relay {
   private readonly chained = new Set<Session>();
   /** Cluster logouts under way (release of the session key); `stop` waits for them. */
   private readonly leaving = new Set<Promise<void>>();
+  private readonly countDisconnect = (): void => this.ctx.observer?.count('disconnect');
 
   private constructor(private readonly opts: RelayOptions) {
     const limits: RelayLimits = { ...DEFAULT_LIMITS, ...opts.limits };
@@ -227,8 +251,12 @@ export class Relay {
       else this.handshakesPer.set(address, n);
     };
     socket.setNoDelay(true);
-    this.ctx.observer?.count('connection');
-    socket.once('close', () => this.ctx.observer?.count('disconnect'));
+    if (this.ctx.observer) {
+      this.ctx.observer.count('connection');
+      // One function for every socket: an arrow here would keep this call's closures (and
+      // their context) alive as long as the connection, ~350 bytes each (issue 12).
+      socket.on('close', this.countDisconnect);
+    }
     const t = this.opts.timeouts ?? {};
     acceptSecureChannel<ClientMessage, RelayMessage>(socket, {
       staticKey: this.opts.key,
@@ -301,12 +329,12 @@ export class Relay {
     const limits = this.ctx.limits;
     const session: Session = {
       conn,
-      user,
+      user: compactUser(user),
       channel,
       address,
       requests: new TokenBucket(limits.requestsPerSecond, limits.requestBurst),
       refusals: new TokenBucket(limits.refusalsPerSecond, limits.requestBurst),
-      chain: Promise.resolve(),
+      chain: RESOLVED,
       inflight: undefined,
       acking: undefined,
       writes: undefined,
@@ -315,7 +343,7 @@ export class Relay {
       pumpAgain: false,
       retry: undefined,
       retryMs: 100,
-      watching: new Set(),
+      watching: NO_NAMES,
     };
     this.ctx.sessions.set(canon, session);
     channel.on('message', (msg) => this.onRequest(session, msg));

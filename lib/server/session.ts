@@ -50,8 +50,11 @@ export interface Session {
   /** A delivery retry after a store failure (defect 7), and its next delay. */
   retry: NodeJS.Timeout | undefined;
   retryMs: number;
-  /** Canonical names this connection watches (memory only, never stored or logged). */
-  readonly watching: Set<string>;
+  /**
+   * Canonical names this connection watches (memory only, never stored or logged): an array
+   * while short, a Set past that (`Few` in presence.ts, issue 12).
+   */
+  watching: readonly string[] | Set<string>;
 }
 
 export interface RelayContext {
