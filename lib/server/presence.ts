@@ -22,30 +22,33 @@ import type { RelayContext, Session } from './session';
 export type Few<T> = readonly T[] | Set<T>;
 const FEW_MAX = 32;
 
-export function fewHas<T>(f: Few<T>, x: T): boolean {
-  return Array.isArray(f) ? f.includes(x) : (f as Set<T>).has(x);
+/** `Array.isArray` narrows a readonly array union only through a guard of our own. */
+function isList<T>(f: Few<T>): f is readonly T[] {
+  return Array.isArray(f);
 }
 
-export function fewSize<T>(f: Few<T>): number {
-  return Array.isArray(f) ? f.length : (f as Set<T>).size;
+function fewHas<T>(f: Few<T>, x: T): boolean {
+  return isList(f) ? f.includes(x) : f.has(x);
+}
+
+function fewSize<T>(f: Few<T>): number {
+  return isList(f) ? f.length : f.size;
 }
 
 /** `f` with `x` in it: the same Set, or a new array. */
 function fewAdd<T>(f: Few<T>, x: T): Few<T> {
-  if (!Array.isArray(f)) return (f as Set<T>).add(x);
-  const a = f as readonly T[];
-  if (a.includes(x)) return a;
-  return a.length < FEW_MAX ? a.concat(x) : new Set(a).add(x);
+  if (!isList(f)) return f.add(x);
+  if (f.includes(x)) return f;
+  return f.length < FEW_MAX ? f.concat(x) : new Set(f).add(x);
 }
 
 /** `f` without `x`: the same Set, or a new array. */
 function fewDelete<T>(f: Few<T>, x: T): Few<T> {
-  if (!Array.isArray(f)) {
-    (f as Set<T>).delete(x);
+  if (!isList(f)) {
+    f.delete(x);
     return f;
   }
-  const a = f as readonly T[];
-  return a.includes(x) ? a.filter((y) => y !== x) : a;
+  return f.includes(x) ? f.filter((y) => y !== x) : f;
 }
 
 /** The empty list every session starts with (never changed: lists are copied on write). */

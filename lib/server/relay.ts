@@ -46,7 +46,6 @@ export type { RelayObserver } from './session';
 
 export const RELAY_VERSION: string = VERSION;
 const HOUR_S = 3600;
-/** Every session's request chain starts here (one promise, not one per connection). */
 const RESOLVED: Promise<void> = Promise.resolve();
 
 export interface RelayOptions {
@@ -102,8 +101,6 @@ export class Relay {
   private nextConn = 1;
   private stopping = false;
   private expiryTimer: NodeJS.Timeout | undefined;
-  /** Sessions with a request under way that went async: the next ones wait on `chain`. */
-  private readonly chained = new Set<Session>();
   /** Cluster logouts under way (release of the session key); `stop` waits for them. */
   private readonly leaving = new Set<Promise<void>>();
   private readonly countDisconnect = (): void => this.ctx.observer?.count('disconnect');
@@ -334,7 +331,7 @@ export class Relay {
       address,
       requests: new TokenBucket(limits.requestsPerSecond, limits.requestBurst),
       refusals: new TokenBucket(limits.refusalsPerSecond, limits.requestBurst),
-      chain: RESOLVED,
+      chain: undefined,
       inflight: undefined,
       acking: undefined,
       writes: undefined,
@@ -418,7 +415,12 @@ export class Relay {
     }
     // Requests are handled one at a time, in order. With none under way the handler runs now,
     // and only one that goes async (a lookup) is chained (issue 12: two promises per request).
-    if (!this.chained.has(session)) {
+    let chain: Promise<void>;
+    if (session.chain) {
+      chain = session.chain
+        .then(() => (session.channel.isOpen ? handle(this.deps, session, msg) : undefined))
+        .catch((err: unknown) => this.failed(session, msg, err));
+    } else {
       let r: void | Promise<void>;
       try {
         r = handle(this.deps, session, msg);
@@ -427,16 +429,11 @@ export class Relay {
         return;
       }
       if (r === undefined) return;
-      session.chain = r.catch((err: unknown) => this.failed(session, msg, err));
-    } else {
-      session.chain = session.chain
-        .then(() => (session.channel.isOpen ? handle(this.deps, session, msg) : undefined))
-        .catch((err: unknown) => this.failed(session, msg, err));
+      chain = r.catch((err: unknown) => this.failed(session, msg, err));
     }
-    const chain = session.chain;
-    this.chained.add(session);
+    session.chain = chain;
     void chain.then(() => {
-      if (session.chain === chain) this.chained.delete(session);
+      if (session.chain === chain) session.chain = undefined;
     });
   }
 
@@ -470,7 +467,7 @@ export class Relay {
         'too many refused requests; connection closed',
       );
       // After the requests already taken have been answered.
-      void session.chain.then(() => {
+      void (session.chain ?? RESOLVED).then(() => {
         if (session.channel.isOpen)
           this.closeWith(session.conn, session.channel, 'rate_limited', 'too many refused requests');
       });
@@ -544,7 +541,8 @@ export class Relay {
     const chains: Promise<void>[] = [];
     const sessions = [...this.ctx.sessions.values()];
     for (const session of sessions) {
-      chains.push(session.chain, ...(session.writes ?? []));
+      if (session.chain) chains.push(session.chain);
+      chains.push(...(session.writes ?? []));
       session.channel.close({ code: 'closed', message: 'the relay is stopping' });
     }
     // Let requests already taken finish their store writes before the store closes.

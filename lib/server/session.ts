@@ -7,6 +7,7 @@ import type { ClientMessage, RelayMessage } from '../net/messages';
 import type { SecureChannel } from '../net/secure-channel';
 import type { RelayLimits } from './limits';
 import type { LogThrottle } from './log-throttle';
+import type { Few } from './presence';
 import type { TokenBucket } from './rate-limit';
 import type { EnqueueResult, QueueCaps, QueuedEnvelope, RelayStore, UserRecord } from './store';
 
@@ -29,8 +30,12 @@ export interface Session {
   readonly requests: TokenBucket;
   /** Refusals answered; when empty the connection is closed (defect 2, coalesced refusals). */
   readonly refusals: TokenBucket;
-  /** Requests are handled one at a time, in order. */
-  chain: Promise<void>;
+  /**
+   * Requests are handled one at a time, in order: the last one that went async (a store lookup)
+   * while it is under way, which the next ones wait on; undefined when none is (issue 12: a
+   * request handled at once costs no promise).
+   */
+  chain: Promise<void> | undefined;
   /**
    * Outer ids delivered and not yet acked. This set and the next two are made on first use
    * (`setOf`): three empty Sets were ~400 bytes of every idle connection (issue 12).
@@ -54,7 +59,7 @@ export interface Session {
    * Canonical names this connection watches (memory only, never stored or logged): an array
    * while short, a Set past that (`Few` in presence.ts, issue 12).
    */
-  watching: readonly string[] | Set<string>;
+  watching: Few<string>;
 }
 
 export interface RelayContext {
