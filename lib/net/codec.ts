@@ -200,6 +200,20 @@ export function checkedBytes(v: Base64): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
+/**
+ * Copies of `parts`, each a view of one new buffer: a typed array of its own costs an ArrayBuffer
+ * and a backing store beside its bytes (~170 bytes), which counts for keys kept per connection
+ * (issue 12).
+ */
+export function inOneBuffer(parts: readonly Uint8Array[]): Uint8Array[] {
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  return parts.map((p) => {
+    all.set(p, at);
+    return all.subarray(at, (at += p.length));
+  });
+}
+
 export function array<T>(c: Codec<T>, max: number, overCode: ErrorCode, min = 0): Codec<readonly T[]> {
   return {
     decode(v, field) {

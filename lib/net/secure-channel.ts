@@ -22,7 +22,7 @@ import {
   x25519Raw,
 } from '../crypto/primitives';
 import { ChatError, type ErrorCode, isChatError } from '../errors';
-import { RID_PATTERN, type Base64 } from './codec';
+import { inOneBuffer, RID_PATTERN, type Base64 } from './codec';
 import { FrameSocket, type FrameSocketOptions } from './frame-socket';
 import {
   type ClientHello,
@@ -118,11 +118,7 @@ export class SecureChannel<In, Out> extends EventEmitter<SecureChannelEvents<In>
     idleTimeoutMs: number,
   ) {
     super();
-    // Views of one buffer: a typed array of its own costs an ArrayBuffer and a backing store
-    // (~170 bytes of every connection, issue 12).
-    const both = concatBytes(remoteStatic, handshakeHash);
-    this.remoteStatic = both.subarray(0, remoteStatic.length);
-    this.handshakeHash = both.subarray(remoteStatic.length);
+    [this.remoteStatic, this.handshakeHash] = inOneBuffer([remoteStatic, handshakeHash]);
     io.onFailure = (err) => this.finish({ code: err.code, message: err.message, local: false });
     if (io.failed)
       queueMicrotask(() => this.finish({ code: 'connection_closed', message: 'closed', local: false }));

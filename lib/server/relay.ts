@@ -11,7 +11,7 @@
  */
 import * as net from 'node:net';
 import type { Logger } from 'pino';
-import { concatBytes, type KeyPair, toHex } from '../crypto/primitives';
+import { type KeyPair, toHex } from '../crypto/primitives';
 import type { RelayCertificate } from '../crypto/relay-cert';
 import { type ChatError, isChatError, isWireErrorCode, type WireErrorCode } from '../errors';
 import {
@@ -21,6 +21,7 @@ import {
   type RelayMessage,
 } from '../net/messages';
 import { acceptSecureChannel, type ChannelTimeouts, SUPPORTED_SUITES } from '../net/secure-channel';
+import { inOneBuffer } from '../net/codec';
 import { VERSION } from '../version';
 import { Delivery } from './delivery';
 import { AddressShare, handle, type HandlerDeps } from './handlers';
@@ -46,6 +47,7 @@ export type { RelayObserver } from './session';
 
 export const RELAY_VERSION: string = VERSION;
 const HOUR_S = 3600;
+/** What a refusal's close waits on when no request is under way. */
 const RESOLVED: Promise<void> = Promise.resolve();
 
 export interface RelayOptions {
@@ -67,24 +69,20 @@ export interface RelayOptions {
   readonly cert?: RelayCertificate;
 }
 
-/**
- * The user's record as a session keeps it, its keys views of one buffer: a typed array of its own
- * costs an ArrayBuffer and a backing store beside its bytes, ~180 bytes each of every idle
- * connection (issue 12).
- */
+/** The user's record as a session keeps it: its keys views of one buffer (issue 12). */
 function compactUser(u: UserRecord): UserRecord {
-  const all = concatBytes(u.signKey, u.dhKey, u.idcert, u.recovery ?? new Uint8Array(0));
-  let at = 0;
-  const next = (b: Uint8Array) => all.subarray(at, (at += b.length));
+  const [signKey, dhKey, idcert, recovery] = inOneBuffer(
+    u.recovery ? [u.signKey, u.dhKey, u.idcert, u.recovery] : [u.signKey, u.dhKey, u.idcert],
+  );
   return {
     name: u.name,
     canon: u.canon,
     registeredAt: u.registeredAt,
     lastSeen: u.lastSeen,
-    signKey: next(u.signKey),
-    dhKey: next(u.dhKey),
-    idcert: next(u.idcert),
-    ...(u.recovery ? { recovery: next(u.recovery) } : {}),
+    signKey,
+    dhKey,
+    idcert,
+    ...(recovery ? { recovery } : {}),
   };
 }
 
