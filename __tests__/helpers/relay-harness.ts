@@ -8,9 +8,14 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createIdentity, type Identity } from '../../lib/crypto/identity';
-import { toBase64 } from '../../lib/crypto/primitives';
+import { toBase64, utf8 } from '../../lib/crypto/primitives';
 import { closeLogger, createLogger } from '../../lib/log';
-import { parseRelayMessage, type ClientMessage, type RelayMessage } from '../../lib/net/messages';
+import {
+  parseRelayMessage,
+  serializeMessage,
+  type ClientMessage,
+  type RelayMessage,
+} from '../../lib/net/messages';
 import { connectSecureChannel, type SecureChannel } from '../../lib/net/secure-channel';
 import { Relay, type RelayLimits } from '../../lib/server/relay';
 import { openRelayStore } from '../../lib/server/sqlite-store';
@@ -97,7 +102,23 @@ export async function startRelay(
   };
 }
 
-/** A bare protocol client: a secure channel and a queue of what the relay sent. */
+/**
+ * Plaintext the harness puts inside the secure channel byte for byte, not through
+ * `serializeMessage`: how a hostile client sends what no typed message can be.
+ */
+class RawPlaintext {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+type Outgoing = ClientMessage | RawPlaintext;
+
+const serializeOutgoing = (m: Outgoing): Uint8Array =>
+  m instanceof RawPlaintext ? m.bytes : serializeMessage(m);
+
+/**
+ * A bare protocol client: a secure channel, the TCP socket the harness dialled under it (to write
+ * bytes outside the channel, as a hostile client would), and a queue of what the relay sent.
+ */
 export class TestClient {
   readonly received: RelayMessage[] = [];
   private waiters: { pred: (m: RelayMessage) => boolean; resolve: (m: RelayMessage) => void }[] = [];
@@ -105,7 +126,8 @@ export class TestClient {
   private rid = 0;
 
   constructor(
-    readonly channel: SecureChannel<RelayMessage, ClientMessage>,
+    readonly channel: SecureChannel<RelayMessage, Outgoing>,
+    readonly socket: net.Socket,
     readonly identity: Identity,
     readonly name: string,
   ) {
@@ -126,6 +148,11 @@ export class TestClient {
 
   send(msg: ClientMessage): void {
     this.channel.send(msg);
+  }
+
+  /** Sends `text` as the plaintext of one transport message, whatever it is. */
+  sendRaw(text: string): void {
+    this.channel.send(new RawPlaintext(utf8(text)));
   }
 
   /** The next message matching `pred` (already received or still to come). */
@@ -197,7 +224,7 @@ export async function connectClient(
   extra: { recovery?: string; recover?: string; localAddress?: string; timeouts?: ChannelTimeouts } = {},
 ): Promise<TestClient> {
   const socket = await dial(port, '127.0.0.1', extra.localAddress);
-  const { channel } = await connectSecureChannel<RelayMessage, ClientMessage>(socket, {
+  const { channel } = await connectSecureChannel<RelayMessage, Outgoing>(socket, {
     ...extra.timeouts,
     recovery: extra.recovery,
     recover: extra.recover,
@@ -205,8 +232,9 @@ export async function connectClient(
     verifyServer: () => undefined,
     login: { user: name, signKey: toBase64(identity.signKey.publicKey), idcert: toBase64(identity.idcert) },
     parse: parseRelayMessage,
+    serialize: serializeOutgoing,
   });
-  return new TestClient(channel, identity, name);
+  return new TestClient(channel, socket, identity, name);
 }
 
 /** Logged in: connected and welcomed. */

@@ -44,6 +44,8 @@ const serverInfo = { server: 'test-relay', version: '0.1.0', limits: { frame: 65
 interface Pair {
   server: Accepted<Msg, Msg>;
   client: Connected<Msg, Msg>;
+  /** The client's TCP socket under its channel, as the test dialled it. */
+  clientSocket: net.Socket;
 }
 
 let servers: net.Server[] = [];
@@ -110,7 +112,7 @@ async function handshake(
     parse,
     serialize,
   });
-  return { server: await accepted, client };
+  return { server: await accepted, client, clientSocket: sock };
 }
 
 function nextMessage(ch: SecureChannel<Msg, Msg>): Promise<Msg> {
@@ -243,13 +245,12 @@ describe('secure channel', () => {
   });
 
   it('closes the channel when a transport frame fails to decrypt', async () => {
-    const { server, client } = await handshake();
+    const { server, client, clientSocket } = await handshake();
     server.channel.start();
     client.channel.start();
     const closed = new Promise<{ code: string }>((r) => server.channel.once('close', r));
     // Garbage in place of a transport message, straight onto the client's socket.
-    const raw = (client.channel as unknown as { io: { socket: net.Socket } }).io.socket;
-    raw.write(encodeFrame(randomBytes(100)));
+    clientSocket.write(encodeFrame(randomBytes(100)));
     expect((await closed).code).toBe('bad_frame');
     expect(server.channel.isOpen).toBe(false);
   });

@@ -113,8 +113,7 @@ it('closes a connection whose ClientHello is not JSON, with bad_message logged',
 
 it('closes a logged-in session whose transport frame is garbage, and only that one', async () => {
   const victim = await loginClient(relay.port, 'Victim');
-  const raw = (victim.channel as unknown as { io: { socket: net.Socket } }).io.socket;
-  raw.write(encodeFrame(randomBytes(200)));
+  victim.socket.write(encodeFrame(randomBytes(200)));
   await victim.whenClosed();
   await waitFor(
     () => readLog(relay.logFile).some((l) => l.user === 'Victim' && l.code === 'bad_frame'),
