@@ -61,7 +61,7 @@ it('watch asks only by subscription, once per name and connection, in chunks', (
   expect(sent).toEqual([]);
   p.setSubscribe(true);
   const names = Array.from({ length: MAX_WATCH_PER_REQUEST + 1 }, (_, i) => `u${i}`);
-  p.watch(['alice', 'Bob', 'Bob', ...names]);
+  p.watch(['alice', 'Bob', 'Bob', 'bob', 'BOB', ...names]);
   expect(sent.map((m) => (m.t === 'presence.watch' ? m.users.length : -1))).toEqual([
     MAX_WATCH_PER_REQUEST,
     2,

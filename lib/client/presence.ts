@@ -90,10 +90,14 @@ export class Presence {
    */
   watch(names: readonly string[]): void {
     if (!this.deps.online() || !this.subscribe) return;
-    const fresh = [
-      ...new Set(names.filter((n) => canonName(n) !== this.deps.canon && !this.watched.has(canonName(n)))),
-    ];
-    for (const n of fresh) this.watched.add(canonName(n));
+    // One request per user however it is spelled (`Bob`, `bob`): names are compared canonically.
+    const fresh: string[] = [];
+    for (const n of names) {
+      const c = canonName(n);
+      if (c === this.deps.canon || this.watched.has(c)) continue;
+      this.watched.add(c);
+      fresh.push(n);
+    }
     for (let i = 0; i < fresh.length; i += MAX_WATCH_PER_REQUEST) {
       this.deps.out({
         t: 'presence.watch',
