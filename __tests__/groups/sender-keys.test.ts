@@ -29,7 +29,7 @@ import {
   type OwnSenderKey,
   type SenderKeyRecord,
 } from '../../lib/crypto/sender-keys';
-import { concatBytes, sign, signNative, toHex, utf8, type Bytes } from '../../lib/crypto/primitives';
+import { concatBytes, sign, signNacl, toHex, utf8, type Bytes } from '../../lib/crypto/primitives';
 import { seededRandom, T0 } from '../crypto/e2e-helpers';
 import { codeOf } from '../helpers/error-code';
 
@@ -362,12 +362,12 @@ describe('storage form', () => {
     expect(codeOf(() => parseOwnSenderKey(JSON.stringify(j)))).toBe('corrupt_store');
   });
 
-  it("the native signature is byte for byte tweetnacl's", () => {
+  it("a group signature is byte for byte tweetnacl's", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (data) => {
         const own = createOwnSenderKey(GROUP, random);
-        expect(signNative(own.signing.secretKey, 'chatsecure-group-v1', data)).toEqual(
-          sign(own.signing.secretKey, 'chatsecure-group-v1', data),
+        expect(sign(own.signing.secretKey, 'chatsecure-group-v1', data)).toEqual(
+          signNacl(own.signing.secretKey, 'chatsecure-group-v1', data),
         );
       }),
       { numRuns: 10 },

@@ -13,7 +13,8 @@ import { ChatError } from '../errors';
  * The few libsodium calls of the relay's hot paths (issue 12). ChaCha20-Poly1305 (IETF, 12-byte
  * nonce): one call into C per seal or open, where node:crypto builds a cipher object per frame
  * (~5x the seals a second for 100-byte frames, byte-identical output); AES-GCM stays with
- * node:crypto. X25519 on raw keys for the handshake (no KeyObject import or export).
+ * node:crypto. X25519 on raw keys for the handshake (no KeyObject import or export). Ed25519 key
+ * pairs and signatures (tweetnacl's pure-JS ones cost ~14 ms each here, ~120 ms inside jest).
  */
 interface Sodium {
   crypto_aead_chacha20poly1305_ietf_encrypt(
@@ -27,6 +28,9 @@ interface Sodium {
   /** X25519 on raw 32-byte keys; throws on an all-zero result (a small-order point). */
   crypto_scalarmult(q: Uint8Array, n: Uint8Array, p: Uint8Array): void;
   crypto_scalarmult_base(q: Uint8Array, n: Uint8Array): void;
+  /** Ed25519 key pair from a 32-byte seed: sk is seed || pk (64 bytes), as tweetnacl's. */
+  crypto_sign_seed_keypair(pk: Uint8Array, sk: Uint8Array, seed: Uint8Array): void;
+  crypto_sign_detached(sig: Uint8Array, m: Uint8Array, sk: Uint8Array): void;
   /** Throws when the tag does not verify. */
   crypto_aead_chacha20poly1305_ietf_decrypt(
     m: Uint8Array,
@@ -129,12 +133,17 @@ export function x25519KeyPair(seed?: Bytes): KeyPair {
 }
 
 /**
- * The public half of an X25519 secret key, through Node's native X25519: byte-identical to
- * tweetnacl's `scalarMult.base` (proved on random keys by __tests__/crypto/primitives.test.ts),
- * and ~20 times faster (tweetnacl's ladder costs ~1 ms a call, ~20 ms inside jest's VM contexts).
+ * The public half of an X25519 secret key, through libsodium: byte-identical to tweetnacl's
+ * `scalarMult.base` (proved on random keys by __tests__/crypto/primitives.test.ts); tweetnacl's
+ * ladder costs ~1 ms a call (~20 ms inside jest's VM contexts), Node's through a PKCS#8 import and
+ * an SPKI export ~1.6 ms here, libsodium's ~30 µs.
  */
 export function x25519PublicKey(secretKey: Bytes): Bytes {
-  return x25519PublicKeyNative(secretKey);
+  if (secretKey.length !== X25519_KEY_LEN)
+    throw new ChatError('bad_key', 'X25519 secret key must be 32 bytes');
+  const publicKey = new Uint8Array(X25519_KEY_LEN);
+  sodium.crypto_scalarmult_base(publicKey, secretKey);
+  return publicKey;
 }
 
 /** tweetnacl's X25519 base-point multiplication, kept to prove the native path identical. */
@@ -276,25 +285,6 @@ export function x25519KeyPairNative(): KeyPair {
   return pair;
 }
 
-/** PKCS#8 DER prefix of a raw X25519 private key (RFC 8410). */
-const X25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
-
-/**
- * The public half of an X25519 secret with Node's native crypto (DER in and out, never JWK);
- * byte-identical to `x25519PublicKey` (a test proves it). For key pairs made from injected randomness.
- */
-export function x25519PublicKeyNative(secretKey: Bytes): Bytes {
-  if (secretKey.length !== X25519_KEY_LEN)
-    throw new ChatError('bad_key', 'X25519 secret key must be 32 bytes');
-  const privateKey = crypto.createPrivateKey({
-    key: Buffer.concat([X25519_PKCS8_PREFIX, secretKey]),
-    format: 'der',
-    type: 'pkcs8',
-  });
-  const spki = crypto.createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  return new Uint8Array(spki.subarray(spki.length - X25519_KEY_LEN));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Ed25519
 
@@ -321,10 +311,22 @@ export function checkEd25519Public(pub: Bytes, what = 'Ed25519 public key'): voi
   }
 }
 
+/**
+ * An Ed25519 key pair from a seed (RFC 8032 section 5.1.5), through libsodium; the secret key is
+ * seed || public key, as tweetnacl makes it (a test proves the two byte-identical).
+ */
 export function ed25519KeyPair(seed?: Bytes): KeyPair {
   const s = seed ?? randomBytes(32);
   if (s.length !== 32) throw new ChatError('bad_key', 'Ed25519 seed must be 32 bytes');
-  const kp = nacl.sign.keyPair.fromSeed(s);
+  const publicKey = new Uint8Array(ED25519_PUBLIC_LEN);
+  const secretKey = new Uint8Array(ED25519_SECRET_LEN);
+  sodium.crypto_sign_seed_keypair(publicKey, secretKey, s);
+  return { publicKey, secretKey };
+}
+
+/** tweetnacl's key pair from a seed, kept to prove the libsodium path identical. */
+export function ed25519KeyPairNacl(seed: Bytes): KeyPair {
+  const kp = nacl.sign.keyPair.fromSeed(seed);
   return { publicKey: kp.publicKey, secretKey: kp.secretKey };
 }
 
@@ -341,31 +343,23 @@ function contextMessage(context: SignatureContext, data: Bytes): Bytes {
   return concatBytes(utf8(context), new Uint8Array([0]), data);
 }
 
-/** Ed25519 over `context || 0x00 || data`. */
+/**
+ * Ed25519 over `context || 0x00 || data`, through libsodium: one call into C, where tweetnacl's
+ * pure-JS signing costs ~14 ms a call (too slow for a group message per keystroke) and Node's
+ * needs a key import per call. Ed25519 is deterministic (RFC 8032 section 5.1.6): a test proves
+ * the bytes equal tweetnacl's.
+ */
 export function sign(secretKey: Bytes, context: SignatureContext, data: Bytes): Bytes {
   if (secretKey.length !== ED25519_SECRET_LEN)
     throw new ChatError('bad_key', 'Ed25519 secret key must be 64 bytes');
-  return nacl.sign.detached(contextMessage(context, data), secretKey);
+  const sig = new Uint8Array(ED25519_SIG_LEN);
+  sodium.crypto_sign_detached(sig, contextMessage(context, data), secretKey);
+  return sig;
 }
 
-/**
- * The same signature as `sign` (Ed25519 is deterministic: RFC 8032 section 5.1.6), made by Node's
- * native code: tweetnacl's signing costs ~14 ms a call on a busy machine, too slow for a group
- * message per keystroke. A test proves both give identical bytes.
- */
-export function signNative(secretKey: Bytes, context: SignatureContext, data: Bytes): Bytes {
-  if (secretKey.length !== ED25519_SECRET_LEN)
-    throw new ChatError('bad_key', 'Ed25519 secret key must be 64 bytes');
-  const key = crypto.createPrivateKey({
-    key: {
-      kty: 'OKP',
-      crv: 'Ed25519',
-      d: b64url(secretKey.subarray(0, 32)),
-      x: b64url(secretKey.subarray(32)),
-    },
-    format: 'jwk',
-  });
-  return new Uint8Array(crypto.sign(null, contextMessage(context, data), key));
+/** tweetnacl's signature, kept to prove the libsodium path identical. */
+export function signNacl(secretKey: Bytes, context: SignatureContext, data: Bytes): Bytes {
+  return nacl.sign.detached(contextMessage(context, data), secretKey);
 }
 
 /** tweetnacl's verify, kept to prove the native path agrees. */

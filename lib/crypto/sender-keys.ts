@@ -29,7 +29,7 @@ import {
   fromBase64,
   hkdfSha256,
   hmacSha256,
-  signNative,
+  sign,
   toBase64,
   verify,
   wipe,
@@ -317,7 +317,7 @@ export async function sealGroupMessage(
     wipe(seed);
   }
   const signed = concatBytes(h, ct);
-  const message = concatBytes(signed, signNative(own.signing.secretKey, 'chatsecure-group-v1', signed));
+  const message = concatBytes(signed, sign(own.signing.secretKey, 'chatsecure-group-v1', signed));
   const advanced: OwnSenderKey = { ...own, iteration: own.iteration + 1, chainKey: next };
   await commit(advanced, message);
   return { message, own: advanced };

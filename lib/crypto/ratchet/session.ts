@@ -33,7 +33,7 @@ import {
   sha256,
   toBase64,
   toHex,
-  x25519PublicKeyNative,
+  x25519PublicKey,
   X25519_KEY_LEN,
   type Bytes,
 } from '../primitives';
@@ -299,7 +299,7 @@ function readTheirKey(o: Fields, key: string): ReturnType<typeof theirRatchetPub
 function readOurs(o: Fields): OurRatchetKeyPair {
   const pub = readKey(o, 'ourPublic');
   const sec = readKey(o, 'ourSecret');
-  if (!constantTimeEqual(x25519PublicKeyNative(sec), pub))
+  if (!constantTimeEqual(x25519PublicKey(sec), pub))
     throw new ChatError(CODE, 'a stored session’s ratchet key is inconsistent');
   return ourRatchetKeyPair({ publicKey: pub, secretKey: sec });
 }
