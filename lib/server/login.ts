@@ -11,7 +11,6 @@ import { canonName, isValidName, NAME_RULE } from '../names';
 import { verifySignature } from '../net/ed25519-verify';
 import type { LoginPayload } from '../net/messages';
 import type { KeyedBuckets } from './rate-limit';
-import { wireLimits } from './limits';
 import type { Channel, RelayContext } from './session';
 import type { NewUser, UserRecord } from './store';
 
@@ -126,7 +125,7 @@ export async function welcome(
   registered: boolean,
 ): Promise<number> {
   const queued = await ctx.store.countQueued(user.canon);
-  channel.send({ t: 'welcome', queued, limits: wireLimits(ctx.limits) });
+  channel.send({ t: 'welcome', queued, limits: ctx.wireLimits });
   // One-time prekeys handed out while the owner was away: ask for more at once (a new
   // registration publishes its first 100 right after welcome, so it is not asked).
   if (!registered) {
