@@ -59,6 +59,11 @@ export type WorkerCommand =
       /** Each client watches the presence of this many others (`presence.watch`, answered). */
       readonly watch: number;
     }
+  /**
+   * Makes `count` identities for the next `idle` clients, before the clock of their setup starts:
+   * a client has its identity before it connects (answered `ready` with `connected: 0`).
+   */
+  | { readonly t: 'identities'; readonly count: number }
   | { readonly t: 'close' };
 
 export type WorkerReport =

@@ -143,6 +143,8 @@ interface Pair {
 
 let pairs: Pair[] = [];
 let idle: Channel[] = [];
+/** Identities made ahead by `identities`, taken by the next idle clients. */
+let spare: Identity[] = [];
 let rid = 0;
 
 /** What the current run does with each decrypted text and each error. */
@@ -298,7 +300,7 @@ async function idleConnections(cmd: Extract<WorkerCommand, { t: 'idle' }>): Prom
   const start = performance.now();
   const nameOf = (i: number) => `${cmd.prefix}${i.toString(36)}`;
   const r = await pool(cmd.count, cmd.concurrency, start + cmd.maxMs, async (i) => {
-    const ch = await connect(cmd.port, nameOf(i), benchIdentity());
+    const ch = await connect(cmd.port, nameOf(i), spare.pop() ?? benchIdentity());
     idle.push(ch);
     if (cmd.watch <= 0) return;
     const users = Array.from({ length: cmd.watch }, (_, k) => nameOf((i + 1 + k * 7) % cmd.count));
@@ -331,6 +333,7 @@ async function closeAll(): Promise<void> {
   for (const c of idle) c.destroy({ code: 'closed', message: 'bench done' });
   pairs = [];
   idle = [];
+  spare = [];
   if (keepalive) clearInterval(keepalive);
   keepalive = undefined;
   report({ t: 'closed' });
@@ -352,6 +355,11 @@ process.on('message', (cmd: WorkerCommand) => {
       case 'idle':
         relayKey = fromBase64(cmd.relayKey, 32);
         return idleConnections(cmd);
+      case 'identities': {
+        const start = performance.now();
+        for (let i = 0; i < cmd.count; i++) spare.push(benchIdentity());
+        return report({ t: 'ready', connected: 0, ms: performance.now() - start });
+      }
       case 'close':
         return closeAll();
     }

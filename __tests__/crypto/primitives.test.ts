@@ -1,7 +1,8 @@
 /**
  * lib/crypto/primitives.ts: the native X25519 is byte-identical to tweetnacl's on random keys
  * (PROTOCOL.md section 2 allows it only with that proof), all-zero and small-order results are
- * refused, AEADs round-trip and refuse tampering and short tags, base64 is strict.
+ * refused, AEADs round-trip and refuse tampering and short tags, base64 is strict, SHA-256 and
+ * HMAC-SHA256 through libsodium equal node:crypto's.
  */
 import * as crypto from 'node:crypto';
 import fc from 'fast-check';
@@ -15,9 +16,11 @@ import {
   fingerprint,
   fromBase64,
   hkdfSha256,
+  hmacSha256,
   NativeX25519Key,
   openWithPassphrase,
   sealWithPassphrase,
+  sha256,
   sign,
   toBase64,
   verify,
@@ -195,5 +198,56 @@ describe('encodings, HKDF, comparisons, sealing', () => {
       err = e;
     }
     expect(isChatError(err, 'bad_passphrase')).toBe(true);
+  });
+});
+
+describe('SHA-256 and HMAC-SHA256 (libsodium) match node:crypto', () => {
+  const bytes = (max: number) => fc.uint8Array({ maxLength: max });
+  const nodeHmac = (key: Uint8Array, parts: Uint8Array[]) => {
+    const h = crypto.createHmac('sha256', key);
+    for (const p of parts) h.update(p);
+    return h.digest('hex');
+  };
+  const nodeSha = (parts: Uint8Array[]) => {
+    const h = crypto.createHash('sha256');
+    for (const p of parts) h.update(p);
+    return h.digest('hex');
+  };
+
+  it('HMAC for keys of 0-130 bytes (under, at and over the 64-byte block) and messages from empty, in parts', () => {
+    fc.assert(
+      fc.property(bytes(130), fc.array(bytes(200), { maxLength: 4 }), (key, parts) => {
+        expect(hex(hmacSha256(key, ...parts))).toBe(nodeHmac(key, parts));
+      }),
+      { numRuns: 300 },
+    );
+    for (const len of [0, 1, 31, 32, 63, 64, 65, 128, 130]) {
+      const key = crypto.randomBytes(len);
+      const msg = crypto.randomBytes(len);
+      expect(hex(hmacSha256(key))).toBe(nodeHmac(key, []));
+      expect(hex(hmacSha256(key, new Uint8Array(0)))).toBe(nodeHmac(key, []));
+      expect(hex(hmacSha256(key, msg))).toBe(nodeHmac(key, [msg]));
+    }
+  });
+
+  it('HMAC of a long key after a short one, and of views into larger buffers', () => {
+    const long = crypto.randomBytes(100);
+    const short = crypto.randomBytes(3);
+    const msg = crypto.randomBytes(50);
+    expect(hex(hmacSha256(long, msg))).toBe(nodeHmac(long, [msg]));
+    expect(hex(hmacSha256(short, msg))).toBe(nodeHmac(short, [msg]));
+    const big = crypto.randomBytes(200);
+    const view = new Uint8Array(big.buffer, big.byteOffset + 7, 40);
+    expect(hex(hmacSha256(view, view.subarray(5, 9)))).toBe(nodeHmac(view, [view.subarray(5, 9)]));
+  });
+
+  it('SHA-256 of any parts, empty included', () => {
+    fc.assert(
+      fc.property(fc.array(bytes(200), { maxLength: 4 }), (parts) => {
+        expect(hex(sha256(...parts))).toBe(nodeSha(parts));
+      }),
+      { numRuns: 300 },
+    );
+    expect(hex(sha256())).toBe('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
   });
 });

@@ -13,8 +13,11 @@ import { ChatError } from '../errors';
  * The few libsodium calls of the relay's hot paths (issue 12). ChaCha20-Poly1305 (IETF, 12-byte
  * nonce): one call into C per seal or open, where node:crypto builds a cipher object per frame
  * (~5x the seals a second for 100-byte frames, byte-identical output); AES-GCM stays with
- * node:crypto. X25519 on raw keys for the handshake (no KeyObject import or export). Ed25519 key
- * pairs and signatures (tweetnacl's pure-JS ones cost ~14 ms each here, ~120 ms inside jest).
+ * node:crypto. X25519 on raw keys for the handshake (no KeyObject import or export). SHA-256 and
+ * HMAC-SHA256 (RFC 2104 over libsodium's SHA-256, one preallocated state): a Noise handshake makes
+ * ~16 HMACs and ~10 hashes, each a new hash object with node:crypto (a tenth of the relay's CPU
+ * per handshake, issue 12). Ed25519 key pairs and signatures (tweetnacl's pure-JS ones cost
+ * ~14 ms each here, ~120 ms inside jest).
  */
 interface Sodium {
   crypto_aead_chacha20poly1305_ietf_encrypt(
@@ -31,6 +34,11 @@ interface Sodium {
   /** Ed25519 key pair from a 32-byte seed: sk is seed || pk (64 bytes), as tweetnacl's. */
   crypto_sign_seed_keypair(pk: Uint8Array, sk: Uint8Array, seed: Uint8Array): void;
   crypto_sign_detached(sig: Uint8Array, m: Uint8Array, sk: Uint8Array): void;
+  crypto_hash_sha256_init(state: Uint8Array): void;
+  crypto_hash_sha256_update(state: Uint8Array, m: Uint8Array): void;
+  /** Writes the digest and wipes the state. */
+  crypto_hash_sha256_final(state: Uint8Array, out: Uint8Array): void;
+  readonly crypto_hash_sha256_STATEBYTES: number;
   /** Throws when the tag does not verify. */
   crypto_aead_chacha20poly1305_ietf_decrypt(
     m: Uint8Array,
@@ -463,10 +471,23 @@ export function aeadDecrypt(cipher: AeadCipher, key: Bytes, nonce: Bytes, ad: By
 // ---------------------------------------------------------------------------------------------
 // Hashes, HMAC, HKDF
 
+const SHA256_LEN = 32;
+const SHA256_BLOCK = 64;
+/**
+ * Scratch of `sha256` and `hmacSha256`, used only within one synchronous call: libsodium's final
+ * wipes the state, and the HMAC key block and inner digest are wiped before the call returns.
+ */
+const sha256State = new Uint8Array(sodium.crypto_hash_sha256_STATEBYTES);
+const hmacBlock = new Uint8Array(SHA256_BLOCK);
+const hmacPad = new Uint8Array(SHA256_BLOCK);
+const hmacInner = new Uint8Array(SHA256_LEN);
+
 export function sha256(...parts: readonly Bytes[]): Bytes {
-  const h = crypto.createHash('sha256');
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
+  const out = new Uint8Array(SHA256_LEN);
+  sodium.crypto_hash_sha256_init(sha256State);
+  for (const p of parts) sodium.crypto_hash_sha256_update(sha256State, p);
+  sodium.crypto_hash_sha256_final(sha256State, out);
+  return out;
 }
 
 export function sha512(...parts: readonly Bytes[]): Bytes {
@@ -475,10 +496,29 @@ export function sha512(...parts: readonly Bytes[]): Bytes {
   return new Uint8Array(h.digest());
 }
 
+/** HMAC-SHA256 (RFC 2104): H((K ^ opad) || H((K ^ ipad) || parts)), K hashed if over a block. */
 export function hmacSha256(key: Bytes, ...parts: readonly Bytes[]): Bytes {
-  const h = crypto.createHmac('sha256', key);
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
+  const k = key.length > SHA256_BLOCK ? sha256(key) : key;
+  hmacBlock.set(k);
+  hmacBlock.fill(0, k.length);
+  const out = new Uint8Array(SHA256_LEN);
+  try {
+    for (let i = 0; i < SHA256_BLOCK; i++) hmacPad[i] = hmacBlock[i] ^ 0x36;
+    sodium.crypto_hash_sha256_init(sha256State);
+    sodium.crypto_hash_sha256_update(sha256State, hmacPad);
+    for (const p of parts) sodium.crypto_hash_sha256_update(sha256State, p);
+    sodium.crypto_hash_sha256_final(sha256State, hmacInner);
+    for (let i = 0; i < SHA256_BLOCK; i++) hmacPad[i] = hmacBlock[i] ^ 0x5c;
+    sodium.crypto_hash_sha256_init(sha256State);
+    sodium.crypto_hash_sha256_update(sha256State, hmacPad);
+    sodium.crypto_hash_sha256_update(sha256State, hmacInner);
+    sodium.crypto_hash_sha256_final(sha256State, out);
+  } finally {
+    hmacBlock.fill(0);
+    hmacPad.fill(0);
+    hmacInner.fill(0);
+  }
+  return out;
 }
 
 /** HKDF-SHA256 as in RFC 5869. */

@@ -341,6 +341,14 @@ export interface Accepted<In, Out> {
   readonly login: LoginPayload;
 }
 
+/** Message 2's payload, serialised once per ServerInfo object (the relay passes the same one). */
+const serializedInfos = new WeakMap<ServerInfo, Bytes>();
+function serializedInfo(info: ServerInfo): Bytes {
+  let b = serializedInfos.get(info);
+  if (!b) serializedInfos.set(info, (b = serializeServerInfo(info)));
+  return b;
+}
+
 /**
  * Runs the relay's side of section 5 on an accepted socket. On failure the socket is closed
  * and the promise rejects with a coded ChatError (the caller logs the code).
@@ -376,7 +384,7 @@ export async function acceptSecureChannel<In, Out>(
     // -> e
     hs.readMessage(await io.next());
     // <- e, ee, s, es
-    io.write(hs.writeMessage(serializeServerInfo(opts.serverInfo)));
+    io.write(hs.writeMessage(serializedInfo(opts.serverInfo)));
     // -> s, se
     const login = parseLoginPayload(hs.readMessage(await io.next()));
     const t = hs.transport();

@@ -20,7 +20,12 @@ import {
   parseClientMessage,
   type RelayMessage,
 } from '../net/messages';
-import { acceptSecureChannel, type ChannelTimeouts, SUPPORTED_SUITES } from '../net/secure-channel';
+import {
+  acceptSecureChannel,
+  type AcceptOptions,
+  type ChannelTimeouts,
+  SUPPORTED_SUITES,
+} from '../net/secure-channel';
 import { inOneBuffer } from '../net/codec';
 import { VERSION } from '../version';
 import { Delivery } from './delivery';
@@ -102,12 +107,15 @@ export class Relay {
   /** Cluster logouts under way (release of the session key); `stop` waits for them. */
   private readonly leaving = new Set<Promise<void>>();
   private readonly countDisconnect = (): void => this.ctx.observer?.count('disconnect');
+  /** What every handshake is run with: one object, so message 2's payload is serialised once. */
+  private readonly accepting: AcceptOptions<ClientMessage>;
 
-  private constructor(private readonly opts: RelayOptions) {
+  private constructor(opts: RelayOptions) {
     const limits: RelayLimits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.ctx = {
       store: opts.store,
       limits,
+      wireLimits: wireLimits(limits),
       log: opts.logger,
       throttled: new LogThrottle(opts.logger),
       now: opts.now ?? Date.now,
@@ -131,6 +139,20 @@ export class Relay {
       shares: new AddressShare(),
       afterWrite: (s, msg, write, then) => this.afterWrite(s, msg, write, then),
       refuse: (s, rid, code, message) => this.refuse(s, rid, code, message),
+    };
+    this.accepting = {
+      staticKey: opts.key,
+      serverInfo: {
+        server: opts.name ?? 'chatsecure-relay',
+        version: RELAY_VERSION,
+        limits: this.ctx.wireLimits,
+        ...(opts.cert ? { cert: opts.cert } : {}),
+      },
+      suites: SUPPORTED_SUITES,
+      parse: parseClientMessage,
+      outPauseBytes: limits.outPauseBytes,
+      outMaxBytes: limits.outMaxBytes,
+      ...opts.timeouts,
     };
     this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
     // Below the fd limit, so Node drops (and we log) what the process could not hold anyway.
@@ -252,28 +274,16 @@ export class Relay {
       // their context) alive as long as the connection, ~350 bytes each (issue 12).
       socket.on('close', this.countDisconnect);
     }
-    const t = this.opts.timeouts ?? {};
-    acceptSecureChannel<ClientMessage, RelayMessage>(socket, {
-      staticKey: this.opts.key,
-      serverInfo: {
-        server: this.opts.name ?? 'chatsecure-relay',
-        version: RELAY_VERSION,
-        limits: wireLimits(limits),
-        ...(this.opts.cert ? { cert: this.opts.cert } : {}),
-      },
-      suites: SUPPORTED_SUITES,
-      parse: parseClientMessage,
-      outPauseBytes: limits.outPauseBytes,
-      outMaxBytes: limits.outMaxBytes,
-      ...t,
-    }).then(
+    acceptSecureChannel<ClientMessage, RelayMessage>(socket, this.accepting).then(
       ({ channel, login }) => {
         done();
         this.ctx.observer?.count('handshake_ok');
-        this.ctx.log.debug(
-          { conn, session: toHex(channel.handshakeHash).slice(0, 16), suite: channel.suite },
-          'handshake done',
-        );
+        // No hex of the session id (nor the line's object) when debug lines are off.
+        if (this.ctx.log.isLevelEnabled('debug'))
+          this.ctx.log.debug(
+            { conn, session: toHex(channel.handshakeHash).slice(0, 16), suite: channel.suite },
+            'handshake done',
+          );
         this.login(conn, channel, login, address).catch((err: unknown) => {
           this.ctx.log.error({ conn, code: codeOf(err) }, 'login failed');
           this.closeWith(conn, channel, 'internal', 'the relay could not log you in');

@@ -65,6 +65,8 @@ export interface Session {
 export interface RelayContext {
   readonly store: RelayStore;
   readonly limits: RelayLimits;
+  /** `wireLimits(limits)`, made once: what ServerInfo and `welcome` tell every client. */
+  readonly wireLimits: Readonly<Record<string, number>>;
   readonly log: Logger;
   /** Coalesced lines for whatever a peer can make us log repeatedly. */
   readonly throttled: LogThrottle;
