@@ -8,7 +8,7 @@
 import * as net from 'node:net';
 import { fromBase64, randomBytes, toHex } from '../lib/crypto/primitives';
 import { encodeFrame } from '../lib/net/framing';
-import { benchIdentity } from './bench-identity';
+import { createIdentity } from '../lib/crypto/identity';
 import { type Channel, connect, connectWithSocket, dialRelay, sleep } from './bench-client';
 import type { AttackCommand, AttackKind, AttackReport } from './ipc';
 
@@ -47,7 +47,7 @@ async function loggedIn(
   opts: { readOnly?: boolean; oneRequestPerConnection?: boolean } = {},
 ): Promise<void> {
   const deadline = performance.now() + cmd.durationMs;
-  const ids = Array.from({ length: lanes }, () => benchIdentity());
+  const ids = Array.from({ length: lanes }, () => createIdentity());
   const lane = async (k: number) => {
     while (performance.now() < deadline && t.connections < MAX_CONNECTIONS && t.requests < MAX_REQUESTS) {
       let ch: Channel;
@@ -129,7 +129,7 @@ async function registrations(cmd: AttackCommand, t: Tally): Promise<void> {
           port: cmd.port,
           relayKey: fromBase64(cmd.relayKey, 32),
           name: `${cmd.prefix}n${n++}`,
-          identity: benchIdentity(),
+          identity: createIdentity(),
           localAddress: ATTACK_ADDRESSES[0],
         });
         ch.destroy({ code: 'closed', message: 'attack round over' });

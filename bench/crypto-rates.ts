@@ -1,7 +1,7 @@
 /**
- * Crypto primitive rates, tweetnacl and Node's native crypto side by side (issue 6). This file
- * and bench-identity.ts are the only ones outside lib/crypto/primitives.ts that touch tweetnacl
- * or node:crypto directly: comparing the two libraries is their purpose.
+ * Crypto primitive rates, tweetnacl and Node's native crypto side by side (issue 6). This file is
+ * the only one outside lib/crypto/primitives.ts that touches tweetnacl or node:crypto directly:
+ * comparing the libraries is its purpose.
  *
  * tweetnacl has no ChaCha20-Poly1305, AES-GCM or SHA-256: its counterparts are secretbox
  * (XSalsa20-Poly1305) and SHA-512, shown on the same rows.

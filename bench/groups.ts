@@ -24,7 +24,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { publicIdentity, type Identity } from '../lib/crypto/identity';
+import { createIdentity, publicIdentity, type Identity } from '../lib/crypto/identity';
 import { encodeInnerMessage } from '../lib/crypto/inner-message';
 import { makeSignedPreKey, publicSignedPreKey } from '../lib/crypto/prekeys';
 import { randomBytes, toBase64, toHex } from '../lib/crypto/primitives';
@@ -38,7 +38,6 @@ import { KnownServers } from '../lib/client/known-servers';
 import { openClientStore } from '../lib/client/sqlite-store';
 import type { ClientStore } from '../lib/client/store';
 import { closeLogger, createLogger, type Logger } from '../lib/log';
-import { benchIdentity } from './bench-identity';
 import type { RelayReport } from './ipc';
 import { percentile } from './stats';
 
@@ -94,9 +93,9 @@ async function senderCpu(rounds: number): Promise<{ seal: number; pairwise: numb
   }
   const seal = (performance.now() - sealStart) / (rounds * 10);
 
-  const alice = benchIdentity();
+  const alice = createIdentity();
   let sessions: Session[] = Array.from({ length: RECEIVERS }, (_, i) => {
-    const bob = benchIdentity();
+    const bob = createIdentity();
     const spk = makeSignedPreKey(bob, 1, Date.now());
     return initiateSession({
       ours: { identity: alice, name: 'alice' },
@@ -150,14 +149,14 @@ async function fanout(messages: number): Promise<{ stored: number[]; received: n
   if (ready.t !== 'ready') throw new Error('the bench relay did not start');
   const channels: Channel[] = [];
   try {
-    const sender = await connect(ready.port, 'gsender', benchIdentity());
+    const sender = await connect(ready.port, 'gsender', createIdentity());
     channels.push(sender);
     const receivers: Channel[] = [];
     for (let i = 0; i < RECEIVERS; i += 20) {
       receivers.push(
         ...(await Promise.all(
           Array.from({ length: Math.min(20, RECEIVERS - i) }, (_, j) =>
-            connect(ready.port, `gr${i + j}`, benchIdentity()),
+            connect(ready.port, `gr${i + j}`, createIdentity()),
           ),
         )),
       );
@@ -254,7 +253,7 @@ async function clientFanout(messages: number): Promise<ClientGroupFigures> {
         name: i === 0 ? 'gadmin' : `gm${i}`,
         host: '127.0.0.1',
         port: ready.port,
-        identity: benchIdentity(),
+        identity: createIdentity(),
         store,
         knownServers: new KnownServers(knownServersFile),
         knownServersFile,

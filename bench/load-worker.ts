@@ -7,7 +7,7 @@
  *
  * Every loop is bounded by a count and by a deadline.
  */
-import { type Identity, publicIdentity } from '../lib/crypto/identity';
+import { createIdentity, type Identity, publicIdentity } from '../lib/crypto/identity';
 import { encodeInnerMessage, parseInnerMessage } from '../lib/crypto/inner-message';
 import { makeSignedPreKey, publicSignedPreKey, type SignedPreKey } from '../lib/crypto/prekeys';
 import { aeadDecrypt, aeadEncrypt, fromBase64, randomBytes, toBase64 } from '../lib/crypto/primitives';
@@ -15,7 +15,6 @@ import type { Session } from '../lib/crypto/ratchet/session';
 import { decryptEnvelope, encryptMessage, initiateSession } from '../lib/crypto/session-manager';
 import type { RelayMessage } from '../lib/net/messages';
 import { PING_INTERVAL_MS } from '../lib/net/secure-channel';
-import { benchIdentity } from './bench-identity';
 import { type Channel, connect as connectChannel, pool, sleep } from './bench-client';
 import type { WorkerCommand, WorkerReport } from './ipc';
 
@@ -168,8 +167,8 @@ function send(p: Pair): number {
 async function makePairs(cmd: Extract<WorkerCommand, { t: 'pairs' }>): Promise<void> {
   const start = performance.now();
   const made = await pool(cmd.pairs, 32, start + 120_000, async (i) => {
-    const a = benchIdentity();
-    const b = benchIdentity();
+    const a = createIdentity();
+    const b = createIdentity();
     const senderName = `${cmd.prefix}s${i}`;
     const receiverName = `${cmd.prefix}r${i}`;
     const receiver = await connect(cmd.port, receiverName, b, cmd.source);
@@ -273,7 +272,7 @@ async function drain(): Promise<void> {
 async function handshakes(cmd: Extract<WorkerCommand, { t: 'handshakes' }>): Promise<void> {
   // A pool of identities used in turn: the first login registers (one SQLite write), later ones
   // log in again. Never two connections with one identity at once (that would be a replacement).
-  const ids = Array.from({ length: cmd.concurrency }, () => benchIdentity());
+  const ids = Array.from({ length: cmd.concurrency }, () => createIdentity());
   const start = performance.now();
   const r = await pool(cmd.count, cmd.concurrency, start + cmd.maxMs, async (_i, lane) => {
     const ch = await connect(cmd.port, `${cmd.prefix}h${lane}`, ids[lane]);
@@ -300,7 +299,7 @@ async function idleConnections(cmd: Extract<WorkerCommand, { t: 'idle' }>): Prom
   const start = performance.now();
   const nameOf = (i: number) => `${cmd.prefix}${i.toString(36)}`;
   const r = await pool(cmd.count, cmd.concurrency, start + cmd.maxMs, async (i) => {
-    const ch = await connect(cmd.port, nameOf(i), spare.pop() ?? benchIdentity());
+    const ch = await connect(cmd.port, nameOf(i), spare.pop() ?? createIdentity());
     idle.push(ch);
     if (cmd.watch <= 0) return;
     const users = Array.from({ length: cmd.watch }, (_, k) => nameOf((i + 1 + k * 7) % cmd.count));
@@ -357,7 +356,7 @@ process.on('message', (cmd: WorkerCommand) => {
         return idleConnections(cmd);
       case 'identities': {
         const start = performance.now();
-        for (let i = 0; i < cmd.count; i++) spare.push(benchIdentity());
+        for (let i = 0; i < cmd.count; i++) spare.push(createIdentity());
         return report({ t: 'ready', connected: 0, ms: performance.now() - start });
       }
       case 'close':
