@@ -90,7 +90,9 @@ CREATE TABLE one_time_prekeys (
 ) WITHOUT ROWID;
 CREATE INDEX one_time_prekeys_unused ON one_time_prekeys (canon, consumed, id);
 -- seq is the rowid, without AUTOINCREMENT (no sqlite_sequence write per message): a reused
--- rowid is still above every row left, so delivery order by seq holds.
+-- rowid is still above every row left, so delivery order by seq holds. No index on ts: it was a
+-- third b-tree written by every insert and every ack's delete, for an hourly expiry that scans
+-- the table in slices instead (issue 12).
 CREATE TABLE queue (
   seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL,
@@ -101,7 +103,6 @@ CREATE TABLE queue (
   ts INTEGER NOT NULL,
   UNIQUE (to_canon, id)
 );
-CREATE INDEX queue_ts ON queue (ts);
 ${RECOVERY_SCHEMA}
 `;
 
@@ -171,12 +172,19 @@ export function openRelayStore(dir: string, opts: { key?: Uint8Array } = {}): Re
   return new SqliteRelayStore(db, `${dir}/${RELAY_DB_FILE}`);
 }
 
-/** A relay.db made before the counters moved to memory: its triggers and tables go. */
+/**
+ * A relay.db made before the counters moved to memory: its triggers and tables go; and its
+ * index on the queue's ts (see SCHEMA).
+ */
 const DROP_TRIGGER_COUNTERS = `
 DROP TRIGGER IF EXISTS queue_counted;
 DROP TRIGGER IF EXISTS queue_uncounted;
 DROP TABLE IF EXISTS queue_totals;
-DROP TABLE IF EXISTS queue_per_sender;`;
+DROP TABLE IF EXISTS queue_per_sender;
+DROP INDEX IF EXISTS queue_ts;`;
+
+/** Rows of the queue (by seq) that one expiry statement scans, between which the event loop runs. */
+export const EXPIRE_SLICE = 20_000;
 
 /** Envelopes waiting per recipient, and per recipient and sender (canonical names). */
 class QueueCounts {
@@ -319,7 +327,9 @@ class SqliteRelayStore implements RelayStore {
       ),
       ack: db.prepare('DELETE FROM queue WHERE to_canon = ? AND id = ? RETURNING from_canon'),
       ackKnown: db.prepare('DELETE FROM queue WHERE to_canon = ? AND id = ?'),
-      expire: db.prepare('DELETE FROM queue WHERE ts < ?'),
+      maxSeq: db.prepare('SELECT max(seq) FROM queue').pluck(),
+      sliceEnd: db.prepare('SELECT seq FROM queue WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?').pluck(),
+      expire: db.prepare('DELETE FROM queue WHERE seq > ? AND seq <= ? AND ts < ?'),
     };
     this.commitBatch = db.transaction((ops: readonly BatchedOp[]) => {
       this.syncCounts();
@@ -755,12 +765,30 @@ class SqliteRelayStore implements RelayStore {
     });
   }
 
-  expire(now: number): Promise<number> {
+  /**
+   * Scans the queue by seq in slices of EXPIRE_SLICE rows, each its own statement: without an
+   * index on ts (see SCHEMA) a queue of millions is not one stall of the event loop. Rows stored
+   * while it runs are above the last seq it reads, and too young to expire.
+   */
+  async expire(now: number): Promise<number> {
     this.flush();
-    return this.runWrite('store.expire', () => {
-      this.countsVersion = undefined;
-      return this.q.expire.run(now - QUEUE_TTL_MS).changes;
-    });
+    const last = await this.run('store.expire', () => (this.q.maxSeq.get() as number | null) ?? 0);
+    let expired = 0;
+    for (let from = 0; from < last;) {
+      this.flush();
+      const slice = await this.runWrite('store.expire', () => {
+        const end = Math.min(
+          last,
+          (this.q.sliceEnd.get(from, EXPIRE_SLICE - 1) as number | undefined) ?? last,
+        );
+        const n = this.q.expire.run(from, end, now - QUEUE_TTL_MS).changes;
+        if (n > 0) this.countsVersion = undefined;
+        return { end, n };
+      });
+      expired += slice.n;
+      from = slice.end;
+    }
+    return expired;
   }
 
   close(): Promise<void> {
