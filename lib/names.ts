@@ -16,8 +16,15 @@ export function isValidName(name: unknown): name is string {
   return typeof name === 'string' && NAME_PATTERN.test(name) && name !== '.' && name !== '..';
 }
 
-/** ASCII lowercase; the pattern admits nothing else, so this is exact. */
+const CAPITAL = /[A-Z]/;
+
+/**
+ * ASCII lowercase; the pattern admits nothing else, so this is exact. A name without a capital
+ * is its own canonical name: no replace with a callback (the relay canonicalises names twice a
+ * message, issue 12).
+ */
 export function canonName(name: string): string {
+  if (!CAPITAL.test(name)) return name;
   return name.replace(/[A-Z]/g, (c) => String.fromCharCode(c.charCodeAt(0) + 32));
 }
 

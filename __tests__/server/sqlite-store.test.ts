@@ -6,7 +6,7 @@ import { isChatError } from '../../lib/errors';
 import { canonName } from '../../lib/names';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';
 import { storageError } from '../../lib/sqlite-db';
-import { openRelayStore, RELAY_DB_FILE } from '../../lib/server/sqlite-store';
+import { EXPIRE_SLICE, openRelayStore, RELAY_DB_FILE } from '../../lib/server/sqlite-store';
 import {
   QUEUE_MAX_PER_RECIPIENT,
   QUEUE_MAX_PER_SENDER,
@@ -53,14 +53,19 @@ function envelope(to: string, from: string, ts = NOW): QueuedEnvelope {
  * per-sender counts stay exact whoever inserts (another connection's commit makes the store
  * recount).
  */
-function fill(to: string, from: (i: number) => string, n: number): void {
+function fill(
+  to: string,
+  from: (i: number) => string,
+  n: number,
+  ts: (i: number) => number = () => NOW,
+): void {
   const raw = new Database(path.join(dir, RELAY_DB_FILE));
   raw.pragma('synchronous = OFF');
   const ins = raw.prepare(
     'INSERT INTO queue (id, to_canon, from_name, from_canon, env, ts) VALUES (?, ?, ?, ?, ?, ?)',
   );
   raw.transaction(() => {
-    for (let i = 0; i < n; i++) ins.run(newId(), to, from(i), canonName(from(i)), randomBytes(16), NOW);
+    for (let i = 0; i < n; i++) ins.run(newId(), to, from(i), canonName(from(i)), randomBytes(16), ts(i));
   })();
   raw.close();
 }
@@ -346,6 +351,48 @@ describe('queue', () => {
     expect(await s.pending('eve')).toEqual([edge, fresh]);
     expect(await s.countQueued('eve')).toBe(2);
     expect(await s.expire(NOW)).toBe(0);
+  });
+});
+
+describe('expiry without an index on ts', () => {
+  test('expire reaches every slice of a long queue, old rows among fresh ones', async () => {
+    const s = store();
+    await s.register(identity('Eve'), NOW);
+    // Every third row is old: rows to expire in every slice, the last one partial.
+    const n = 2 * EXPIRE_SLICE + 7;
+    fill(
+      'eve',
+      (i) => `sender${i % 50}`,
+      n,
+      (i) => (i % 3 === 0 ? NOW - QUEUE_TTL_MS - 1 : NOW),
+    );
+    const old = Math.ceil(n / 3);
+    expect(await s.expire(NOW)).toBe(old);
+    expect(await s.countQueued('eve')).toBe(n - old);
+    expect(await s.expire(NOW)).toBe(0);
+    const fresh = envelope('eve', 'Adam');
+    expect(await s.enqueue(fresh, { perRecipient: n, perSender: n })).toBe('ok');
+    expect(await s.countQueued('eve')).toBe(n - old + 1);
+  });
+
+  test('the index on ts of an older relay.db is dropped at open, its queue kept', async () => {
+    const first = store();
+    await first.register(identity('Eve'), NOW);
+    const e = envelope('eve', 'Adam');
+    await first.enqueue(e);
+    await first.close();
+    const raw = new Database(path.join(dir, RELAY_DB_FILE));
+    raw.exec('CREATE INDEX queue_ts ON queue (ts)');
+    raw.close();
+    const again = store();
+    expect(await again.pending('eve')).toEqual([e]);
+    const probe = new Database(path.join(dir, RELAY_DB_FILE), { readonly: true });
+    const indexes = probe
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'queue'")
+      .pluck()
+      .all();
+    probe.close();
+    expect(indexes).not.toContain('queue_ts');
   });
 });
 

@@ -37,6 +37,7 @@ import {
   type RelayStore,
   type SignedPrekey,
   type UserRecord,
+  type Done,
 } from './store';
 
 export const RELAY_DB_FILE = 'relay.db';
@@ -90,7 +91,9 @@ CREATE TABLE one_time_prekeys (
 ) WITHOUT ROWID;
 CREATE INDEX one_time_prekeys_unused ON one_time_prekeys (canon, consumed, id);
 -- seq is the rowid, without AUTOINCREMENT (no sqlite_sequence write per message): a reused
--- rowid is still above every row left, so delivery order by seq holds.
+-- rowid is still above every row left, so delivery order by seq holds. No index on ts: it was a
+-- third b-tree written by every insert and every ack's delete, for an hourly expiry that scans
+-- the table in slices instead (issue 12).
 CREATE TABLE queue (
   seq INTEGER PRIMARY KEY,
   id TEXT NOT NULL,
@@ -101,7 +104,6 @@ CREATE TABLE queue (
   ts INTEGER NOT NULL,
   UNIQUE (to_canon, id)
 );
-CREATE INDEX queue_ts ON queue (ts);
 ${RECOVERY_SCHEMA}
 `;
 
@@ -171,12 +173,19 @@ export function openRelayStore(dir: string, opts: { key?: Uint8Array } = {}): Re
   return new SqliteRelayStore(db, `${dir}/${RELAY_DB_FILE}`);
 }
 
-/** A relay.db made before the counters moved to memory: its triggers and tables go. */
+/**
+ * A relay.db made before the counters moved to memory: its triggers and tables go; and its
+ * index on the queue's ts (see SCHEMA).
+ */
 const DROP_TRIGGER_COUNTERS = `
 DROP TRIGGER IF EXISTS queue_counted;
 DROP TRIGGER IF EXISTS queue_uncounted;
 DROP TABLE IF EXISTS queue_totals;
-DROP TABLE IF EXISTS queue_per_sender;`;
+DROP TABLE IF EXISTS queue_per_sender;
+DROP INDEX IF EXISTS queue_ts;`;
+
+/** Rows of the queue (by seq) that one expiry statement scans, between which the event loop runs. */
+export const EXPIRE_SLICE = 20_000;
 
 /** Envelopes waiting per recipient, and per recipient and sender (canonical names). */
 class QueueCounts {
@@ -209,16 +218,16 @@ interface BatchedOp {
   readonly committed: ((v: never) => void) | undefined;
   /** False: settled at the commit, without waiting for an fsync (an ack, a last-seen time). */
   readonly durable: boolean;
-  readonly resolve: (v: unknown) => void;
-  readonly reject: (err: unknown) => void;
+  /** How it settles: the caller's callback, or a promise's (see `batched`). */
+  readonly done: Done<never>;
   /** Set by the commit: `fn`'s result, or the ChatError it refused with (ok false). */
   ok: boolean;
   value: unknown;
 }
 
 function settle(op: BatchedOp): void {
-  if (op.ok) op.resolve(op.value);
-  else op.reject(op.value);
+  if (op.ok) op.done(undefined, op.value as never);
+  else op.done(op.value);
 }
 
 class SqliteRelayStore implements RelayStore {
@@ -319,7 +328,9 @@ class SqliteRelayStore implements RelayStore {
       ),
       ack: db.prepare('DELETE FROM queue WHERE to_canon = ? AND id = ? RETURNING from_canon'),
       ackKnown: db.prepare('DELETE FROM queue WHERE to_canon = ? AND id = ?'),
-      expire: db.prepare('DELETE FROM queue WHERE ts < ?'),
+      maxSeq: db.prepare('SELECT max(seq) FROM queue').pluck(),
+      sliceEnd: db.prepare('SELECT seq FROM queue WHERE seq > ? ORDER BY seq LIMIT 1 OFFSET ?').pluck(),
+      expire: db.prepare('DELETE FROM queue WHERE seq > ? AND seq <= ? AND ts < ?'),
     };
     this.commitBatch = db.transaction((ops: readonly BatchedOp[]) => {
       this.syncCounts();
@@ -400,30 +411,43 @@ class SqliteRelayStore implements RelayStore {
     durable: boolean,
     committed?: (v: T) => void,
   ): Promise<T> {
-    if (this.closed) {
-      return Promise.reject(new ChatError('storage_failed', `the ${WHAT} is closed`, operation));
-    }
     return new Promise<T>((resolve, reject) => {
-      this.batch.push({
-        operation,
-        fn,
-        committed,
-        durable,
-        resolve: resolve as (v: unknown) => void,
-        reject,
-        ok: false,
-        value: undefined,
-      });
-      if (durable) {
-        if (!this.flushScheduled) {
-          this.flushScheduled = true;
-          setImmediate(() => this.flush());
-        }
-      } else if (!this.flushScheduled && !this.lazyFlush) {
-        this.lazyFlush = setTimeout(() => this.flush(), LAZY_FLUSH_MS);
-        this.lazyFlush.unref();
-      }
+      this.queueOp(operation, fn, durable, committed, (err, v) =>
+        err === undefined ? resolve(v as T) : reject(err),
+      );
     });
+  }
+
+  /** `batched` settling through `done` (see RelayStore.callbacks): no promise per write. */
+  private queueOp<T>(
+    operation: string,
+    fn: () => T,
+    durable: boolean,
+    committed: ((v: T) => void) | undefined,
+    done: Done<T>,
+  ): void {
+    if (this.closed) {
+      done(new ChatError('storage_failed', `the ${WHAT} is closed`, operation));
+      return;
+    }
+    this.batch.push({
+      operation,
+      fn,
+      committed,
+      durable,
+      done: done as Done<never>,
+      ok: false,
+      value: undefined,
+    });
+    if (durable) {
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    } else if (!this.flushScheduled && !this.lazyFlush) {
+      this.lazyFlush = setTimeout(() => this.flush(), LAZY_FLUSH_MS);
+      this.lazyFlush.unref();
+    }
   }
 
   /**
@@ -445,7 +469,7 @@ class SqliteRelayStore implements RelayStore {
     } catch (err) {
       // Rolled back: the counts bumped inside it are wrong now.
       this.countsVersion = undefined;
-      for (const op of ops) op.reject(err);
+      for (const op of ops) op.done(err);
       return;
     }
     // The fsync starts first; the `committed` callbacks (deliveries) run while it is under way.
@@ -462,7 +486,7 @@ class SqliteRelayStore implements RelayStore {
           for (const op of waiting) settle(op);
         },
         (err: unknown) => {
-          for (const op of waiting) op.reject(err);
+          for (const op of waiting) op.done(err);
         },
       );
     }
@@ -682,39 +706,48 @@ class SqliteRelayStore implements RelayStore {
     committed?: (result: EnqueueResult) => void,
   ): Promise<EnqueueResult> {
     // Checks and insert run inside the batch transaction, in call order.
-    return this.batched(
-      'store.enqueue',
-      (): EnqueueResult => {
-        const fromCanon = canonName(env.from);
-        const total = this.counts.total.get(env.to) ?? 0;
-        const mine = this.counts.perSender.get(env.to)?.get(fromCanon) ?? 0;
-        // A resend of a waiting id is `duplicate`, full queue or not; the insert finds it itself
-        // (the UNIQUE index) instead of a lookup before it (issue 12).
-        if (total >= caps.perRecipient || mine >= caps.perSender)
-          return this.q.queued.get(env.to, env.id) !== undefined ? 'duplicate' : 'queue_full';
-        let r;
-        try {
-          r = this.q.insertQueued.run(env.id, env.to, env.from, fromCanon, env.env, env.ts);
-        } catch (err) {
-          // The recipient is checked by the foreign key (issue 12: no lookup of our own before
-          // the insert); that failure rolls back this statement only.
-          if (isSqliteError(err) && err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
-            throw unknownUser(env.to, 'store.enqueue');
-          throw err;
-        }
-        if (r.changes === 0) return 'duplicate';
-        this.counts.bump(env.to, fromCanon, 1);
-        if (this.sendersKept < SENDERS_KEPT) {
-          let m = this.senders.get(env.to);
-          if (!m) this.senders.set(env.to, (m = new Map()));
-          m.set(env.id, fromCanon);
-          this.sendersKept++;
-        }
-        return 'ok';
-      },
-      true,
-      committed,
-    );
+    return this.batched('store.enqueue', () => this.enqueueRow(env, caps), true, committed);
+  }
+
+  readonly callbacks = {
+    enqueue: (
+      env: QueuedEnvelope,
+      caps: QueueCaps,
+      committed: (result: EnqueueResult) => void,
+      done: Done<EnqueueResult>,
+    ): void => this.queueOp('store.enqueue', () => this.enqueueRow(env, caps), true, committed, done),
+    ack: (canon: string, id: string, done: Done<boolean>): void =>
+      this.queueOp('store.ack', () => this.ackRow(canon, id), false, undefined, done),
+  };
+
+  /** The enqueue itself, inside the batch transaction. */
+  private enqueueRow(env: QueuedEnvelope, caps: QueueCaps): EnqueueResult {
+    const fromCanon = canonName(env.from);
+    const total = this.counts.total.get(env.to) ?? 0;
+    const mine = this.counts.perSender.get(env.to)?.get(fromCanon) ?? 0;
+    // A resend of a waiting id is `duplicate`, full queue or not; the insert finds it itself
+    // (the UNIQUE index) instead of a lookup before it (issue 12).
+    if (total >= caps.perRecipient || mine >= caps.perSender)
+      return this.q.queued.get(env.to, env.id) !== undefined ? 'duplicate' : 'queue_full';
+    let r;
+    try {
+      r = this.q.insertQueued.run(env.id, env.to, env.from, fromCanon, env.env, env.ts);
+    } catch (err) {
+      // The recipient is checked by the foreign key (issue 12: no lookup of our own before
+      // the insert); that failure rolls back this statement only.
+      if (isSqliteError(err) && err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
+        throw unknownUser(env.to, 'store.enqueue');
+      throw err;
+    }
+    if (r.changes === 0) return 'duplicate';
+    this.counts.bump(env.to, fromCanon, 1);
+    if (this.sendersKept < SENDERS_KEPT) {
+      let m = this.senders.get(env.to);
+      if (!m) this.senders.set(env.to, (m = new Map()));
+      m.set(env.id, fromCanon);
+      this.sendersKept++;
+    }
+    return 'ok';
   }
 
   pending(canon: string, limit?: number): Promise<QueuedEnvelope[]> {
@@ -725,26 +758,25 @@ class SqliteRelayStore implements RelayStore {
   }
 
   ack(canon: string, id: string): Promise<boolean> {
-    return this.batched(
-      'store.ack',
-      () => {
-        const m = this.senders.get(canon);
-        const known = m?.get(id);
-        if (m !== undefined && known !== undefined) {
-          m.delete(id);
-          this.sendersKept--;
-          if (m.size === 0) this.senders.delete(canon);
-          if (this.q.ackKnown.run(canon, id).changes === 0) return false;
-          this.counts.bump(canon, known, -1);
-          return true;
-        }
-        const from = this.q.ack.get(canon, id) as { from_canon: string } | undefined;
-        if (from === undefined) return false;
-        this.counts.bump(canon, from.from_canon, -1);
-        return true;
-      },
-      false,
-    );
+    return this.batched('store.ack', () => this.ackRow(canon, id), false);
+  }
+
+  /** The ack's delete, inside the batch transaction. */
+  private ackRow(canon: string, id: string): boolean {
+    const m = this.senders.get(canon);
+    const known = m?.get(id);
+    if (m !== undefined && known !== undefined) {
+      m.delete(id);
+      this.sendersKept--;
+      if (m.size === 0) this.senders.delete(canon);
+      if (this.q.ackKnown.run(canon, id).changes === 0) return false;
+      this.counts.bump(canon, known, -1);
+      return true;
+    }
+    const from = this.q.ack.get(canon, id) as { from_canon: string } | undefined;
+    if (from === undefined) return false;
+    this.counts.bump(canon, from.from_canon, -1);
+    return true;
   }
 
   countQueued(canon: string): Promise<number> {
@@ -755,12 +787,30 @@ class SqliteRelayStore implements RelayStore {
     });
   }
 
-  expire(now: number): Promise<number> {
+  /**
+   * Scans the queue by seq in slices of EXPIRE_SLICE rows, each its own statement: without an
+   * index on ts (see SCHEMA) a queue of millions is not one stall of the event loop. Rows stored
+   * while it runs are above the last seq it reads, and too young to expire.
+   */
+  async expire(now: number): Promise<number> {
     this.flush();
-    return this.runWrite('store.expire', () => {
-      this.countsVersion = undefined;
-      return this.q.expire.run(now - QUEUE_TTL_MS).changes;
-    });
+    const last = await this.run('store.expire', () => (this.q.maxSeq.get() as number | null) ?? 0);
+    let expired = 0;
+    for (let from = 0; from < last;) {
+      this.flush();
+      const slice = await this.runWrite('store.expire', () => {
+        const end = Math.min(
+          last,
+          (this.q.sliceEnd.get(from, EXPIRE_SLICE - 1) as number | undefined) ?? last,
+        );
+        const n = this.q.expire.run(from, end, now - QUEUE_TTL_MS).changes;
+        if (n > 0) this.countsVersion = undefined;
+        return { end, n };
+      });
+      expired += slice.n;
+      from = slice.end;
+    }
+    return expired;
   }
 
   close(): Promise<void> {
