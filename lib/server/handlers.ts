@@ -14,7 +14,7 @@ import type { Presence } from './presence';
 import type { KeyedBuckets } from './rate-limit';
 import { sendMulti } from './send-multi';
 import { type RelayContext, type Session, setOf } from './session';
-import type { Done, EnqueueResult, UserRecord } from './store';
+import type { EnqueueResult, UserRecord } from './store';
 
 /** Envelopes waiting per (recipient, sender address), in memory only: no name of a sender is kept. */
 export class AddressShare {
@@ -63,8 +63,6 @@ export interface HandlerDeps {
   readonly shares: AddressShare;
   /** Runs `then` after a batched store write commits, off the request chain. */
   afterWrite<T>(session: Session, msg: ClientMessage, write: Promise<T>, then: (v: T) => void): void;
-  /** `afterWrite` for a store write settled by callback (RelayStore.callbacks): the callback. */
-  settled<T>(session: Session, msg: ClientMessage, then: (v: T) => void): Done<T>;
   /** Answers a refused request (counted against the connection's refusals). */
   refuse(session: Session, rid: string | undefined, code: WireErrorCode, message: string): void;
 }
@@ -168,21 +166,15 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
     s.inflight?.delete(id);
     const acking = setOf(s, 'acking');
     acking.add(id);
-    const then = () => {
-      acking.delete(id);
-      d.shares.remove(s.user.canon, id);
-      d.delivery.acked(s);
-    };
-    const callbacks = d.ctx.cluster ? undefined : d.ctx.store.callbacks;
-    if (callbacks) {
-      callbacks.ack(s.user.canon, id, d.settled(s, msg, then));
-      return;
-    }
     const deleted = d.ctx.store.ack(s.user.canon, id);
     // Cluster: an ack that Redis did not take (an outage) is delivered again when it is back;
     // the failure itself is answered by afterWrite.
     if (d.ctx.cluster) deleted.catch(() => acking.delete(id));
-    d.afterWrite(s, msg, deleted, then);
+    d.afterWrite(s, msg, deleted, () => {
+      acking.delete(id);
+      d.shares.remove(s.user.canon, id);
+      d.delivery.acked(s);
+    });
   },
 
   'presence.watch': (d, s, msg) => d.presence.watch(s, msg.rid, msg.users),
@@ -250,9 +242,10 @@ function sendTo(
       d.delivery.deliverNew(canon, { t: 'deliver', id: msg.id, from: s.user.name, env: msg.env, ts });
     else d.delivery.pumpLater(recipient);
   };
+  const stored = ctx.store.enqueue(env, caps, committed);
   // The store commits in call order, so this connection's next request may be read while
   // this one commits; answers and deliveries still follow the order of the sends.
-  const then = (r: EnqueueResult) => {
+  d.afterWrite(s, msg, stored, (r) => {
     if (r === 'queue_full') {
       d.refuse(s, msg.rid, 'queue_full', `${target.name} has too many messages waiting`);
       return;
@@ -261,9 +254,7 @@ function sendTo(
     if (status === undefined) committed(r);
     // Stored durably before we answer: from here the relay is responsible for it.
     s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: status ?? 'queued' });
-  };
-  if (ctx.store.callbacks) ctx.store.callbacks.enqueue(env, caps, committed, d.settled(s, msg, then));
-  else d.afterWrite(s, msg, ctx.store.enqueue(env, caps, committed), then);
+  });
 }
 
 /**

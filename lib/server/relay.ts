@@ -45,7 +45,7 @@ import {
   type Session,
   setOf,
 } from './session';
-import type { Done, RelayStore, UserRecord } from './store';
+import type { RelayStore, UserRecord } from './store';
 
 export { DEFAULT_LIMITS, type RelayLimits } from './limits';
 export type { RelayObserver } from './session';
@@ -138,7 +138,6 @@ export class Relay {
       lists: new KeyedBuckets(limits.listPerMinute / 60, Math.min(3, limits.listPerMinute)),
       shares: new AddressShare(),
       afterWrite: (s, msg, write, then) => this.afterWrite(s, msg, write, then),
-      settled: (s, msg, then) => this.settled(s, msg, then),
       refuse: (s, rid, code, message) => this.refuse(s, rid, code, message),
     };
     this.accepting = {
@@ -536,24 +535,6 @@ export class Relay {
       },
     );
     writes.add(done);
-  }
-
-  /**
-   * `afterWrite` without a promise, for a store that settles writes by callback: `stop` need not
-   * wait for these, as the store's close commits and syncs what it accepted before it closes.
-   */
-  private settled<T>(session: Session, msg: ClientMessage, then: (v: T) => void): Done<T> {
-    return (err, v) => {
-      if (err !== undefined) {
-        this.failed(session, msg, err);
-        return;
-      }
-      try {
-        then(v as T);
-      } catch (e) {
-        this.failed(session, msg, e);
-      }
-    };
   }
 
   // -------------------------------------------------------------------------------------------

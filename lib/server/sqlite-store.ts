@@ -37,7 +37,6 @@ import {
   type RelayStore,
   type SignedPrekey,
   type UserRecord,
-  type Done,
 } from './store';
 
 export const RELAY_DB_FILE = 'relay.db';
@@ -218,16 +217,16 @@ interface BatchedOp {
   readonly committed: ((v: never) => void) | undefined;
   /** False: settled at the commit, without waiting for an fsync (an ack, a last-seen time). */
   readonly durable: boolean;
-  /** How it settles: the caller's callback, or a promise's (see `batched`). */
-  readonly done: Done<never>;
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (err: unknown) => void;
   /** Set by the commit: `fn`'s result, or the ChatError it refused with (ok false). */
   ok: boolean;
   value: unknown;
 }
 
 function settle(op: BatchedOp): void {
-  if (op.ok) op.done(undefined, op.value as never);
-  else op.done(op.value);
+  if (op.ok) op.resolve(op.value);
+  else op.reject(op.value);
 }
 
 class SqliteRelayStore implements RelayStore {
@@ -411,43 +410,30 @@ class SqliteRelayStore implements RelayStore {
     durable: boolean,
     committed?: (v: T) => void,
   ): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.queueOp(operation, fn, durable, committed, (err, v) =>
-        err === undefined ? resolve(v as T) : reject(err),
-      );
-    });
-  }
-
-  /** `batched` settling through `done` (see RelayStore.callbacks): no promise per write. */
-  private queueOp<T>(
-    operation: string,
-    fn: () => T,
-    durable: boolean,
-    committed: ((v: T) => void) | undefined,
-    done: Done<T>,
-  ): void {
     if (this.closed) {
-      done(new ChatError('storage_failed', `the ${WHAT} is closed`, operation));
-      return;
+      return Promise.reject(new ChatError('storage_failed', `the ${WHAT} is closed`, operation));
     }
-    this.batch.push({
-      operation,
-      fn,
-      committed,
-      durable,
-      done: done as Done<never>,
-      ok: false,
-      value: undefined,
-    });
-    if (durable) {
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(() => this.flush());
+    return new Promise<T>((resolve, reject) => {
+      this.batch.push({
+        operation,
+        fn,
+        committed,
+        durable,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        ok: false,
+        value: undefined,
+      });
+      if (durable) {
+        if (!this.flushScheduled) {
+          this.flushScheduled = true;
+          setImmediate(() => this.flush());
+        }
+      } else if (!this.flushScheduled && !this.lazyFlush) {
+        this.lazyFlush = setTimeout(() => this.flush(), LAZY_FLUSH_MS);
+        this.lazyFlush.unref();
       }
-    } else if (!this.flushScheduled && !this.lazyFlush) {
-      this.lazyFlush = setTimeout(() => this.flush(), LAZY_FLUSH_MS);
-      this.lazyFlush.unref();
-    }
+    });
   }
 
   /**
@@ -469,7 +455,7 @@ class SqliteRelayStore implements RelayStore {
     } catch (err) {
       // Rolled back: the counts bumped inside it are wrong now.
       this.countsVersion = undefined;
-      for (const op of ops) op.done(err);
+      for (const op of ops) op.reject(err);
       return;
     }
     // The fsync starts first; the `committed` callbacks (deliveries) run while it is under way.
@@ -486,7 +472,7 @@ class SqliteRelayStore implements RelayStore {
           for (const op of waiting) settle(op);
         },
         (err: unknown) => {
-          for (const op of waiting) op.done(err);
+          for (const op of waiting) op.reject(err);
         },
       );
     }
@@ -706,48 +692,39 @@ class SqliteRelayStore implements RelayStore {
     committed?: (result: EnqueueResult) => void,
   ): Promise<EnqueueResult> {
     // Checks and insert run inside the batch transaction, in call order.
-    return this.batched('store.enqueue', () => this.enqueueRow(env, caps), true, committed);
-  }
-
-  readonly callbacks = {
-    enqueue: (
-      env: QueuedEnvelope,
-      caps: QueueCaps,
-      committed: (result: EnqueueResult) => void,
-      done: Done<EnqueueResult>,
-    ): void => this.queueOp('store.enqueue', () => this.enqueueRow(env, caps), true, committed, done),
-    ack: (canon: string, id: string, done: Done<boolean>): void =>
-      this.queueOp('store.ack', () => this.ackRow(canon, id), false, undefined, done),
-  };
-
-  /** The enqueue itself, inside the batch transaction. */
-  private enqueueRow(env: QueuedEnvelope, caps: QueueCaps): EnqueueResult {
-    const fromCanon = canonName(env.from);
-    const total = this.counts.total.get(env.to) ?? 0;
-    const mine = this.counts.perSender.get(env.to)?.get(fromCanon) ?? 0;
-    // A resend of a waiting id is `duplicate`, full queue or not; the insert finds it itself
-    // (the UNIQUE index) instead of a lookup before it (issue 12).
-    if (total >= caps.perRecipient || mine >= caps.perSender)
-      return this.q.queued.get(env.to, env.id) !== undefined ? 'duplicate' : 'queue_full';
-    let r;
-    try {
-      r = this.q.insertQueued.run(env.id, env.to, env.from, fromCanon, env.env, env.ts);
-    } catch (err) {
-      // The recipient is checked by the foreign key (issue 12: no lookup of our own before
-      // the insert); that failure rolls back this statement only.
-      if (isSqliteError(err) && err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
-        throw unknownUser(env.to, 'store.enqueue');
-      throw err;
-    }
-    if (r.changes === 0) return 'duplicate';
-    this.counts.bump(env.to, fromCanon, 1);
-    if (this.sendersKept < SENDERS_KEPT) {
-      let m = this.senders.get(env.to);
-      if (!m) this.senders.set(env.to, (m = new Map()));
-      m.set(env.id, fromCanon);
-      this.sendersKept++;
-    }
-    return 'ok';
+    return this.batched(
+      'store.enqueue',
+      (): EnqueueResult => {
+        const fromCanon = canonName(env.from);
+        const total = this.counts.total.get(env.to) ?? 0;
+        const mine = this.counts.perSender.get(env.to)?.get(fromCanon) ?? 0;
+        // A resend of a waiting id is `duplicate`, full queue or not; the insert finds it itself
+        // (the UNIQUE index) instead of a lookup before it (issue 12).
+        if (total >= caps.perRecipient || mine >= caps.perSender)
+          return this.q.queued.get(env.to, env.id) !== undefined ? 'duplicate' : 'queue_full';
+        let r;
+        try {
+          r = this.q.insertQueued.run(env.id, env.to, env.from, fromCanon, env.env, env.ts);
+        } catch (err) {
+          // The recipient is checked by the foreign key (issue 12: no lookup of our own before
+          // the insert); that failure rolls back this statement only.
+          if (isSqliteError(err) && err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
+            throw unknownUser(env.to, 'store.enqueue');
+          throw err;
+        }
+        if (r.changes === 0) return 'duplicate';
+        this.counts.bump(env.to, fromCanon, 1);
+        if (this.sendersKept < SENDERS_KEPT) {
+          let m = this.senders.get(env.to);
+          if (!m) this.senders.set(env.to, (m = new Map()));
+          m.set(env.id, fromCanon);
+          this.sendersKept++;
+        }
+        return 'ok';
+      },
+      true,
+      committed,
+    );
   }
 
   pending(canon: string, limit?: number): Promise<QueuedEnvelope[]> {
@@ -758,25 +735,26 @@ class SqliteRelayStore implements RelayStore {
   }
 
   ack(canon: string, id: string): Promise<boolean> {
-    return this.batched('store.ack', () => this.ackRow(canon, id), false);
-  }
-
-  /** The ack's delete, inside the batch transaction. */
-  private ackRow(canon: string, id: string): boolean {
-    const m = this.senders.get(canon);
-    const known = m?.get(id);
-    if (m !== undefined && known !== undefined) {
-      m.delete(id);
-      this.sendersKept--;
-      if (m.size === 0) this.senders.delete(canon);
-      if (this.q.ackKnown.run(canon, id).changes === 0) return false;
-      this.counts.bump(canon, known, -1);
-      return true;
-    }
-    const from = this.q.ack.get(canon, id) as { from_canon: string } | undefined;
-    if (from === undefined) return false;
-    this.counts.bump(canon, from.from_canon, -1);
-    return true;
+    return this.batched(
+      'store.ack',
+      () => {
+        const m = this.senders.get(canon);
+        const known = m?.get(id);
+        if (m !== undefined && known !== undefined) {
+          m.delete(id);
+          this.sendersKept--;
+          if (m.size === 0) this.senders.delete(canon);
+          if (this.q.ackKnown.run(canon, id).changes === 0) return false;
+          this.counts.bump(canon, known, -1);
+          return true;
+        }
+        const from = this.q.ack.get(canon, id) as { from_canon: string } | undefined;
+        if (from === undefined) return false;
+        this.counts.bump(canon, from.from_canon, -1);
+        return true;
+      },
+      false,
+    );
   }
 
   countQueued(canon: string): Promise<number> {

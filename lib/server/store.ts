@@ -99,9 +99,6 @@ export interface QueueCaps {
  */
 export type ReplaceResult = 'ok' | 'unknown_user' | 'identity_taken';
 
-/** A settled store write: an error, or its result. */
-export type Done<T> = (err: unknown, value?: T) => void;
-
 export interface RelayStore {
   // Directory (PROTOCOL.md section 3, handshake message 3).
   /** One atomic insert: concurrent registrations of one name by two identities cannot both win. */
@@ -164,21 +161,6 @@ export interface RelayStore {
    * may be delivered again, and the recipient drops it by its id (docs/protocol.md section 7).
    */
   ack(canon: string, id: string): Promise<boolean>;
-  /**
-   * Optional (issue 12): `enqueue` and `ack` with a callback instead of a promise, settled exactly
-   * as the promise would be (`done(undefined, result)` or `done(err)`), once. The relay uses them
-   * when present: a promise, its reaction and the relay's own `.then` per message each way were
-   * a measurable share of its time and of what its garbage collector copies. `done` must not throw.
-   */
-  readonly callbacks?: {
-    enqueue(
-      env: QueuedEnvelope,
-      caps: QueueCaps,
-      committed: (result: EnqueueResult) => void,
-      done: Done<EnqueueResult>,
-    ): void;
-    ack(canon: string, id: string, done: Done<boolean>): void;
-  };
   countQueued(canon: string): Promise<number>;
   /** Delete envelopes older than QUEUE_TTL_MS; returns how many. */
   expire(now: number): Promise<number>;
