@@ -61,13 +61,15 @@ it('every message answered `sent` before a SIGKILL of the relay is delivered exa
     relay = await startRelayOnPort(dataDir, port);
     await waitFor(() => eve.messages.length >= MESSAGES, 30000, 'Eve to receive every message');
     await waitFor(() => adam.client.outboxSize() === 0, 15000, "Adam's outbox to drain");
-    // Late duplicates would arrive now: let redeliveries and resends settle, then count.
-    await sleep(300);
+    // A late duplicate (a redelivery from the relay's queue, a resend from Adam's outbox) would
+    // come before a message sent after all of them: wait for that sentinel, then count.
+    const sentinel = adam.client.send('Eve', 'sentinel').id;
+    await waitFor(() => eve.messages.some((m) => m.id === sentinel), 30000, 'the sentinel');
 
-    const shown = eve.messages.filter((m) => m.peer === 'adam').map((m) => m.id);
+    const shown = eve.messages.filter((m) => m.peer === 'adam' && m.id !== sentinel).map((m) => m.id);
     const stored = eve.store
       .history('adam')
-      .filter((m) => m.direction === 'in')
+      .filter((m) => m.direction === 'in' && m.id !== sentinel)
       .map((m) => m.id);
     for (const ids of [shown, stored]) {
       expect(ids.length).toBe(MESSAGES);
@@ -77,7 +79,7 @@ it('every message answered `sent` before a SIGKILL of the relay is delivered exa
     // In particular everything acknowledged before the crash, by inner id.
     for (const id of sentBeforeKill) expect(shown.filter((x) => x === id)).toHaveLength(1);
     // Bodies arrive intact and in the order Adam typed them.
-    expect(eve.messages.map((m) => m.body)).toEqual(typed.map((_, i) => `message ${i}`));
+    expect(eve.messages.map((m) => m.body)).toEqual([...typed.map((_, i) => `message ${i}`), 'sentinel']);
     expect(eve.errors).toEqual([]);
   } finally {
     for (const u of users) await u.stop();
