@@ -27,6 +27,11 @@ it('every message answered `sent` before a SIGKILL of the relay is delivered exa
     users.push(adam);
     const eve = await makeUser(port, 'Eve');
     users.push(eve);
+    // Eve writes first and Adam reads it, so Adam has a session before the burst: his first send
+    // does not race Eve's prekey upload (a keys.fetch that finds no keys yet is retried with a
+    // backoff, which once kept the first acknowledgements past this test's bound under load).
+    eve.client.send('Adam', 'hello');
+    await waitFor(() => adam.messages.some((m) => m.peer === 'eve'), 30000, "Eve's hello at Adam");
 
     const sentIds = new Set<string>();
     adam.client.on('receipt', (r) => {
