@@ -104,82 +104,94 @@ function freePort(): Promise<number> {
   });
 }
 
+/** An `openssl s_server` for TLS 1.3 handshakes, measured by `openssl s_time` runs. */
+export interface TlsServer {
+  /** One timed `s_time -new` run: handshakes a second of the server's CPU over that run only. */
+  run(seconds: number): Promise<TlsHandshakes | undefined>;
+  stop(): void;
+}
+
 /**
  * TLS 1.3 with X25519 and ChaCha20-Poly1305 and an Ed25519 certificate: `openssl s_time -new`
- * (a full handshake per connection, no resumption) against `openssl s_server` for `seconds`,
- * after a warm-up run, the server's CPU read over the measured run only.
- * Undefined when openssl is missing or fails.
+ * (a full handshake per connection, no resumption) against `openssl s_server`, after a warm-up
+ * run (the server's first handshakes fault in its pages and fill its caches, as the relays get a
+ * warm-up batch in bench/run.ts). Undefined when openssl is missing or fails.
  */
-export async function opensslHandshakes(seconds: number): Promise<TlsHandshakes | undefined> {
+export async function startTlsServer(): Promise<TlsServer | undefined> {
   if (spawnSync('openssl', ['version']).status !== 0) return undefined;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chatsecure-tls-'));
   const key = path.join(dir, 'key.pem');
   const cert = path.join(dir, 'cert.pem');
-  try {
-    const made = spawnSync('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'ed25519',
-      '-keyout',
-      key,
-      '-out',
+  const made = spawnSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'ed25519',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-nodes',
+    '-subj',
+    '/CN=bench',
+  ]);
+  if (made.status !== 0) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  const port = await freePort();
+  const server = spawn(
+    'openssl',
+    [
+      's_server',
+      '-quiet',
+      '-accept',
+      `127.0.0.1:${port}`,
+      '-cert',
       cert,
-      '-days',
-      '1',
-      '-nodes',
-      '-subj',
-      '/CN=bench',
-    ]);
-    if (made.status !== 0) return undefined;
-    const port = await freePort();
-    const server = spawn(
-      'openssl',
-      [
-        's_server',
-        '-quiet',
-        '-accept',
-        `127.0.0.1:${port}`,
-        '-cert',
-        cert,
-        '-key',
-        key,
-        '-tls1_3',
-        '-groups',
-        'X25519',
-        '-ciphersuites',
-        'TLS_CHACHA20_POLY1305_SHA256',
-        '-no_ticket',
-      ],
-      { stdio: ['pipe', 'ignore', 'ignore'] },
-    );
-    try {
-      // Bounded wait for the listener.
-      for (let i = 0; i < 100; i++) {
-        const up = await new Promise<boolean>((resolve) => {
-          const c = net.connect(port, '127.0.0.1', () => {
-            c.destroy();
-            resolve(true);
-          });
-          c.once('error', () => resolve(false));
-        });
-        if (up) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      const sTime = (secs: number) =>
-        new Promise<string>((resolve) => {
-          const c = spawn(
-            'openssl',
-            ['s_time', '-connect', `127.0.0.1:${port}`, '-new', '-time', String(secs), '-tls1_3'],
-            { stdio: ['ignore', 'pipe', 'ignore'] },
-          );
-          let text = '';
-          c.stdout.on('data', (b: Buffer) => (text += b.toString()));
-          c.on('close', () => resolve(text));
-        });
-      // Read as the relays are (bench/run.ts): a warm-up run first (the server's first handshakes
-      // fault in its pages and fill its caches), then the server's CPU over the timed run only.
-      await sTime(TLS_WARMUP_SECONDS);
+      '-key',
+      key,
+      '-tls1_3',
+      '-groups',
+      'X25519',
+      '-ciphersuites',
+      'TLS_CHACHA20_POLY1305_SHA256',
+      '-no_ticket',
+    ],
+    { stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  const stop = () => {
+    server.kill('SIGKILL');
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  // Bounded wait for the listener.
+  for (let i = 0; i < 100; i++) {
+    const up = await new Promise<boolean>((resolve) => {
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.once('error', () => resolve(false));
+    });
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const sTime = (secs: number) =>
+    new Promise<string>((resolve) => {
+      const c = spawn(
+        'openssl',
+        ['s_time', '-connect', `127.0.0.1:${port}`, '-new', '-time', String(secs), '-tls1_3'],
+        { stdio: ['ignore', 'pipe', 'ignore'] },
+      );
+      let text = '';
+      c.stdout.on('data', (b: Buffer) => (text += b.toString()));
+      c.on('close', () => resolve(text));
+    });
+  await sTime(TLS_WARMUP_SECONDS);
+  return {
+    async run(seconds) {
       const cpu0 = cpuSecondsOf(server.pid);
       const out = await sTime(seconds);
       const cpu = cpuSecondsOf(server.pid) - cpu0;
@@ -195,11 +207,18 @@ export async function opensslHandshakes(seconds: number): Promise<TlsHandshakes 
         perSecond: connections / secs,
         perCore: cpu > 0 ? connections / cpu : NaN,
       };
-    } finally {
-      server.kill('SIGKILL');
-    }
+    },
+    stop,
+  };
+}
+
+/** One warmed-up timed run of `startTlsServer`'s handshakes, the server stopped after. */
+export async function opensslHandshakes(seconds: number): Promise<TlsHandshakes | undefined> {
+  const server = await startTlsServer();
+  try {
+    return await server?.run(seconds);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    server?.stop();
   }
 }
 
