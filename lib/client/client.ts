@@ -142,6 +142,7 @@ export class Client extends EventEmitter<ClientEvents> {
       out: (msg) => this.link.out(msg),
       watchRid: () => this.link.nextRid('w'),
       cameOnline: (peer) => {
+        this.sender.cameOnline(peer);
         if (this.outbox.hasTexts(peer)) void this.sender.flush();
       },
     });

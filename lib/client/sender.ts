@@ -54,6 +54,16 @@ export class Sender {
   private flushAgain = false;
   private retryFlushTimer: NodeJS.Timeout | undefined;
   private retryFlushDelay = 0;
+  /**
+   * Peers whose last `keys.fetch` failed (no keys yet, a rate limit): no other fetch for them
+   * until the scheduled retry or their coming online (the relay allows 10 a minute per identity,
+   * and every typed line flushes). Their texts wait, unsent, meanwhile.
+   */
+  private readonly fetchHeld = new Set<string>();
+  /** Peers with a `keys.fetch` under way: a second flush leaves their texts to the first. */
+  private readonly fetching = new Set<string>();
+  /** Peers told their texts wait for a session, with the reason: told again only if it changes. */
+  private readonly toldWaiting = new Map<string, string>();
   /** `sent` answers of this turn, stored together in one transaction (one disk sync, not one each). */
   private readonly sentBatch: { id: string; status: SentStatus }[] = [];
 
@@ -252,9 +262,16 @@ export class Sender {
     for (const peer of this.deps.outbox.waitingPeers()) {
       // Held until the user accepts the new identity: never sealed for the old one.
       if (this.deps.contacts.get(peer)?.state === 'changed') continue;
+      if (!this.deps.e2e.hasSession(peer)) {
+        // A fetch for this peer failed: its texts wait for the scheduled retry (scheduleRetry).
+        if (this.fetchHeld.has(peer)) continue;
+        // One fetch for a peer at a time: the flush that made it seals what waits, also what
+        // was typed meanwhile (each flush reads the texts after its fetch).
+        if (this.fetching.has(peer)) continue;
+      }
       try {
         if (!this.deps.e2e.hasSession(peer)) {
-          const m = await this.deps.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
+          const m = await this.fetchKeys(peer);
           // Issue 9, point 4: a bundle counts only for the name that was asked for.
           if (canonName(m.user) !== peer) {
             throw new ChatError('bad_message', `the relay answered with keys of ${m.user} for ${peer}`);
@@ -279,20 +296,31 @@ export class Sender {
           this.failText(peer, ids, e.message);
           continue;
         }
-        if (e.code === 'identity_changed') {
+        this.deps.log.warn({ code: e.code, peer }, 'cannot start a session');
+        // A changed identity holds the texts until `/accept` (the contact is marked changed, so
+        // flushes skip it), and is told each time; any other failure holds them until the retry.
+        const changed = e.code === 'identity_changed';
+        if (changed) {
           const c = this.deps.contacts.get(peer);
           this.deps.emit('contact', { name: c?.name ?? peer, state: 'changed' });
         }
-        this.deps.log.warn({ code: e.code, peer }, 'cannot start a session');
-        this.deps.emit('error', {
-          code: e.code,
-          message: `${e.message}; the message waits and is retried`,
-          peer,
-        });
+        // Once per peer and reason, not once per typed line or per retry.
+        if (changed || this.toldWaiting.get(peer) !== e.code) {
+          if (!changed) this.toldWaiting.set(peer, e.code);
+          this.deps.emit('error', {
+            code: e.code,
+            message: `${e.message}; the message waits and is retried`,
+            peer,
+          });
+        }
         // Nothing typed is dropped: a user who has not published keys yet may do so any moment.
+        // Until the retry, flushes (one per typed line) leave this peer's texts unsent.
+        if (!changed) this.fetchHeld.add(peer);
         this.scheduleRetry();
         continue;
       }
+      this.fetchHeld.delete(peer);
+      this.toldWaiting.delete(peer);
       for (const u of this.deps.outbox.textsFor(peer)) {
         this.deps.tx(() => {
           this.seal(peer, u);
@@ -333,6 +361,24 @@ export class Sender {
     });
   }
 
+  /** A `keys.fetch` for `peer`, marked under way until it is answered (see `fetching`). */
+  private async fetchKeys(peer: string): Promise<Extract<RelayMessage, { t: 'keys.bundle' }>> {
+    this.fetching.add(peer);
+    try {
+      return await this.deps.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
+    } finally {
+      this.fetching.delete(peer);
+    }
+  }
+
+  /**
+   * `peer` came online (presence): a fetch held since a failure may go again now, before the
+   * retry, since they publish their keys when they log in.
+   */
+  cameOnline(peer: string): void {
+    this.fetchHeld.delete(peer);
+  }
+
   /** Whether `peer` is registered at the relay (a `list`); true when that cannot be told. */
   private async isRegistered(peer: string): Promise<boolean> {
     try {
@@ -349,6 +395,8 @@ export class Sender {
     this.retryFlushDelay = Math.min(60_000, this.retryFlushDelay * 2 || 2000);
     this.retryFlushTimer = setTimeout(() => {
       this.retryFlushTimer = undefined;
+      // The retry period is over: each held peer gets one fetch again.
+      this.fetchHeld.clear();
       void this.flush();
     }, this.retryFlushDelay);
     this.retryFlushTimer.unref();
