@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';
 import { canonName } from '../../lib/names';
-import { openRelayStore, RELAY_DB_FILE } from '../../lib/server/sqlite-store';
+import { EMPTY_KEPT, openRelayStore, RELAY_DB_FILE } from '../../lib/server/sqlite-store';
 import type { NewUser, QueuedEnvelope, RelayStore } from '../../lib/server/store';
 
 const NOW = 1_700_000_000_000;
@@ -130,4 +130,31 @@ it('an ack frees its own sender place, also when another handle replaced the env
   expect(await a.enqueue(envelope('eve', 'Bob'), caps)).toBe('queue_full');
   expect(await a.enqueue(envelope('eve', 'Adam'), caps)).toBe('ok');
   expect(await a.countQueued('eve')).toBe(5);
+});
+
+it('keeps the caps exact when the recipients emptied by acks are pruned (past EMPTY_KEPT)', async () => {
+  const s = store();
+  await s.register(identity('Adam'), NOW);
+  await s.register(identity('Eve'), NOW);
+  // Eve holds her per-sender cap from Adam throughout.
+  for (let i = 0; i < caps.perSender; i++) expect(await s.enqueue(envelope('eve', 'Adam'), caps)).toBe('ok');
+  // More recipients than EMPTY_KEPT each get one envelope from Adam and ack it.
+  for (let i = 0; i <= EMPTY_KEPT; i++) {
+    const name = `R${i}`;
+    await s.register(identity(name), NOW);
+    const e = envelope(canonName(name), 'Adam');
+    expect(await s.enqueue(e, caps)).toBe('ok');
+    expect(await s.ack(e.to, e.id)).toBe(true);
+  }
+  // A new recipient past the bound prunes the emptied ones; Eve's count is intact.
+  await s.register(identity('Tom'), NOW);
+  expect(await s.enqueue(envelope('tom', 'Adam'), caps)).toBe('ok');
+  expect(await s.enqueue(envelope('eve', 'Adam'), caps)).toBe('queue_full');
+  expect(await s.countQueued('eve')).toBe(caps.perSender);
+  // An emptied recipient counts from zero again.
+  for (let i = 0; i < caps.perSender; i++) expect(await s.enqueue(envelope('r0', 'Adam'), caps)).toBe('ok');
+  expect(await s.enqueue(envelope('r0', 'Adam'), caps)).toBe('queue_full');
+  const [first] = await s.pending('eve', 1);
+  expect(await s.ack('eve', first.id)).toBe(true);
+  expect(await s.enqueue(envelope('eve', 'Adam'), caps)).toBe('ok');
 });

@@ -186,21 +186,61 @@ DROP INDEX IF EXISTS queue_ts;`;
 /** Rows of the queue (by seq) that one expiry statement scans, between which the event loop runs. */
 export const EXPIRE_SLICE = 20_000;
 
+/** Emptied per-recipient maps kept (see PerRecipient) before they are pruned together. */
+export const EMPTY_KEPT = 1024;
+
+/**
+ * Maps per recipient (canonical name) that stay when emptied, up to EMPTY_KEPT empty ones, then
+ * are pruned together. Issue 12: a Map made for a recipient's first waiting envelope and dropped
+ * at its ack was, at low rates, a Map per message, held from the outer map's old-generation
+ * tables; the scavenges copied it and it was promoted (with AddressShare's, the same pattern:
+ * 0.6-1.4 MB promoted per 10,000 messages at 1,000 msgs/s, and 31-38 KB when kept).
+ */
+class PerRecipient<K, V> {
+  private readonly of = new Map<string, Map<K, V>>();
+  private empty = 0;
+
+  get(to: string): Map<K, V> | undefined {
+    return this.of.get(to);
+  }
+
+  set(to: string, k: K, v: V): void {
+    let m = this.of.get(to);
+    if (!m) {
+      if (this.empty >= EMPTY_KEPT) this.prune();
+      this.of.set(to, (m = new Map()));
+    } else if (m.size === 0) this.empty--;
+    m.set(k, v);
+  }
+
+  delete(to: string, k: K): void {
+    const m = this.of.get(to);
+    if (m?.delete(k) && m.size === 0) this.empty++;
+  }
+
+  clear(): void {
+    this.of.clear();
+    this.empty = 0;
+  }
+
+  private prune(): void {
+    for (const [to, m] of this.of) if (m.size === 0) this.of.delete(to);
+    this.empty = 0;
+  }
+}
+
 /** Envelopes waiting per recipient, and per recipient and sender (canonical names). */
 class QueueCounts {
   readonly total = new Map<string, number>();
-  readonly perSender = new Map<string, Map<string, number>>();
+  readonly perSender = new PerRecipient<string, number>();
 
   bump(to: string, from: string, by: 1 | -1): void {
     const t = (this.total.get(to) ?? 0) + by;
     if (t > 0) this.total.set(to, t);
     else this.total.delete(to);
-    let m = this.perSender.get(to);
-    if (!m) this.perSender.set(to, (m = new Map()));
-    const n = (m.get(from) ?? 0) + by;
-    if (n > 0) m.set(from, n);
-    else m.delete(from);
-    if (m.size === 0) this.perSender.delete(to);
+    const n = (this.perSender.get(to)?.get(from) ?? 0) + by;
+    if (n > 0) this.perSender.set(to, from, n);
+    else this.perSender.delete(to, from);
   }
 
   clear(): void {
@@ -257,7 +297,7 @@ class SqliteRelayStore implements RelayStore {
    * delete or a rollback here), so an entry always names the row's real sender; an id without
    * one (enqueued before a restart, or past SENDERS_KEPT) is read back by the delete.
    */
-  private readonly senders = new Map<string, Map<string, string>>();
+  private readonly senders = new PerRecipient<string, string>();
   private sendersKept = 0;
   /** `data_version` when the counts were last exact; undefined: rebuild before use. */
   private countsVersion: number | undefined;
@@ -502,9 +542,7 @@ class SqliteRelayStore implements RelayStore {
     this.sendersKept = 0;
     for (const r of this.q.counts.all() as { to_canon: string; from_canon: string; n: number }[]) {
       this.counts.total.set(r.to_canon, (this.counts.total.get(r.to_canon) ?? 0) + r.n);
-      let m = this.counts.perSender.get(r.to_canon);
-      if (!m) this.counts.perSender.set(r.to_canon, (m = new Map()));
-      m.set(r.from_canon, r.n);
+      this.counts.perSender.set(r.to_canon, r.from_canon, r.n);
     }
     this.countsVersion = v;
   }
@@ -715,9 +753,7 @@ class SqliteRelayStore implements RelayStore {
         if (r.changes === 0) return 'duplicate';
         this.counts.bump(env.to, fromCanon, 1);
         if (this.sendersKept < SENDERS_KEPT) {
-          let m = this.senders.get(env.to);
-          if (!m) this.senders.set(env.to, (m = new Map()));
-          m.set(env.id, fromCanon);
+          this.senders.set(env.to, env.id, fromCanon);
           this.sendersKept++;
         }
         return 'ok';
@@ -738,12 +774,10 @@ class SqliteRelayStore implements RelayStore {
     return this.batched(
       'store.ack',
       () => {
-        const m = this.senders.get(canon);
-        const known = m?.get(id);
-        if (m !== undefined && known !== undefined) {
-          m.delete(id);
+        const known = this.senders.get(canon)?.get(id);
+        if (known !== undefined) {
+          this.senders.delete(canon, id);
           this.sendersKept--;
-          if (m.size === 0) this.senders.delete(canon);
           if (this.q.ackKnown.run(canon, id).changes === 0) return false;
           this.counts.bump(canon, known, -1);
           return true;
