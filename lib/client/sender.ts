@@ -60,8 +60,6 @@ export class Sender {
    * and every typed line flushes). Their texts wait, unsent, meanwhile.
    */
   private readonly fetchHeld = new Set<string>();
-  /** Peers with a `keys.fetch` under way: a second flush leaves their texts to the first. */
-  private readonly fetching = new Set<string>();
   /** Peers told their texts wait for a session, with the reason: told again only if it changes. */
   private readonly toldWaiting = new Map<string, string>();
   /** `sent` answers of this turn, stored together in one transaction (one disk sync, not one each). */
@@ -264,14 +262,12 @@ export class Sender {
       if (this.deps.contacts.get(peer)?.state === 'changed') continue;
       if (!this.deps.e2e.hasSession(peer)) {
         // A fetch for this peer failed: its texts wait for the scheduled retry (scheduleRetry).
+        // Flushes run one at a time (flush), so a fetch is never under way twice for a peer.
         if (this.fetchHeld.has(peer)) continue;
-        // One fetch for a peer at a time: the flush that made it seals what waits, also what
-        // was typed meanwhile (each flush reads the texts after its fetch).
-        if (this.fetching.has(peer)) continue;
       }
       try {
         if (!this.deps.e2e.hasSession(peer)) {
-          const m = await this.fetchKeys(peer);
+          const m = await this.deps.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
           // Issue 9, point 4: a bundle counts only for the name that was asked for.
           if (canonName(m.user) !== peer) {
             throw new ChatError('bad_message', `the relay answered with keys of ${m.user} for ${peer}`);
@@ -359,16 +355,6 @@ export class Sender {
       if (u.inner !== undefined) this.deps.store.groups.keepSealedInner(u.id, peer, u.peerName, u.inner);
       this.deps.outbox.queue({ id: u.id, to: u.peerName, envelope, createdAt: this.deps.now() });
     });
-  }
-
-  /** A `keys.fetch` for `peer`, marked under way until it is answered (see `fetching`). */
-  private async fetchKeys(peer: string): Promise<Extract<RelayMessage, { t: 'keys.bundle' }>> {
-    this.fetching.add(peer);
-    try {
-      return await this.deps.request({ t: 'keys.fetch', user: peer }, 'keys.bundle');
-    } finally {
-      this.fetching.delete(peer);
-    }
   }
 
   /**
