@@ -2,7 +2,8 @@
  * AddressShare (handlers.ts): the per-(recipient, sender address) counts behind the queue share
  * of defect 4 stay exact while records emptied by acks are kept and then pruned (issue 12).
  */
-import { AddressShare, EMPTY_SHARES_KEPT } from '../../lib/server/handlers';
+import { AddressShare } from '../../lib/server/handlers';
+import { EMPTY_KEPT as EMPTY_SHARES_KEPT } from '../../lib/server/per-recipient';
 
 describe('AddressShare', () => {
   it('counts per recipient and address, and an ack frees its envelope only', () => {

@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';
 import { canonName } from '../../lib/names';
-import { EMPTY_KEPT, openRelayStore, RELAY_DB_FILE } from '../../lib/server/sqlite-store';
+import { EMPTY_KEPT } from '../../lib/server/per-recipient';
+import { openRelayStore, RELAY_DB_FILE } from '../../lib/server/sqlite-store';
 import type { NewUser, QueuedEnvelope, RelayStore } from '../../lib/server/store';
 
 const NOW = 1_700_000_000_000;

@@ -18,6 +18,7 @@
 import * as fs from 'node:fs';
 import { ChatError, isChatError } from '../errors';
 import { canonName } from '../names';
+import { PerRecipient } from './per-recipient';
 import { constantTimeEqual } from '../crypto/primitives';
 import { bytes, guarded, isSqliteError, openSqliteFile, type SqliteDb } from '../sqlite-db';
 import type { Transaction } from 'better-sqlite3';
@@ -185,49 +186,6 @@ DROP INDEX IF EXISTS queue_ts;`;
 
 /** Rows of the queue (by seq) that one expiry statement scans, between which the event loop runs. */
 export const EXPIRE_SLICE = 20_000;
-
-/** Emptied per-recipient maps kept (see PerRecipient) before they are pruned together. */
-export const EMPTY_KEPT = 1024;
-
-/**
- * Maps per recipient (canonical name) that stay when emptied, up to EMPTY_KEPT empty ones, then
- * are pruned together. Issue 12: a Map made for a recipient's first waiting envelope and dropped
- * at its ack was, at low rates, a Map per message, held from the outer map's old-generation
- * tables; the scavenges copied it and it was promoted (with AddressShare's, the same pattern:
- * 0.6-1.4 MB promoted per 10,000 messages at 1,000 msgs/s, and 31-38 KB when kept).
- */
-class PerRecipient<K, V> {
-  private readonly of = new Map<string, Map<K, V>>();
-  private empty = 0;
-
-  get(to: string): Map<K, V> | undefined {
-    return this.of.get(to);
-  }
-
-  set(to: string, k: K, v: V): void {
-    let m = this.of.get(to);
-    if (!m) {
-      if (this.empty >= EMPTY_KEPT) this.prune();
-      this.of.set(to, (m = new Map()));
-    } else if (m.size === 0) this.empty--;
-    m.set(k, v);
-  }
-
-  delete(to: string, k: K): void {
-    const m = this.of.get(to);
-    if (m?.delete(k) && m.size === 0) this.empty++;
-  }
-
-  clear(): void {
-    this.of.clear();
-    this.empty = 0;
-  }
-
-  private prune(): void {
-    for (const [to, m] of this.of) if (m.size === 0) this.of.delete(to);
-    this.empty = 0;
-  }
-}
 
 /** Envelopes waiting per recipient, and per recipient and sender (canonical names). */
 class QueueCounts {
