@@ -56,7 +56,9 @@ it('a client SIGKILLed after storing but before its ack reached the relay shows 
     first.child.kill('SIGKILL');
     expect((await first.exit).signal).toBe('SIGKILL');
     await proxy.close();
-    // The premise: the relay still holds both, unacknowledged.
+    // The premise: the relay still holds both, unacknowledged (delivered before their insert
+    // commits, they are on disk once the relay's batch for them is: protocol.md section 7).
+    await waitFor(() => queued('eve') === 2, 15000, 'the relay to hold both');
     expect(queued('eve')).toBe(2);
 
     // Restarted straight on the relay: it redelivers both (never acked), then a new one follows.

@@ -247,7 +247,10 @@ function sendTo(
       d.delivery.deliverNew(canon, { t: 'deliver', id: msg.id, from: s.user.name, env: msg.env, ts });
     else d.delivery.pumpLater(recipient);
   };
-  const stored = ctx.store.enqueue(env, caps, committed);
+  // For an online recipient the store may deliver before the insert commits, and an ack that
+  // comes first cancels the insert (sqlite-store.ts `enqueue`, protocol.md "Store before
+  // answering"); `sent` then waits for that ack or the fsync, whichever is first.
+  const stored = ctx.store.enqueue(env, caps, committed, ctx.sessions.has(canon));
   // The store commits in call order, so this connection's next request may be read while
   // this one commits; answers and deliveries still follow the order of the sends.
   d.afterWrite(s, msg, stored, (r) => {

@@ -46,6 +46,14 @@ export const RELAY_DB_FILE = 'relay.db';
  * `send`'s transaction instead of costing one of their own; `pending` reads flush them first.
  */
 export const LAZY_FLUSH_MS = 5;
+/**
+ * How long a batch holding only early-delivered enqueues (see `enqueue`) may wait for its commit
+ * (issue 12): their recipients already have them, so only `sent` waits, and an ack that comes
+ * within this time cancels its envelope's insert and delete both.
+ */
+export const EARLY_GROUP_MS = 50;
+/** A batch this long commits at the next turn, early deliveries or not (what waits is bounded). */
+export const EARLY_BATCH_MAX = 1024;
 /** Senders of waiting envelopes kept in memory for their acks (about 100 bytes each). */
 const SENDERS_KEPT = 100_000;
 /** How long a last-seen time may wait in memory before it is written. */
@@ -220,6 +228,14 @@ interface BatchedOp {
   /** Set by the commit: `fn`'s result, or the ChatError it refused with (ok false). */
   ok: boolean;
   value: unknown;
+  /** An enqueue's recipient and id while it waits for the commit (see `SqliteRelayStore.waiting`). */
+  key?: { readonly to: string; readonly id: string; readonly from: string };
+  /** An early-delivered enqueue: `committed` was called at once (see `enqueue`). */
+  early?: boolean;
+  /** Acked before its commit: nothing is written, and it has settled already. */
+  cancelled?: boolean;
+  /** What an early `committed` call threw: the op fails with it once committed. */
+  committedError?: { readonly err: unknown };
 }
 
 function settle(op: BatchedOp): void {
@@ -239,11 +255,26 @@ class SqliteRelayStore implements RelayStore {
    */
   private batch: BatchedOp[] = [];
   private flushScheduled = false;
-  /** A batch of acks (and last-seen times) alone waits this timer, or the next urgent batch. */
+  /**
+   * A batch of acks (and last-seen times) alone waits this timer, as does one whose enqueues were
+   * all delivered early (EARLY_GROUP_MS), or the next urgent batch.
+   */
   private lazyFlush: NodeJS.Timeout | undefined;
+  /** `lazyFlush` was set for an early enqueue (EARLY_GROUP_MS). */
+  private lazyEarly = false;
   private readonly lastSeenPending = new Map<string, number>();
   private lastSeenTimer: NodeJS.Timeout | undefined;
   private readonly counts = new QueueCounts();
+  /**
+   * Enqueues waiting for the batch commit, by recipient and id: an ack may find its envelope
+   * here (an early delivery acked before the commit) and cancel both writes; `slow` counts
+   * those that were not delivered early (they deliver at the commit, so none after them may go
+   * early: order holds).
+   */
+  private readonly waiting = new Map<
+    string,
+    { ops: Map<string, BatchedOp>; slow: number; from: Map<string, number> }
+  >();
   /** The WAL sync in flight, and the one queued behind it (for commits it may have missed). */
   private syncing: Promise<void> | undefined;
   private syncAgain: Promise<void> | undefined;
@@ -333,6 +364,7 @@ class SqliteRelayStore implements RelayStore {
       this.syncCounts();
       this.writeLastSeen();
       for (const op of ops) {
+        if (op.cancelled) continue;
         try {
           op.value = op.fn();
           op.ok = true;
@@ -407,12 +439,14 @@ class SqliteRelayStore implements RelayStore {
     fn: () => T,
     durable: boolean,
     committed?: (v: T) => void,
+    key?: BatchedOp['key'],
+    early = false,
   ): Promise<T> {
     if (this.closed) {
       return Promise.reject(new ChatError('storage_failed', `the ${WHAT} is closed`, operation));
     }
     return new Promise<T>((resolve, reject) => {
-      this.batch.push({
+      const op: BatchedOp = {
         operation,
         fn,
         committed,
@@ -421,15 +455,36 @@ class SqliteRelayStore implements RelayStore {
         reject,
         ok: false,
         value: undefined,
-      });
-      if (durable) {
+        key,
+        early,
+      };
+      this.batch.push(op);
+      if (key) {
+        let w = this.waiting.get(key.to);
+        if (!w) this.waiting.set(key.to, (w = { ops: new Map(), slow: 0, from: new Map() }));
+        if (!early) w.slow++;
+        w.from.set(key.from, (w.from.get(key.from) ?? 0) + 1);
+        // A second enqueue of one id in a batch is the slow kind (it finds the first at the commit).
+        if (!w.ops.has(key.id)) w.ops.set(key.id, op);
+      }
+      if (durable && (!early || this.batch.length >= EARLY_BATCH_MAX)) {
         if (!this.flushScheduled) {
           this.flushScheduled = true;
           setImmediate(() => this.flush());
         }
-      } else if (!this.flushScheduled && !this.lazyFlush) {
-        this.lazyFlush = setTimeout(() => this.flush(), LAZY_FLUSH_MS);
-        this.lazyFlush.unref();
+      } else if (!this.flushScheduled) {
+        // The first early enqueue of a batch sets (or pushes back) the timer to EARLY_GROUP_MS:
+        // acks waiting LAZY_FLUSH_MS would otherwise commit it before its own ack can cancel it.
+        if (!this.lazyFlush || (durable && !this.lazyEarly)) {
+          if (this.lazyFlush) clearTimeout(this.lazyFlush);
+          this.lazyFlush = setTimeout(() => this.flush(), durable ? EARLY_GROUP_MS : LAZY_FLUSH_MS);
+          this.lazyFlush.unref();
+        }
+        if (durable) {
+          this.lazyEarly = true;
+          // A batch holding enqueues commits even when nothing else keeps the process up.
+          this.lazyFlush.ref();
+        }
       }
     });
   }
@@ -444,16 +499,21 @@ class SqliteRelayStore implements RelayStore {
     this.flushScheduled = false;
     if (this.lazyFlush) clearTimeout(this.lazyFlush);
     this.lazyFlush = undefined;
+    this.lazyEarly = false;
     const ops = this.batch;
     // Reads flush queue writes only; pending last-seen times ride along with real writes.
     if (ops.length === 0) return;
     this.batch = [];
+    // Every enqueue waiting is in this batch: from here an ack finds its row in the table.
+    this.waiting.clear();
     try {
       guarded(WHAT, this.file, 'store.commit', () => this.commitBatch.immediate(ops));
     } catch (err) {
-      // Rolled back: the counts bumped inside it are wrong now.
+      // Rolled back: the counts bumped inside it are wrong now. An early-delivered envelope's
+      // sender gets the error instead of `sent` and sends it again; its recipient drops the
+      // repeat by id.
       this.countsVersion = undefined;
-      for (const op of ops) op.reject(err);
+      for (const op of ops) if (!op.cancelled) op.reject(err);
       return;
     }
     // The fsync starts first; the `committed` callbacks (deliveries) run while it is under way.
@@ -462,7 +522,7 @@ class SqliteRelayStore implements RelayStore {
     // drops the repeat by its id; the next synced batch or the close carries it to disk.
     // Only the durable ops wait for the fsync (loops, not closures per op: issue 12).
     let durable: BatchedOp[] | undefined;
-    for (const op of ops) if (op.durable) (durable ??= []).push(op);
+    for (const op of ops) if (op.durable && !op.cancelled) (durable ??= []).push(op);
     if (durable) {
       const waiting = durable;
       this.sync('store.commit').then(
@@ -475,6 +535,10 @@ class SqliteRelayStore implements RelayStore {
       );
     }
     for (const op of ops) {
+      if (op.committedError && op.ok) {
+        op.ok = false;
+        op.value = op.committedError.err;
+      }
       if (!op.ok || !op.committed) continue;
       try {
         op.committed(op.value as never);
@@ -484,7 +548,7 @@ class SqliteRelayStore implements RelayStore {
         op.value = err;
       }
     }
-    for (const op of ops) if (!op.durable) settle(op);
+    for (const op of ops) if (!op.durable && !op.cancelled) settle(op);
   }
 
   /**
@@ -682,43 +746,84 @@ class SqliteRelayStore implements RelayStore {
     return this.run('store.countOpks', () => (this.q.countOpks.get(canon) as { n: number }).n);
   }
 
+  /**
+   * Checks and insert run inside the batch transaction, in call order; `committed` is called
+   * after the commit, before its fsync. With `early` (the recipient is online: issue 12) the
+   * envelope may go sooner: when this handle knows every envelope waiting for the recipient (the
+   * ids it enqueued, kept until their acks), none of them has this id, nothing before it in the
+   * batch for that recipient delivers at the commit, and the caps hold counting what waits for
+   * the commit, `committed('ok')` is called at once and the batch may wait EARLY_GROUP_MS for
+   * more. An ack of the id before the commit then cancels the insert (see `ack`): the recipient
+   * has stored it, so nothing is written for it at all, and the promise resolves 'ok'. Otherwise
+   * the promise resolves after the commit and its fsync, as for any enqueue. A crash before
+   * either loses nothing: the sender had no `sent` and sends again with the same id, and the
+   * recipient drops the repeat by id (as when a commit fails to reach the disk after a delivery).
+   */
   enqueue(
     env: QueuedEnvelope,
     caps: QueueCaps = { perRecipient: QUEUE_MAX_PER_RECIPIENT, perSender: QUEUE_MAX_PER_SENDER },
     committed?: (result: EnqueueResult) => void,
+    early = false,
   ): Promise<EnqueueResult> {
-    // Checks and insert run inside the batch transaction, in call order.
+    const fromCanon = canonName(env.from);
+    const key = { to: env.to, id: env.id, from: fromCanon };
+    const insert = (): EnqueueResult => {
+      let r;
+      try {
+        r = this.q.insertQueued.run(env.id, env.to, env.from, fromCanon, env.env, env.ts);
+      } catch (err) {
+        // The recipient is checked by the foreign key (issue 12: no lookup of our own before
+        // the insert); that failure rolls back this statement only.
+        if (isSqliteError(err) && err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
+          throw unknownUser(env.to, 'store.enqueue');
+        throw err;
+      }
+      if (r.changes === 0) return 'duplicate';
+      this.counts.bump(env.to, fromCanon, 1);
+      if (this.sendersKept < SENDERS_KEPT) {
+        this.senders.set(env.to, env.id, fromCanon);
+        this.sendersKept++;
+      }
+      return 'ok';
+    };
+    if (early && committed && !this.closed && this.mayGoEarly(env, fromCanon, caps)) {
+      const p = this.batched('store.enqueue', insert, true, undefined, key, true);
+      const op = this.batch[this.batch.length - 1];
+      try {
+        committed('ok');
+      } catch (err) {
+        // As at a commit: the write stands, and the promise (so `sent`) fails instead.
+        op.committedError = { err };
+      }
+      return p;
+    }
     return this.batched(
       'store.enqueue',
       (): EnqueueResult => {
-        const fromCanon = canonName(env.from);
         const total = this.counts.total.get(env.to) ?? 0;
         const mine = this.counts.perSender.get(env.to)?.get(fromCanon) ?? 0;
         // A resend of a waiting id is `duplicate`, full queue or not; the insert finds it itself
         // (the UNIQUE index) instead of a lookup before it (issue 12).
         if (total >= caps.perRecipient || mine >= caps.perSender)
           return this.q.queued.get(env.to, env.id) !== undefined ? 'duplicate' : 'queue_full';
-        let r;
-        try {
-          r = this.q.insertQueued.run(env.id, env.to, env.from, fromCanon, env.env, env.ts);
-        } catch (err) {
-          // The recipient is checked by the foreign key (issue 12: no lookup of our own before
-          // the insert); that failure rolls back this statement only.
-          if (isSqliteError(err) && err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY')
-            throw unknownUser(env.to, 'store.enqueue');
-          throw err;
-        }
-        if (r.changes === 0) return 'duplicate';
-        this.counts.bump(env.to, fromCanon, 1);
-        if (this.sendersKept < SENDERS_KEPT) {
-          this.senders.set(env.to, env.id, fromCanon);
-          this.sendersKept++;
-        }
-        return 'ok';
+        return insert();
       },
       true,
       committed,
+      key,
     );
+  }
+
+  /** Whether `enqueue` may deliver this envelope before its commit (its doc says when). */
+  private mayGoEarly(env: QueuedEnvelope, fromCanon: string, caps: QueueCaps): boolean {
+    if (this.countsVersion === undefined) return false;
+    const known = this.senders.get(env.to);
+    const total = this.counts.total.get(env.to) ?? 0;
+    if (total !== (known?.size ?? 0) || known?.has(env.id)) return false;
+    const w = this.waiting.get(env.to);
+    if (w && (w.slow > 0 || w.ops.has(env.id))) return false;
+    const mine = (this.counts.perSender.get(env.to)?.get(fromCanon) ?? 0) + (w?.from.get(fromCanon) ?? 0);
+    return total + (w?.ops.size ?? 0) < caps.perRecipient && mine < caps.perSender;
   }
 
   pending(canon: string, limit?: number): Promise<QueuedEnvelope[]> {
@@ -729,6 +834,19 @@ class SqliteRelayStore implements RelayStore {
   }
 
   ack(canon: string, id: string): Promise<boolean> {
+    const w = this.waiting.get(canon);
+    const op = w?.ops.get(id);
+    if (w && op?.early) {
+      // Delivered early and acked before its commit: the recipient has it; neither the insert
+      // nor a delete is written, and the sender's `sent` is answered now.
+      w.ops.delete(id);
+      const from = (op.key as { from: string }).from;
+      w.from.set(from, (w.from.get(from) as number) - 1);
+      if (w.ops.size === 0 && w.slow === 0) this.waiting.delete(canon);
+      op.cancelled = true;
+      op.resolve('ok');
+      return Promise.resolve(true);
+    }
     return this.batched(
       'store.ack',
       () => {

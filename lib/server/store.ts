@@ -137,7 +137,8 @@ export interface RelayStore {
 
   // Offline queue (PROTOCOL.md sections 7 and 9).
   /**
-   * Durable (synchronous = FULL) once it resolves: only then may the router answer `sent queued`.
+   * Durable (synchronous = FULL) once it resolves, unless an early ack cancelled it (below): only
+   * then may the router answer `sent`.
    * `queue_full` when the recipient already holds `caps.perRecipient` envelopes, or
    * `caps.perSender` from this sender (defaults: QUEUE_MAX_PER_RECIPIENT, QUEUE_MAX_PER_SENDER).
    *
@@ -147,11 +148,18 @@ export interface RelayStore {
    * `sent` only when the promise resolves. A later `ack` is ordered after it, so it deletes the
    * row. A backend without such a step (Redis) does not call it. If it throws, the promise
    * rejects with that error.
+   *
+   * `early` (issue 12): the recipient is online. A store may then call `committed('ok')` before
+   * the commit, when it can tell the write will be accepted, and let an `ack` of the id that
+   * comes before the commit cancel the write: the promise then resolves 'ok' at that ack (the
+   * recipient holds the envelope, so the relay is no longer needed for it). If the write fails
+   * after an early `committed`, the promise rejects as usual.
    */
   enqueue(
     env: QueuedEnvelope,
     caps?: QueueCaps,
     committed?: (result: EnqueueResult) => void,
+    early?: boolean,
   ): Promise<EnqueueResult>;
   /** In arrival order; at most `limit` when given. */
   pending(canon: string, limit?: number): Promise<QueuedEnvelope[]>;
