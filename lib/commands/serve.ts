@@ -117,16 +117,10 @@ export async function serve(opts: ServeOptions): Promise<void> {
       throw err;
     });
     const { host, port } = relay.address;
-    process.stdout.write(
-      `ChatSecure relay listening on ${host.includes(':') ? `[${host}]` : host}:${port}\n` +
-        `Relay key fingerprint: ${fp}\n` +
-        (cert ? `Relay certificate: ${certSummary(cert)}\n` : '') +
-        `Data: ${dir}\n` +
-        (opts.cluster ? `Cluster: ${redactUrl(opts.cluster.url)} as relay ${opts.cluster.relayId}\n` : '') +
-        (metrics ? `Metrics on http://${metrics.address.host}:${metrics.address.port}/metrics\n` : ''),
-    );
-
-    await new Promise<void>((resolve) => {
+    // The signal handlers are in place before the lines that say the relay is up: a service
+    // manager or a test may send SIGTERM as soon as it reads them (it once killed the process
+    // outright, exit status null, in the gap between the two).
+    const stopped = new Promise<void>((resolve) => {
       let stopping = false;
       const stop = (signal: string) => {
         if (stopping) return;
@@ -143,6 +137,16 @@ export async function serve(opts: ServeOptions): Promise<void> {
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
     });
+    process.stdout.write(
+      `ChatSecure relay listening on ${host.includes(':') ? `[${host}]` : host}:${port}\n` +
+        `Relay key fingerprint: ${fp}\n` +
+        (cert ? `Relay certificate: ${certSummary(cert)}\n` : '') +
+        `Data: ${dir}\n` +
+        (opts.cluster ? `Cluster: ${redactUrl(opts.cluster.url)} as relay ${opts.cluster.relayId}\n` : '') +
+        (metrics ? `Metrics on http://${metrics.address.host}:${metrics.address.port}/metrics\n` : ''),
+    );
+
+    await stopped;
     process.stdout.write('ChatSecure relay stopped.\n');
   } catch (err) {
     logger.error({ err }, 'relay failed');
