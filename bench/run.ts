@@ -1095,7 +1095,7 @@ async function main(): Promise<void> {
   out.push(...compareTable(sides, tls, reached, fds));
   if (disk)
     out.push(
-      `disk: a 4 KiB append + fsync takes p50 ${fmt(disk.p50, 2)} ms, p99 ${fmt(disk.p99, 2)} ms here (the floor under a durable commit, which ChatSecure waits for before answering sent; it delivers once the insert is committed, before that fsync; the reference stores nothing)`,
+      `disk: a 4 KiB append + fsync takes p50 ${fmt(disk.p50, 2)} ms, p99 ${fmt(disk.p99, 2)} ms here (the floor under a durable commit, which ChatSecure waits for before answering sent unless the recipient acks first; to an online recipient it delivers before the insert commits; the reference stores nothing)`,
       `load average while the bench ran: ${os
         .loadavg()
         .map((x) => fmt(x, 1))
