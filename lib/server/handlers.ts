@@ -248,8 +248,8 @@ function sendTo(
     else d.delivery.pumpLater(recipient);
   };
   // For an online recipient the store may deliver before the insert commits, and an ack that
-  // comes first cancels the insert (sqlite-store.ts `enqueue`, protocol.md "Store before
-  // answering"); `sent` then waits for that ack or the fsync, whichever is first.
+  // comes first cancels the insert (sqlite-store.ts `enqueue`, protocol.md section 7 "Ack
+  // before the commit"); `sent` then waits for that ack or the fsync, whichever is first.
   const stored = ctx.store.enqueue(env, caps, committed, ctx.sessions.has(canon));
   // The store commits in call order, so this connection's next request may be read while
   // this one commits; answers and deliveries still follow the order of the sends.
