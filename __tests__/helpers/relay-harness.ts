@@ -244,6 +244,21 @@ export async function loginClient(port: number, name: string, identity?: Identit
   return c;
 }
 
+/**
+ * A recipient that acks every `deliver` the moment it arrives, as a client that stores at once
+ * does; `seen` gets each one first, in arrival order.
+ */
+export function ackEachDeliver(
+  c: TestClient,
+  seen: (m: Extract<RelayMessage, { t: 'deliver' }>) => void,
+): void {
+  c.channel.on('message', (m) => {
+    if (m.t !== 'deliver') return;
+    seen(m);
+    c.send({ t: 'ack', id: m.id });
+  });
+}
+
 export function readLog(file: string): Record<string, unknown>[] {
   if (!fs.existsSync(file)) return [];
   return fs

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { randomBytes, toBase64 } from '../../lib/crypto/primitives';
 import { openRelayStore, RELAY_DB_FILE } from '../../lib/server/sqlite-store';
 import type { EnqueueResult, QueuedEnvelope, RelayStore } from '../../lib/server/store';
-import { loginClient, startRelay, tempDir, type TestClient } from '../helpers/relay-harness';
+import { ackEachDeliver, loginClient, startRelay, tempDir, type TestClient } from '../helpers/relay-harness';
 import { envelope as contractEnvelope, identity, newId as id, NOW } from './store-contract';
 
 const envelope = (to: string, from: string, size = 64): QueuedEnvelope =>
@@ -152,11 +152,7 @@ describe('the relay: a recipient that acks at once', () => {
       const eve = await loginClient(relay.port, 'Eve');
       clients.push(eve);
       const seen: string[] = [];
-      eve.channel.on('message', (m) => {
-        if (m.t !== 'deliver') return;
-        seen.push(`${m.from}:${m.id}`);
-        eve.send({ t: 'ack', id: m.id });
-      });
+      ackEachDeliver(eve, (m) => seen.push(`${m.from}:${m.id}`));
       const fromAdam = Array.from({ length: 40 }, id);
       const fromCain = Array.from({ length: 40 }, id);
       const answers = [

@@ -10,7 +10,14 @@ import { randomBytes, toBase64, toHex } from '../../lib/crypto/primitives';
 import { canonName } from '../../lib/names';
 import { openRelayStore } from '../../lib/server/sqlite-store';
 import type { EnqueueResult, QueuedEnvelope, RelayStore } from '../../lib/server/store';
-import { connectClient, loginClient, startRelay, tempDir, type TestClient } from '../helpers/relay-harness';
+import {
+  ackEachDeliver,
+  connectClient,
+  loginClient,
+  startRelay,
+  tempDir,
+  type TestClient,
+} from '../helpers/relay-harness';
 
 const NOW = 1_700_000_000_000;
 const id = () => toHex(randomBytes(16));
@@ -143,11 +150,7 @@ describe('the relay: deliver while the commit is on its way to disk', () => {
       const eve = await loginClient(relay.port, 'Eve');
       clients.push(eve);
       const seen: string[] = [];
-      eve.channel.on('message', (m) => {
-        if (m.t !== 'deliver') return;
-        seen.push(m.id);
-        eve.send({ t: 'ack', id: m.id });
-      });
+      ackEachDeliver(eve, (m) => seen.push(m.id));
       const ids = Array.from({ length: 50 }, id);
       const answers = ids.map((msgId) =>
         adam.request({ t: 'send', id: msgId, to: 'Eve', env: toBase64(randomBytes(100)) }, 'sent'),
