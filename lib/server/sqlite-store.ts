@@ -3,9 +3,11 @@
  * WAL and error mapping). The durability of synchronous = FULL is kept another way: commits run
  * with NORMAL and each write settles only after the WAL file is fsynced off the event loop (see
  * `sync`), so a result the relay acts on (`sent`, a registration, a handed-out prekey) is on disk.
- * Two exceptions, both issue 12: an enqueue says `committed` before its fsync (the relay delivers
- * then, `sent` still waits), and an ack settles at its commit without an fsync of its own (lost
- * in a crash, it only makes the envelope come again, and the recipient drops it by id).
+ * Three exceptions, all issue 12: an enqueue says `committed` before its fsync (the relay delivers
+ * then, `sent` still waits); one for an online recipient may say it before its commit, and an ack
+ * that comes first cancels its insert (`enqueue`: the recipient holds it, so `sent` may go); and
+ * an ack settles at its commit without an fsync of its own (lost in a crash, it only makes the
+ * envelope come again, and the recipient drops it by id).
  *
  * Uniqueness is enforced by the schema, not by look-then-insert: the canonical name and the signing
  * key are each UNIQUE, so two relays (or two handles) registering one name at once cannot both win.
@@ -788,6 +790,8 @@ class SqliteRelayStore implements RelayStore {
     };
     if (early && committed && !this.closed && this.mayGoEarly(env, fromCanon, caps)) {
       const p = this.batched('store.enqueue', insert, true, undefined, key, true);
+      // `batched` queued the op synchronously, before `committed` can deliver (and a delivery
+      // that has to pump reads the queue, which flushes this batch with the op in it).
       const op = this.batch[this.batch.length - 1];
       try {
         committed('ok');
