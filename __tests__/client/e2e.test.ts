@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createIdentity } from '../../lib/crypto/identity';
 import { randomBytes, toHex } from '../../lib/crypto/primitives';
-import type { RelayStore } from '../../lib/server/store';
+import { envelopeBytes, type RelayStore } from '../../lib/server/store';
 import { makeUser, type TestUser, waitForMessages } from '../helpers/client-harness';
 import { BlackholeProxy } from '../faults/fault-harness';
 import { connectClient, startRelay, tempDir, type TestRelay, waitFor } from '../helpers/relay-harness';
@@ -164,7 +164,7 @@ it('drops an envelope the relay replays; nothing it injects is shown', async () 
   const captured: Uint8Array[] = [];
   const enqueue = store.enqueue.bind(store);
   store.enqueue = async (env) => {
-    captured.push(env.env);
+    captured.push(envelopeBytes(env.env));
     return enqueue(env);
   };
   adam.client.send('Eve', 'once only');

@@ -11,7 +11,7 @@ import { parseSessionFromStorage } from '../../lib/crypto/ratchet/session';
 import { encryptMessage, initiateSession } from '../../lib/crypto/session-manager';
 import { openClientStore } from '../../lib/client/sqlite-store';
 import { ChatError, isChatError } from '../../lib/errors';
-import type { RelayStore } from '../../lib/server/store';
+import { envelopeBytes, type RelayStore } from '../../lib/server/store';
 import {
   faultyStore,
   type FaultyStore,
@@ -289,7 +289,7 @@ it('a first message without a one-time prekey cannot be replayed after its sessi
   const captured: Uint8Array[] = [];
   const enqueue = relay.store.enqueue.bind(relay.store);
   relay.store.enqueue = async (env) => {
-    if (env.from === 'Adam') captured.push(env.env);
+    if (env.from === 'Adam') captured.push(envelopeBytes(env.env));
     return enqueue(env);
   };
   const adam = await user('Adam');

@@ -7,7 +7,6 @@ import { concatBytes, constantTimeEqual, fromBase64, toBase64 } from '../crypto/
 import { ChatError, type WireErrorCode } from '../errors';
 import { canonName } from '../names';
 import { verifySignature } from '../net/ed25519-verify';
-import { checkedBytes } from '../net/codec';
 import type { ClientMessage } from '../net/messages';
 import type { Delivery } from './delivery';
 import type { Presence } from './presence';
@@ -169,14 +168,15 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
   ack: (d, s, msg) => {
     const id = msg.id;
     s.inflight?.delete(id);
-    const acking = setOf(s, 'acking');
-    acking.add(id);
+    // Until the delete is visible, `pump` must not deliver the id again (see `readsSeeAcks`).
+    const acking = d.ctx.store.readsSeeAcks ? undefined : setOf(s, 'acking');
+    acking?.add(id);
     const deleted = d.ctx.store.ack(s.user.canon, id);
     // Cluster: an ack that Redis did not take (an outage) is delivered again when it is back;
     // the failure itself is answered by afterWrite.
-    if (d.ctx.cluster) deleted.catch(() => acking.delete(id));
+    if (acking && d.ctx.cluster) deleted.catch(() => acking.delete(id));
     d.afterWrite(s, msg, deleted, () => {
-      acking.delete(id);
+      acking?.delete(id);
       d.shares.remove(s.user.canon, id);
       d.delivery.acked(s);
     });
@@ -220,7 +220,8 @@ function sendTo(
   }
   const ts = ctx.now();
   const young = ts - s.user.registeredAt < limits.newIdentityMs;
-  const env = { id: msg.id, to: canon, from: s.user.name, env: checkedBytes(msg.env), ts };
+  // The envelope as parsed (checked base64): the store decodes it only if it writes it.
+  const env = { id: msg.id, to: canon, from: s.user.name, env: msg.env, ts };
   const caps = {
     perRecipient: limits.queuePerRecipient,
     perSender: young ? limits.queuePerNewSender : limits.queuePerSender,

@@ -60,12 +60,14 @@ import {
   type PrekeyBundle,
   type PublishResult,
   type QueueCaps,
+  type NewEnvelope,
   type QueuedEnvelope,
   type RegisterResult,
   type ReplaceResult,
   type RelayStore,
   type SignedPrekey,
   type UserRecord,
+  envelopeBytes,
 } from './store';
 
 const WHAT = 'Redis relay store';
@@ -542,7 +544,7 @@ export class RedisRelayStore implements RelayStore {
     );
   }
 
-  enqueue(env: QueuedEnvelope, caps?: QueueCaps): Promise<EnqueueResult> {
+  enqueue(env: NewEnvelope, caps?: QueueCaps): Promise<EnqueueResult> {
     return this.enqueueAndWake(env, caps).then((o) => o.result);
   }
 
@@ -550,7 +552,7 @@ export class RedisRelayStore implements RelayStore {
    * enqueue, also saying how many relays the wake-up publish reached (for `sent delivered` vs
    * `queued` across relays). Resolves only after Redis answered, so after the AOF write.
    */
-  enqueueAndWake(env: QueuedEnvelope, caps?: QueueCaps): Promise<EnqueueOutcome> {
+  enqueueAndWake(env: NewEnvelope, caps?: QueueCaps): Promise<EnqueueOutcome> {
     return this.guard('store.enqueue', async () => {
       const k = this.keys(env.to);
       const r = arr(
@@ -561,7 +563,7 @@ export class RedisRelayStore implements RelayStore {
             env.id,
             env.from,
             canonName(env.from),
-            b(env.env),
+            b(envelopeBytes(env.env)),
             String(env.ts),
             String(caps?.perRecipient ?? QUEUE_MAX_PER_RECIPIENT),
             String(caps?.perSender ?? QUEUE_MAX_PER_SENDER),

@@ -43,7 +43,6 @@ import {
   type RelayContext,
   type RelayObserver,
   type Session,
-  setOf,
 } from './session';
 import type { RelayStore, UserRecord } from './store';
 
@@ -106,6 +105,9 @@ export class Relay {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Cluster logouts under way (release of the session key); `stop` waits for them. */
   private readonly leaving = new Set<Promise<void>>();
+  /** Store writes whose answers are not yet sent (`afterWrite`), and `stop` waiting for none. */
+  private writesPending = 0;
+  private writesDrained: (() => void) | undefined;
   private readonly countDisconnect = (): void => this.ctx.observer?.count('disconnect');
   /** What every handshake is run with: one object, so message 2's payload is serialised once. */
   private readonly accepting: AcceptOptions<ClientMessage>;
@@ -342,7 +344,6 @@ export class Relay {
       chain: undefined,
       inflight: undefined,
       acking: undefined,
-      writes: undefined,
       backlog: true,
       pumping: false,
       pumpAgain: false,
@@ -518,11 +519,13 @@ export class Relay {
 
   /** Runs `then` after a batched store write commits, off the request chain; `stop` waits for it. */
   private afterWrite<T>(session: Session, msg: ClientMessage, write: Promise<T>, then: (v: T) => void): void {
-    // One promise per write (issue 12: then, catch and finally were three, per message twice).
-    const writes = setOf(session, 'writes');
-    const done: Promise<void> = write.then(
+    // One promise per write (issue 12: then, catch and finally were three, per message twice),
+    // counted rather than held in a Set per session (an add and a delete per write grew and
+    // shrank the Set's table: young garbage held from the old generation).
+    this.writesPending++;
+    void write.then(
       (v) => {
-        writes.delete(done);
+        this.wrote();
         try {
           then(v);
         } catch (err) {
@@ -530,11 +533,17 @@ export class Relay {
         }
       },
       (err: unknown) => {
-        writes.delete(done);
+        this.wrote();
         this.failed(session, msg, err);
       },
     );
-    writes.add(done);
+  }
+
+  private wrote(): void {
+    if (--this.writesPending > 0 || !this.writesDrained) return;
+    const drained = this.writesDrained;
+    this.writesDrained = undefined;
+    drained();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -550,12 +559,11 @@ export class Relay {
     const sessions = [...this.ctx.sessions.values()];
     for (const session of sessions) {
       if (session.chain) chains.push(session.chain);
-      chains.push(...(session.writes ?? []));
       session.channel.close({ code: 'closed', message: 'the relay is stopping' });
     }
     // Let requests already taken finish their store writes before the store closes.
     await Promise.allSettled(chains);
-    await Promise.allSettled(sessions.flatMap((s) => [...(s.writes ?? [])]));
+    while (this.writesPending > 0) await new Promise<void>((resolve) => (this.writesDrained = resolve));
     this.ctx.sessions.clear();
     await Promise.allSettled([...this.leaving]);
     await closed;

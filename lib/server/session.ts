@@ -9,7 +9,7 @@ import type { RelayLimits } from './limits';
 import type { LogThrottle } from './log-throttle';
 import type { Few } from './presence';
 import type { TokenBucket } from './rate-limit';
-import type { EnqueueResult, QueueCaps, QueuedEnvelope, RelayStore, UserRecord } from './store';
+import type { EnqueueResult, NewEnvelope, QueueCaps, RelayStore, UserRecord } from './store';
 
 export type Channel = SecureChannel<ClientMessage, RelayMessage>;
 
@@ -37,14 +37,15 @@ export interface Session {
    */
   chain: Promise<void> | undefined;
   /**
-   * Outer ids delivered and not yet acked. This set and the next two are made on first use
-   * (`setOf`): three empty Sets were ~400 bytes of every idle connection (issue 12).
+   * Outer ids delivered and not yet acked. This set and the next are made on first use
+   * (`setOf`): empty Sets were ~400 bytes of every idle connection (issue 12).
    */
   inflight: Set<string> | undefined;
-  /** Outer ids acked whose delete is not yet committed: `pump` must not deliver them again. */
+  /**
+   * Outer ids acked whose delete is not yet visible: `pump` must not deliver them again. Unused
+   * with a store whose reads see acks under way (`RelayStore.readsSeeAcks`).
+   */
   acking: Set<string> | undefined;
-  /** Store writes answered after their commit (not on `chain`, so requests pipeline); `stop` waits for them. */
-  writes: Set<Promise<void>> | undefined;
   /**
    * True when the store may hold envelopes for this user that are not in `inflight`. While false,
    * a newly stored envelope is the next in order and is delivered at once, without a store read.
@@ -79,10 +80,7 @@ export interface RelayContext {
 }
 
 /** One of the session's lazily made sets, made now if it was not yet. */
-export function setOf<K extends 'inflight' | 'acking' | 'writes'>(
-  s: Session,
-  which: K,
-): NonNullable<Session[K]> {
+export function setOf<K extends 'inflight' | 'acking'>(s: Session, which: K): NonNullable<Session[K]> {
   return (s[which] ??= new Set() as Session[K]) as NonNullable<Session[K]>;
 }
 
@@ -111,7 +109,7 @@ export interface RelayCluster {
   touch(session: Session): void;
   /** Enqueue, and whether a relay holding the recipient was woken (`sent delivered`). */
   enqueue(
-    env: QueuedEnvelope,
+    env: NewEnvelope,
     caps: QueueCaps,
   ): Promise<{ readonly result: EnqueueResult; readonly delivered: boolean }>;
   /** For each name, whether some relay of the cluster holds its session. */

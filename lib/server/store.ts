@@ -10,6 +10,7 @@
  * Failures reject with ChatError `storage_failed` or `corrupt_store`; misuse (an unknown user, a
  * malformed id) rejects with the wire code the router would send.
  */
+import { type Base64, checkedBytes } from '../net/codec';
 
 /** PROTOCOL.md section 9: envelopes queued per offline user. */
 export const QUEUE_MAX_PER_RECIPIENT = 10_000;
@@ -68,6 +69,20 @@ export interface PrekeyBundle {
   readonly spk: SignedPrekey;
   /** Absent when none is left (PROTOCOL.md section 7, `keys.bundle`). */
   readonly opk?: OneTimePrekey;
+}
+
+/**
+ * An envelope as `enqueue` takes it: `env` is its bytes, or the base64 the wire parser already
+ * checked (lib/net), decoded only when it is written (issue 12: an envelope acked before its
+ * commit is never decoded, and holds no buffer while it waits).
+ */
+export interface NewEnvelope extends Omit<QueuedEnvelope, 'env'> {
+  readonly env: Uint8Array | Base64;
+}
+
+/** A NewEnvelope's bytes. */
+export function envelopeBytes(env: Uint8Array | Base64): Uint8Array {
+  return typeof env === 'string' ? checkedBytes(env) : env;
 }
 
 export interface QueuedEnvelope {
@@ -156,7 +171,7 @@ export interface RelayStore {
    * after an early `committed`, the promise rejects as usual.
    */
   enqueue(
-    env: QueuedEnvelope,
+    env: NewEnvelope,
     caps?: QueueCaps,
     committed?: (result: EnqueueResult) => void,
     early?: boolean,
@@ -169,6 +184,12 @@ export interface RelayStore {
    * may be delivered again, and the recipient drops it by its id (docs/protocol.md section 7).
    */
   ack(canon: string, id: string): Promise<boolean>;
+  /**
+   * True when a `pending` read sees every `ack` called before it, settled or not (SQLite: a read
+   * commits the batch first). The relay then keeps no set of acks under way for `pump` to skip
+   * (issue 12: an add and a delete per message).
+   */
+  readonly readsSeeAcks?: boolean;
   countQueued(canon: string): Promise<number>;
   /** Delete envelopes older than QUEUE_TTL_MS; returns how many. */
   expire(now: number): Promise<number>;

@@ -21,7 +21,7 @@ import { canonName } from '../../names';
 import type { Logger } from '../../log';
 import type { RedisRelayStore } from '../redis-store';
 import { codeOf, type ClusterHooks, type RelayCluster, type Session } from '../session';
-import type { QueueCaps, QueuedEnvelope } from '../store';
+import type { NewEnvelope, QueueCaps } from '../store';
 
 /** How long a session key lives without traffic (a killed relay's users are free after this). */
 export const SESSION_TTL_MS = 90_000;
@@ -136,7 +136,7 @@ export class RedisCluster implements RelayCluster {
     else if (holder !== entry.owner) this.hooks?.replace(canon, session.conn);
   }
 
-  async enqueue(env: QueuedEnvelope, caps: QueueCaps) {
+  async enqueue(env: NewEnvelope, caps: QueueCaps) {
     const o = await this.store.enqueueAndWake(env, caps);
     if (o.result !== 'duplicate') return { result: o.result, delivered: o.listeners > 0 };
     // A resend of a stored envelope: it waits for whichever relay holds the recipient.
