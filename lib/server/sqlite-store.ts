@@ -256,17 +256,16 @@ interface BatchedOp {
   /** Set by the commit: the op's result, or the ChatError it refused with (ok false). */
   ok: boolean;
   value: unknown;
-  /** Acked before its commit (an early enqueue): nothing is written, and it has settled already. */
-  cancelled: boolean;
   /** What an early `committed` call threw: the op fails with it once committed. */
   committedError: { readonly err: unknown } | undefined;
-  /** Its index in the batch (a cancelled op's slot is given to CANCELLED). */
+  /** Its index in the batch: an early op acked before the commit gives its slot to CANCELLED. */
   readonly slot: number;
 }
 
 /**
- * Holds a cancelled op's slot in the batch: the op itself (its envelope, its promise's
- * callbacks) is garbage at once instead of surviving scavenges until the commit (issue 12).
+ * Holds the batch slot of an early op acked before its commit (nothing is written for it, and it
+ * has settled): the op itself (its envelope, its promise's callbacks) is garbage at once instead
+ * of surviving scavenges until the commit (issue 12). Skipped by the commit and the flush.
  */
 const CANCELLED: BatchedOp = {
   kind: 'none',
@@ -282,7 +281,6 @@ const CANCELLED: BatchedOp = {
   reject: () => undefined,
   ok: true,
   value: undefined,
-  cancelled: true,
   committedError: undefined,
   slot: -1,
 };
@@ -417,7 +415,7 @@ class SqliteRelayStore implements RelayStore {
       this.syncCounts();
       this.writeLastSeen();
       for (const op of ops) {
-        if (op.cancelled) continue;
+        if (op === CANCELLED) continue;
         try {
           op.value = this.apply(op);
           op.ok = true;
@@ -520,7 +518,6 @@ class SqliteRelayStore implements RelayStore {
         reject,
         ok: false,
         value: undefined,
-        cancelled: false,
         committedError: undefined,
         slot: this.batch.length,
       };
@@ -598,7 +595,7 @@ class SqliteRelayStore implements RelayStore {
       // sender gets the error instead of `sent` and sends it again; its recipient drops the
       // repeat by id.
       this.countsVersion = undefined;
-      for (const op of ops) if (!op.cancelled) op.reject(err);
+      for (const op of ops) if (op !== CANCELLED) op.reject(err);
       return;
     }
     // The fsync starts first; the `committed` callbacks (deliveries) run while it is under way.
@@ -607,7 +604,7 @@ class SqliteRelayStore implements RelayStore {
     // drops the repeat by its id; the next synced batch or the close carries it to disk.
     // Only the durable ops wait for the fsync (loops, not closures per op: issue 12).
     let durable: BatchedOp[] | undefined;
-    for (const op of ops) if (op.durable && !op.cancelled) (durable ??= []).push(op);
+    for (const op of ops) if (op.durable) (durable ??= []).push(op);
     if (durable) {
       const waiting = durable;
       this.sync('store.commit').then(
@@ -633,7 +630,7 @@ class SqliteRelayStore implements RelayStore {
         op.value = err;
       }
     }
-    for (const op of ops) if (!op.durable && !op.cancelled) settle(op);
+    for (const op of ops) if (!op.durable && op !== CANCELLED) settle(op);
   }
 
   /**
@@ -936,7 +933,6 @@ class SqliteRelayStore implements RelayStore {
       // stays (empty) until the flush: not two Maps made per message.
       w.ops.delete(id);
       w.from.set(op.from, (w.from.get(op.from) as number) - 1);
-      op.cancelled = true;
       this.batch[op.slot] = CANCELLED;
       op.resolve('ok');
       return Promise.resolve(true);
