@@ -143,6 +143,38 @@ export function storeContract(name: string, backend: StoreBackend): void {
         expect(await s.lookup('adam2')).toBeUndefined();
       });
 
+      test('registrations at once on one handle: one name, one winner; one identity, one name', async () => {
+        const s = await store();
+        const carol = identity('Carol');
+        const other = identity('carol');
+        const dave = { ...carol, name: 'Dave', canon: 'dave' };
+        const results = await Promise.all([
+          s.register(carol, NOW),
+          s.register(other, NOW),
+          s.register(carol, NOW),
+          s.register(dave, NOW),
+          s.register(identity('Erin'), NOW),
+        ]);
+        expect(results).toEqual(['ok', 'name_taken', 'existing', 'identity_taken', 'ok']);
+        expect((await s.lookup('carol'))?.signKey).toEqual(carol.signKey);
+        expect(await s.lookup('dave')).toBeUndefined();
+      });
+
+      test('displayNames answers the registered case of each name, in order, undefined for nobody', async () => {
+        const s = await store();
+        await s.register(identity('Eve'), NOW);
+        await s.register(identity('adam'), NOW);
+        expect(await s.displayNames([])).toEqual([]);
+        expect(await s.displayNames(['nobody', 'eve', 'adam', 'eve'])).toEqual([
+          undefined,
+          'Eve',
+          'adam',
+          'Eve',
+        ]);
+        expect(await s.freeName('eve')).toBe(true);
+        expect(await s.displayNames(['eve', 'adam'])).toEqual([undefined, 'adam']);
+      });
+
       test('listUsers keeps the registered case and lastSeen, in canon order', async () => {
         const s = await store();
         await s.register(identity('Eve'), NOW);

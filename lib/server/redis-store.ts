@@ -446,6 +446,17 @@ export class RedisRelayStore implements RelayStore {
     return this.guard('store.lookup', () => this.readUser(canon));
   }
 
+  displayNames(canons: readonly string[]): Promise<(string | undefined)[]> {
+    return this.guard('store.displayNames', () =>
+      Promise.all(
+        canons.map(async (c) => {
+          const name = (await this.client.sendCommand(['HGET', this.keys(c).user, 'name'])) as Reply;
+          return name === null ? undefined : str(name);
+        }),
+      ),
+    );
+  }
+
   private async readUser(canon: string): Promise<UserRecord | undefined> {
     const r = arr(
       (await this.client.sendCommand([
