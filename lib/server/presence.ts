@@ -3,9 +3,10 @@
  * with `presence.watch`; a user's login or logout goes only to the connections that watch it.
  * The lists live in memory only, are never stored or logged, and go with the connection.
  *
- * Changes are gathered for one event-loop turn and each watcher gets one frame for all of its
- * changes (`presence` for one, `presence.batch` for more), so a login storm costs one frame per
- * watcher and turn, and a user nobody watches costs nothing.
+ * Changes are gathered and each watcher gets one frame for all of its changes (`presence` for
+ * one, `presence.batch` for more), so a user nobody watches costs nothing and a login storm costs
+ * one frame per watcher and flush. A change goes at the end of its event-loop turn when nothing
+ * was flushed in the last PRESENCE_GATHER_MS, else PRESENCE_GATHER_MS after the last flush.
  */
 import { ChatError } from '../errors';
 import { canonName } from '../names';
@@ -42,6 +43,17 @@ function fewAdd<T>(f: Few<T>, x: T): Few<T> {
   return f.length < FEW_MAX ? f.concat(x) : new Set(f).add(x);
 }
 
+/** `f` with each of `xs` (distinct) in it: the same Set, or one new array for them all. */
+function fewAddAll<T>(f: Few<T>, xs: readonly T[]): Few<T> {
+  if (!isList(f)) {
+    for (const x of xs) f.add(x);
+    return f;
+  }
+  const added = f.length === 0 ? xs : xs.filter((x) => !f.includes(x));
+  if (added.length === 0) return f;
+  return f.length + added.length <= FEW_MAX ? f.concat(added) : new Set([...f, ...added]);
+}
+
 /** `f` without `x`: the same Set, or a new array. */
 function fewDelete<T>(f: Few<T>, x: T): Few<T> {
   if (!isList(f)) {
@@ -50,6 +62,15 @@ function fewDelete<T>(f: Few<T>, x: T): Few<T> {
   }
   return f.includes(x) ? f.filter((y) => y !== x) : f;
 }
+
+/**
+ * The shortest time between two presence flushes. In a login storm (20,000 idle clients, 20
+ * watches each, issue 12) a flush per turn was about one frame per login and watcher: 20 frames
+ * per connection, each encoded, sealed and written on its own (a third of the relay's busy time).
+ * Gathered over 200 ms, a watcher gets its changes in a few frames; a lone change still goes at
+ * the end of its turn, and no person notices presence a fifth of a second late.
+ */
+export const PRESENCE_GATHER_MS = 200;
 
 /** The empty list every session starts with (never changed: lists are copied on write). */
 export const NO_NAMES: Few<string> = Object.freeze([]) as readonly string[];
@@ -60,6 +81,9 @@ export class Presence {
   private readonly watchers = new Map<string, Few<Session>>();
   private pending: (PresenceChange & { readonly canon: string })[] = [];
   private scheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** performance.now() of the last flush. */
+  private lastFlush = -Infinity;
 
   constructor(private readonly ctx: RelayContext) {}
 
@@ -70,27 +94,33 @@ export class Presence {
     if (fewSize(session.watching) + new Set(added).size > MAX_WATCHED) {
       throw new ChatError('too_large', `a connection watches at most ${MAX_WATCHED} names`);
     }
-    const changes: PresenceChange[] = [];
-    const seen = new Set<string>();
+    const fresh: string[] = [];
     for (const canon of canons) {
-      if (seen.has(canon)) continue;
-      seen.add(canon);
+      if (fresh.includes(canon)) continue;
+      fresh.push(canon);
       // A name not registered yet is watched too (a contact who registers later).
-      session.watching = fewAdd(session.watching, canon);
       this.watchers.set(canon, fewAdd(this.watchers.get(canon) ?? NO_SESSIONS, session));
-      const here = this.ctx.sessions.get(canon);
-      const cluster = this.ctx.cluster;
-      if (cluster && !here) {
-        // Subscribed before the state is read: a change in between is not missed.
-        await cluster.watch(canon);
-        const user = await this.ctx.store.lookup(canon);
-        const [online] = await cluster.online([canon]);
-        if (user) changes.push({ user: user.name, online });
+    }
+    session.watching = fewAddAll(session.watching, fresh);
+    const cluster = this.ctx.cluster;
+    // Cluster: subscribed before the state is read, so a change in between is not missed.
+    if (cluster) for (const canon of fresh) await cluster.watch(canon);
+    // Online here: the session has the name. Else one read for all the others (issue 12).
+    const here = fresh.map((c) => this.ctx.sessions.get(c));
+    const away = fresh.filter((_, i) => here[i] === undefined);
+    const names = away.length > 0 ? await this.ctx.store.displayNames(away) : [];
+    const elsewhere = cluster && away.length > 0 ? await cluster.online(away) : [];
+    const changes: PresenceChange[] = [];
+    let j = 0;
+    for (const s of here) {
+      if (s) {
+        changes.push({ user: s.user.name, online: true });
         continue;
       }
-      if (cluster) await cluster.watch(canon);
-      const user = here?.user ?? (await this.ctx.store.lookup(canon));
-      if (user) changes.push({ user: user.name, online: here !== undefined });
+      const name = names[j];
+      const online = elsewhere[j] ?? false;
+      j++;
+      if (name !== undefined) changes.push({ user: name, online });
     }
     session.channel.send({ t: 'presence.batch', rid, changes });
   }
@@ -130,11 +160,27 @@ export class Presence {
     this.pending.push({ user, online, canon });
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => this.flush());
+    const wait = this.lastFlush + PRESENCE_GATHER_MS - performance.now();
+    if (wait <= 0) setImmediate(this.flushNow);
+    else {
+      this.timer = setTimeout(this.flushNow, wait);
+      this.timer.unref();
+    }
   }
+
+  /** The relay is stopping: changes not yet told are dropped with the connections. */
+  stop(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending = [];
+  }
+
+  private readonly flushNow = (): void => this.flush();
 
   private flush(): void {
     this.scheduled = false;
+    this.timer = undefined;
+    this.lastFlush = performance.now();
     const changes = this.pending;
     this.pending = [];
     const perWatcher = new Map<Session, PresenceChange[]>();

@@ -553,6 +553,7 @@ export class Relay {
     if (this.stopping) return;
     this.stopping = true;
     if (this.expiryTimer) clearInterval(this.expiryTimer);
+    this.presence.stop();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const s of this.handshaking) s.destroy();
     const chains: Promise<void>[] = [];
