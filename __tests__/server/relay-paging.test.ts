@@ -76,6 +76,30 @@ it('sends presence only to watchers, one frame per watcher for the changes of on
   expect(un.t === 'presence.batch' && un.changes).toEqual([]);
 });
 
+it("tells a user's changes in order, the last one its state, however they are gathered", async () => {
+  // Four logins and logouts of one user in quick succession: the relay may gather them into
+  // fewer frames (up to PRESENCE_GATHER_MS), never reorder or drop one.
+  const watcher = await loginClient(relay.port, 'Orderly');
+  raw.push(watcher);
+  await watcher.request({ t: 'presence.watch', users: ['Flicker'] }, 'presence.batch');
+  const told: boolean[] = [];
+  watcher.channel.on('message', (m) => {
+    if (m.t === 'presence' && m.user === 'Flicker') told.push(m.online);
+    if (m.t === 'presence.batch' && m.rid === undefined)
+      for (const c of m.changes) if (c.user === 'Flicker') told.push(c.online);
+  });
+  let flicker = await loginClient(relay.port, 'Flicker');
+  const identity = flicker.identity;
+  for (let i = 0; i < 3; i++) {
+    flicker.channel.destroy({ code: 'closed', message: 'bye' });
+    await waitFor(() => flicker.closed !== undefined, 10_000, 'the close');
+    flicker = await loginClient(relay.port, 'Flicker', identity);
+  }
+  flicker.channel.destroy({ code: 'closed', message: 'bye' });
+  await waitFor(() => told.length >= 8, 10_000, 'eight changes');
+  expect(told).toEqual([true, false, true, false, true, false, true, false]);
+});
+
 it('keeps telling every watcher past 32 watched names and 32 watchers of one user (lists become sets)', async () => {
   // 40 watched names for one connection, 34 watchers of one user: past the 32 entries a list
   // is kept as an array, both lists are Sets; adding, removing and departures go on as before.
