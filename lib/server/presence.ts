@@ -80,8 +80,8 @@ export class Presence {
   /** Canonical name -> the connections watching it. */
   private readonly watchers = new Map<string, Few<Session>>();
   private pending: (PresenceChange & { readonly canon: string })[] = [];
-  private scheduled = false;
-  private timer: NodeJS.Timeout | undefined;
+  /** The flush to come, if one is scheduled (at the end of a turn, or on the gathering timer). */
+  private next: NodeJS.Immediate | NodeJS.Timeout | undefined;
   /** performance.now() of the last flush. */
   private lastFlush = -Infinity;
 
@@ -153,33 +153,31 @@ export class Presence {
     this.ctx.cluster?.unwatch(canon);
   }
 
-  /** Tells the watchers of `user` (display name) that it logged in or out, at the end of this turn. */
+  /**
+   * Tells the watchers of `user` (display name) that it logged in or out: at the end of this
+   * turn, or PRESENCE_GATHER_MS after the last flush if that is later.
+   */
   announce(user: string, online: boolean): void {
     const canon = canonName(user);
     if (!this.watchers.has(canon)) return;
     this.pending.push({ user, online, canon });
-    if (this.scheduled) return;
-    this.scheduled = true;
+    if (this.next) return;
     const wait = this.lastFlush + PRESENCE_GATHER_MS - performance.now();
-    if (wait <= 0) setImmediate(this.flushNow);
-    else {
-      this.timer = setTimeout(this.flushNow, wait);
-      this.timer.unref();
-    }
+    this.next = wait <= 0 ? setImmediate(this.flushNow) : setTimeout(this.flushNow, wait).unref();
   }
 
   /** The relay is stopping: changes not yet told are dropped with the connections. */
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    clearImmediate(this.next as NodeJS.Immediate | undefined);
+    clearTimeout(this.next as NodeJS.Timeout | undefined);
+    this.next = undefined;
     this.pending = [];
   }
 
   private readonly flushNow = (): void => this.flush();
 
   private flush(): void {
-    this.scheduled = false;
-    this.timer = undefined;
+    this.next = undefined;
     this.lastFlush = performance.now();
     const changes = this.pending;
     this.pending = [];
