@@ -246,7 +246,10 @@ interface BatchedOp {
   /** A registration's user and time. */
   readonly user: NewUser | undefined;
   readonly at: number;
-  /** The recipient and id of an enqueue or an ack (canonical); an enqueue's sender, canonical. */
+  /**
+   * The recipient and id of an enqueue or an ack (canonical), or the name a registration takes;
+   * an enqueue's sender, canonical.
+   */
   readonly to: string;
   readonly id: string;
   readonly from: string;
