@@ -80,8 +80,13 @@ export class Presence {
   /** Canonical name -> the connections watching it. */
   private readonly watchers = new Map<string, Few<Session>>();
   private pending: (PresenceChange & { readonly canon: string })[] = [];
-  /** The flush to come, if one is scheduled (at the end of a turn, or on the gathering timer). */
-  private next: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  /**
+   * Cancels the flush to come, if one is scheduled: an Immediate at the end of a turn, or the
+   * gathering Timeout. Each kind is cancelled by its own call: clearImmediate on a Timeout
+   * corrupts Node's count of immediates, and no setImmediate in the process runs after it.
+   */
+  private cancelNext: (() => void) | undefined;
+  private stopped = false;
   /** performance.now() of the last flush. */
   private lastFlush = -Infinity;
 
@@ -159,25 +164,34 @@ export class Presence {
    */
   announce(user: string, online: boolean): void {
     const canon = canonName(user);
-    if (!this.watchers.has(canon)) return;
+    if (this.stopped || !this.watchers.has(canon)) return;
     this.pending.push({ user, online, canon });
-    if (this.next) return;
+    if (this.cancelNext) return;
     const wait = this.lastFlush + PRESENCE_GATHER_MS - performance.now();
-    this.next = wait <= 0 ? setImmediate(this.flushNow) : setTimeout(this.flushNow, wait).unref();
+    if (wait <= 0) {
+      const turn = setImmediate(this.flushNow);
+      this.cancelNext = () => clearImmediate(turn);
+    } else {
+      const timer = setTimeout(this.flushNow, wait).unref();
+      this.cancelNext = () => clearTimeout(timer);
+    }
   }
 
-  /** The relay is stopping: changes not yet told are dropped with the connections. */
+  /**
+   * The relay is stopping: changes not yet told are dropped with the connections, and the
+   * logouts of the connections it closes next are not gathered.
+   */
   stop(): void {
-    clearImmediate(this.next as NodeJS.Immediate | undefined);
-    clearTimeout(this.next as NodeJS.Timeout | undefined);
-    this.next = undefined;
+    this.stopped = true;
+    this.cancelNext?.();
+    this.cancelNext = undefined;
     this.pending = [];
   }
 
   private readonly flushNow = (): void => this.flush();
 
   private flush(): void {
-    this.next = undefined;
+    this.cancelNext = undefined;
     this.lastFlush = performance.now();
     const changes = this.pending;
     this.pending = [];
