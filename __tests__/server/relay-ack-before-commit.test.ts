@@ -121,6 +121,83 @@ describe('the store: an ack before the commit cancels the write', () => {
     }
   });
 
+  /**
+   * `attempt` makes a 64 KiB early envelope wait while other writes pass, then acks it; it must
+   * not reach the journal. Up to three attempts: a stall of this machine may age the envelope
+   * past EARLY_GROUP_MS once, and then it is written, as it must be. The batch clock this
+   * replaced wrote it in every attempt.
+   */
+  async function notWrittenInSomeAttempt(
+    attempt: () => Promise<{ late: string; sent: Promise<EnqueueResult> }>,
+    s: RelayStore,
+  ): Promise<void> {
+    const grew: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      // A read commits what the attempt before left waiting.
+      await s.countQueued('eve');
+      const before = walBytes(dir);
+      const { late, sent } = await attempt();
+      expect(await s.ack('eve', late)).toBe(true);
+      expect(await sent).toBe('ok');
+      grew.push(walBytes(dir) - before);
+      if (grew[i] < 64 * 1024) return;
+    }
+    throw new Error(
+      `the acked envelope was written in every attempt (the journal grew ${grew.join(', ')} bytes)`,
+    );
+  }
+
+  function early(s: RelayStore, e: QueuedEnvelope): Promise<EnqueueResult> {
+    let told: EnqueueResult | undefined;
+    const p = s.enqueue(e, undefined, (r) => (told = r), true);
+    expect(told).toBe('ok');
+    return p;
+  }
+
+  it('does not count cancelled envelopes towards the batch bound', async () => {
+    const s = await storeWithUsers(dir, 'Adam', 'Eve');
+    try {
+      await notWrittenInSomeAttempt(async () => {
+        const late = envelope('eve', 'Adam', 64 * 1024);
+        const sent = early(s, late);
+        // More early envelopes than EARLY_BATCH_MAX (4096) pass while `late` waits, each acked
+        // at once: one envelope waits, so nothing commits at the next turn.
+        for (let i = 0; i < 4200; i++) {
+          const e = envelope('eve', 'Cain');
+          void s.enqueue(e, undefined, () => void s.ack('eve', e.id), true);
+        }
+        await new Promise((r) => setImmediate(r));
+        return { late: late.id, sent };
+      }, s);
+      expect(await s.countQueued('eve')).toBe(0);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("gives each early envelope its own time: an older one's commit does not write it", async () => {
+    const s = await storeWithUsers(dir, 'Adam', 'Eve');
+    try {
+      const unacked: string[] = [];
+      await notWrittenInSomeAttempt(async () => {
+        // One nobody acks, then `late` 120 ms after it, acked once the first has committed
+        // (at 200 ms of its own time): `late` has waited about 100 ms of its 200.
+        const first = envelope('eve', 'Cain');
+        unacked.push(first.id);
+        const firstSent = early(s, first);
+        await new Promise((r) => setTimeout(r, 120));
+        const late = envelope('eve', 'Adam', 64 * 1024);
+        const sent = early(s, late);
+        expect(await firstSent).toBe('ok');
+        return { late: late.id, sent };
+      }, s);
+      // The ones nobody acked were committed, in order.
+      expect((await s.pending('eve')).map((e) => e.id)).toEqual(unacked);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('counts what waits for the commit against the caps', async () => {
     const s = await storeWithUsers(dir, 'Adam', 'Eve');
     try {

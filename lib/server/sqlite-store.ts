@@ -51,16 +51,26 @@ export const RELAY_DB_FILE = 'relay.db';
  */
 export const LAZY_FLUSH_MS = 5;
 /**
- * How long a batch holding only early-delivered enqueues (see `enqueue`) may wait for its commit
- * (issue 12): their recipients already have them, so only `sent` waits, and an ack that comes
- * within this time cancels its envelope's insert and delete both. 200 ms covers a WAN round
- * trip; at 50 ms the bench's closed loop still wrote 60 % of them (the acks queued behind the
- * relay's own backlog).
+ * How long each early-delivered enqueue (see `enqueue`) waits for its ack before it is committed
+ * (issue 12): its recipient already has it, so only `sent` waits, and an ack that comes within
+ * this time cancels its envelope's insert and delete both. 200 ms covers a WAN round trip; at
+ * 50 ms the bench's closed loop still wrote 60 % of them (the acks queued behind the relay's own
+ * backlog). Counted per envelope, in ticks of EARLY_TICK_MS: when the whole batch waited for
+ * its first early enqueue's 200 ms, whatever was in flight at that moment was written (a third
+ * of the closed loop's envelopes, inserted and deleted again).
  */
 export const EARLY_GROUP_MS = 200;
 /**
- * A batch this long, or holding this many bytes of early envelopes (base64 or raw, as given),
- * commits at the next turn, early deliveries or not: what waits is bounded.
+ * The early enqueues' clock: every tick commits those that have waited EARLY_GROUP_MS (and the
+ * acks and last-seen times waiting), so an early envelope waits 200 to 250 ms for its ack.
+ */
+export const EARLY_TICK_MS = 50;
+/** Ticks an early enqueue waits: its first tick comes up to one EARLY_TICK_MS after it. */
+const EARLY_GROUP_TICKS = EARLY_GROUP_MS / EARLY_TICK_MS + 1;
+/**
+ * A batch holding this many early envelopes, or this many bytes of them (base64 or raw, as
+ * given), commits at the next turn, early deliveries or not: what waits is bounded. Those
+ * cancelled by their acks do not count.
  */
 export const EARLY_BATCH_MAX = 4096;
 export const EARLY_BATCH_BYTES = 8 * 1024 * 1024;
@@ -265,7 +275,9 @@ interface BatchedOp {
   /** What an early `committed` call threw: the op fails with it once committed. */
   committedError: { readonly err: unknown } | undefined;
   /** Its index in the batch: an early op acked before the commit gives its slot to CANCELLED. */
-  readonly slot: number;
+  slot: number;
+  /** The early-enqueue tick it was queued in (EARLY_TICK_MS). */
+  readonly tick: number;
 }
 
 /**
@@ -291,6 +303,7 @@ const CANCELLED: BatchedOp = {
   value: undefined,
   committedError: undefined,
   slot: -1,
+  tick: 0,
 };
 
 /** The stored row holds exactly this identity's keys. */
@@ -316,16 +329,16 @@ class SqliteRelayStore implements RelayStore {
    * Each promise resolves only after that commit, so `sent` still follows a durable write.
    */
   private batch: BatchedOp[] = [];
-  /** Envelope bytes of the early enqueues in `batch` (EARLY_BATCH_BYTES). */
+  /** Early enqueues in `batch` not cancelled by their acks, and their envelope bytes. */
+  private earlyOps = 0;
   private earlyBytes = 0;
+  /** A commit of the whole batch is due at the next turn (it holds an urgent write). */
   private flushScheduled = false;
-  /**
-   * A batch of acks (and last-seen times) alone waits this timer, as does one whose enqueues were
-   * all delivered early (EARLY_GROUP_MS), or the next urgent batch.
-   */
+  /** Acks and last-seen times wait this timer (LAZY_FLUSH_MS), or the next commit. */
   private lazyFlush: NodeJS.Timeout | undefined;
-  /** `lazyFlush` was set for an early enqueue (EARLY_GROUP_MS). */
-  private lazyEarly = false;
+  /** Runs while early enqueues wait (EARLY_TICK_MS); `tick` counts its runs. */
+  private earlyTimer: NodeJS.Timeout | undefined;
+  private tick = 0;
   private readonly lastSeenPending = new Map<string, number>();
   private lastSeenTimer: NodeJS.Timeout | undefined;
   private readonly counts = new QueueCounts();
@@ -538,6 +551,7 @@ class SqliteRelayStore implements RelayStore {
         value: undefined,
         committedError: undefined,
         slot: this.batch.length,
+        tick: this.tick,
       };
       this.batch.push(op);
       if (env) {
@@ -548,30 +562,38 @@ class SqliteRelayStore implements RelayStore {
         // A second enqueue of one id in a batch is the slow kind (it finds the first at the commit).
         if (!w.ops.has(id)) w.ops.set(id, op);
       }
-      if (early) this.earlyBytes += (env as NewEnvelope).env.length;
-      if (
-        durable &&
-        (!early || this.batch.length >= EARLY_BATCH_MAX || this.earlyBytes >= EARLY_BATCH_BYTES)
-      ) {
+      if (early) {
+        this.earlyOps++;
+        this.earlyBytes += (env as NewEnvelope).env.length;
+      }
+      if (durable && (!early || this.earlyOps >= EARLY_BATCH_MAX || this.earlyBytes >= EARLY_BATCH_BYTES)) {
         if (!this.flushScheduled) {
           this.flushScheduled = true;
           setImmediate(() => this.flush());
         }
-      } else if (!this.flushScheduled) {
-        // The first early enqueue of a batch sets (or pushes back) the timer to EARLY_GROUP_MS:
-        // acks waiting LAZY_FLUSH_MS would otherwise commit it before its own ack can cancel it.
-        if (!this.lazyFlush || (durable && !this.lazyEarly)) {
-          if (this.lazyFlush) clearTimeout(this.lazyFlush);
-          this.lazyFlush = setTimeout(() => this.flush(), durable ? EARLY_GROUP_MS : LAZY_FLUSH_MS);
-          this.lazyFlush.unref();
-        }
-        if (durable) {
-          this.lazyEarly = true;
-          // A batch holding enqueues commits even when nothing else keeps the process up.
-          this.lazyFlush.ref();
-        }
-      }
+      } else if (!this.flushScheduled) this.armTimer(early);
     });
+  }
+
+  /**
+   * The timers of a batch without an urgent write: acks and last-seen times commit within
+   * LAZY_FLUSH_MS, early enqueues once they have waited EARLY_GROUP_MS (`commitDue`). The early
+   * timer keeps the process up: a batch holding enqueues commits even when nothing else does.
+   */
+  private armTimer(early: boolean): void {
+    if (early && !this.earlyTimer) {
+      this.earlyTimer = setTimeout(() => {
+        this.earlyTimer = undefined;
+        this.tick++;
+        this.commitDue();
+      }, EARLY_TICK_MS);
+    } else if (!early && !this.lazyFlush) {
+      this.lazyFlush = setTimeout(() => {
+        this.lazyFlush = undefined;
+        this.commitDue();
+      }, LAZY_FLUSH_MS);
+      this.lazyFlush.unref();
+    }
   }
 
   /** What an op writes; runs inside the batch transaction, in call order. */
@@ -591,23 +613,75 @@ class SqliteRelayStore implements RelayStore {
   }
 
   /**
-   * Commits the pending queue writes in one IMMEDIATE transaction. An op that refuses with a
-   * ChatError (an unknown user) has written nothing and fails alone; any SQLite failure rolls
-   * the whole batch back and fails every op in it. Called before every queue read, so reads
-   * see every write made before them (the order promise of store.ts).
+   * Commits every pending queue write (`commit`). Called before every queue read, so reads see
+   * every write made before them (the order promise of store.ts).
    */
   private flush(): void {
     this.flushScheduled = false;
     if (this.lazyFlush) clearTimeout(this.lazyFlush);
     this.lazyFlush = undefined;
-    this.lazyEarly = false;
+    if (this.earlyTimer) clearTimeout(this.earlyTimer);
+    this.earlyTimer = undefined;
     const ops = this.batch;
-    // Reads flush queue writes only; pending last-seen times ride along with real writes.
-    if (ops.length === 0) return;
     this.batch = [];
+    this.earlyOps = 0;
     this.earlyBytes = 0;
     // Every enqueue waiting is in this batch: from here an ack finds its row in the table.
     this.waiting.clear();
+    // Reads flush queue writes only; pending last-seen times ride along with real writes. A
+    // batch whose early enqueues were all acked writes nothing: no empty transaction.
+    if (ops.some((op) => op !== CANCELLED)) this.commit(ops);
+  }
+
+  /**
+   * A timer's commit, while no urgent write waits (with one, the whole batch commits at the
+   * next turn, in call order): the acks and last-seen times, and the early enqueues that have
+   * waited EARLY_GROUP_TICKS ticks; younger ones go on waiting for their acks. Then the batch
+   * holds early enqueues, acks and last-seen times only, and this order keeps what matters:
+   * early enqueues commit oldest first (so per recipient in delivery order), and an ack's row
+   * was committed before the ack was queued (the ack of a waiting early enqueue cancels it).
+   */
+  private commitDue(): void {
+    if (this.flushScheduled) return;
+    if (this.lazyFlush) clearTimeout(this.lazyFlush);
+    this.lazyFlush = undefined;
+    const due = this.tick - EARLY_GROUP_TICKS;
+    const now: BatchedOp[] = [];
+    const keep: BatchedOp[] = [];
+    for (const op of this.batch) {
+      if (op === CANCELLED) continue;
+      if (op.kind === 'early' && op.tick > due) {
+        op.slot = keep.length;
+        keep.push(op);
+      } else {
+        if (op.kind === 'early') this.leaveWaiting(op);
+        now.push(op);
+      }
+    }
+    this.batch = keep;
+    if (this.earlyOps > 0) this.armTimer(true);
+    if (now.length > 0) this.commit(now);
+  }
+
+  /** An early enqueue committed by `commitDue`: from here an ack finds its row in the table. */
+  private leaveWaiting(op: BatchedOp): void {
+    this.earlyOps--;
+    this.earlyBytes -= (op.env as NewEnvelope).env.length;
+    const w = this.waiting.get(op.to);
+    if (!w) return;
+    if (w.ops.get(op.id) === op) w.ops.delete(op.id);
+    const n = (w.from.get(op.from) ?? 1) - 1;
+    if (n > 0) w.from.set(op.from, n);
+    else w.from.delete(op.from);
+    if (w.ops.size === 0 && w.slow === 0) this.waiting.delete(op.to);
+  }
+
+  /**
+   * Commits `ops` in one IMMEDIATE transaction. An op that refuses with a ChatError (an unknown
+   * user) has written nothing and fails alone; any SQLite failure rolls the whole batch back and
+   * fails every op in it.
+   */
+  private commit(ops: readonly BatchedOp[]): void {
     try {
       guarded(WHAT, this.file, 'store.commit', () => this.commitBatch.immediate(ops));
     } catch (err) {
@@ -966,6 +1040,8 @@ class SqliteRelayStore implements RelayStore {
       w.ops.delete(id);
       w.from.set(op.from, (w.from.get(op.from) as number) - 1);
       this.batch[op.slot] = CANCELLED;
+      this.earlyOps--;
+      this.earlyBytes -= (op.env as NewEnvelope).env.length;
       op.resolve('ok');
       return Promise.resolve(true);
     }
