@@ -198,6 +198,46 @@ describe('the store: an ack before the commit cancels the write', () => {
     }
   });
 
+  it('takes early enqueues by callback: done at the cancelling ack, or once on disk; refused when it may not go early', async () => {
+    const s = await storeWithUsers(dir, 'Adam', 'Eve');
+    const caps = { perRecipient: 3, perSender: 3 };
+    const enqueueEarly = s.enqueueEarly?.bind(s);
+    const cancelEarly = s.cancelEarly?.bind(s);
+    if (!enqueueEarly || !cancelEarly) throw new Error('the SQLite store takes early enqueues by callback');
+    const calls: { id: string; err: unknown }[] = [];
+    const take = (e: QueuedEnvelope) => enqueueEarly(e, caps, (err) => calls.push({ id: e.id, err }));
+    const acked = envelope('eve', 'Adam', 4096);
+    const kept = envelope('eve', 'Adam');
+    const more = [envelope('eve', 'Adam'), envelope('eve', 'Adam'), envelope('eve', 'Adam')];
+    try {
+      expect(take(acked)).toBe(true);
+      expect(take(kept)).toBe(true);
+      // Never before it returns; a repeat of a waiting id does not go early.
+      expect(calls).toEqual([]);
+      expect(take(kept)).toBe(false);
+      // The ack settles it at once; an id that is not an early one is left to `ack`.
+      expect(cancelEarly('eve', acked.id)).toBe(true);
+      expect(calls).toEqual([{ id: acked.id, err: undefined }]);
+      expect(cancelEarly('eve', acked.id)).toBe(false);
+      expect(cancelEarly('eve', 'f'.repeat(32))).toBe(false);
+      // The caps count what waits: two more fit beside `kept`, then none.
+      expect(more.map(take)).toEqual([true, true, false]);
+      // A read commits what waits; `done` comes once each is on disk, without an error (the
+      // close waits for the disk).
+      expect((await s.pending('eve')).map((e) => e.id)).toEqual([kept.id, more[0].id, more[1].id]);
+    } finally {
+      await s.close();
+    }
+    expect(calls).toEqual([
+      { id: acked.id, err: undefined },
+      { id: kept.id, err: undefined },
+      { id: more[0].id, err: undefined },
+      { id: more[1].id, err: undefined },
+    ]);
+    // After the close nothing is taken (and `done` is never called for it).
+    expect(take(envelope('eve', 'Adam'))).toBe(false);
+  });
+
   it('counts what waits for the commit against the caps', async () => {
     const s = await storeWithUsers(dir, 'Adam', 'Eve');
     try {

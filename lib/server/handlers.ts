@@ -14,7 +14,7 @@ import type { KeyedBuckets } from './rate-limit';
 import { sendMulti } from './send-multi';
 import { PerRecipient } from './per-recipient';
 import { type RelayContext, type Session, setOf } from './session';
-import type { EnqueueResult, UserRecord } from './store';
+import type { EnqueueResult, NewEnvelope, QueueCaps, RelayStore, UserRecord } from './store';
 
 /** Envelopes waiting per (recipient, sender address), in memory only: no name of a sender is kept. */
 export class AddressShare {
@@ -67,6 +67,12 @@ export interface HandlerDeps {
   readonly shares: AddressShare;
   /** Runs `then` after a batched store write commits, off the request chain. */
   afterWrite<T>(session: Session, msg: ClientMessage, write: Promise<T>, then: (v: T) => void): void;
+  /**
+   * `afterWrite` for a write that reports by callback (`enqueueEarly`): `writing` once it is
+   * under way, `written` when it settles, which answers an error and says whether there was none.
+   */
+  writing(): void;
+  written(session: Session, msg: ClientMessage, err: unknown): boolean;
   /** Answers a refused request (counted against the connection's refusals). */
   refuse(session: Session, rid: string | undefined, code: WireErrorCode, message: string): void;
 }
@@ -168,6 +174,12 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
   ack: (d, s, msg) => {
     const id = msg.id;
     s.inflight?.delete(id);
+    // Delivered early and not yet committed: nothing to wait for (issue 12: no promise).
+    if (d.ctx.store.cancelEarly?.(s.user.canon, id)) {
+      d.shares.remove(s.user.canon, id);
+      d.delivery.acked(s);
+      return;
+    }
     // Until the delete is visible, `pump` must not deliver the id again (see `readsSeeAcks`).
     const acking = d.ctx.store.readsSeeAcks ? undefined : setOf(s, 'acking');
     acking?.add(id);
@@ -230,6 +242,7 @@ function sendTo(
     sendInCluster(d, s, msg, target.name, ts, ctx.cluster.enqueue(env, caps));
     return;
   }
+  if (ctx.store.enqueueEarly && ctx.sessions.has(canon) && sendEarly(d, s, msg, canon, env, caps)) return;
   // Issue 12: once the insert is committed (visible to every later read and write, the ack's
   // delete included) an online recipient gets `deliver` while the fsync runs; `sent` still
   // waits for the fsync. A commit that then fails to reach the disk loses nothing: the sender
@@ -264,6 +277,40 @@ function sendTo(
     // Stored durably before we answer: from here the relay is responsible for it.
     s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: status ?? 'queued' });
   });
+}
+
+/**
+ * `send` to an online recipient through `enqueueEarly` (issue 12): when the store takes it early,
+ * it is delivered now and `sent` answered when the recipient's ack cancels the insert or the
+ * insert is on disk, with one closure for it all (the promise path's promise, reaction and
+ * closures were most of what a message in flight held). False: the store did not take it.
+ * Its own function, so the closure's context holds only what it uses.
+ */
+function sendEarly(
+  d: HandlerDeps,
+  s: Session,
+  msg: Extract<ClientMessage, { t: 'send' }>,
+  canon: string,
+  env: NewEnvelope,
+  caps: QueueCaps,
+): boolean {
+  // As at a commit: if the delivery throws, the write stands and the sender gets the error
+  // instead of `sent`.
+  let undelivered: { err: unknown } | undefined;
+  const taken = (d.ctx.store.enqueueEarly as NonNullable<RelayStore['enqueueEarly']>)(env, caps, (err) => {
+    if (d.written(s, msg, err ?? undelivered?.err))
+      s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: 'delivered' });
+  });
+  if (!taken) return false;
+  d.writing();
+  d.shares.add(canon, msg.id, s.address);
+  d.ctx.observer?.count('stored');
+  try {
+    d.delivery.deliverNew(canon, { t: 'deliver', id: msg.id, from: s.user.name, env: msg.env, ts: env.ts });
+  } catch (err) {
+    undelivered = { err };
+  }
+  return true;
 }
 
 /**

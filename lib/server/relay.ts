@@ -140,6 +140,10 @@ export class Relay {
       lists: new KeyedBuckets(limits.listPerMinute / 60, Math.min(3, limits.listPerMinute)),
       shares: new AddressShare(),
       afterWrite: (s, msg, write, then) => this.afterWrite(s, msg, write, then),
+      writing: () => {
+        this.writesPending++;
+      },
+      written: (s, msg, err) => this.written(s, msg, err),
       refuse: (s, rid, code, message) => this.refuse(s, rid, code, message),
     };
     this.accepting = {
@@ -537,6 +541,14 @@ export class Relay {
         this.failed(session, msg, err);
       },
     );
+  }
+
+  /** A write reported by callback settled (HandlerDeps.written). */
+  private written(session: Session, msg: ClientMessage, err: unknown): boolean {
+    this.wrote();
+    if (err === undefined) return true;
+    this.failed(session, msg, err);
+    return false;
   }
 
   private wrote(): void {

@@ -267,8 +267,10 @@ interface BatchedOp {
   readonly committed: ((v: never) => void) | undefined;
   /** False: settled at the commit, without waiting for an fsync (an ack, a last-seen time). */
   readonly durable: boolean;
-  readonly resolve: (v: unknown) => void;
-  readonly reject: (err: unknown) => void;
+  /** How it settles: its promise's functions, or the callback of `enqueueEarly` (`finish`). */
+  readonly resolve: ((v: unknown) => void) | undefined;
+  readonly reject: ((err: unknown) => void) | undefined;
+  readonly done: ((err: unknown) => void) | undefined;
   /** Set by the commit: the op's result, or the ChatError it refused with (ok false). */
   ok: boolean;
   value: unknown;
@@ -297,8 +299,9 @@ const CANCELLED: BatchedOp = {
   from: '',
   committed: undefined,
   durable: false,
-  resolve: () => undefined,
-  reject: () => undefined,
+  resolve: undefined,
+  reject: undefined,
+  done: undefined,
   ok: true,
   value: undefined,
   committedError: undefined,
@@ -312,8 +315,18 @@ function sameKeys(row: UserRow, user: NewUser): boolean {
 }
 
 function settle(op: BatchedOp): void {
-  if (op.ok) op.resolve(op.value);
-  else op.reject(op.value);
+  if (op.ok) succeed(op, op.value);
+  else fail(op, op.value);
+}
+
+function succeed(op: BatchedOp, v: unknown): void {
+  if (op.done) op.done(undefined);
+  else op.resolve?.(v);
+}
+
+function fail(op: BatchedOp, err: unknown): void {
+  if (op.done) op.done(err);
+  else op.reject?.(err);
 }
 
 class SqliteRelayStore implements RelayStore {
@@ -531,8 +544,30 @@ class SqliteRelayStore implements RelayStore {
     if (this.closed) {
       return Promise.reject(new ChatError('storage_failed', `the ${WHAT} is closed`, operation));
     }
+    return new Promise((resolve, reject) =>
+      this.queue(kind, operation, durable, to, id, from, env, caps, committed, user, at, resolve, reject),
+    );
+  }
+
+  /** `batched` without the promise: the op settles through `resolve` and `reject`, or `done`. */
+  private queue(
+    kind: OpKind,
+    operation: string,
+    durable: boolean,
+    to: string,
+    id: string,
+    from: string,
+    env: NewEnvelope | undefined,
+    caps: QueueCaps | undefined,
+    committed: ((v: EnqueueResult) => void) | undefined,
+    user: NewUser | undefined,
+    at: number,
+    resolve: ((v: unknown) => void) | undefined,
+    reject: ((err: unknown) => void) | undefined,
+    done?: (err: unknown) => void,
+  ): void {
     const early = kind === 'early';
-    return new Promise((resolve, reject) => {
+    {
       const op: BatchedOp = {
         kind,
         operation,
@@ -547,6 +582,7 @@ class SqliteRelayStore implements RelayStore {
         durable,
         resolve,
         reject,
+        done,
         ok: false,
         value: undefined,
         committedError: undefined,
@@ -572,7 +608,7 @@ class SqliteRelayStore implements RelayStore {
           setImmediate(() => this.flush());
         }
       } else if (!this.flushScheduled) this.armTimer(early);
-    });
+    }
   }
 
   /**
@@ -689,7 +725,7 @@ class SqliteRelayStore implements RelayStore {
       // sender gets the error instead of `sent` and sends it again; its recipient drops the
       // repeat by id.
       this.countsVersion = undefined;
-      for (const op of ops) if (op !== CANCELLED) op.reject(err);
+      for (const op of ops) if (op !== CANCELLED) fail(op, err);
       return;
     }
     // The fsync starts first; the `committed` callbacks (deliveries) run while it is under way.
@@ -706,7 +742,7 @@ class SqliteRelayStore implements RelayStore {
           for (const op of waiting) settle(op);
         },
         (err: unknown) => {
-          for (const op of waiting) op.reject(err);
+          for (const op of waiting) fail(op, err);
         },
       );
     }
@@ -980,6 +1016,29 @@ class SqliteRelayStore implements RelayStore {
     ) as Promise<EnqueueResult>;
   }
 
+  /** `enqueue` with `early`, by callback (store.ts): the same checks and the same op. */
+  enqueueEarly(env: NewEnvelope, caps: QueueCaps, done: (err: unknown) => void): boolean {
+    const fromCanon = canonName(env.from);
+    if (this.closed || !this.mayGoEarly(env, fromCanon, caps)) return false;
+    this.queue(
+      'early',
+      'store.enqueue',
+      true,
+      env.to,
+      env.id,
+      fromCanon,
+      env,
+      undefined,
+      undefined,
+      undefined,
+      0,
+      undefined,
+      undefined,
+      done,
+    );
+    return true;
+  }
+
   /** An enqueue at its commit: the caps, then the insert. */
   private checkedInsert(env: NewEnvelope, fromCanon: string, caps: QueueCaps): EnqueueResult {
     const total = this.counts.total.get(env.to) ?? 0;
@@ -1031,21 +1090,24 @@ class SqliteRelayStore implements RelayStore {
   }
 
   ack(canon: string, id: string): Promise<boolean> {
+    if (this.cancelEarly(canon, id)) return Promise.resolve(true);
+    return this.batched('ack', 'store.ack', false, canon, id) as Promise<boolean>;
+  }
+
+  cancelEarly(canon: string, id: string): boolean {
     const w = this.waiting.get(canon);
     const op = w?.ops.get(id);
-    if (w && op?.kind === 'early') {
-      // Delivered early and acked before its commit: the recipient has it; neither the insert
-      // nor a delete is written, and the sender's `sent` is answered now. The recipient's entry
-      // stays (empty) until the flush: not two Maps made per message.
-      w.ops.delete(id);
-      w.from.set(op.from, (w.from.get(op.from) as number) - 1);
-      this.batch[op.slot] = CANCELLED;
-      this.earlyOps--;
-      this.earlyBytes -= (op.env as NewEnvelope).env.length;
-      op.resolve('ok');
-      return Promise.resolve(true);
-    }
-    return this.batched('ack', 'store.ack', false, canon, id) as Promise<boolean>;
+    if (!w || op?.kind !== 'early') return false;
+    // Delivered early and acked before its commit: the recipient has it; neither the insert nor
+    // a delete is written, and the sender's `sent` is answered now. The recipient's entry stays
+    // (empty) until the commit: not two Maps made per message.
+    w.ops.delete(id);
+    w.from.set(op.from, (w.from.get(op.from) as number) - 1);
+    this.batch[op.slot] = CANCELLED;
+    this.earlyOps--;
+    this.earlyBytes -= (op.env as NewEnvelope).env.length;
+    succeed(op, 'ok');
+    return true;
   }
 
   /** An ack's delete, at its commit. */

@@ -182,6 +182,23 @@ export interface RelayStore {
     committed?: (result: EnqueueResult) => void,
     early?: boolean,
   ): Promise<EnqueueResult>;
+  /**
+   * `enqueue(env, caps, committed, true)` as a store with an early step takes it, without a
+   * promise (issue 12: the promise, its reaction and the closures around them were most of what
+   * each message in flight held, copied by every scavenge): when the envelope may go before its
+   * commit, queues it and returns true, and the caller delivers it now (where `enqueue` would
+   * have called `committed('ok')`). `done` is called once, never before this returns: with no
+   * error when the recipient's ack cancelled the insert (`cancelEarly`) or the insert is on
+   * disk, or with the error the write failed with. Otherwise returns false having done nothing,
+   * and the caller uses `enqueue`.
+   */
+  enqueueEarly?(env: NewEnvelope, caps: QueueCaps, done: (err: unknown) => void): boolean;
+  /**
+   * The recipient's ack, when it is of an envelope delivered early and not yet committed:
+   * cancels the insert (nothing is written), settles its enqueue and returns true, all before
+   * returning. False, having done nothing, for any other id: that ack goes to `ack`.
+   */
+  cancelEarly?(canon: string, id: string): boolean;
   /** In arrival order; at most `limit` when given. */
   pending(canon: string, limit?: number): Promise<QueuedEnvelope[]>;
   /**
