@@ -163,6 +163,8 @@ it('drops an envelope the relay replays; nothing it injects is shown', async () 
   const store = relayStore();
   const captured: Uint8Array[] = [];
   const enqueue = store.enqueue.bind(store);
+  // Every envelope through the hook: none taken early, by callback (`enqueueEarly`).
+  store.enqueueEarly = undefined;
   store.enqueue = async (env) => {
     captured.push(envelopeBytes(env.env));
     return enqueue(env);

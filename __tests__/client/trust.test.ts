@@ -288,6 +288,8 @@ it('a first message without a one-time prekey cannot be replayed after its sessi
   drainer.close();
   const captured: Uint8Array[] = [];
   const enqueue = relay.store.enqueue.bind(relay.store);
+  // Every envelope through the hook: none taken early, by callback (`enqueueEarly`).
+  relay.store.enqueueEarly = undefined;
   relay.store.enqueue = async (env) => {
     if (env.from === 'Adam') captured.push(envelopeBytes(env.env));
     return enqueue(env);
@@ -317,6 +319,8 @@ it('a message that can no longer be decrypted is reported, not dropped', async (
   // The relay withholds Adam's second message.
   const withheld: Parameters<RelayStore['enqueue']>[0][] = [];
   const enqueue = relay.store.enqueue.bind(relay.store);
+  // Every envelope through the hook: none taken early, by callback (`enqueueEarly`).
+  relay.store.enqueueEarly = undefined;
   let withholdNext = false;
   relay.store.enqueue = async (env) => {
     if (env.from === 'Adam' && withholdNext) {
