@@ -991,8 +991,18 @@ class SqliteRelayStore implements RelayStore {
   ): Promise<EnqueueResult> {
     const fromCanon = canonName(env.from);
     if (early && committed && !this.closed && this.mayGoEarly(env, fromCanon, caps)) {
-      const p = this.batched('early', 'store.enqueue', true, env.to, env.id, fromCanon, env);
-      // `batched` queued the op synchronously, before `committed` can deliver (and a delivery
+      const p = new Promise<EnqueueResult>((resolve, reject) =>
+        this.envelopeOp(
+          'early',
+          env,
+          fromCanon,
+          undefined,
+          undefined,
+          resolve as (v: unknown) => void,
+          reject,
+        ),
+      );
+      // The op was queued synchronously, before `committed` can deliver (and a delivery
       // that has to pump reads the queue, which flushes this batch with the op in it).
       const op = this.batch[this.batch.length - 1];
       try {
@@ -1003,8 +1013,26 @@ class SqliteRelayStore implements RelayStore {
       }
       return p as Promise<EnqueueResult>;
     }
-    return this.batched(
-      'enqueue',
+    if (this.closed)
+      return Promise.reject(new ChatError('storage_failed', `the ${WHAT} is closed`, 'store.enqueue'));
+    return new Promise<EnqueueResult>((resolve, reject) =>
+      this.envelopeOp('enqueue', env, fromCanon, caps, committed, resolve as (v: unknown) => void, reject),
+    );
+  }
+
+  /** An enqueue's op for the batch (`queue`): checked at the commit, or delivered early. */
+  private envelopeOp(
+    kind: 'enqueue' | 'early',
+    env: NewEnvelope,
+    fromCanon: string,
+    caps: QueueCaps | undefined,
+    committed: ((v: EnqueueResult) => void) | undefined,
+    resolve: ((v: unknown) => void) | undefined,
+    reject: ((err: unknown) => void) | undefined,
+    done?: (err: unknown) => void,
+  ): void {
+    this.queue(
+      kind,
       'store.enqueue',
       true,
       env.to,
@@ -1013,29 +1041,19 @@ class SqliteRelayStore implements RelayStore {
       env,
       caps,
       committed,
-    ) as Promise<EnqueueResult>;
+      undefined,
+      0,
+      resolve,
+      reject,
+      done,
+    );
   }
 
   /** `enqueue` with `early`, by callback (store.ts): the same checks and the same op. */
   enqueueEarly(env: NewEnvelope, caps: QueueCaps, done: (err: unknown) => void): boolean {
     const fromCanon = canonName(env.from);
     if (this.closed || !this.mayGoEarly(env, fromCanon, caps)) return false;
-    this.queue(
-      'early',
-      'store.enqueue',
-      true,
-      env.to,
-      env.id,
-      fromCanon,
-      env,
-      undefined,
-      undefined,
-      undefined,
-      0,
-      undefined,
-      undefined,
-      done,
-    );
+    this.envelopeOp('early', env, fromCanon, undefined, undefined, undefined, undefined, done);
     return true;
   }
 
