@@ -6,7 +6,7 @@
  */
 import { toBase64 } from '../crypto/primitives';
 import type { RelayMessage } from '../net/messages';
-import { codeOf, type RelayContext, type Session, setOf } from './session';
+import { codeOf, type RelayContext, type Session, windowOf } from './session';
 
 /** First retry after a failed delivery read, doubling up to the second. */
 export const RETRY_FIRST_MS = 100;
@@ -24,7 +24,7 @@ export class Delivery {
     const r = this.ctx.sessions.get(canon);
     if (!r || !r.channel.isOpen || r.inflight?.has(deliver.id)) return;
     if (!r.backlog && !r.pumping && (r.inflight?.size ?? 0) < this.ctx.limits.deliveryWindow) {
-      setOf(r, 'inflight').add(deliver.id);
+      windowOf(r).add(deliver.id, true);
       r.channel.send(deliver);
       this.ctx.observer?.count('delivered');
       return;
@@ -73,7 +73,7 @@ export class Delivery {
     }
     session.pumping = true;
     const window = this.ctx.limits.deliveryWindow;
-    const inflight = setOf(session, 'inflight');
+    const inflight = windowOf(session);
     try {
       do {
         session.pumpAgain = false;
@@ -97,7 +97,7 @@ export class Delivery {
             session.backlog = true;
             break;
           }
-          inflight.add(env.id);
+          inflight.add(env.id, true);
           session.channel.send({
             t: 'deliver',
             id: env.id,

@@ -12,47 +12,67 @@ import type { Delivery } from './delivery';
 import type { Presence } from './presence';
 import type { KeyedBuckets } from './rate-limit';
 import { sendMulti } from './send-multi';
-import { PerRecipient } from './per-recipient';
+import { IdRing } from './id-ring';
+import { EMPTY_KEPT } from './per-recipient';
+
 import { type RelayContext, type Session, setOf } from './session';
 import type { EnqueueResult, NewEnvelope, QueueCaps, RelayStore, UserRecord } from './store';
+
+/** Addresses whose emptied counts a recipient keeps (see AddressShare). */
+const ADDRESSES_KEPT = 16;
 
 /** Envelopes waiting per (recipient, sender address), in memory only: no name of a sender is kept. */
 export class AddressShare {
   /**
-   * Per recipient: how many wait from each address, and the address each waiting id came from,
-   * until its ack. Nested maps: no key strings built per message; kept when emptied (issue 12,
-   * see PerRecipient). Both empty together: the counts sum to the ids.
+   * Per recipient: how many wait from each address, and the address each waiting id came from
+   * (a ring, id-ring.ts: a Map per recipient re-made its table at almost every ack), until its
+   * ack. A count that drops to 0 stays (a Map's delete re-makes its table too) unless the
+   * recipient has had envelopes from more than ADDRESSES_KEPT addresses. An emptied recipient's
+   * record is kept, up to EMPTY_KEPT of them, then those are pruned together (issue 12, as in
+   * PerRecipient).
    */
-  private readonly counts = new PerRecipient<string, number>();
-  private readonly from = new PerRecipient<string, string>();
+  private readonly of = new Map<string, { counts: Map<string, number>; from: IdRing<string> }>();
+  private empty = 0;
 
   count(to: string, address: string): number {
-    return this.counts.get(to)?.get(address) ?? 0;
+    return this.of.get(to)?.counts.get(address) ?? 0;
   }
 
   add(to: string, id: string, address: string): void {
-    this.counts.set(to, address, this.count(to, address) + 1);
-    this.from.set(to, id, address);
+    let r = this.of.get(to);
+    if (!r) {
+      if (this.empty >= EMPTY_KEPT) this.prune();
+      this.of.set(to, (r = { counts: new Map(), from: new IdRing() }));
+    } else if (r.from.size === 0) this.empty--;
+    r.counts.set(address, (r.counts.get(address) ?? 0) + 1);
+    r.from.add(id, address);
   }
 
   remove(to: string, id: string): void {
-    const address = this.from.get(to)?.get(id);
-    if (address === undefined) return;
-    this.from.delete(to, id);
-    const n = this.count(to, address) - 1;
-    if (n <= 0) this.counts.delete(to, address);
-    else this.counts.set(to, address, n);
+    const r = this.of.get(to);
+    const address = r?.from.get(id);
+    if (!r || address === undefined) return;
+    r.from.delete(id);
+    if (r.from.size === 0) this.empty++;
+    const n = (r.counts.get(address) ?? 1) - 1;
+    if (n <= 0 && r.counts.size > ADDRESSES_KEPT) r.counts.delete(address);
+    else r.counts.set(address, n);
   }
 
   /** The recipient's queue was dropped (a recovered name). */
   dropRecipient(to: string): void {
-    this.counts.drop(to);
-    this.from.drop(to);
+    if (this.of.get(to)?.from.size === 0) this.empty--;
+    this.of.delete(to);
+  }
+
+  private prune(): void {
+    for (const [to, r] of this.of) if (r.from.size === 0) this.of.delete(to);
+    this.empty = 0;
   }
 
   /** Recipients that have a record, empty or not (for tests of the pruning). */
   get recipients(): number {
-    return this.from.size;
+    return this.of.size;
   }
 }
 

@@ -3,6 +3,7 @@
  * (`RelayContext`) that login, presence, delivery and the request handlers read.
  */
 import type { Logger } from 'pino';
+import { IdRing } from './id-ring';
 import type { ClientMessage, RelayMessage } from '../net/messages';
 import type { SecureChannel } from '../net/secure-channel';
 import type { RelayLimits } from './limits';
@@ -37,10 +38,11 @@ export interface Session {
    */
   chain: Promise<void> | undefined;
   /**
-   * Outer ids delivered and not yet acked. This set and the next are made on first use
-   * (`setOf`): empty Sets were ~400 bytes of every idle connection (issue 12).
+   * Outer ids delivered and not yet acked, in delivery order (a ring, not a Set: id-ring.ts).
+   * This and the next are made on first use (`windowOf`, `setOf`): empty Sets were ~400 bytes of
+   * every idle connection (issue 12).
    */
-  inflight: Set<string> | undefined;
+  inflight: IdRing<true> | undefined;
   /**
    * Outer ids acked whose delete is not yet visible: `pump` must not deliver them again. Unused
    * with a store whose reads see acks under way (`RelayStore.readsSeeAcks`).
@@ -79,9 +81,14 @@ export interface RelayContext {
   readonly cluster?: RelayCluster;
 }
 
-/** One of the session's lazily made sets, made now if it was not yet. */
-export function setOf<K extends 'inflight' | 'acking'>(s: Session, which: K): NonNullable<Session[K]> {
-  return (s[which] ??= new Set() as Session[K]) as NonNullable<Session[K]>;
+/** The session's `acking` set, made now if it was not yet. */
+export function setOf(s: Session, which: 'acking'): Set<string> {
+  return (s[which] ??= new Set());
+}
+
+/** The session's `inflight` ids, made now if they were not yet. */
+export function windowOf(s: Session): IdRing<true> {
+  return (s.inflight ??= new IdRing());
 }
 
 export function codeOf(err: unknown): string {

@@ -20,6 +20,7 @@
 import * as fs from 'node:fs';
 import { ChatError, isChatError } from '../errors';
 import { canonName } from '../names';
+import { IdRing } from './id-ring';
 import { PerRecipient } from './per-recipient';
 import { constantTimeEqual } from '../crypto/primitives';
 import { bytes, guarded, isSqliteError, openSqliteFile, type SqliteDb } from '../sqlite-db';
@@ -363,7 +364,7 @@ class SqliteRelayStore implements RelayStore {
    */
   private readonly waiting = new Map<
     string,
-    { ops: Map<string, BatchedOp>; slow: number; from: Map<string, number> }
+    { ops: IdRing<BatchedOp>; slow: number; from: Map<string, number> }
   >();
   /** The WAL sync in flight, and the one queued behind it (for commits it may have missed). */
   private syncing: Promise<void> | undefined;
@@ -592,11 +593,11 @@ class SqliteRelayStore implements RelayStore {
       this.batch.push(op);
       if (env) {
         let w = this.waiting.get(to);
-        if (!w) this.waiting.set(to, (w = { ops: new Map(), slow: 0, from: new Map() }));
+        if (!w) this.waiting.set(to, (w = { ops: new IdRing(), slow: 0, from: new Map() }));
         if (!early) w.slow++;
         w.from.set(from, (w.from.get(from) ?? 0) + 1);
         // A second enqueue of one id in a batch is the slow kind (it finds the first at the commit).
-        if (!w.ops.has(id)) w.ops.set(id, op);
+        if (!w.ops.has(id)) w.ops.add(id, op);
       }
       if (early) {
         this.earlyOps++;
