@@ -13,10 +13,9 @@ import type { Presence } from './presence';
 import type { KeyedBuckets } from './rate-limit';
 import { sendMulti } from './send-multi';
 import { IdRing } from './id-ring';
-import { EMPTY_KEPT } from './per-recipient';
-
-import { type RelayContext, type Session, setOf } from './session';
-import type { EnqueueResult, NewEnvelope, QueueCaps, RelayStore, UserRecord } from './store';
+import { KeptRecords } from './per-recipient';
+import { ackingOf, type RelayContext, type Session } from './session';
+import type { EnqueueResult, NewEnvelope, QueueCaps, UserRecord } from './store';
 
 /** Addresses whose emptied counts a recipient keeps (see AddressShare). */
 const ADDRESSES_KEPT = 16;
@@ -27,23 +26,20 @@ export class AddressShare {
    * Per recipient: how many wait from each address, and the address each waiting id came from
    * (a ring, id-ring.ts: a Map per recipient re-made its table at almost every ack), until its
    * ack. A count that drops to 0 stays (a Map's delete re-makes its table too) unless the
-   * recipient has had envelopes from more than ADDRESSES_KEPT addresses. An emptied recipient's
-   * record is kept, up to EMPTY_KEPT of them, then those are pruned together (issue 12, as in
-   * PerRecipient).
+   * recipient has had envelopes from more than ADDRESSES_KEPT addresses. A recipient's record is
+   * kept when emptied (KeptRecords, issue 12).
    */
-  private readonly of = new Map<string, { counts: Map<string, number>; from: IdRing<string> }>();
-  private empty = 0;
+  private readonly of = new KeptRecords<{ counts: Map<string, number>; from: IdRing<string> }>(
+    () => ({ counts: new Map(), from: new IdRing() }),
+    (r) => r.from.size === 0,
+  );
 
   count(to: string, address: string): number {
     return this.of.get(to)?.counts.get(address) ?? 0;
   }
 
   add(to: string, id: string, address: string): void {
-    let r = this.of.get(to);
-    if (!r) {
-      if (this.empty >= EMPTY_KEPT) this.prune();
-      this.of.set(to, (r = { counts: new Map(), from: new IdRing() }));
-    } else if (r.from.size === 0) this.empty--;
+    const r = this.of.take(to);
     r.counts.set(address, (r.counts.get(address) ?? 0) + 1);
     r.from.add(id, address);
   }
@@ -53,7 +49,7 @@ export class AddressShare {
     const address = r?.from.get(id);
     if (!r || address === undefined) return;
     r.from.delete(id);
-    if (r.from.size === 0) this.empty++;
+    this.of.removed(r);
     const n = (r.counts.get(address) ?? 1) - 1;
     if (n <= 0 && r.counts.size > ADDRESSES_KEPT) r.counts.delete(address);
     else r.counts.set(address, n);
@@ -61,13 +57,7 @@ export class AddressShare {
 
   /** The recipient's queue was dropped (a recovered name). */
   dropRecipient(to: string): void {
-    if (this.of.get(to)?.from.size === 0) this.empty--;
-    this.of.delete(to);
-  }
-
-  private prune(): void {
-    for (const [to, r] of this.of) if (r.from.size === 0) this.of.delete(to);
-    this.empty = 0;
+    this.of.drop(to);
   }
 
   /** Recipients that have a record, empty or not (for tests of the pruning). */
@@ -201,7 +191,7 @@ export const HANDLERS: { readonly [T in ClientMessage['t']]: Handler<T> } = {
       return;
     }
     // Until the delete is visible, `pump` must not deliver the id again (see `readsSeeAcks`).
-    const acking = d.ctx.store.readsSeeAcks ? undefined : setOf(s, 'acking');
+    const acking = d.ctx.store.readsSeeAcks ? undefined : ackingOf(s);
     acking?.add(id);
     const deleted = d.ctx.store.ack(s.user.canon, id);
     // Cluster: an ack that Redis did not take (an outage) is delivered again when it is back;
@@ -262,7 +252,7 @@ function sendTo(
     sendInCluster(d, s, msg, target.name, ts, ctx.cluster.enqueue(env, caps));
     return;
   }
-  if (ctx.store.enqueueEarly && ctx.sessions.has(canon) && sendEarly(d, s, msg, canon, env, caps)) return;
+  if (ctx.sessions.has(canon) && sendEarly(d, s, msg, canon, env, caps)) return;
   // Issue 12: once the insert is committed (visible to every later read and write, the ack's
   // delete included) an online recipient gets `deliver` while the fsync runs; `sent` still
   // waits for the fsync. A commit that then fails to reach the disk loses nothing: the sender
@@ -300,7 +290,7 @@ function sendTo(
 }
 
 /**
- * `send` to an online recipient through `enqueueEarly` (issue 12): when the store takes it early,
+ * `send` to an online recipient through `enqueueEarly` (issue 12): when the store has it and takes it early,
  * it is delivered now and `sent` answered when the recipient's ack cancels the insert or the
  * insert is on disk, with one closure for it all (the promise path's promise, reaction and
  * closures were most of what a message in flight held). False: the store did not take it.
@@ -317,11 +307,11 @@ function sendEarly(
   // As at a commit: if the delivery throws, the write stands and the sender gets the error
   // instead of `sent`.
   let undelivered: { err: unknown } | undefined;
-  const taken = (d.ctx.store.enqueueEarly as NonNullable<RelayStore['enqueueEarly']>)(env, caps, (err) => {
+  const taken = d.ctx.store.enqueueEarly?.(env, caps, (err) => {
     if (d.written(s, msg, err ?? undelivered?.err))
       s.channel.send({ t: 'sent', rid: msg.rid, id: msg.id, status: 'delivered' });
   });
-  if (!taken) return false;
+  if (taken !== true) return false;
   d.writing();
   d.shares.add(canon, msg.id, s.address);
   d.ctx.observer?.count('stored');

@@ -39,7 +39,7 @@ export interface Session {
   chain: Promise<void> | undefined;
   /**
    * Outer ids delivered and not yet acked, in delivery order (a ring, not a Set: id-ring.ts).
-   * This and the next are made on first use (`windowOf`, `setOf`): empty Sets were ~400 bytes of
+   * This and the next are made on first use (`windowOf`, `ackingOf`): empty Sets were ~400 bytes of
    * every idle connection (issue 12).
    */
   inflight: IdRing<true> | undefined;
@@ -82,8 +82,8 @@ export interface RelayContext {
 }
 
 /** The session's `acking` set, made now if it was not yet. */
-export function setOf(s: Session, which: 'acking'): Set<string> {
-  return (s[which] ??= new Set());
+export function ackingOf(s: Session): Set<string> {
+  return (s.acking ??= new Set());
 }
 
 /** The session's `inflight` ids, made now if they were not yet. */

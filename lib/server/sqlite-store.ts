@@ -268,7 +268,7 @@ interface BatchedOp {
   readonly committed: ((v: never) => void) | undefined;
   /** False: settled at the commit, without waiting for an fsync (an ack, a last-seen time). */
   readonly durable: boolean;
-  /** How it settles: its promise's functions, or the callback of `enqueueEarly` (`finish`). */
+  /** How it settles: its promise's functions, or the callback `enqueueEarly` was given. */
   readonly resolve: ((v: unknown) => void) | undefined;
   readonly reject: ((err: unknown) => void) | undefined;
   readonly done: ((err: unknown) => void) | undefined;
@@ -568,48 +568,46 @@ class SqliteRelayStore implements RelayStore {
     done?: (err: unknown) => void,
   ): void {
     const early = kind === 'early';
-    {
-      const op: BatchedOp = {
-        kind,
-        operation,
-        env,
-        caps,
-        user,
-        at,
-        to,
-        id,
-        from,
-        committed,
-        durable,
-        resolve,
-        reject,
-        done,
-        ok: false,
-        value: undefined,
-        committedError: undefined,
-        slot: this.batch.length,
-        tick: this.tick,
-      };
-      this.batch.push(op);
-      if (env) {
-        let w = this.waiting.get(to);
-        if (!w) this.waiting.set(to, (w = { ops: new IdRing(), slow: 0, from: new Map() }));
-        if (!early) w.slow++;
-        w.from.set(from, (w.from.get(from) ?? 0) + 1);
-        // A second enqueue of one id in a batch is the slow kind (it finds the first at the commit).
-        if (!w.ops.has(id)) w.ops.add(id, op);
-      }
-      if (early) {
-        this.earlyOps++;
-        this.earlyBytes += (env as NewEnvelope).env.length;
-      }
-      if (durable && (!early || this.earlyOps >= EARLY_BATCH_MAX || this.earlyBytes >= EARLY_BATCH_BYTES)) {
-        if (!this.flushScheduled) {
-          this.flushScheduled = true;
-          setImmediate(() => this.flush());
-        }
-      } else if (!this.flushScheduled) this.armTimer(early);
+    const op: BatchedOp = {
+      kind,
+      operation,
+      env,
+      caps,
+      user,
+      at,
+      to,
+      id,
+      from,
+      committed,
+      durable,
+      resolve,
+      reject,
+      done,
+      ok: false,
+      value: undefined,
+      committedError: undefined,
+      slot: this.batch.length,
+      tick: this.tick,
+    };
+    this.batch.push(op);
+    if (env) {
+      let w = this.waiting.get(to);
+      if (!w) this.waiting.set(to, (w = { ops: new IdRing(), slow: 0, from: new Map() }));
+      if (!early) w.slow++;
+      w.from.set(from, (w.from.get(from) ?? 0) + 1);
+      // A second enqueue of one id in a batch is the slow kind (it finds the first at the commit).
+      if (!w.ops.has(id)) w.ops.add(id, op);
     }
+    if (early) {
+      this.earlyOps++;
+      this.earlyBytes += (env as NewEnvelope).env.length;
+    }
+    if (durable && (!early || this.earlyOps >= EARLY_BATCH_MAX || this.earlyBytes >= EARLY_BATCH_BYTES)) {
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    } else if (!this.flushScheduled) this.armTimer(early);
   }
 
   /**
